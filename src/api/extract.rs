@@ -1,0 +1,424 @@
+//! Reading the parts of a request the handlers need: the bearer credential, form and JSON
+//! bodies, and query parameters, each failing with the contract's status and shape.
+
+use super::router::percent_decode;
+use crate::error::{AuthFailure, Error, FieldError};
+use crate::http::Request;
+use serde_json::{Map, Value};
+
+/// The prefix every API key starts with.
+pub const API_KEY_PREFIX: &str = "sk_live_";
+
+/// The detail for an API key sent anywhere but `Authorization: Bearer`.
+pub const MISPLACED_KEY_DETAIL: &str =
+    "Send the API key in the Authorization header as 'Authorization: Bearer <key>'.";
+
+/// What the request presents as its credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential<'a> {
+    /// No credential at all.
+    None,
+    /// A token shaped like a JWT (three dot-separated base64url parts).
+    Jwt(&'a str),
+    /// A token starting with `sk_live_`.
+    ApiKey(&'a str),
+}
+
+/// Reads `Authorization: Bearer <token>` and classifies the token.
+///
+/// * absent header (and no key elsewhere) → `Credential::None`;
+/// * key in `Api-Key`/`X-Api-Key`, or `Authorization: <key>` without `Bearer` → 401 with a
+///   detail saying how to send it;
+/// * any other scheme, extra spaces, or a token that is neither shape → 401.
+pub fn credential<'r>(req: &'r Request, failure: &AuthFailure) -> Result<Credential<'r>, Error> {
+    let unauthorized = || Error::Unauthorized(failure.clone());
+    let misplaced = || Error::Unauthorized(AuthFailure::Misplaced(MISPLACED_KEY_DETAIL.into()));
+    if req.header_count("authorization") > 1 {
+        return Err(unauthorized());
+    }
+    let Some(value) = req.header("authorization") else {
+        if req.header("api-key").is_some() || req.header("x-api-key").is_some() {
+            return Err(misplaced());
+        }
+        return Ok(Credential::None);
+    };
+    let Some((scheme, token)) = value.split_once(' ') else {
+        if value.trim().starts_with(API_KEY_PREFIX) {
+            return Err(misplaced());
+        }
+        return Err(unauthorized());
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        if scheme.starts_with(API_KEY_PREFIX) || token.starts_with(API_KEY_PREFIX) {
+            return Err(misplaced());
+        }
+        return Err(unauthorized());
+    }
+    if token.is_empty() || token.contains(' ') {
+        return Err(unauthorized());
+    }
+    if token.starts_with(API_KEY_PREFIX) {
+        return Ok(Credential::ApiKey(token));
+    }
+    if looks_like_jwt(token) {
+        return Ok(Credential::Jwt(token));
+    }
+    Err(unauthorized())
+}
+
+fn looks_like_jwt(token: &str) -> bool {
+    let parts: Vec<&str> = token.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// Requires `Content-Type: application/x-www-form-urlencoded` (415 otherwise).
+pub fn require_form(req: &Request) -> Result<(), Error> {
+    match req.media_type().as_deref() {
+        Some("application/x-www-form-urlencoded") => Ok(()),
+        _ => Err(Error::UnsupportedMediaType(
+            "This route takes application/x-www-form-urlencoded.".into(),
+        )),
+    }
+}
+
+/// Decoded `name=value` pairs of a form body or query string, strictly: a broken percent
+/// escape or a value that is not UTF-8 is an error (`None`), never silently replaced.
+pub fn decode_pairs(text: &str) -> Option<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    for part in text.split('&').filter(|part| !part.is_empty()) {
+        let (name, value) = part.split_once('=').unwrap_or((part, ""));
+        let decode = |raw: &str| percent_decode(&raw.replace('+', " "));
+        pairs.push((decode(name)?, decode(value)?));
+    }
+    Some(pairs)
+}
+
+/// The fields of a form body (or query) by name, checked for duplicates.
+#[derive(Debug)]
+pub struct Fields {
+    pairs: Vec<(String, String)>,
+    part: &'static str,
+}
+
+impl Fields {
+    /// Parses a form body: 415 for another content type, 422 for broken escapes, non-UTF-8.
+    pub fn from_form(req: &Request) -> Result<Fields, Error> {
+        require_form(req)?;
+        let text = std::str::from_utf8(&req.body).map_err(|_| {
+            Error::invalid(FieldError::new(&["body"], "value_error", "Form body is not UTF-8"))
+        })?;
+        let pairs = decode_pairs(text).ok_or_else(|| {
+            Error::invalid(FieldError::new(
+                &["body"],
+                "value_error",
+                "Form body has a malformed percent-escape or is not UTF-8",
+            ))
+        })?;
+        Ok(Fields { pairs, part: "body" })
+    }
+
+    /// Parses the query string: 422 for broken escapes.
+    pub fn from_query(req: &Request) -> Result<Fields, Error> {
+        let pairs = decode_pairs(&req.query).ok_or_else(|| {
+            Error::invalid(FieldError::new(
+                &["query"],
+                "value_error",
+                "Query string has a malformed percent-escape or is not UTF-8",
+            ))
+        })?;
+        Ok(Fields { pairs, part: "query" })
+    }
+
+    /// The single value of `name`: records `missing` or a duplicate in `problems`.
+    pub fn required(&self, name: &str, problems: &mut Vec<FieldError>) -> Option<&str> {
+        let value = self.optional(name, problems);
+        if value.is_none() && self.count(name) == 0 {
+            problems.push(FieldError::missing(&[self.part, name]));
+        }
+        value
+    }
+
+    /// The single value of `name` if given; a duplicate is recorded in `problems`.
+    pub fn optional(&self, name: &str, problems: &mut Vec<FieldError>) -> Option<&str> {
+        match self.count(name) {
+            0 => None,
+            1 => self
+                .pairs
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str()),
+            _ => {
+                problems.push(FieldError::new(
+                    &[self.part, name],
+                    "value_error",
+                    "Field given more than once",
+                ));
+                None
+            }
+        }
+    }
+
+    fn count(&self, name: &str) -> usize {
+        self.pairs.iter().filter(|(key, _)| key == name).count()
+    }
+}
+
+/// Parses a JSON object body: 415 unless `Content-Type` is JSON, 422 `json_invalid` for
+/// broken JSON, 422 for a JSON value that is not an object.
+pub fn json_object(req: &Request) -> Result<Map<String, Value>, Error> {
+    match req.media_type().as_deref() {
+        Some("application/json") => {}
+        _ => {
+            return Err(Error::UnsupportedMediaType(
+                "This route takes application/json.".into(),
+            ))
+        }
+    }
+    let value: Value = serde_json::from_slice(&req.body).map_err(|err| {
+        Error::invalid(FieldError::new(
+            &["body"],
+            "json_invalid",
+            format!("JSON decode error: {err}"),
+        ))
+    })?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(Error::invalid(FieldError::new(
+            &["body"],
+            "value_error",
+            "Input should be a JSON object",
+        ))),
+    }
+}
+
+/// Typed reading of JSON object fields that collects every problem before failing.
+pub struct JsonFields<'a> {
+    map: &'a Map<String, Value>,
+    /// Problems found so far.
+    pub problems: Vec<FieldError>,
+}
+
+impl<'a> JsonFields<'a> {
+    /// Starts reading `map`.
+    pub fn new(map: &'a Map<String, Value>) -> Self {
+        JsonFields {
+            map,
+            problems: Vec::new(),
+        }
+    }
+
+    /// Whether `name` is present (possibly null).
+    pub fn has(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    /// A required string of `min..=max` characters.
+    pub fn string(&mut self, name: &str, min: usize, max: usize) -> Option<String> {
+        match self.map.get(name) {
+            None => {
+                self.problems.push(FieldError::missing(&["body", name]));
+                None
+            }
+            Some(_) => self.optional_string(name, min, max),
+        }
+    }
+
+    /// An optional string of `min..=max` characters (absent or null is `None`).
+    pub fn optional_string(&mut self, name: &str, min: usize, max: usize) -> Option<String> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => {
+                let chars = text.chars().take(max + 1).count();
+                if chars < min {
+                    self.problems.push(FieldError::new(
+                        &["body", name],
+                        "string_too_short",
+                        format!("String should have at least {min} characters"),
+                    ));
+                    None
+                } else if chars > max {
+                    self.problems.push(FieldError::new(
+                        &["body", name],
+                        "string_too_long",
+                        format!("String should have at most {max} characters"),
+                    ));
+                    None
+                } else {
+                    Some(text.clone())
+                }
+            }
+            Some(_) => {
+                self.problems.push(FieldError::new(
+                    &["body", name],
+                    "string_type",
+                    "Input should be a valid string",
+                ));
+                None
+            }
+        }
+    }
+
+    /// An optional nullable name field: absent → `None`, null → `Some(None)`.
+    pub fn nullable_string(&mut self, name: &str, max: usize) -> Option<Option<String>> {
+        match self.map.get(name) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(_) => self.optional_string(name, 0, max).map(Some),
+        }
+    }
+
+    /// An optional boolean (absent or null is `None`).
+    pub fn optional_bool(&mut self, name: &str) -> Option<bool> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(flag)) => Some(*flag),
+            Some(_) => {
+                self.problems.push(FieldError::new(
+                    &["body", name],
+                    "bool_parsing",
+                    "Input should be a valid boolean",
+                ));
+                None
+            }
+        }
+    }
+
+    /// Fails with every collected problem, if any.
+    pub fn finish(self) -> Result<(), Error> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self.problems))
+        }
+    }
+}
+
+/// Whether `email` is plausible: one `@`, a non-empty local part, a dotted domain, no spaces,
+/// at most 320 characters. Deliverability is not checked.
+pub fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    email.len() <= 320
+        && !local.is_empty()
+        && !local.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_auth(value: &str) -> Request {
+        Request::new("GET", "/").with_header("Authorization", value)
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        let req = with_auth("bEaReR a.b.c");
+        assert_eq!(credential(&req, &AuthFailure::Session), Ok(Credential::Jwt("a.b.c")));
+    }
+
+    #[test]
+    fn api_key_is_recognised_by_prefix() {
+        let req = with_auth("Bearer sk_live_abc");
+        assert_eq!(
+            credential(&req, &AuthFailure::ApiKey),
+            Ok(Credential::ApiKey("sk_live_abc"))
+        );
+    }
+
+    #[test]
+    fn malformed_bearer_values_are_401() {
+        for value in ["Bearer", "Bearer ", "Bearer  a.b.c", "Bearer a.b.c d", "Basic a.b.c", "Bearer a.b", "Bearer a.b.c=", "Bearer a..c", "Token x"] {
+            assert_eq!(
+                credential(&with_auth(value), &AuthFailure::Session),
+                Err(Error::Unauthorized(AuthFailure::Session)),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_in_the_wrong_place_gets_a_hint() {
+        let hint = Err(Error::Unauthorized(AuthFailure::Misplaced(MISPLACED_KEY_DETAIL.into())));
+        assert_eq!(credential(&with_auth("sk_live_abc"), &AuthFailure::ApiKey), hint);
+        let req = Request::new("GET", "/").with_header("X-Api-Key", "sk_live_abc");
+        assert_eq!(credential(&req, &AuthFailure::ApiKey), hint);
+        let req = Request::new("GET", "/").with_header("Api-Key", "sk_live_abc");
+        assert_eq!(credential(&req, &AuthFailure::ApiKey), hint);
+    }
+
+    #[test]
+    fn no_credential_is_none() {
+        assert_eq!(
+            credential(&Request::new("GET", "/"), &AuthFailure::Session),
+            Ok(Credential::None)
+        );
+    }
+
+    #[test]
+    fn form_pairs_decode_plus_and_escapes_strictly() {
+        assert_eq!(
+            decode_pairs("a=b+c&d=%41%42&e").unwrap(),
+            vec![
+                ("a".into(), "b c".into()),
+                ("d".into(), "AB".into()),
+                ("e".into(), String::new())
+            ]
+        );
+        assert!(decode_pairs("a=%zz").is_none());
+        assert!(decode_pairs("a=%ff").is_none());
+    }
+
+    #[test]
+    fn duplicate_form_field_is_a_problem() {
+        let req = Request::new("POST", "/")
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body("username=a&username=b");
+        let fields = Fields::from_form(&req).unwrap();
+        let mut problems = Vec::new();
+        assert_eq!(fields.required("username", &mut problems), None);
+        assert_eq!(fields.required("password", &mut problems), None);
+        assert_eq!(problems.len(), 2);
+        assert_eq!(problems[0].kind, "value_error");
+        assert_eq!(problems[1].kind, "missing");
+    }
+
+    #[test]
+    fn json_body_needs_json_content_type_and_an_object() {
+        let req = Request::new("POST", "/").with_body("{}");
+        assert!(matches!(json_object(&req), Err(Error::UnsupportedMediaType(_))));
+        let req = req.with_header("content-type", "application/json");
+        assert!(json_object(&req).is_ok());
+        let bad = Request::new("POST", "/")
+            .with_header("content-type", "application/json")
+            .with_body("[1]");
+        assert!(matches!(json_object(&bad), Err(Error::Validation(_))));
+        let broken = Request::new("POST", "/")
+            .with_header("content-type", "application/json")
+            .with_body("{");
+        match json_object(&broken) {
+            Err(Error::Validation(problems)) => assert_eq!(problems[0].kind, "json_invalid"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn emails_are_checked_for_shape_only() {
+        assert!(is_plausible_email("a@example.com"));
+        assert!(!is_plausible_email("a@example"));
+        assert!(!is_plausible_email("@example.com"));
+        assert!(!is_plausible_email("a b@example.com"));
+        assert!(!is_plausible_email("a@.com"));
+    }
+}

@@ -1,0 +1,315 @@
+//! Sign-in, token refresh with rotation, sign-out, registration and session management.
+
+use crate::api::extract::{self, Fields, JsonFields};
+use crate::api::principal::{live_session_of, require_session};
+use crate::api::respond::token_response;
+use crate::api::{dto, App, Ctx};
+use crate::auth::jwt::{self, Claims, Validation, AUDIENCE};
+use crate::auth::password::{check_length, LengthProblem, Verdict};
+use crate::error::{AuthFailure, Error, FieldError};
+use crate::http::Response;
+use crate::store::{NewUser, RevokeSessions, UserChanges};
+use serde_json::{json, Value};
+
+/// Two tabs refreshing the same token within this many seconds both get a token for the
+/// current generation instead of tripping the theft alarm.
+pub const REUSE_WINDOW_SECS: i64 = 10;
+/// Longest `User-Agent` kept with a session.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// Signs a token for generation `gen` of a session. `exp` never passes the session's
+/// absolute end. Returns the token and its lifetime in seconds.
+fn issue_token(
+    app: &App,
+    user_id: &str,
+    session_id: &str,
+    gen: i64,
+    session_created_at: i64,
+    now: i64,
+) -> Result<(String, i64), Error> {
+    let keys = app.keys.keys(&app.store, now);
+    let key = keys
+        .first()
+        .ok_or_else(|| Error::Internal("no JWT signing key".into()))?;
+    let session_end = session_created_at.saturating_add(app.config.session_max_age_seconds);
+    let exp = now
+        .saturating_add(app.config.jwt_lifetime_seconds)
+        .min(session_end);
+    let claims = Claims {
+        sub: user_id.to_string(),
+        sid: session_id.to_string(),
+        gen,
+        iat: now,
+        exp,
+        aud: AUDIENCE.to_string(),
+        jti: crate::ids::random_hex(16),
+        nbf: None,
+    };
+    Ok((jwt::sign(&claims, key), exp - now))
+}
+
+/// The 422 problem for a password over 1024 characters (refused before any hashing).
+pub fn password_too_long() -> FieldError {
+    FieldError::new(
+        &["body", "password"],
+        "string_too_long",
+        "String should have at most 1024 characters",
+    )
+}
+
+/// `POST /api/internal/auth/jwt/login` (form): a token for a new session.
+///
+/// Unknown email, wrong password and inactive user get the same 400 after the same hashing
+/// work, so neither the answer nor its timing tells whether an account exists.
+pub fn post_login(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let fields = Fields::from_form(ctx.req)?;
+    let mut problems = Vec::new();
+    let username = fields.required("username", &mut problems);
+    let password = fields.required("password", &mut problems);
+    for ignored in ["grant_type", "scope", "client_id", "client_secret"] {
+        fields.optional(ignored, &mut problems);
+    }
+    if let Some(password) = password {
+        if check_length(password) == Err(LengthProblem::TooLong) {
+            problems.push(password_too_long());
+        }
+    }
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(Error::Validation(problems));
+    };
+    if !problems.is_empty() {
+        return Err(Error::Validation(problems));
+    }
+    let bad_credentials = || Error::bad_request("LOGIN_BAD_CREDENTIALS");
+    let Some(user) = app.store.user_by_email(username.trim())? else {
+        app.hasher.burn(password);
+        return Err(bad_credentials());
+    };
+    let Verdict::Match { needs_rehash } = app.hasher.verify(password, &user.password_hash) else {
+        return Err(bad_credentials());
+    };
+    if !user.is_active {
+        return Err(bad_credentials());
+    }
+    if app.config.require_verified && !user.is_verified {
+        return Err(Error::bad_request("LOGIN_USER_NOT_VERIFIED"));
+    }
+    let now = app.clock.now_secs();
+    if needs_rehash {
+        if let Ok(hash) = app.hasher.hash(password) {
+            let changes = UserChanges {
+                password_hash: Some(hash),
+                ..UserChanges::default()
+            };
+            // An upgrade that fails (e.g. a busy database) is retried at the next login.
+            let _ = app
+                .store
+                .update_user(&user.id, &changes, RevokeSessions::None, now);
+        }
+    }
+    let user_agent: Option<String> = ctx
+        .req
+        .header("user-agent")
+        .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
+    let ip = ctx.req.peer.map(|ip| ip.to_string());
+    let provisional_exp = now.saturating_add(app.config.jwt_lifetime_seconds);
+    let session = app.store.create_session(
+        &user.id,
+        user_agent.as_deref(),
+        ip.as_deref(),
+        now,
+        provisional_exp,
+    )?;
+    let (token, expires_in) = issue_token(app, &user.id, &session.id, 0, now, now)?;
+    *ctx.principal.borrow_mut() = Some(format!("user:{}", user.id));
+    Ok(token_response(200, &dto::token(&token, expires_in)))
+}
+
+/// `POST /api/internal/auth/jwt/refresh`: rotates the session to the next generation.
+///
+/// The presented token may be expired, up to `refresh_grace_seconds` ago. Presenting the
+/// generation just replaced within [`REUSE_WINDOW_SECS`] returns a token for the current one
+/// (concurrent refreshes); presenting anything older is treated as theft: the whole session
+/// is revoked.
+pub fn post_refresh(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let unauthorized = || Error::Unauthorized(AuthFailure::Session);
+    let token = match extract::credential(ctx.req, &AuthFailure::Session)? {
+        extract::Credential::Jwt(token) => token,
+        _ => return Err(unauthorized()),
+    };
+    let now = app.clock.now_secs();
+    let keys = app.keys.keys(&app.store, now);
+    let validation = Validation {
+        allow_expired: true,
+        ..Validation::new(app.config.jwt_leeway_seconds)
+    };
+    let claims = jwt::verify(token, &keys, &validation, now).map_err(|_| unauthorized())?;
+    if claims.exp.saturating_add(app.config.refresh_grace_seconds) <= now {
+        return Err(unauthorized());
+    }
+    let (user, mut session) = live_session_of(app, &claims, now)?;
+    *ctx.principal.borrow_mut() = Some(format!("user:{}", user.id));
+    if claims.gen == session.generation {
+        let next_exp = now.saturating_add(app.config.jwt_lifetime_seconds);
+        if app
+            .store
+            .rotate_session(&session.id, claims.gen, now, next_exp)?
+        {
+            let (token, expires_in) =
+                issue_token(app, &user.id, &session.id, claims.gen + 1, session.created_at, now)?;
+            return Ok(token_response(200, &dto::token(&token, expires_in)));
+        }
+        // Another refresh of the same token won the race; judge against its result.
+        session = app
+            .store
+            .session_by_id(&session.id)?
+            .filter(|s| s.revoked_at.is_none())
+            .ok_or_else(unauthorized)?;
+    }
+    if claims.gen == session.generation - 1 && now - session.rotated_at <= REUSE_WINDOW_SECS {
+        let (token, expires_in) = issue_token(
+            app,
+            &user.id,
+            &session.id,
+            session.generation,
+            session.created_at,
+            now,
+        )?;
+        app.store
+            .extend_session_token(&session.id, now, now + expires_in)?;
+        return Ok(token_response(200, &dto::token(&token, expires_in)));
+    }
+    app.store.revoke_session(&user.id, &session.id, now)?;
+    Err(unauthorized())
+}
+
+/// `POST /api/internal/auth/jwt/logout`: revokes the caller's session at once.
+pub fn post_logout(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let now = app.clock.now_secs();
+    app.store
+        .revoke_session(&caller.user.id, &caller.session.id, now)?;
+    Ok(Response::empty(204))
+}
+
+/// `POST /api/internal/auth/register` (JSON): self-service sign-up, off unless
+/// `allow_registration` is on.
+pub fn post_register(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    if !app.config.allow_registration {
+        return Err(Error::Forbidden(
+            "Registration is disabled on this server".into(),
+        ));
+    }
+    let body = extract::json_object(ctx.req)?;
+    let new = read_new_user(app, &body, false, "REGISTER_INVALID_PASSWORD")?;
+    match app.store.create_user(&new, app.clock.now_secs()) {
+        Ok(user) => Ok(Response::json(201, &dto::user(&user))),
+        Err(Error::Conflict(_)) => Err(Error::bad_request("REGISTER_USER_ALREADY_EXISTS")),
+        Err(other) => Err(other),
+    }
+}
+
+/// Reads `{"email", "password", "first_name"?, "last_name"?}` (and the admin flags when
+/// `admin` is true), validates it and hashes the password. A password too short answers 400
+/// `{"code": invalid_password_code, "reason": ...}`; one over 1024 characters is 422 before
+/// any hashing.
+pub fn read_new_user(
+    app: &App,
+    body: &serde_json::Map<String, Value>,
+    admin: bool,
+    invalid_password_code: &str,
+) -> Result<NewUser, Error> {
+    let mut fields = JsonFields::new(body);
+    let email = fields.string("email", 1, 320);
+    let password = fields.string("password", 0, usize::MAX);
+    let first_name = fields.optional_string("first_name", 0, 100);
+    let last_name = fields.optional_string("last_name", 0, 100);
+    let (is_superuser, is_verified) = if admin {
+        (
+            fields.optional_bool("is_superuser").unwrap_or(false),
+            fields.optional_bool("is_verified").unwrap_or(false),
+        )
+    } else {
+        (false, false)
+    };
+    if let Some(email) = &email {
+        if !extract::is_plausible_email(email) {
+            fields.problems.push(FieldError::new(
+                &["body", "email"],
+                "value_error",
+                "value is not a valid email address",
+            ));
+        }
+    }
+    if let Some(password) = &password {
+        if check_length(password) == Err(LengthProblem::TooLong) {
+            fields.problems.push(password_too_long());
+        }
+    }
+    fields.finish()?;
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+    if check_length(&password) == Err(LengthProblem::TooShort) {
+        return Err(Error::BadRequest(json!({
+            "code": invalid_password_code,
+            "reason": "Password should be at least 8 characters",
+        })));
+    }
+    let password_hash = hash_password(app, &password)?;
+    Ok(NewUser {
+        email: email.trim().to_lowercase(),
+        password_hash,
+        first_name,
+        last_name,
+        is_superuser,
+        is_verified,
+    })
+}
+
+/// Hashes with the server's parameters; a failure is a bug (parameters were validated).
+pub fn hash_password(app: &App, password: &str) -> Result<String, Error> {
+    app.hasher
+        .hash(password)
+        .map_err(|err| Error::Internal(format!("hashing failed: {}", err.0)))
+}
+
+/// `GET /api/internal/auth/sessions`: the caller's live sessions, newest first.
+pub fn get_sessions(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let now = app.clock.now_secs();
+    let sessions = app.store.live_sessions(
+        &caller.user.id,
+        now - app.config.session_max_age_seconds,
+        now - app.config.refresh_grace_seconds,
+    )?;
+    let list: Vec<Value> = sessions
+        .iter()
+        .map(|s| dto::session(s, &caller.session.id))
+        .collect();
+    Ok(Response::json(200, &Value::Array(list)))
+}
+
+/// `DELETE /api/internal/auth/sessions/{id}`: revokes one of the caller's sessions; another
+/// user's session (or an unknown id) is 404.
+pub fn delete_session(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let now = app.clock.now_secs();
+    if app
+        .store
+        .revoke_session(&caller.user.id, ctx.params.get("id"), now)?
+    {
+        Ok(Response::empty(204))
+    } else {
+        Err(Error::NotFound("Session not found".into()))
+    }
+}
+
+/// `POST /api/internal/auth/sessions/revoke-all`: every session but the current one.
+pub fn post_revoke_all(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let now = app.clock.now_secs();
+    app.store
+        .revoke_user_sessions(&caller.user.id, Some(&caller.session.id), now)?;
+    Ok(Response::empty(204))
+}

@@ -1,0 +1,4 @@
+//! Handlers of the internal (dashboard) API under `/api/internal/`.
+
+pub mod auth;
+pub mod users;

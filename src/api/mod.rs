@@ -1,0 +1,101 @@
+//! The glue between HTTP and the domain: the route table, the application state handlers
+//! share, and the single entry point the HTTP layer calls for every request.
+//!
+//! May use `http`, `auth`, `store`, `config` and `clock`; never `tiny_http` or `rusqlite`.
+
+pub mod dto;
+pub mod extract;
+mod internal;
+pub mod keyring;
+pub mod principal;
+pub mod respond;
+pub mod router;
+mod setup;
+mod v1;
+
+use crate::auth::password::PasswordHasher;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::Error;
+use crate::http::{Request, Response};
+use crate::store::Store;
+use keyring::KeyRing;
+use router::{PathParams, Route};
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+/// Everything a handler may use; shared by all workers.
+pub struct App {
+    /// Effective configuration.
+    pub config: Config,
+    /// The database.
+    pub store: Store,
+    /// Password hashing with bounded concurrency.
+    pub hasher: PasswordHasher,
+    /// The time source.
+    pub clock: Clock,
+    /// JWT signing keys.
+    pub keys: KeyRing,
+    /// The one-time first-start setup token, while no user exists.
+    pub setup_token: Mutex<Option<String>>,
+}
+
+/// What a handler receives: the request and its path parameters.
+pub struct Ctx<'a> {
+    /// The request.
+    pub req: &'a Request,
+    /// Parameters from the matched pattern.
+    pub params: PathParams,
+    /// Who is calling, once authenticated (`user:<id>`, `key:<prefix>`), for the log line.
+    pub principal: RefCell<Option<String>>,
+}
+
+/// A handler: builds the answer or fails with an [`Error`] mapped in one place.
+pub type HandlerFn = fn(&App, &Ctx<'_>) -> Result<Response, Error>;
+
+const fn route(method: &'static str, pattern: &'static str, handler: HandlerFn) -> Route<HandlerFn> {
+    Route {
+        method,
+        pattern,
+        handler,
+    }
+}
+
+/// Every route. Literal routes come before parameter routes with the same prefix.
+static ROUTES: &[Route<HandlerFn>] = &[
+    route("GET", "/api/v1/health", v1::get_health),
+    route("GET", "/api/v1/me", v1::get_me),
+    route("POST", "/api/internal/auth/jwt/login", internal::auth::post_login),
+    route("POST", "/api/internal/auth/jwt/refresh", internal::auth::post_refresh),
+    route("POST", "/api/internal/auth/jwt/logout", internal::auth::post_logout),
+    route("POST", "/api/internal/auth/register", internal::auth::post_register),
+    route("GET", "/api/internal/auth/sessions", internal::auth::get_sessions),
+    route("POST", "/api/internal/auth/sessions/revoke-all", internal::auth::post_revoke_all),
+    route("DELETE", "/api/internal/auth/sessions/{id}", internal::auth::delete_session),
+    route("GET", "/api/internal/users/me", internal::users::get_me),
+    route("PATCH", "/api/internal/users/me", internal::users::patch_me),
+    route("GET", "/api/internal/users", internal::users::get_users),
+    route("POST", "/api/internal/users", internal::users::post_user),
+    route("PATCH", "/api/internal/users/{id}", internal::users::patch_user),
+    route("GET", "/setup", setup::get_setup),
+    route("POST", "/setup", setup::post_setup),
+];
+
+/// Answers one request: route, run the handler, map any error. Never panics on input; a
+/// panic from a bug is turned into a 500 by the HTTP layer.
+pub fn handle(app: &App, req: &Request) -> Response {
+    let (route, params) = match router::find(ROUTES, &req.method, &req.path) {
+        Ok(found) => found,
+        Err(err) => return respond::error_response(&err),
+    };
+    let ctx = Ctx {
+        req,
+        params,
+        principal: RefCell::new(None),
+    };
+    let response = match (route.handler)(app, &ctx) {
+        Ok(response) => response,
+        Err(err) => respond::error_response(&err),
+    };
+    response.with_principal(ctx.principal.into_inner())
+}

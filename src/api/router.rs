@@ -1,0 +1,174 @@
+//! Matching a method and path against the route table.
+//!
+//! Patterns are literal segments and `{name}` parameters, one per segment. A path that
+//! matches some pattern with another method is 405 with `Allow`; a path that matches none is
+//! 404. Trailing slashes are not normalised (`/api/v1/me/` is 404), as the contract says.
+
+use crate::error::Error;
+
+/// A parameter taken from the path, percent-decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathParams(Vec<(&'static str, String)>);
+
+impl PathParams {
+    /// The value of parameter `name` (empty when the route has no such parameter).
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// One route: method, pattern and whatever the caller dispatches to.
+#[derive(Debug)]
+pub struct Route<H> {
+    /// Upper-case method.
+    pub method: &'static str,
+    /// Pattern such as `/api/internal/users/{id}`.
+    pub pattern: &'static str,
+    /// What to run.
+    pub handler: H,
+}
+
+/// Finds the route for `method` and `path`; `HEAD` is served by the `GET` route.
+pub fn find<'r, H>(
+    routes: &'r [Route<H>],
+    method: &str,
+    path: &str,
+) -> Result<(&'r Route<H>, PathParams), Error> {
+    let lookup_method = if method == "HEAD" { "GET" } else { method };
+    let mut allowed: Vec<&'static str> = Vec::new();
+    for route in routes {
+        if let Some(params) = match_pattern(route.pattern, path) {
+            if route.method == lookup_method {
+                return Ok((route, params));
+            }
+            if !allowed.contains(&route.method) {
+                allowed.push(route.method);
+            }
+        }
+    }
+    if allowed.is_empty() {
+        Err(Error::NotFound("Not Found".into()))
+    } else {
+        if allowed.contains(&"GET") {
+            allowed.push("HEAD");
+        }
+        Err(Error::MethodNotAllowed(allowed))
+    }
+}
+
+fn match_pattern(pattern: &'static str, path: &str) -> Option<PathParams> {
+    let mut params = Vec::new();
+    let mut pattern_parts = pattern.split('/');
+    let mut path_parts = path.split('/');
+    loop {
+        match (pattern_parts.next(), path_parts.next()) {
+            (None, None) => return Some(PathParams(params)),
+            (Some(expected), Some(actual)) => {
+                if let Some(name) = expected
+                    .strip_prefix('{')
+                    .and_then(|rest| rest.strip_suffix('}'))
+                {
+                    if actual.is_empty() {
+                        return None;
+                    }
+                    params.push((name, percent_decode(actual)?));
+                } else if expected != actual {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Decodes `%XX` escapes; `None` for a broken escape or bytes that are not UTF-8.
+pub fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let high = hex_value(*bytes.get(i + 1)?)?;
+            let low = hex_value(*bytes.get(i + 2)?)?;
+            out.push(high * 16 + low);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn hex_value(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Vec<Route<u8>> {
+        vec![
+            Route { method: "GET", pattern: "/api/v1/me", handler: 1 },
+            Route { method: "GET", pattern: "/api/internal/users/{id}", handler: 2 },
+            Route { method: "PATCH", pattern: "/api/internal/users/{id}", handler: 3 },
+            Route { method: "GET", pattern: "/api/internal/users/me", handler: 4 },
+        ]
+    }
+
+    #[test]
+    fn literal_and_parameter_routes_match() {
+        let routes = table();
+        let (route, _) = find(&routes, "GET", "/api/v1/me").unwrap();
+        assert_eq!(route.handler, 1);
+        let (route, params) = find(&routes, "PATCH", "/api/internal/users/a%20b").unwrap();
+        assert_eq!(route.handler, 3);
+        assert_eq!(params.get("id"), "a b");
+    }
+
+    #[test]
+    fn earlier_routes_win() {
+        let routes = table();
+        let (route, params) = find(&routes, "GET", "/api/internal/users/me").unwrap();
+        assert_eq!((route.handler, params.get("id")), (2, "me"));
+    }
+
+    #[test]
+    fn trailing_slash_is_not_found() {
+        assert_eq!(
+            find(&table(), "GET", "/api/v1/me/").unwrap_err(),
+            Error::NotFound("Not Found".into())
+        );
+    }
+
+    #[test]
+    fn wrong_method_lists_allowed_ones() {
+        assert_eq!(
+            find(&table(), "DELETE", "/api/internal/users/x").unwrap_err(),
+            Error::MethodNotAllowed(vec!["GET", "PATCH", "HEAD"])
+        );
+    }
+
+    #[test]
+    fn head_uses_the_get_route() {
+        assert_eq!(find(&table(), "HEAD", "/api/v1/me").unwrap().0.handler, 1);
+    }
+
+    #[test]
+    fn broken_escapes_do_not_match() {
+        assert!(find(&table(), "GET", "/api/internal/users/%zz").is_err());
+        assert_eq!(percent_decode("%e2%82%ac").as_deref(), Some("€"));
+        assert_eq!(percent_decode("%ff"), None);
+        assert_eq!(percent_decode("%4"), None);
+    }
+}

@@ -1,0 +1,7 @@
+//! Authentication logic with no HTTP and no SQL: token signing and verification, password
+//! hashing. Callers pass keys, parameters and the current time in explicitly.
+//!
+//! Must not import `http`, `store`, `api`, `tiny_http` or `rusqlite`.
+
+pub mod jwt;
+pub mod password;

@@ -1,0 +1,304 @@
+//! The command line: `shipstar <command>`, each with `--help`.
+//!
+//! Commands that change data open the same database file as a running server and work next
+//! to it (SQLite WAL with a busy timeout). Errors print one line on stderr saying what to do,
+//! and exit with status 1; usage errors exit with status 2.
+
+use crate::api::keyring;
+use crate::config::{Config, Overrides};
+use crate::error::{Error, StartupError};
+use crate::store::{RevokeSessions, Store, UserChanges};
+use clap::{Parser, Subcommand};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// shipstar: a self-hosted Shipstar API server (auth, changelogs, blog, KB) on SQLite.
+#[derive(Debug, Parser)]
+#[command(name = "shipstar", version = crate::VERSION, propagate_version = true)]
+pub struct Cli {
+    /// Config file (TOML). Default: $SHIPSTAR_CONFIG, else ./shipstar.toml if present.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Database file (overrides the `database` setting).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub database: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage JWT signing keys.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+    /// Write a consistent copy of the live database to PATH (safe while serving).
+    Backup {
+        /// Where to write the copy; must not exist.
+        path: PathBuf,
+    },
+    /// Apply pending schema migrations and exit.
+    Migrate,
+    /// Print the effective configuration, secrets masked, with each value's source.
+    Config,
+    /// Print the version.
+    Version,
+}
+
+/// `shipstar user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. Without --password-stdin a strong password is generated and printed once.
+    Create {
+        /// Email address (sign-in name).
+        #[arg(long)]
+        email: String,
+        /// Given name.
+        #[arg(long)]
+        first_name: Option<String>,
+        /// Family name.
+        #[arg(long)]
+        last_name: Option<String>,
+        /// Make the user a superuser.
+        #[arg(long)]
+        superuser: bool,
+        /// Mark the email as verified.
+        #[arg(long)]
+        verified: bool,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Set a user's password from standard input; signs them out everywhere.
+    SetPassword {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Deactivate a user: every session and API key of theirs stops working at once.
+    Deactivate {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+    },
+    /// Reactivate a user.
+    Activate {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// `shipstar secret ...`
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Add a new JWT signing key; tokens signed by older keys stay valid until they expire.
+    Rotate,
+}
+
+/// Parses the command line, runs it, and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load_config(cli: &Cli, listen: Option<&String>) -> Result<Config, StartupError> {
+    let mut flags = Vec::new();
+    if let Some(database) = &cli.database {
+        flags.push(("database", database.clone()));
+    }
+    if let Some(listen) = listen {
+        flags.push(("listen", listen.clone()));
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    Config::load(cli.config.as_deref(), &env, &Overrides(flags))
+}
+
+fn with_store<T>(config: &Config, work: impl FnOnce(&Store) -> Result<T, Error>) -> Result<T, String> {
+    let store = crate::server::open_store(config).map_err(|err| err.to_string())?;
+    work(&store).map_err(|err| err.to_string())
+}
+
+/// Runs one parsed command; the error is the one line printed on stderr.
+pub fn run(cli: Cli) -> Result<(), String> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.as_ref(),
+        _ => None,
+    };
+    let config = load_config(&cli, listen).map_err(|err| err.to_string())?;
+    match cli.command {
+        Command::Serve { .. } => crate::server::serve(config).map_err(|err| err.to_string()),
+        Command::Version => {
+            println!("shipstar {}", crate::VERSION);
+            Ok(())
+        }
+        Command::Config => {
+            print!("{}", config.describe());
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = crate::server::open_store(&config).map_err(|err| err.to_string())?;
+            println!(
+                "database {} is at schema version {}",
+                store.path().display(),
+                Store::schema_version()
+            );
+            Ok(())
+        }
+        Command::Backup { path } => {
+            with_store(&config, |store| store.backup_to(&path))?;
+            println!("backup written to {}", path.display());
+            Ok(())
+        }
+        Command::Secret(SecretCommand::Rotate) => {
+            if config.jwt_secret.is_some() {
+                return Err("jwt_secret is set in the configuration; rotate it there \
+                            (tokens signed with the old secret will stop working)"
+                    .into());
+            }
+            let now = crate::clock::Clock::System.now_secs();
+            let key = keyring::generate(now);
+            with_store(&config, |store| {
+                store.ensure_signing_key(&keyring::generate(now))?;
+                store.add_signing_key(&key)
+            })?;
+            println!(
+                "added signing key {}; a running server signs with it within {} s",
+                key.kid,
+                keyring::RELOAD_SECS
+            );
+            Ok(())
+        }
+        Command::User(command) => run_user(&config, command),
+    }
+}
+
+fn read_password_stdin() -> Result<String, String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_string(&mut text)
+        .map_err(|err| format!("cannot read the password from standard input: {err}"))?;
+    let password = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(&text)
+        .to_string();
+    match crate::auth::password::check_length(&password) {
+        Ok(()) => Ok(password),
+        Err(_) => Err("the password must have 8 to 1024 characters".into()),
+    }
+}
+
+fn find_user(store: &Store, email: &str) -> Result<crate::store::User, Error> {
+    store
+        .user_by_email(email)?
+        .ok_or_else(|| Error::NotFound(format!("no user with email {email}; see `shipstar user list`")))
+}
+
+fn run_user(config: &Config, command: UserCommand) -> Result<(), String> {
+    let now = crate::clock::Clock::System.now_secs();
+    match command {
+        UserCommand::Create {
+            email,
+            first_name,
+            last_name,
+            superuser,
+            verified,
+            password_stdin,
+        } => {
+            if !crate::api::extract::is_plausible_email(&email) {
+                return Err(format!("{email:?} is not a valid email address"));
+            }
+            let (password, generated) = if password_stdin {
+                (read_password_stdin()?, false)
+            } else {
+                (crate::ids::random_hex(16), true)
+            };
+            let hasher = crate::server::password_hasher(config).map_err(|e| e.to_string())?;
+            let hash = hasher.hash(&password).map_err(|err| err.0)?;
+            let new = crate::store::NewUser {
+                email: email.trim().to_lowercase(),
+                password_hash: hash,
+                first_name,
+                last_name,
+                is_superuser: superuser,
+                is_verified: verified,
+            };
+            let user = with_store(config, |store| store.create_user(&new, now))?;
+            println!("created user {} ({})", user.email, user.id);
+            if generated {
+                println!("password: {password}");
+                println!("(shown once; change it after signing in)");
+            }
+            Ok(())
+        }
+        UserCommand::List => {
+            let users = with_store(config, |store| store.list_users())?;
+            println!("{:<36}  {:<32}  {:<8}  {:<9}  superuser", "id", "email", "active", "verified");
+            for user in users {
+                println!(
+                    "{:<36}  {:<32}  {:<8}  {:<9}  {}",
+                    user.id, user.email, user.is_active, user.is_verified, user.is_superuser
+                );
+            }
+            Ok(())
+        }
+        UserCommand::SetPassword { email, .. } => {
+            let password = read_password_stdin()?;
+            let hasher = crate::server::password_hasher(config).map_err(|e| e.to_string())?;
+            let hash = hasher.hash(&password).map_err(|err| err.0)?;
+            with_store(config, |store| {
+                let user = find_user(store, &email)?;
+                let changes = UserChanges {
+                    password_hash: Some(hash),
+                    ..UserChanges::default()
+                };
+                store.update_user(&user.id, &changes, RevokeSessions::All, now)
+            })?;
+            println!("password of {email} changed; their sessions were signed out");
+            Ok(())
+        }
+        UserCommand::Deactivate { email } => set_active(config, &email, false, now),
+        UserCommand::Activate { email } => set_active(config, &email, true, now),
+    }
+}
+
+fn set_active(config: &Config, email: &str, active: bool, now: i64) -> Result<(), String> {
+    with_store(config, |store| {
+        let user = find_user(store, email)?;
+        let changes = UserChanges {
+            is_active: Some(active),
+            ..UserChanges::default()
+        };
+        store.update_user(&user.id, &changes, RevokeSessions::None, now)
+    })?;
+    if active {
+        println!("{email} is active again");
+    } else {
+        println!("{email} is deactivated; their sessions and API keys stopped working");
+    }
+    Ok(())
+}

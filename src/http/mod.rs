@@ -1,0 +1,17 @@
+//! The HTTP layer: the only module that touches `tiny_http`.
+//!
+//! It owns the listening socket and a fixed pool of worker threads, turns each wire request
+//! into our own [`Request`] (with the body already read under the size limit), calls one
+//! handler function, and writes the [`Response`] back. It also guarantees the things every
+//! response needs regardless of the route: `X-Request-Id`, `X-Content-Type-Options`, a 500
+//! when the handler panics, a 413 before an oversized body is read, and one log line.
+//!
+//! Must not import `auth`, `store` or `api`: handlers arrive as a plain function.
+
+mod request;
+mod response;
+mod server;
+
+pub use request::Request;
+pub use response::Response;
+pub use server::{Handler, HttpServer, ServerOptions};

@@ -1,0 +1,63 @@
+//! Our own response type: status, headers and a body in memory.
+
+use serde_json::Value;
+
+/// One HTTP response. The HTTP layer adds the headers every response carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers as (name, value), in order.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+    /// Who made the request, for the log line only (`user:<id>`, `key:<prefix>`); never sent.
+    pub principal: Option<String>,
+}
+
+impl Response {
+    /// A response with a JSON body and `Content-Type: application/json`.
+    pub fn json(status: u16, body: &Value) -> Self {
+        Self::bytes(status, "application/json", body.to_string().into_bytes())
+    }
+
+    /// A response with a body of the given content type.
+    pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        Response {
+            status,
+            headers: vec![("Content-Type".to_string(), content_type.to_string())],
+            body,
+            principal: None,
+        }
+    }
+
+    /// A response without a body (e.g. 204).
+    pub fn empty(status: u16) -> Self {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            principal: None,
+        }
+    }
+
+    /// Adds a header (builder style).
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Records who made the request, for the log line.
+    pub fn with_principal(mut self, principal: Option<String>) -> Self {
+        self.principal = principal;
+        self
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}

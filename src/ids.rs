@@ -1,0 +1,88 @@
+//! Identifiers and random tokens from the operating system's random source.
+
+use std::fmt::Write;
+
+/// Fills `buf` from the OS random source.
+///
+/// The process cannot do anything safe without randomness (ids, secrets, tokens), so a failing
+/// random source is treated as fatal rather than degraded silently.
+pub fn random_bytes(buf: &mut [u8]) {
+    if let Err(err) = getrandom::fill(buf) {
+        panic!("the operating system's random source failed: {err}");
+    }
+}
+
+/// A new random UUID v4 in its canonical lowercase hyphenated form.
+pub fn uuid_v4() -> String {
+    let mut bytes = [0u8; 16];
+    random_bytes(&mut bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = to_hex(&bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// `len` random bytes as lowercase hex (a token of `8 * len` bits of entropy).
+pub fn random_hex(len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    random_bytes(&mut bytes);
+    to_hex(&bytes)
+}
+
+/// Lowercase hex of `bytes`.
+pub fn to_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// Whether `text` is a canonical lowercase UUID (any version), as ids in paths must be.
+pub fn is_uuid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(b),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_v4_has_version_and_variant_bits() {
+        let id = uuid_v4();
+        assert!(is_uuid(&id), "{id}");
+        assert_eq!(&id[14..15], "4");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+    }
+
+    #[test]
+    fn uuids_are_distinct() {
+        assert_ne!(uuid_v4(), uuid_v4());
+    }
+
+    #[test]
+    fn is_uuid_rejects_uppercase_and_wrong_shape() {
+        assert!(!is_uuid("3F2504E0-4F89-41D3-9A0C-0305E82C3301"));
+        assert!(!is_uuid("3f2504e0-4f89-41d3-9a0c-0305e82c330"));
+        assert!(!is_uuid("3f2504e0x4f89-41d3-9a0c-0305e82c3301"));
+        assert!(is_uuid("3f2504e0-4f89-41d3-9a0c-0305e82c3301"));
+    }
+
+    #[test]
+    fn random_hex_has_twice_the_length() {
+        assert_eq!(random_hex(16).len(), 32);
+    }
+}

@@ -1,0 +1,42 @@
+//! # shipstar
+//!
+//! A self-hostable Shipstar API server in one static binary on an embedded SQLite file.
+//!
+//! ## Architecture in one screen
+//!
+//! ```text
+//!   main.rs ──► cli ──► server (bootstrap: config, store, secrets, first user)
+//!                          │
+//!                          ▼
+//!   http (tiny_http worker pool, our Request/Response, body limits, panic → 500)
+//!                          │  calls one handler function per request
+//!                          ▼
+//!   api (route table, extractors, wire types, handlers, Error → Response)
+//!            │                         │
+//!            ▼                         ▼
+//!   auth (JWT, passwords: pure logic)  store (SQLite: the only SQL in the crate)
+//! ```
+//!
+//! ## The dependency rule
+//!
+//! * `auth` knows nothing of HTTP or SQL; `store` knows nothing of HTTP or tokens.
+//! * `http` is the only module that touches `tiny_http`; `store` the only one that touches
+//!   `rusqlite`. `api` is the glue and may use both through their own types.
+//! * [`error::Error`] carries no HTTP types; `api::respond` maps it to a status in one place.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod logging;
+pub mod server;
+pub mod store;
+
+/// The version printed by `shipstar version` and reported by `/api/v1/health`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,152 @@
+//! Bringing the server up: open the database, set up signing keys and password hashing,
+//! create the first administrator or print the setup link, bind, serve until a signal, then
+//! shut down cleanly.
+
+use crate::api::{self, keyring::KeyRing, App};
+use crate::auth::password::{HashParams, PasswordHasher};
+use crate::clock::Clock;
+use crate::config::{Config, LogFormat};
+use crate::error::StartupError;
+use crate::http::{HttpServer, ServerOptions};
+use crate::logging::{self, Level};
+use crate::store::{NewUser, Store};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long requests in flight may take to finish after SIGINT/SIGTERM.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Starts logging as configured.
+pub fn init_logging(config: &Config) {
+    let format = match config.log_format {
+        LogFormat::Text => logging::Format::Text,
+        LogFormat::Json => logging::Format::Json,
+    };
+    logging::init(format, Level::parse(&config.log_level).unwrap_or(Level::Info));
+}
+
+/// The password hasher for `config`'s Argon2 parameters and thread bound.
+pub fn password_hasher(config: &Config) -> Result<PasswordHasher, StartupError> {
+    let params = HashParams {
+        memory_kib: config.argon2_memory_kib,
+        iterations: config.argon2_iterations,
+        parallelism: config.argon2_parallelism,
+    };
+    PasswordHasher::new(params, config.hash_threads)
+        .map_err(|err| StartupError(format!("argon2 parameters: {}", err.0)))
+}
+
+/// Opens the database named by `config`.
+pub fn open_store(config: &Config) -> Result<Store, StartupError> {
+    Store::open(Path::new(&config.database))
+}
+
+/// Builds the application state: store, hasher, keys, and the first-start bootstrap.
+pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
+    let store = open_store(&config)?;
+    let hasher = password_hasher(&config)?;
+    let now = clock.now_secs();
+    let secret = config.jwt_secret.as_ref().map(|s| s.expose().as_bytes().to_vec());
+    let keys = KeyRing::open(&store, secret.as_deref(), now)?;
+    let app = App {
+        config,
+        store,
+        hasher,
+        clock,
+        keys,
+        setup_token: Mutex::new(None),
+    };
+    bootstrap_first_user(&app)?;
+    Ok(app)
+}
+
+/// With no user yet: create the administrator from `SHIPSTAR_ADMIN_EMAIL`/`_PASSWORD` if
+/// given, else arm a one-time setup token.
+fn bootstrap_first_user(app: &App) -> Result<(), StartupError> {
+    if app.store.count_users()? > 0 {
+        return Ok(());
+    }
+    let admin = (&app.config.admin_email, &app.config.admin_password);
+    if let (Some(email), Some(password)) = admin {
+        if crate::auth::password::check_length(password.expose()).is_err() {
+            return Err(StartupError(
+                "admin_password must have 8 to 1024 characters".into(),
+            ));
+        }
+        let hash = app
+            .hasher
+            .hash(password.expose())
+            .map_err(|err| StartupError(err.0))?;
+        let new = NewUser {
+            email: email.trim().to_lowercase(),
+            password_hash: hash,
+            is_superuser: true,
+            is_verified: true,
+            ..NewUser::default()
+        };
+        let user = app
+            .store
+            .create_first_admin(&new, app.clock.now_secs())?;
+        logging::event(
+            Level::Info,
+            &format!(
+                "created the first administrator (user:{}) with team \"default\" and project \"default\"",
+                user.id
+            ),
+        );
+        return Ok(());
+    }
+    *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = Some(crate::ids::random_hex(24));
+    Ok(())
+}
+
+/// Runs `shipstar serve` until SIGINT/SIGTERM.
+pub fn serve(config: Config) -> Result<(), StartupError> {
+    init_logging(&config);
+    let listen = config.listen.clone();
+    let options = ServerOptions {
+        workers: config.workers,
+        max_body_bytes: config.max_body_bytes,
+    };
+    let base_url = config.effective_base_url();
+    let app = Arc::new(build_app(config, Clock::System)?);
+    let http = HttpServer::bind(&listen)
+        .map_err(|err| StartupError(format!("cannot listen on {listen}: {err}")))?;
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&shutdown))
+            .map_err(|err| StartupError(format!("cannot install signal handler: {err}")))?;
+    }
+    logging::event(
+        Level::Info,
+        &format!(
+            "shipstar {} listening on http://{} (database {}, {} workers)",
+            crate::VERSION,
+            http.local_addr(),
+            app.store.path().display(),
+            options.workers
+        ),
+    );
+    let setup_token = app
+        .setup_token
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Some(token) = setup_token {
+        // The one-time link is the way in on a fresh server, so it is printed on purpose.
+        let base = if base_url.ends_with(":0") {
+            format!("http://{}", http.local_addr())
+        } else {
+            base_url
+        };
+        eprintln!("No users yet. Create the first administrator at: {base}/setup?token={token}");
+    }
+    let handler_app = Arc::clone(&app);
+    let handler: crate::http::Handler = Arc::new(move |req| api::handle(&handler_app, req));
+    http.run(&options, handler, shutdown, SHUTDOWN_GRACE);
+    logging::event(Level::Info, "shutting down: requests finished, database closed");
+    logging::flush();
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! Schema versions with `PRAGMA user_version`.
+//!
+//! A fresh file gets `schema.sql` (the full current schema) in one step. An older file gets
+//! each pending entry of [`UPGRADES`] in order, each in its own transaction together with the
+//! `user_version` bump, so a crash mid-upgrade leaves a file at a well-defined version. A file
+//! whose version is newer than this build is refused before anything is written to it.
+
+use rusqlite::Connection;
+
+/// The full current schema, compiled into the binary.
+pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
+
+/// `UPGRADES[i]` turns a version `i + 1` file into version `i + 2`.
+const UPGRADES: &[&str] = &[];
+
+/// The version a fresh database gets and an older one is upgraded to.
+pub const LATEST_VERSION: i64 = 1 + UPGRADES.len() as i64;
+
+/// Creates or upgrades the schema; the error is a sentence for the operator.
+pub fn bring_up_to_date(conn: &mut Connection) -> Result<(), String> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|err| err.to_string())?;
+    if version > LATEST_VERSION {
+        return Err(format!(
+            "schema version {version} is newer than this shipstar supports ({LATEST_VERSION}); \
+             run a newer shipstar (the file was not modified)"
+        ));
+    }
+    if version == 0 {
+        let objects: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|err| err.to_string())?;
+        if objects > 0 {
+            return Err("not a shipstar database (it has tables but no schema version)".into());
+        }
+        let tx = conn.transaction().map_err(|err| err.to_string())?;
+        tx.execute_batch(SCHEMA_SQL)
+            .map_err(|err| format!("cannot create the schema: {err}"))?;
+        tx.pragma_update(None, "user_version", LATEST_VERSION)
+            .map_err(|err| err.to_string())?;
+        return tx.commit().map_err(|err| err.to_string());
+    }
+    for (index, upgrade) in UPGRADES.iter().enumerate().skip((version - 1) as usize) {
+        let target = index as i64 + 2;
+        let tx = conn.transaction().map_err(|err| err.to_string())?;
+        tx.execute_batch(upgrade)
+            .map_err(|err| format!("migration to version {target} failed: {err}"))?;
+        tx.pragma_update(None, "user_version", target)
+            .map_err(|err| err.to_string())?;
+        tx.commit().map_err(|err| err.to_string())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema as shipped in version 1, kept verbatim so upgrades are tested from it.
+    const VERSION_1_SCHEMA: &str = include_str!("../../schema.sql");
+
+    fn schema_of(conn: &Connection) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn fresh_and_migrated_databases_end_identical() {
+        let mut fresh = Connection::open_in_memory().unwrap();
+        bring_up_to_date(&mut fresh).unwrap();
+
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(VERSION_1_SCHEMA).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        bring_up_to_date(&mut old).unwrap();
+
+        assert_eq!(schema_of(&fresh), schema_of(&old));
+        let version = |c: &Connection| -> i64 {
+            c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap()
+        };
+        assert_eq!(version(&fresh), LATEST_VERSION);
+        assert_eq!(version(&old), LATEST_VERSION);
+    }
+
+    #[test]
+    fn newer_database_is_refused_untouched() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", LATEST_VERSION + 1).unwrap();
+        let err = bring_up_to_date(&mut conn).unwrap_err();
+        assert!(err.contains("newer"), "{err}");
+        assert!(schema_of(&conn).is_empty());
+    }
+
+    #[test]
+    fn foreign_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE notes (x TEXT)").unwrap();
+        assert!(bring_up_to_date(&mut conn).unwrap_err().contains("not a shipstar"));
+    }
+}

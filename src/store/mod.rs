@@ -1,0 +1,287 @@
+//! Storage on SQLite: the only module that touches `rusqlite`, and the only place with SQL.
+//!
+//! The rest of the crate sees plain domain types ([`User`], [`Session`], ...) and methods on
+//! [`Store`] named for what they do, so a second backend can implement the same surface later.
+//!
+//! Connections come from a small pool (one per concurrently active worker at most), each set
+//! up once with WAL, `busy_timeout`, `foreign_keys` and `synchronous=NORMAL`, and each keeping
+//! its own prepared-statement cache. Every write runs in one `BEGIN IMMEDIATE` transaction, so
+//! it either commits whole before the client sees a 2xx, or not at all. In WAL mode with
+//! `synchronous=NORMAL` a committed transaction survives the process being killed (the OS
+//! holds the written pages); only a power loss can roll back the last commits.
+//!
+//! Must not import `http`, `auth` or `api`.
+
+mod migrations;
+mod sessions;
+mod signing_keys;
+mod tenancy;
+mod users;
+
+pub use sessions::Session;
+pub use signing_keys::StoredSigningKey;
+pub use tenancy::{Project, Team};
+pub use users::{NewUser, RevokeSessions, User, UserChanges};
+
+use crate::error::{Error, StartupError};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long a statement waits for another writer's lock before the request answers 503.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE_CAPACITY: usize = 64;
+/// Idle connections kept for reuse; more may exist briefly under load.
+const MAX_IDLE_CONNECTIONS: usize = 64;
+
+/// A handle on the database file; cheap to share behind an `Arc`.
+pub struct Store {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating with mode 0600 if absent) the database at `path`, refuses a file from a
+    /// newer version untouched, and brings an older one up to date.
+    pub fn open(path: &Path) -> Result<Store, StartupError> {
+        let describe = |why: String| StartupError(format!("database {}: {why}", path.display()));
+        create_private_file(path).map_err(|err| describe(err.to_string()))?;
+        let mut conn = open_connection(path).map_err(|err| describe(err.to_string()))?;
+        migrations::bring_up_to_date(&mut conn).map_err(describe)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|err| describe(format!("cannot enable WAL: {err}")))?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            idle: Mutex::new(vec![conn]),
+        })
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version this build writes.
+    pub fn schema_version() -> i64 {
+        migrations::LATEST_VERSION
+    }
+
+    /// Whether the database answers a trivial read (for the health route).
+    pub fn is_healthy(&self) -> bool {
+        self.conn()
+            .and_then(|conn| {
+                conn.prepare_cached("SELECT count(*) FROM signing_keys")
+                    .and_then(|mut stmt| stmt.query_row([], |row| row.get::<_, i64>(0)))
+                    .map_err(map_err)
+            })
+            .is_ok()
+    }
+
+    /// Writes a consistent copy of the live database to `target` (which must not exist),
+    /// safe while a server is serving from the same file.
+    pub fn backup_to(&self, target: &Path) -> Result<(), Error> {
+        if target.exists() {
+            return Err(Error::Conflict(format!(
+                "{} already exists; choose a new path",
+                target.display()
+            )));
+        }
+        let target_text = target
+            .to_str()
+            .ok_or_else(|| Error::BadRequest("backup path must be valid UTF-8".into()))?;
+        let conn = self.conn()?;
+        conn.execute("VACUUM INTO ?1", [target_text]).map_err(map_err)?;
+        set_private_mode(target).map_err(|err| Error::Internal(err.to_string()))?;
+        Ok(())
+    }
+
+    /// A connection from the pool (or a new one), returned to the pool when dropped.
+    fn conn(&self) -> Result<PooledConnection<'_>, Error> {
+        let reused = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match reused {
+            Some(conn) => conn,
+            None => open_connection(&self.path).map_err(map_err)?,
+        };
+        Ok(PooledConnection {
+            store: self,
+            conn: Some(conn),
+        })
+    }
+
+    /// Runs `work` inside one immediate (write-locking) transaction, committing only when it
+    /// returns `Ok`.
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let value = work(&tx)?;
+        tx.commit().map_err(map_err)?;
+        Ok(value)
+    }
+}
+
+struct PooledConnection<'a> {
+    store: &'a Store,
+    conn: Option<Connection>,
+}
+
+impl Deref for PooledConnection<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        // Invariant: `conn` is Some from construction until drop.
+        self.conn.as_ref().expect("pooled connection present until drop")
+    }
+}
+
+impl DerefMut for PooledConnection<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("pooled connection present until drop")
+    }
+}
+
+impl Drop for PooledConnection<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A connection left inside a transaction (after a panic) is not reused.
+            if conn.is_autocommit() {
+                let mut idle = self.store.idle.lock().unwrap_or_else(|p| p.into_inner());
+                if idle.len() < MAX_IDLE_CONNECTIONS {
+                    idle.push(conn);
+                }
+            }
+        }
+    }
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    Ok(conn)
+}
+
+/// Creates the file with mode 0600 if it does not exist, so SQLite (which gives its `-wal`
+/// and `-shm` files the main file's mode) never creates a world-readable database.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+fn set_private_mode(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+/// Maps a SQLite failure to the crate's error: lock timeouts and unusable files are 503
+/// (the request may succeed later), everything else is a bug (500).
+fn map_err(err: rusqlite::Error) -> Error {
+    match err.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            Error::Unavailable("The database is busy; try again shortly.".into())
+        }
+        Some(
+            ErrorCode::ReadOnly
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::CannotOpen
+            | ErrorCode::DatabaseCorrupt
+            | ErrorCode::NotADatabase
+            | ErrorCode::PermissionDenied
+            | ErrorCode::FileLockingProtocolFailed,
+        ) => Error::Unavailable("The database is unavailable.".into()),
+        _ => Error::Internal(format!("database: {err}")),
+    }
+}
+
+/// Whether `err` is a UNIQUE constraint violation (callers turn it into a 409).
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A store on a fresh file in a temporary directory, removed with the guard.
+    pub(crate) struct TempStore {
+        pub store: Store,
+        dir: PathBuf,
+    }
+
+    impl Drop for TempStore {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    pub(crate) fn temp_store() -> TempStore {
+        let dir = std::env::temp_dir().join(format!("shipstar-store-{}", crate::ids::random_hex(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir.join("test.db")).unwrap();
+        TempStore { store, dir }
+    }
+
+    #[test]
+    fn new_database_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = temp_store();
+        let mode = std::fs::metadata(temp.store.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn health_check_reads_the_database() {
+        assert!(temp_store().store.is_healthy());
+    }
+
+    #[test]
+    fn backup_makes_a_private_readable_copy() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = temp_store();
+        let target = temp.dir.join("copy.db");
+        temp.store.backup_to(&target).unwrap();
+        let copy = Store::open(&target).unwrap();
+        assert!(copy.is_healthy());
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(matches!(temp.store.backup_to(&target), Err(Error::Conflict(_))));
+    }
+
+    #[test]
+    fn unopenable_path_names_the_path() {
+        let err = Store::open(Path::new("/nonexistent-dir/x/shipstar.db")).unwrap_err();
+        assert!(err.0.contains("/nonexistent-dir/x/shipstar.db"), "{err}");
+    }
+}

@@ -1,0 +1,273 @@
+//! Sessions: one row per login, carrying the generation of its one live token.
+//!
+//! Refresh rotates the generation with a conditional update (`WHERE generation = ?`), so of
+//! two concurrent refreshes exactly one rotates and the other sees the newer generation.
+
+use super::{map_err, Store};
+use crate::error::Error;
+use rusqlite::{params, OptionalExtension, Row};
+
+/// A stored session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// UUID; the `sid` claim.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// The `gen` claim of the current token.
+    pub generation: i64,
+    /// When the current generation was issued (unix seconds).
+    pub rotated_at: i64,
+    /// Login time (unix seconds); the absolute maximum age counts from here.
+    pub created_at: i64,
+    /// Last time a token of this session was used (unix seconds, coarse).
+    pub last_seen_at: i64,
+    /// `exp` of the newest token issued.
+    pub token_expires_at: i64,
+    /// `User-Agent` at login, truncated.
+    pub user_agent: Option<String>,
+    /// Client IP at login.
+    pub ip: Option<String>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+const SESSION_COLUMNS: &str = "id, user_id, generation, rotated_at, created_at, last_seen_at, \
+                               token_expires_at, user_agent, ip, revoked_at";
+
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        generation: row.get(2)?,
+        rotated_at: row.get(3)?,
+        created_at: row.get(4)?,
+        last_seen_at: row.get(5)?,
+        token_expires_at: row.get(6)?,
+        user_agent: row.get(7)?,
+        ip: row.get(8)?,
+        revoked_at: row.get(9)?,
+    })
+}
+
+/// Revokes every live session of `user_id` except `keep`; returns how many.
+pub(super) fn revoke_all_of_user(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: &str,
+    keep: Option<&str>,
+    now: i64,
+) -> Result<usize, Error> {
+    tx.prepare_cached(
+        "UPDATE sessions SET revoked_at = ?3 \
+         WHERE user_id = ?1 AND revoked_at IS NULL AND id IS NOT ?2",
+    )
+    .and_then(|mut stmt| stmt.execute(params![user_id, keep, now]))
+    .map_err(map_err)
+}
+
+impl Store {
+    /// Creates a session at generation 0 whose first token expires at `token_expires_at`.
+    pub fn create_session(
+        &self,
+        user_id: &str,
+        user_agent: Option<&str>,
+        ip: Option<&str>,
+        now: i64,
+        token_expires_at: i64,
+    ) -> Result<Session, Error> {
+        let session = Session {
+            id: crate::ids::uuid_v4(),
+            user_id: user_id.to_string(),
+            generation: 0,
+            rotated_at: now,
+            created_at: now,
+            last_seen_at: now,
+            token_expires_at,
+            user_agent: user_agent.map(str::to_string),
+            ip: ip.map(str::to_string),
+            revoked_at: None,
+        };
+        self.write(|tx| {
+            tx.prepare_cached(&format!(
+                "INSERT INTO sessions ({SESSION_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ))
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    session.id,
+                    session.user_id,
+                    session.generation,
+                    session.rotated_at,
+                    session.created_at,
+                    session.last_seen_at,
+                    session.token_expires_at,
+                    session.user_agent,
+                    session.ip,
+                    session.revoked_at
+                ])
+            })
+            .map_err(map_err)?;
+            Ok(())
+        })?;
+        Ok(session)
+    }
+
+    /// The session with this id, revoked or not.
+    pub fn session_by_id(&self, id: &str) -> Result<Option<Session>, Error> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
+            ))
+            .map_err(map_err)?;
+        stmt.query_row([id], session_from_row)
+            .optional()
+            .map_err(map_err)
+    }
+
+    /// Moves a live session from generation `from` to `from + 1`; false when the session is
+    /// revoked or no longer at `from` (another refresh won the race).
+    pub fn rotate_session(
+        &self,
+        id: &str,
+        from: i64,
+        now: i64,
+        token_expires_at: i64,
+    ) -> Result<bool, Error> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE sessions SET generation = generation + 1, rotated_at = ?3, \
+                 last_seen_at = ?3, token_expires_at = ?4 \
+                 WHERE id = ?1 AND generation = ?2 AND revoked_at IS NULL",
+            )
+            .and_then(|mut stmt| stmt.execute(params![id, from, now, token_expires_at]))
+            .map(|changed| changed == 1)
+            .map_err(map_err)
+        })
+    }
+
+    /// Records that another token of the current generation was issued (the reuse window).
+    pub fn extend_session_token(
+        &self,
+        id: &str,
+        now: i64,
+        token_expires_at: i64,
+    ) -> Result<(), Error> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE sessions SET last_seen_at = ?2, \
+                 token_expires_at = max(token_expires_at, ?3) WHERE id = ?1",
+            )
+            .and_then(|mut stmt| stmt.execute(params![id, now, token_expires_at]))
+            .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    /// Records a use of the session (coarse: callers skip this when it was seen recently).
+    pub fn touch_session(&self, id: &str, now: i64) -> Result<(), Error> {
+        self.write(|tx| {
+            tx.prepare_cached("UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1")
+                .and_then(|mut stmt| stmt.execute(params![id, now]))
+                .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    /// Revokes session `id` if it belongs to `user_id` and is live; false otherwise.
+    pub fn revoke_session(&self, user_id: &str, id: &str, now: i64) -> Result<bool, Error> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE sessions SET revoked_at = ?3 \
+                 WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+            )
+            .and_then(|mut stmt| stmt.execute(params![id, user_id, now]))
+            .map(|changed| changed == 1)
+            .map_err(map_err)
+        })
+    }
+
+    /// Revokes every live session of `user_id` except `keep`; returns how many.
+    pub fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        now: i64,
+    ) -> Result<usize, Error> {
+        self.write(|tx| revoke_all_of_user(tx, user_id, keep, now))
+    }
+
+    /// The user's sessions that are not revoked, began after `created_after` (the absolute
+    /// age limit) and whose newest token expired after `expired_after` (the refresh grace):
+    /// those that can still be used or refreshed. Newest first.
+    pub fn live_sessions(
+        &self,
+        user_id: &str,
+        created_after: i64,
+        expired_after: i64,
+    ) -> Result<Vec<Session>, Error> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions \
+                 WHERE user_id = ?1 AND revoked_at IS NULL AND created_at > ?2 \
+                 AND token_expires_at > ?3 ORDER BY created_at DESC, rowid DESC"
+            ))
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map(params![user_id, created_after, expired_after], session_from_row)
+            .map_err(map_err)?;
+        rows.collect::<Result<_, _>>().map_err(map_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::tests::temp_store;
+    use crate::store::NewUser;
+
+    #[test]
+    fn only_one_of_two_rotations_from_the_same_generation_wins() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let user = store
+            .create_user(
+                &NewUser {
+                    email: "a@example.com".into(),
+                    password_hash: "x".into(),
+                    ..NewUser::default()
+                },
+                1,
+            )
+            .unwrap();
+        let session = store.create_session(&user.id, Some("ua"), None, 10, 3610).unwrap();
+        assert!(store.rotate_session(&session.id, 0, 20, 3620).unwrap());
+        assert!(!store.rotate_session(&session.id, 0, 21, 3621).unwrap());
+        let now = store.session_by_id(&session.id).unwrap().unwrap();
+        assert_eq!((now.generation, now.rotated_at), (1, 20));
+    }
+
+    #[test]
+    fn revoking_others_keeps_the_named_session() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let user = store
+            .create_user(
+                &NewUser {
+                    email: "a@example.com".into(),
+                    password_hash: "x".into(),
+                    ..NewUser::default()
+                },
+                1,
+            )
+            .unwrap();
+        let keep = store.create_session(&user.id, None, None, 10, 100).unwrap();
+        let other = store.create_session(&user.id, None, None, 11, 100).unwrap();
+        assert_eq!(store.revoke_user_sessions(&user.id, Some(&keep.id), 12).unwrap(), 1);
+        let live = store.live_sessions(&user.id, 0, 50).unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].id, keep.id);
+        assert!(!store.revoke_session(&user.id, &other.id, 13).unwrap());
+        assert!(!store.revoke_session("someone-else", &keep.id, 13).unwrap());
+    }
+}

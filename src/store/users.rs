@@ -1,0 +1,341 @@
+//! Users: accounts with an Argon2id password hash and their flags.
+
+use super::{is_unique_violation, map_err, Store};
+use crate::error::Error;
+use rusqlite::{params, OptionalExtension, Row};
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// UUID.
+    pub id: String,
+    /// Lower-cased email, unique.
+    pub email: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Optional given name.
+    pub first_name: Option<String>,
+    /// Optional family name.
+    pub last_name: Option<String>,
+    /// Inactive users cannot sign in, and all their tokens and keys fail.
+    pub is_active: bool,
+    /// Whether the email is verified.
+    pub is_verified: bool,
+    /// Superusers may act on everything.
+    pub is_superuser: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// What is needed to create a user (the password already hashed).
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    /// Email; stored lower-cased.
+    pub email: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Optional given name.
+    pub first_name: Option<String>,
+    /// Optional family name.
+    pub last_name: Option<String>,
+    /// Superuser flag.
+    pub is_superuser: bool,
+    /// Verified flag.
+    pub is_verified: bool,
+}
+
+/// A partial update: `None` leaves a field as it is; `Some(None)` clears a name.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    /// New email (lower-cased on write).
+    pub email: Option<String>,
+    /// New password hash.
+    pub password_hash: Option<String>,
+    /// New given name.
+    pub first_name: Option<Option<String>>,
+    /// New family name.
+    pub last_name: Option<Option<String>>,
+    /// New active flag; deactivation also revokes every session of the user.
+    pub is_active: Option<bool>,
+    /// New verified flag.
+    pub is_verified: Option<bool>,
+    /// New superuser flag.
+    pub is_superuser: Option<bool>,
+}
+
+/// Which of the user's sessions an update revokes in the same transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeSessions<'a> {
+    /// None (deactivation still revokes all).
+    None,
+    /// All but this session id (the caller's own password change).
+    AllExcept(&'a str),
+    /// All of them (an administrator's password reset).
+    All,
+}
+
+const USER_COLUMNS: &str = "id, email, password_hash, first_name, last_name, is_active, \
+                            is_verified, is_superuser, created_at";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        email: row.get(1)?,
+        password_hash: row.get(2)?,
+        first_name: row.get(3)?,
+        last_name: row.get(4)?,
+        is_active: row.get(5)?,
+        is_verified: row.get(6)?,
+        is_superuser: row.get(7)?,
+        created_at: row.get(8)?,
+    })
+}
+
+/// The 409 for a taken email, worded for the CLI and the API alike.
+fn email_taken() -> Error {
+    Error::Conflict("A user with this email already exists.".into())
+}
+
+pub(super) fn insert_user(
+    tx: &rusqlite::Transaction<'_>,
+    new: &NewUser,
+    now: i64,
+) -> Result<User, Error> {
+    let user = User {
+        id: crate::ids::uuid_v4(),
+        email: new.email.to_lowercase(),
+        password_hash: new.password_hash.clone(),
+        first_name: new.first_name.clone(),
+        last_name: new.last_name.clone(),
+        is_active: true,
+        is_verified: new.is_verified,
+        is_superuser: new.is_superuser,
+        created_at: now,
+    };
+    tx.prepare_cached(&format!(
+        "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            user.id,
+            user.email,
+            user.password_hash,
+            user.first_name,
+            user.last_name,
+            user.is_active,
+            user.is_verified,
+            user.is_superuser,
+            user.created_at
+        ])
+    })
+    .map_err(|err| {
+        if is_unique_violation(&err) {
+            email_taken()
+        } else {
+            map_err(err)
+        }
+    })?;
+    Ok(user)
+}
+
+impl Store {
+    /// Creates a user; 409 when the email (case-insensitively) is taken.
+    pub fn create_user(&self, new: &NewUser, now: i64) -> Result<User, Error> {
+        self.write(|tx| insert_user(tx, new, now))
+    }
+
+    /// Creates the first superuser with a team `default` (owned by them) and a project
+    /// `default` in that team, all in one transaction. Fails with 409 if the email is taken.
+    pub fn create_first_admin(&self, new: &NewUser, now: i64) -> Result<User, Error> {
+        self.write(|tx| {
+            let user = insert_user(tx, new, now)?;
+            let team = super::tenancy::insert_team(tx, "default", "default", &user.id, now)?;
+            super::tenancy::insert_project(tx, &team.id, "default", "default", now)?;
+            Ok(user)
+        })
+    }
+
+    /// The user with this id, if any.
+    pub fn user_by_id(&self, id: &str) -> Result<Option<User>, Error> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+            .map_err(map_err)?;
+        stmt.query_row([id], user_from_row)
+            .optional()
+            .map_err(map_err)
+    }
+
+    /// The user with this email (compared case-insensitively), if any.
+    pub fn user_by_email(&self, email: &str) -> Result<Option<User>, Error> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"))
+            .map_err(map_err)?;
+        stmt.query_row([email.to_lowercase()], user_from_row)
+            .optional()
+            .map_err(map_err)
+    }
+
+    /// Every user, oldest first.
+    pub fn list_users(&self) -> Result<Vec<User>, Error> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, rowid"
+            ))
+            .map_err(map_err)?;
+        let rows = stmt.query_map([], user_from_row).map_err(map_err)?;
+        rows.collect::<Result<_, _>>().map_err(map_err)
+    }
+
+    /// How many users exist.
+    pub fn count_users(&self) -> Result<i64, Error> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached("SELECT count(*) FROM users")
+            .map_err(map_err)?;
+        stmt.query_row([], |row| row.get(0)).map_err(map_err)
+    }
+
+    /// Applies `changes` to user `id` in one transaction and returns the updated user (404 if
+    /// absent, 409 if the new email is taken). Deactivation revokes every session of the
+    /// user; otherwise `revoke` says which sessions go, as a password change requires.
+    pub fn update_user(
+        &self,
+        id: &str,
+        changes: &UserChanges,
+        revoke: RevokeSessions<'_>,
+        now: i64,
+    ) -> Result<User, Error> {
+        self.write(|tx| {
+            let mut user = tx
+                .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+                .and_then(|mut stmt| stmt.query_row([id], user_from_row).optional())
+                .map_err(map_err)?
+                .ok_or_else(|| Error::NotFound("User not found".into()))?;
+            if let Some(email) = &changes.email {
+                user.email = email.to_lowercase();
+            }
+            if let Some(hash) = &changes.password_hash {
+                user.password_hash = hash.clone();
+            }
+            if let Some(first) = &changes.first_name {
+                user.first_name = first.clone();
+            }
+            if let Some(last) = &changes.last_name {
+                user.last_name = last.clone();
+            }
+            let deactivating = changes.is_active == Some(false) && user.is_active;
+            if let Some(active) = changes.is_active {
+                user.is_active = active;
+            }
+            if let Some(verified) = changes.is_verified {
+                user.is_verified = verified;
+            }
+            if let Some(superuser) = changes.is_superuser {
+                user.is_superuser = superuser;
+            }
+            tx.prepare_cached(
+                "UPDATE users SET email = ?2, password_hash = ?3, first_name = ?4, last_name = ?5, \
+                 is_active = ?6, is_verified = ?7, is_superuser = ?8, \
+                 deactivated_at = CASE WHEN ?6 THEN NULL ELSE coalesce(deactivated_at, ?9) END \
+                 WHERE id = ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    user.id,
+                    user.email,
+                    user.password_hash,
+                    user.first_name,
+                    user.last_name,
+                    user.is_active,
+                    user.is_verified,
+                    user.is_superuser,
+                    now
+                ])
+            })
+            .map_err(|err| {
+                if is_unique_violation(&err) {
+                    email_taken()
+                } else {
+                    map_err(err)
+                }
+            })?;
+            let revoke = if deactivating { RevokeSessions::All } else { revoke };
+            match revoke {
+                RevokeSessions::None => {}
+                RevokeSessions::AllExcept(keep) => {
+                    super::sessions::revoke_all_of_user(tx, &user.id, Some(keep), now)?;
+                }
+                RevokeSessions::All => {
+                    super::sessions::revoke_all_of_user(tx, &user.id, None, now)?;
+                }
+            }
+            Ok(user)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::temp_store;
+
+    fn alice() -> NewUser {
+        NewUser {
+            email: "Alice@Example.com".into(),
+            password_hash: "$argon2id$fake".into(),
+            ..NewUser::default()
+        }
+    }
+
+    #[test]
+    fn email_is_stored_lower_case_and_found_in_any_case() {
+        let temp = temp_store();
+        let user = temp.store.create_user(&alice(), 100).unwrap();
+        assert_eq!(user.email, "alice@example.com");
+        let found = temp.store.user_by_email("ALICE@example.COM").unwrap().unwrap();
+        assert_eq!(found, user);
+        assert_eq!(temp.store.user_by_id(&user.id).unwrap(), Some(user));
+    }
+
+    #[test]
+    fn duplicate_email_is_a_conflict() {
+        let temp = temp_store();
+        temp.store.create_user(&alice(), 100).unwrap();
+        let mut again = alice();
+        again.email = "alice@EXAMPLE.com".into();
+        assert!(matches!(temp.store.create_user(&again, 101), Err(Error::Conflict(_))));
+        assert_eq!(temp.store.count_users().unwrap(), 1);
+    }
+
+    #[test]
+    fn first_admin_gets_default_team_and_project() {
+        let temp = temp_store();
+        let admin = temp.store.create_first_admin(&alice(), 100).unwrap();
+        let team = temp.store.team_by_slug("default").unwrap().unwrap();
+        assert_eq!(temp.store.member_role(&team.id, &admin.id).unwrap().as_deref(), Some("owner"));
+        let project = temp.store.project_by_slug("default").unwrap().unwrap();
+        assert_eq!(project.team_id, team.id);
+    }
+
+    #[test]
+    fn update_changes_only_given_fields() {
+        let temp = temp_store();
+        let user = temp.store.create_user(&alice(), 100).unwrap();
+        let changes = UserChanges {
+            first_name: Some(Some("Alice".into())),
+            is_verified: Some(true),
+            ..UserChanges::default()
+        };
+        let updated = temp.store.update_user(&user.id, &changes, RevokeSessions::None, 200).unwrap();
+        assert_eq!(updated.first_name.as_deref(), Some("Alice"));
+        assert!(updated.is_verified);
+        assert_eq!(updated.email, user.email);
+        assert!(matches!(
+            temp.store.update_user("nope", &changes, RevokeSessions::None, 200),
+            Err(Error::NotFound(_))
+        ));
+    }
+}
