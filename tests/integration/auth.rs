@@ -1,0 +1,4 @@
+//! Integration tests: auth.
+
+#[allow(unused_imports)]
+use crate::fixture::*;

@@ -1,0 +1,4 @@
+//! Integration tests: cli.
+
+#[allow(unused_imports)]
+use crate::fixture::*;

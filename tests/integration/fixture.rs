@@ -1,0 +1,435 @@
+//! The test fixture: starts the real `shipstar` binary on a temporary database and a free
+//! port, speaks HTTP/1.1 to it over a plain socket, and kills it on drop.
+//!
+//! Failures print the whole exchange and the server's log, so a red test explains itself.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The administrator every server starts with (headless bootstrap).
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+/// Their password.
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery";
+
+static NEXT_DIR: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh temporary directory, removed by the server's drop.
+pub fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "shipstar-it-{}-{}",
+        std::process::id(),
+        NEXT_DIR.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The built binary.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_shipstar")
+}
+
+/// A running server.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    child: Option<Child>,
+    log_path: PathBuf,
+}
+
+/// How to start a server.
+pub struct Options {
+    pub env: Vec<(String, String)>,
+    pub with_admin: bool,
+    pub args: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            env: Vec::new(),
+            with_admin: true,
+            args: Vec::new(),
+        }
+    }
+}
+
+impl Options {
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+}
+
+impl TestServer {
+    /// A server with the default administrator and fast (test-only) Argon2 parameters.
+    pub fn start() -> TestServer {
+        Self::start_with(Options::default())
+    }
+
+    pub fn start_with(options: Options) -> TestServer {
+        Self::start_in(temp_dir(), options)
+    }
+
+    /// Starts (or restarts) a server on the database in `dir`.
+    pub fn start_in(dir: PathBuf, options: Options) -> TestServer {
+        let log_path = dir.join(format!("server-{}.log", NEXT_DIR.fetch_add(1, Ordering::SeqCst)));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--database")
+            .arg(dir.join("test.db"))
+            .args(&options.args)
+            .current_dir(&dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SHIPSTAR_ARGON2_MEMORY_KIB", "64")
+            .env("SHIPSTAR_ARGON2_ITERATIONS", "1")
+            .env("SHIPSTAR_WORKERS", "8")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        if options.with_admin {
+            cmd.env("SHIPSTAR_ADMIN_EMAIL", ADMIN_EMAIL)
+                .env("SHIPSTAR_ADMIN_PASSWORD", ADMIN_PASSWORD);
+        }
+        for (key, value) in &options.env {
+            cmd.env(key, value);
+        }
+        let child = cmd.spawn().expect("start shipstar");
+        let mut server = TestServer {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            dir,
+            child: Some(child),
+            log_path,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = server.log();
+            if let Some(rest) = log.split("listening on http://").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap();
+                server.addr = addr.parse().unwrap();
+                break;
+            }
+            if let Some(Ok(Some(status))) = server.child.as_mut().map(|c| c.try_wait()) {
+                panic!("shipstar exited with {status} before listening:\n{log}");
+            }
+            assert!(Instant::now() < deadline, "server did not start:\n{log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Path of the database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join("test.db")
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> Req<'_> {
+        Req {
+            server: self,
+            method: method.to_string(),
+            path: path.to_string(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Req<'_> {
+        self.request("GET", path)
+    }
+
+    pub fn post(&self, path: &str) -> Req<'_> {
+        self.request("POST", path)
+    }
+
+    pub fn patch(&self, path: &str) -> Req<'_> {
+        self.request("PATCH", path)
+    }
+
+    pub fn delete(&self, path: &str) -> Req<'_> {
+        self.request("DELETE", path)
+    }
+
+    /// Logs in and returns the access token.
+    pub fn login(&self, email: &str, password: &str) -> String {
+        let resp = self
+            .post("/api/internal/auth/jwt/login")
+            .form(&[("username", email), ("password", password)])
+            .send();
+        resp.expect_status(200);
+        resp.json()["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Logs in as the bootstrap administrator.
+    pub fn admin_token(&self) -> String {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    }
+
+    /// Creates a user through the admin API and returns (id, token).
+    pub fn create_user(&self, admin_token: &str, email: &str, password: &str) -> (String, String) {
+        let resp = self
+            .post("/api/internal/users")
+            .bearer(admin_token)
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send();
+        resp.expect_status(201);
+        let id = resp.json()["id"].as_str().unwrap().to_string();
+        (id, self.login(email, password))
+    }
+
+    /// Runs the CLI against this server's database.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+        run_cli(&self.db_path(), args, stdin)
+    }
+}
+
+/// Runs `shipstar --database DB ARGS...` with fast Argon2 parameters.
+pub fn run_cli(db: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut child = Command::new(binary())
+        .arg("--database")
+        .arg(db)
+        .args(args)
+        .current_dir(db.parent().unwrap())
+        .env_clear()
+        .env("SHIPSTAR_ARGON2_MEMORY_KIB", "64")
+        .env("SHIPSTAR_ARGON2_ITERATIONS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("--- server log ({}) ---\n{}", self.log_path.display(), self.log());
+        }
+    }
+}
+
+/// A request being built.
+pub struct Req<'a> {
+    server: &'a TestServer,
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Req<'_> {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("Authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn json(self, body: &Value) -> Self {
+        self.header("Content-Type", "application/json")
+            .body(body.to_string().into_bytes())
+    }
+
+    pub fn form(self, pairs: &[(&str, &str)]) -> Self {
+        let encoded: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        self.header("Content-Type", "application/x-www-form-urlencoded")
+            .body(encoded.join("&").into_bytes())
+    }
+
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = body;
+        self
+    }
+
+    pub fn send(self) -> Resp {
+        let mut raw = format!("{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.method, self.path, self.server.addr);
+        for (name, value) in &self.headers {
+            raw.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PATCH" | "PUT") {
+            raw.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
+        }
+        raw.push_str("\r\n");
+        let mut bytes = raw.into_bytes();
+        bytes.extend_from_slice(&self.body);
+        let mut resp = send_raw(self.server.addr, &bytes);
+        resp.request = format!("{} {} {:?}", self.method, self.path, self.headers);
+        resp
+    }
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// A response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub request: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|err| panic!("body is not JSON ({err}): {}\n{self:#?}", self.text()))
+    }
+
+    /// Asserts the status, printing the whole exchange otherwise.
+    pub fn expect_status(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status for {}\nheaders: {:?}\nbody: {}",
+            self.request, self.headers, self.text()
+        );
+        self
+    }
+
+    /// Asserts status and `{"detail": detail}` exactly.
+    pub fn expect_detail(&self, status: u16, detail: Value) -> &Self {
+        self.expect_status(status);
+        assert_eq!(self.json(), serde_json::json!({ "detail": detail }), "for {}", self.request);
+        self
+    }
+}
+
+/// Sends raw bytes and reads one response (the connection is closed after it).
+pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Resp {
+    try_send_raw(addr, bytes).unwrap_or_else(|err| panic!("request failed: {err}"))
+}
+
+/// Like [`send_raw`], but reports a closed or broken connection as an error.
+pub fn try_send_raw(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Resp> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(bytes)?;
+    read_response(&mut BufReader::new(stream))
+}
+
+/// Reads one HTTP/1.1 response from `reader`.
+pub fn read_response(reader: &mut impl BufRead) -> std::io::Result<Resp> {
+    let mut status_line = String::new();
+    if reader.read_line(&mut status_line)? == 0 {
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed without a response"));
+    }
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {status_line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let mut body = Vec::new();
+    if let Some(len) = find("content-length") {
+        let len: usize = len.parse().unwrap_or(0);
+        body.resize(len, 0);
+        reader.read_exact(&mut body)?;
+    } else if find("transfer-encoding").is_some_and(|te| te.contains("chunked")) {
+        loop {
+            let mut size_line = String::new();
+            reader.read_line(&mut size_line)?;
+            let size = usize::from_str_radix(size_line.trim(), 16).unwrap_or(0);
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk)?;
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    } else if status != 204 && status != 304 {
+        reader.read_to_end(&mut body)?;
+    }
+    Ok(Resp {
+        status,
+        headers,
+        body,
+        request: String::new(),
+    })
+}

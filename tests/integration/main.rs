@@ -1,0 +1,10 @@
+//! Black-box tests: each starts the real `shipstar` binary on a temporary database and a
+//! free port and speaks HTTP to it. One file per area of the contract.
+
+mod fixture;
+
+mod auth;
+mod cli;
+mod conventions;
+mod operations;
+mod users;

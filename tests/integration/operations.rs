@@ -1,0 +1,4 @@
+//! Integration tests: operations.
+
+#[allow(unused_imports)]
+use crate::fixture::*;

@@ -1,0 +1,4 @@
+//! Integration tests: users.
+
+#[allow(unused_imports)]
+use crate::fixture::*;
