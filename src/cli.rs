@@ -136,7 +136,10 @@ fn load_config(cli: &Cli, listen: Option<&String>) -> Result<Config, StartupErro
     Config::load(cli.config.as_deref(), &env, &Overrides(flags))
 }
 
-fn with_store<T>(config: &Config, work: impl FnOnce(&Store) -> Result<T, Error>) -> Result<T, String> {
+fn with_store<T>(
+    config: &Config,
+    work: impl FnOnce(&Store) -> Result<T, Error>,
+) -> Result<T, String> {
     let store = crate::server::open_store(config).map_err(|err| err.to_string())?;
     work(&store).map_err(|err| err.to_string())
 }
@@ -213,9 +216,11 @@ fn read_password_stdin() -> Result<String, String> {
 }
 
 fn find_user(store: &Store, email: &str) -> Result<crate::store::User, Error> {
-    store
-        .user_by_email(email)?
-        .ok_or_else(|| Error::NotFound(format!("no user with email {email}; see `shipstar user list`")))
+    store.user_by_email(email)?.ok_or_else(|| {
+        Error::NotFound(format!(
+            "no user with email {email}; see `shipstar user list`"
+        ))
+    })
 }
 
 fn run_user(config: &Config, command: UserCommand) -> Result<(), String> {
@@ -257,7 +262,10 @@ fn run_user(config: &Config, command: UserCommand) -> Result<(), String> {
         }
         UserCommand::List => {
             let users = with_store(config, |store| store.list_users())?;
-            println!("{:<36}  {:<32}  {:<8}  {:<9}  superuser", "id", "email", "active", "verified");
+            println!(
+                "{:<36}  {:<32}  {:<8}  {:<9}  superuser",
+                "id", "email", "active", "verified"
+            );
             for user in users {
                 println!(
                     "{:<36}  {:<32}  {:<8}  {:<9}  {}",

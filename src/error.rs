@@ -94,7 +94,9 @@ impl fmt::Display for Error {
             Error::Unauthorized(kind) => write!(f, "unauthorized ({kind:?})"),
             Error::Forbidden(why) => write!(f, "forbidden: {why}"),
             Error::NotFound(what) => write!(f, "not found: {what}"),
-            Error::MethodNotAllowed(allowed) => write!(f, "method not allowed (allow: {allowed:?})"),
+            Error::MethodNotAllowed(allowed) => {
+                write!(f, "method not allowed (allow: {allowed:?})")
+            }
             Error::Conflict(what) => write!(f, "conflict: {what}"),
             Error::PayloadTooLarge => f.write_str("request body too large"),
             Error::UnsupportedMediaType(why) => write!(f, "unsupported media type: {why}"),

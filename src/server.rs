@@ -24,7 +24,10 @@ pub fn init_logging(config: &Config) {
         LogFormat::Text => logging::Format::Text,
         LogFormat::Json => logging::Format::Json,
     };
-    logging::init(format, Level::parse(&config.log_level).unwrap_or(Level::Info));
+    logging::init(
+        format,
+        Level::parse(&config.log_level).unwrap_or(Level::Info),
+    );
 }
 
 /// The password hasher for `config`'s Argon2 parameters and thread bound.
@@ -48,7 +51,10 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
     let store = open_store(&config)?;
     let hasher = password_hasher(&config)?;
     let now = clock.now_secs();
-    let secret = config.jwt_secret.as_ref().map(|s| s.expose().as_bytes().to_vec());
+    let secret = config
+        .jwt_secret
+        .as_ref()
+        .map(|s| s.expose().as_bytes().to_vec());
     let keys = KeyRing::open(&store, secret.as_deref(), now)?;
     let app = App {
         config,
@@ -86,9 +92,7 @@ fn bootstrap_first_user(app: &App) -> Result<(), StartupError> {
             is_verified: true,
             ..NewUser::default()
         };
-        let user = app
-            .store
-            .create_first_admin(&new, app.clock.now_secs())?;
+        let user = app.store.create_first_admin(&new, app.clock.now_secs())?;
         logging::event(
             Level::Info,
             &format!(
@@ -146,7 +150,10 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
     let handler_app = Arc::clone(&app);
     let handler: crate::http::Handler = Arc::new(move |req| api::handle(&handler_app, req));
     http.run(&options, handler, shutdown, SHUTDOWN_GRACE);
-    logging::event(Level::Info, "shutting down: requests finished, database closed");
+    logging::event(
+        Level::Info,
+        "shutting down: requests finished, database closed",
+    );
     logging::flush();
     Ok(())
 }

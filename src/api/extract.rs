@@ -111,7 +111,11 @@ impl Fields {
     pub fn from_form(req: &Request) -> Result<Fields, Error> {
         require_form(req)?;
         let text = std::str::from_utf8(&req.body).map_err(|_| {
-            Error::invalid(FieldError::new(&["body"], "value_error", "Form body is not UTF-8"))
+            Error::invalid(FieldError::new(
+                &["body"],
+                "value_error",
+                "Form body is not UTF-8",
+            ))
         })?;
         let pairs = decode_pairs(text).ok_or_else(|| {
             Error::invalid(FieldError::new(
@@ -120,7 +124,10 @@ impl Fields {
                 "Form body has a malformed percent-escape or is not UTF-8",
             ))
         })?;
-        Ok(Fields { pairs, part: "body" })
+        Ok(Fields {
+            pairs,
+            part: "body",
+        })
     }
 
     /// Parses the query string: 422 for broken escapes.
@@ -132,7 +139,10 @@ impl Fields {
                 "Query string has a malformed percent-escape or is not UTF-8",
             ))
         })?;
-        Ok(Fields { pairs, part: "query" })
+        Ok(Fields {
+            pairs,
+            part: "query",
+        })
     }
 
     /// The single value of `name`: records `missing` or a duplicate in `problems`.
@@ -325,7 +335,10 @@ mod tests {
     #[test]
     fn bearer_scheme_is_case_insensitive() {
         let req = with_auth("bEaReR a.b.c");
-        assert_eq!(credential(&req, &AuthFailure::Session), Ok(Credential::Jwt("a.b.c")));
+        assert_eq!(
+            credential(&req, &AuthFailure::Session),
+            Ok(Credential::Jwt("a.b.c"))
+        );
     }
 
     #[test]
@@ -339,7 +352,17 @@ mod tests {
 
     #[test]
     fn malformed_bearer_values_are_401() {
-        for value in ["Bearer", "Bearer ", "Bearer  a.b.c", "Bearer a.b.c d", "Basic a.b.c", "Bearer a.b", "Bearer a.b.c=", "Bearer a..c", "Token x"] {
+        for value in [
+            "Bearer",
+            "Bearer ",
+            "Bearer  a.b.c",
+            "Bearer a.b.c d",
+            "Basic a.b.c",
+            "Bearer a.b",
+            "Bearer a.b.c=",
+            "Bearer a..c",
+            "Token x",
+        ] {
             assert_eq!(
                 credential(&with_auth(value), &AuthFailure::Session),
                 Err(Error::Unauthorized(AuthFailure::Session)),
@@ -350,8 +373,13 @@ mod tests {
 
     #[test]
     fn key_in_the_wrong_place_gets_a_hint() {
-        let hint = Err(Error::Unauthorized(AuthFailure::Misplaced(MISPLACED_KEY_DETAIL.into())));
-        assert_eq!(credential(&with_auth("sk_live_abc"), &AuthFailure::ApiKey), hint);
+        let hint = Err(Error::Unauthorized(AuthFailure::Misplaced(
+            MISPLACED_KEY_DETAIL.into(),
+        )));
+        assert_eq!(
+            credential(&with_auth("sk_live_abc"), &AuthFailure::ApiKey),
+            hint
+        );
         let req = Request::new("GET", "/").with_header("X-Api-Key", "sk_live_abc");
         assert_eq!(credential(&req, &AuthFailure::ApiKey), hint);
         let req = Request::new("GET", "/").with_header("Api-Key", "sk_live_abc");
@@ -397,7 +425,10 @@ mod tests {
     #[test]
     fn json_body_needs_json_content_type_and_an_object() {
         let req = Request::new("POST", "/").with_body("{}");
-        assert!(matches!(json_object(&req), Err(Error::UnsupportedMediaType(_))));
+        assert!(matches!(
+            json_object(&req),
+            Err(Error::UnsupportedMediaType(_))
+        ));
         let req = req.with_header("content-type", "application/json");
         assert!(json_object(&req).is_ok());
         let bad = Request::new("POST", "/")

@@ -53,7 +53,11 @@ pub struct Ctx<'a> {
 /// A handler: builds the answer or fails with an [`Error`] mapped in one place.
 pub type HandlerFn = fn(&App, &Ctx<'_>) -> Result<Response, Error>;
 
-const fn route(method: &'static str, pattern: &'static str, handler: HandlerFn) -> Route<HandlerFn> {
+const fn route(
+    method: &'static str,
+    pattern: &'static str,
+    handler: HandlerFn,
+) -> Route<HandlerFn> {
     Route {
         method,
         pattern,
@@ -65,18 +69,50 @@ const fn route(method: &'static str, pattern: &'static str, handler: HandlerFn) 
 static ROUTES: &[Route<HandlerFn>] = &[
     route("GET", "/api/v1/health", v1::get_health),
     route("GET", "/api/v1/me", v1::get_me),
-    route("POST", "/api/internal/auth/jwt/login", internal::auth::post_login),
-    route("POST", "/api/internal/auth/jwt/refresh", internal::auth::post_refresh),
-    route("POST", "/api/internal/auth/jwt/logout", internal::auth::post_logout),
-    route("POST", "/api/internal/auth/register", internal::auth::post_register),
-    route("GET", "/api/internal/auth/sessions", internal::auth::get_sessions),
-    route("POST", "/api/internal/auth/sessions/revoke-all", internal::auth::post_revoke_all),
-    route("DELETE", "/api/internal/auth/sessions/{id}", internal::auth::delete_session),
+    route(
+        "POST",
+        "/api/internal/auth/jwt/login",
+        internal::auth::post_login,
+    ),
+    route(
+        "POST",
+        "/api/internal/auth/jwt/refresh",
+        internal::auth::post_refresh,
+    ),
+    route(
+        "POST",
+        "/api/internal/auth/jwt/logout",
+        internal::auth::post_logout,
+    ),
+    route(
+        "POST",
+        "/api/internal/auth/register",
+        internal::auth::post_register,
+    ),
+    route(
+        "GET",
+        "/api/internal/auth/sessions",
+        internal::auth::get_sessions,
+    ),
+    route(
+        "POST",
+        "/api/internal/auth/sessions/revoke-all",
+        internal::auth::post_revoke_all,
+    ),
+    route(
+        "DELETE",
+        "/api/internal/auth/sessions/{id}",
+        internal::auth::delete_session,
+    ),
     route("GET", "/api/internal/users/me", internal::users::get_me),
     route("PATCH", "/api/internal/users/me", internal::users::patch_me),
     route("GET", "/api/internal/users", internal::users::get_users),
     route("POST", "/api/internal/users", internal::users::post_user),
-    route("PATCH", "/api/internal/users/{id}", internal::users::patch_user),
+    route(
+        "PATCH",
+        "/api/internal/users/{id}",
+        internal::users::patch_user,
+    ),
     route("GET", "/setup", setup::get_setup),
     route("POST", "/setup", setup::post_setup),
 ];

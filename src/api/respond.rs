@@ -94,7 +94,10 @@ mod tests {
         let resp = error_response(&Error::Unauthorized(AuthFailure::ApiKey));
         assert_eq!(resp.status, 401);
         assert_eq!(resp.header("WWW-Authenticate"), Some("Bearer"));
-        assert_eq!(body(&resp), json!({"detail": "Invalid or expired API token."}));
+        assert_eq!(
+            body(&resp),
+            json!({"detail": "Invalid or expired API token."})
+        );
     }
 
     #[test]
@@ -122,7 +125,9 @@ mod tests {
 
     #[test]
     fn rate_limit_has_retry_after_of_at_least_one() {
-        let resp = error_response(&Error::RateLimited { retry_after_secs: 0 });
+        let resp = error_response(&Error::RateLimited {
+            retry_after_secs: 0,
+        });
         assert_eq!(resp.header("Retry-After"), Some("1"));
         assert_eq!(
             body(&resp),

@@ -119,10 +119,26 @@ mod tests {
 
     fn table() -> Vec<Route<u8>> {
         vec![
-            Route { method: "GET", pattern: "/api/v1/me", handler: 1 },
-            Route { method: "GET", pattern: "/api/internal/users/{id}", handler: 2 },
-            Route { method: "PATCH", pattern: "/api/internal/users/{id}", handler: 3 },
-            Route { method: "GET", pattern: "/api/internal/users/me", handler: 4 },
+            Route {
+                method: "GET",
+                pattern: "/api/v1/me",
+                handler: 1,
+            },
+            Route {
+                method: "GET",
+                pattern: "/api/internal/users/{id}",
+                handler: 2,
+            },
+            Route {
+                method: "PATCH",
+                pattern: "/api/internal/users/{id}",
+                handler: 3,
+            },
+            Route {
+                method: "GET",
+                pattern: "/api/internal/users/me",
+                handler: 4,
+            },
         ]
     }
 

@@ -88,7 +88,11 @@ pub fn get_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     if !token_is_valid(app, token) {
         return Ok(dead_link());
     }
-    Ok(html_page(200, "Set up shipstar", &form(token.unwrap_or_default(), None)))
+    Ok(html_page(
+        200,
+        "Set up shipstar",
+        &form(token.unwrap_or_default(), None),
+    ))
 }
 
 /// `POST /setup` (form: token, email, password): creates the first superuser, team
@@ -102,9 +106,15 @@ pub fn post_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     }
     let token = token.unwrap_or_default();
     let email = fields.required("email", &mut problems).unwrap_or_default();
-    let password = fields.required("password", &mut problems).unwrap_or_default();
+    let password = fields
+        .required("password", &mut problems)
+        .unwrap_or_default();
     if !problems.is_empty() || !is_plausible_email(email) {
-        return Ok(html_page(422, "Set up shipstar", &form(token, Some("Enter a valid email address."))));
+        return Ok(html_page(
+            422,
+            "Set up shipstar",
+            &form(token, Some("Enter a valid email address.")),
+        ));
     }
     if check_length(password).is_err() {
         let why = match check_length(password) {
@@ -145,6 +155,9 @@ mod tests {
 
     #[test]
     fn html_escaping_covers_markup_and_quotes() {
-        assert_eq!(escape_html("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape_html("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 }

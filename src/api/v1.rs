@@ -22,10 +22,9 @@ pub fn get_health(app: &App, _ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `GET /api/v1/me`: the caller's public profile. Any failure is the API-key 401 detail.
 pub fn get_me(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let caller = principal::require_session(app, ctx)
-        .map_err(|err| match err {
-            Error::Unauthorized(AuthFailure::Session) => Error::Unauthorized(AuthFailure::ApiKey),
-            other => other,
-        })?;
+    let caller = principal::require_session(app, ctx).map_err(|err| match err {
+        Error::Unauthorized(AuthFailure::Session) => Error::Unauthorized(AuthFailure::ApiKey),
+        other => other,
+    })?;
     Ok(ok(&dto::public_me(&caller.user)))
 }

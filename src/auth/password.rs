@@ -169,12 +169,7 @@ impl PasswordHasher {
     }
 
     fn uses_current_params(&self, parsed: &PasswordHash<'_>) -> bool {
-        let field = |name: &str| {
-            parsed
-                .params
-                .get_decimal(name)
-                .unwrap_or(u32::MAX)
-        };
+        let field = |name: &str| parsed.params.get_decimal(name).unwrap_or(u32::MAX);
         parsed.algorithm.as_str() == "argon2id"
             && parsed.version == Some(0x13)
             && field("m") == self.params.memory_kib
@@ -202,7 +197,11 @@ struct Permit<'a> {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        let mut free = self.hasher.permits.lock().unwrap_or_else(|p| p.into_inner());
+        let mut free = self
+            .hasher
+            .permits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         *free += 1;
         self.hasher.permit_freed.notify_one();
     }
@@ -256,7 +255,10 @@ mod tests {
     fn owasp_defaults_are_the_documented_ones() {
         let hasher = PasswordHasher::new(HashParams::OWASP, 1).unwrap();
         let hash = hasher.hash("password123").unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
     }
 
     #[test]
@@ -269,7 +271,10 @@ mod tests {
     #[test]
     fn same_password_gets_distinct_salts() {
         let hasher = PasswordHasher::new(FAST, 1).unwrap();
-        assert_ne!(hasher.hash("password1").unwrap(), hasher.hash("password1").unwrap());
+        assert_ne!(
+            hasher.hash("password1").unwrap(),
+            hasher.hash("password1").unwrap()
+        );
     }
 
     #[test]

@@ -86,7 +86,8 @@ mod tests {
 
         assert_eq!(schema_of(&fresh), schema_of(&old));
         let version = |c: &Connection| -> i64 {
-            c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap()
+            c.pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap()
         };
         assert_eq!(version(&fresh), LATEST_VERSION);
         assert_eq!(version(&old), LATEST_VERSION);
@@ -95,7 +96,8 @@ mod tests {
     #[test]
     fn newer_database_is_refused_untouched() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "user_version", LATEST_VERSION + 1).unwrap();
+        conn.pragma_update(None, "user_version", LATEST_VERSION + 1)
+            .unwrap();
         let err = bring_up_to_date(&mut conn).unwrap_err();
         assert!(err.contains("newer"), "{err}");
         assert!(schema_of(&conn).is_empty());
@@ -105,6 +107,8 @@ mod tests {
     fn foreign_database_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE notes (x TEXT)").unwrap();
-        assert!(bring_up_to_date(&mut conn).unwrap_err().contains("not a shipstar"));
+        assert!(bring_up_to_date(&mut conn)
+            .unwrap_err()
+            .contains("not a shipstar"));
     }
 }

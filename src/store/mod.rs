@@ -99,7 +99,8 @@ impl Store {
             .to_str()
             .ok_or_else(|| Error::BadRequest("backup path must be valid UTF-8".into()))?;
         let conn = self.conn()?;
-        conn.execute("VACUUM INTO ?1", [target_text]).map_err(map_err)?;
+        conn.execute("VACUUM INTO ?1", [target_text])
+            .map_err(map_err)?;
         set_private_mode(target).map_err(|err| Error::Internal(err.to_string()))?;
         Ok(())
     }
@@ -142,13 +143,17 @@ impl Deref for PooledConnection<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
         // Invariant: `conn` is Some from construction until drop.
-        self.conn.as_ref().expect("pooled connection present until drop")
+        self.conn
+            .as_ref()
+            .expect("pooled connection present until drop")
     }
 }
 
 impl DerefMut for PooledConnection<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
-        self.conn.as_mut().expect("pooled connection present until drop")
+        self.conn
+            .as_mut()
+            .expect("pooled connection present until drop")
     }
 }
 
@@ -247,7 +252,8 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn temp_store() -> TempStore {
-        let dir = std::env::temp_dir().join(format!("shipstar-store-{}", crate::ids::random_hex(8)));
+        let dir =
+            std::env::temp_dir().join(format!("shipstar-store-{}", crate::ids::random_hex(8)));
         std::fs::create_dir_all(&dir).unwrap();
         let store = Store::open(&dir.join("test.db")).unwrap();
         TempStore { store, dir }
@@ -257,7 +263,10 @@ pub(crate) mod tests {
     fn new_database_file_is_private() {
         use std::os::unix::fs::PermissionsExt;
         let temp = temp_store();
-        let mode = std::fs::metadata(temp.store.path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(temp.store.path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -276,7 +285,10 @@ pub(crate) mod tests {
         assert!(copy.is_healthy());
         let mode = std::fs::metadata(&target).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        assert!(matches!(temp.store.backup_to(&target), Err(Error::Conflict(_))));
+        assert!(matches!(
+            temp.store.backup_to(&target),
+            Err(Error::Conflict(_))
+        ));
     }
 
     #[test]

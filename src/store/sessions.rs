@@ -215,7 +215,10 @@ impl Store {
             ))
             .map_err(map_err)?;
         let rows = stmt
-            .query_map(params![user_id, created_after, expired_after], session_from_row)
+            .query_map(
+                params![user_id, created_after, expired_after],
+                session_from_row,
+            )
             .map_err(map_err)?;
         rows.collect::<Result<_, _>>().map_err(map_err)
     }
@@ -240,7 +243,9 @@ mod tests {
                 1,
             )
             .unwrap();
-        let session = store.create_session(&user.id, Some("ua"), None, 10, 3610).unwrap();
+        let session = store
+            .create_session(&user.id, Some("ua"), None, 10, 3610)
+            .unwrap();
         assert!(store.rotate_session(&session.id, 0, 20, 3620).unwrap());
         assert!(!store.rotate_session(&session.id, 0, 21, 3621).unwrap());
         let now = store.session_by_id(&session.id).unwrap().unwrap();
@@ -263,7 +268,12 @@ mod tests {
             .unwrap();
         let keep = store.create_session(&user.id, None, None, 10, 100).unwrap();
         let other = store.create_session(&user.id, None, None, 11, 100).unwrap();
-        assert_eq!(store.revoke_user_sessions(&user.id, Some(&keep.id), 12).unwrap(), 1);
+        assert_eq!(
+            store
+                .revoke_user_sessions(&user.id, Some(&keep.id), 12)
+                .unwrap(),
+            1
+        );
         let live = store.live_sessions(&user.id, 0, 50).unwrap();
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].id, keep.id);

@@ -100,7 +100,12 @@ mod tests {
         assert_eq!(store.ensure_signing_key(&key("a", 1)).unwrap().len(), 1);
         assert_eq!(store.ensure_signing_key(&key("b", 2)).unwrap()[0].kid, "a");
         store.add_signing_key(&key("c", 3)).unwrap();
-        let kids: Vec<_> = store.signing_keys().unwrap().into_iter().map(|k| k.kid).collect();
+        let kids: Vec<_> = store
+            .signing_keys()
+            .unwrap()
+            .into_iter()
+            .map(|k| k.kid)
+            .collect();
         assert_eq!(kids, ["c", "a"]);
     }
 

@@ -80,7 +80,13 @@ pub(super) fn insert_project(
         "INSERT INTO projects (id, team_id, name, slug, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )
     .and_then(|mut stmt| {
-        stmt.execute(params![project.id, team_id, project.name, project.slug, now])
+        stmt.execute(params![
+            project.id,
+            team_id,
+            project.name,
+            project.slug,
+            now
+        ])
     })
     .map_err(|err| {
         if is_unique_violation(&err) {

@@ -170,7 +170,9 @@ impl Store {
     pub fn user_by_email(&self, email: &str) -> Result<Option<User>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"))
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE email = ?1"
+            ))
             .map_err(map_err)?;
         stmt.query_row([email.to_lowercase()], user_from_row)
             .optional()
@@ -262,7 +264,11 @@ impl Store {
                     map_err(err)
                 }
             })?;
-            let revoke = if deactivating { RevokeSessions::All } else { revoke };
+            let revoke = if deactivating {
+                RevokeSessions::All
+            } else {
+                revoke
+            };
             match revoke {
                 RevokeSessions::None => {}
                 RevokeSessions::AllExcept(keep) => {
@@ -295,7 +301,11 @@ mod tests {
         let temp = temp_store();
         let user = temp.store.create_user(&alice(), 100).unwrap();
         assert_eq!(user.email, "alice@example.com");
-        let found = temp.store.user_by_email("ALICE@example.COM").unwrap().unwrap();
+        let found = temp
+            .store
+            .user_by_email("ALICE@example.COM")
+            .unwrap()
+            .unwrap();
         assert_eq!(found, user);
         assert_eq!(temp.store.user_by_id(&user.id).unwrap(), Some(user));
     }
@@ -306,7 +316,10 @@ mod tests {
         temp.store.create_user(&alice(), 100).unwrap();
         let mut again = alice();
         again.email = "alice@EXAMPLE.com".into();
-        assert!(matches!(temp.store.create_user(&again, 101), Err(Error::Conflict(_))));
+        assert!(matches!(
+            temp.store.create_user(&again, 101),
+            Err(Error::Conflict(_))
+        ));
         assert_eq!(temp.store.count_users().unwrap(), 1);
     }
 
@@ -315,7 +328,13 @@ mod tests {
         let temp = temp_store();
         let admin = temp.store.create_first_admin(&alice(), 100).unwrap();
         let team = temp.store.team_by_slug("default").unwrap().unwrap();
-        assert_eq!(temp.store.member_role(&team.id, &admin.id).unwrap().as_deref(), Some("owner"));
+        assert_eq!(
+            temp.store
+                .member_role(&team.id, &admin.id)
+                .unwrap()
+                .as_deref(),
+            Some("owner")
+        );
         let project = temp.store.project_by_slug("default").unwrap().unwrap();
         assert_eq!(project.team_id, team.id);
     }
@@ -329,12 +348,16 @@ mod tests {
             is_verified: Some(true),
             ..UserChanges::default()
         };
-        let updated = temp.store.update_user(&user.id, &changes, RevokeSessions::None, 200).unwrap();
+        let updated = temp
+            .store
+            .update_user(&user.id, &changes, RevokeSessions::None, 200)
+            .unwrap();
         assert_eq!(updated.first_name.as_deref(), Some("Alice"));
         assert!(updated.is_verified);
         assert_eq!(updated.email, user.email);
         assert!(matches!(
-            temp.store.update_user("nope", &changes, RevokeSessions::None, 200),
+            temp.store
+                .update_user("nope", &changes, RevokeSessions::None, 200),
             Err(Error::NotFound(_))
         ));
     }

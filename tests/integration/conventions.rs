@@ -101,7 +101,10 @@ fn json_route_refuses_other_content_types_with_415() {
         .body(b"{}".to_vec())
         .send();
     resp.expect_status(415);
-    assert!(resp.json()["detail"].as_str().unwrap().contains("application/json"));
+    assert!(resp.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("application/json"));
 }
 
 #[test]
@@ -115,9 +118,14 @@ fn validation_errors_list_every_problem() {
         .send();
     resp.expect_status(422);
     let detail = resp.json()["detail"].as_array().unwrap().clone();
-    assert!(detail.contains(&json!({"loc": ["body", "email"], "msg": "Field required", "type": "missing"})));
-    assert!(detail.contains(&json!({"loc": ["body", "password"], "msg": "Field required", "type": "missing"})));
-    assert!(detail.iter().any(|d| d["loc"] == json!(["body", "first_name"])));
+    assert!(detail
+        .contains(&json!({"loc": ["body", "email"], "msg": "Field required", "type": "missing"})));
+    assert!(detail.contains(
+        &json!({"loc": ["body", "password"], "msg": "Field required", "type": "missing"})
+    ));
+    assert!(detail
+        .iter()
+        .any(|d| d["loc"] == json!(["body", "first_name"])));
 }
 
 #[test]
@@ -180,10 +188,16 @@ fn panicking_handler_answers_500_and_server_keeps_serving() {
         http.run(&options, handler, stop, std::time::Duration::from_secs(1))
     });
     for _ in 0..3 {
-        let resp = send_raw(addr, b"GET /panic HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let resp = send_raw(
+            addr,
+            b"GET /panic HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
         resp.expect_detail(500, json!("Internal Server Error"));
         assert_eq!(resp.header("X-Content-Type-Options"), Some("nosniff"));
-        let resp = send_raw(addr, b"GET /fine HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let resp = send_raw(
+            addr,
+            b"GET /fine HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
         resp.expect_status(200);
     }
     shutdown.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -79,7 +79,10 @@ impl TestServer {
 
     /// Starts (or restarts) a server on the database in `dir`.
     pub fn start_in(dir: PathBuf, options: Options) -> TestServer {
-        let log_path = dir.join(format!("server-{}.log", NEXT_DIR.fetch_add(1, Ordering::SeqCst)));
+        let log_path = dir.join(format!(
+            "server-{}.log",
+            NEXT_DIR.fetch_add(1, Ordering::SeqCst)
+        ));
         let log = std::fs::File::create(&log_path).unwrap();
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
@@ -141,7 +144,10 @@ impl TestServer {
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -249,7 +255,11 @@ impl Drop for TestServer {
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
-            eprintln!("--- server log ({}) ---\n{}", self.log_path.display(), self.log());
+            eprintln!(
+                "--- server log ({}) ---\n{}",
+                self.log_path.display(),
+                self.log()
+            );
         }
     }
 }
@@ -293,7 +303,10 @@ impl Req<'_> {
     }
 
     pub fn send(self) -> Resp {
-        let mut raw = format!("{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.method, self.path, self.server.addr);
+        let mut raw = format!(
+            "{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.method, self.path, self.server.addr
+        );
         for (name, value) in &self.headers {
             raw.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -313,7 +326,9 @@ fn encode(text: &str) -> String {
     let mut out = String::new();
     for byte in text.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(byte as char)
+            }
             _ => out.push_str(&format!("%{byte:02X}")),
         }
     }
@@ -349,9 +364,12 @@ impl Resp {
     /// Asserts the status, printing the whole exchange otherwise.
     pub fn expect_status(&self, status: u16) -> &Self {
         assert_eq!(
-            self.status, status,
+            self.status,
+            status,
             "unexpected status for {}\nheaders: {:?}\nbody: {}",
-            self.request, self.headers, self.text()
+            self.request,
+            self.headers,
+            self.text()
         );
         self
     }
@@ -359,7 +377,12 @@ impl Resp {
     /// Asserts status and `{"detail": detail}` exactly.
     pub fn expect_detail(&self, status: u16, detail: Value) -> &Self {
         self.expect_status(status);
-        assert_eq!(self.json(), serde_json::json!({ "detail": detail }), "for {}", self.request);
+        assert_eq!(
+            self.json(),
+            serde_json::json!({ "detail": detail }),
+            "for {}",
+            self.request
+        );
         self
     }
 }
@@ -381,7 +404,10 @@ pub fn try_send_raw(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Resp> {
 pub fn read_response(reader: &mut impl BufRead) -> std::io::Result<Resp> {
     let mut status_line = String::new();
     if reader.read_line(&mut status_line)? == 0 {
-        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed without a response"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "closed without a response",
+        ));
     }
     let status: u16 = status_line
         .split_whitespace()

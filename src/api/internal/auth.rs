@@ -155,8 +155,14 @@ pub fn post_refresh(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
             .store
             .rotate_session(&session.id, claims.gen, now, next_exp)?
         {
-            let (token, expires_in) =
-                issue_token(app, &user.id, &session.id, claims.gen + 1, session.created_at, now)?;
+            let (token, expires_in) = issue_token(
+                app,
+                &user.id,
+                &session.id,
+                claims.gen + 1,
+                session.created_at,
+                now,
+            )?;
             return Ok(token_response(200, &dto::token(&token, expires_in)));
         }
         // Another refresh of the same token won the race; judge against its result.
