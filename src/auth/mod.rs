@@ -3,5 +3,6 @@
 //!
 //! Must not import `http`, `store`, `api`, `tiny_http` or `rusqlite`.
 
+pub mod api_key;
 pub mod jwt;
 pub mod password;
