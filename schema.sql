@@ -59,3 +59,28 @@ CREATE TABLE projects (
     created_at      INTEGER NOT NULL
 );
 CREATE INDEX projects_by_team ON projects(team_id);
+
+CREATE TABLE api_keys (
+    id              TEXT PRIMARY KEY,
+    project_id      TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name            TEXT NOT NULL,
+    key_hash        TEXT NOT NULL UNIQUE,           -- hex SHA-256 of the whole key; the key itself is never stored
+    key_prefix      TEXT NOT NULL,                  -- sk_live_ + 8 characters, to name the key
+    created_by      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER,
+    expires_in_days INTEGER,                        -- the relative expiry rule, reapplied on roll
+    last_used_at    INTEGER,
+    is_active       INTEGER NOT NULL DEFAULT 1,
+    deactivated_at  INTEGER,
+    retires_at      INTEGER                         -- set by roll: the key stops working then
+);
+CREATE INDEX api_keys_by_project ON api_keys(project_id, created_at);
+
+CREATE TABLE api_key_usage (
+    key_id          TEXT NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
+    day             TEXT NOT NULL,                  -- UTC date, YYYY-MM-DD
+    requests        INTEGER NOT NULL DEFAULT 0,
+    rejected        INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key_id, day)
+);

@@ -63,6 +63,7 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
         clock,
         keys,
         setup_token: Mutex::new(None),
+        usage: api::usage::UsageRecorder::default(),
     };
     bootstrap_first_user(&app)?;
     Ok(app)
@@ -106,6 +107,22 @@ fn bootstrap_first_user(app: &App) -> Result<(), StartupError> {
     Ok(())
 }
 
+/// Writes buffered API-key usage every [`api::usage::FLUSH_INTERVAL_MILLIS`] until shutdown.
+fn spawn_usage_flusher(
+    app: Arc<App>,
+    shutdown: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, StartupError> {
+    std::thread::Builder::new()
+        .name("usage-flusher".into())
+        .spawn(move || {
+            while !shutdown.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(api::usage::FLUSH_INTERVAL_MILLIS));
+                app.usage.flush(&app.store);
+            }
+        })
+        .map_err(|err| StartupError(format!("cannot start the usage flusher: {err}")))
+}
+
 /// Runs `shipstar serve` until SIGINT/SIGTERM.
 pub fn serve(config: Config) -> Result<(), StartupError> {
     init_logging(&config);
@@ -147,12 +164,15 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
         };
         eprintln!("No users yet. Create the first administrator at: {base}/setup?token={token}");
     }
+    let flusher = spawn_usage_flusher(Arc::clone(&app), Arc::clone(&shutdown))?;
     let handler_app = Arc::clone(&app);
     let handler: crate::http::Handler = Arc::new(move |req| api::handle(&handler_app, req));
     http.run(&options, handler, shutdown, SHUTDOWN_GRACE);
+    let _ = flusher.join();
+    app.usage.flush(&app.store);
     logging::event(
         Level::Info,
-        "shutting down: requests finished, database closed",
+        "shutting down: requests finished, usage flushed, database closed",
     );
     logging::flush();
     Ok(())

@@ -51,3 +51,51 @@ pub fn token(access_token: &str, expires_in: i64) -> Value {
         "expires_in": expires_in,
     })
 }
+
+/// A team as seen by a member: `id, name, slug, role, created_at`.
+pub fn team(team: &crate::store::Team, role: &str) -> Value {
+    json!({
+        "id": team.id,
+        "name": team.name,
+        "slug": team.slug,
+        "role": role,
+        "created_at": rfc3339(team.created_at),
+    })
+}
+
+/// A team member: `user_id, email, role, added_at`.
+pub fn member(member: &crate::store::Member) -> Value {
+    json!({
+        "user_id": member.user_id,
+        "email": member.email,
+        "role": member.role,
+        "added_at": rfc3339(member.added_at),
+    })
+}
+
+/// A project: `id, team_id, name, slug, created_at`.
+pub fn project(project: &crate::store::Project) -> Value {
+    json!({
+        "id": project.id,
+        "team_id": project.team_id,
+        "name": project.name,
+        "slug": project.slug,
+        "created_at": rfc3339(project.created_at),
+    })
+}
+
+/// An API key object; never contains the key itself.
+pub fn api_key(key: &crate::store::ApiKey) -> Value {
+    json!({
+        "id": key.id,
+        "project_id": key.project_id,
+        "name": key.name,
+        "key_prefix": key.key_prefix,
+        "created_by": key.created_by,
+        "created_at": rfc3339(key.created_at),
+        "expires_at": key.expires_at.map(rfc3339),
+        "last_used_at": key.last_used_at.map(rfc3339),
+        "is_active": key.is_active,
+        "deactivated_at": key.deactivated_at.map(rfc3339),
+    })
+}

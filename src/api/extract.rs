@@ -244,7 +244,7 @@ impl<'a> JsonFields<'a> {
         match self.map.get(name) {
             None | Some(Value::Null) => None,
             Some(Value::String(text)) => {
-                let chars = text.chars().take(max + 1).count();
+                let chars = text.chars().take(max.saturating_add(1)).count();
                 if chars < min {
                     self.problems.push(FieldError::new(
                         &["body", name],
@@ -293,6 +293,71 @@ impl<'a> JsonFields<'a> {
                     &["body", name],
                     "bool_parsing",
                     "Input should be a valid boolean",
+                ));
+                None
+            }
+        }
+    }
+
+    /// An optional integer in `min..=max` (absent or null is `None`).
+    pub fn optional_int(&mut self, name: &str, min: i64, max: i64) -> Option<i64> {
+        let value = match self.map.get(name) {
+            None | Some(Value::Null) => return None,
+            Some(value) => value,
+        };
+        let Some(number) = value.as_i64() else {
+            self.problems.push(FieldError::new(
+                &["body", name],
+                "int_parsing",
+                "Input should be a valid integer",
+            ));
+            return None;
+        };
+        if number < min {
+            self.problems.push(FieldError::new(
+                &["body", name],
+                "greater_than_equal",
+                format!("Input should be greater than or equal to {min}"),
+            ));
+            None
+        } else if number > max {
+            self.problems.push(FieldError::new(
+                &["body", name],
+                "less_than_equal",
+                format!("Input should be less than or equal to {max}"),
+            ));
+            None
+        } else {
+            Some(number)
+        }
+    }
+
+    /// An optional RFC 3339 timestamp as unix seconds: absent → `None`, null → `Some(None)`.
+    pub fn optional_datetime(&mut self, name: &str) -> Option<Option<i64>> {
+        match self.map.get(name) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(text)) => {
+                match time::OffsetDateTime::parse(
+                    text,
+                    &time::format_description::well_known::Rfc3339,
+                ) {
+                    Ok(at) => Some(Some(at.unix_timestamp())),
+                    Err(_) => {
+                        self.problems.push(FieldError::new(
+                            &["body", name],
+                            "datetime_parsing",
+                            "Input should be a valid RFC 3339 datetime",
+                        ));
+                        None
+                    }
+                }
+            }
+            Some(_) => {
+                self.problems.push(FieldError::new(
+                    &["body", name],
+                    "datetime_parsing",
+                    "Input should be a valid RFC 3339 datetime",
                 ));
                 None
             }

@@ -11,6 +11,8 @@ pub mod principal;
 pub mod respond;
 pub mod router;
 mod setup;
+pub mod slug;
+pub mod usage;
 mod v1;
 
 use crate::auth::password::PasswordHasher;
@@ -23,6 +25,10 @@ use keyring::KeyRing;
 use router::{PathParams, Route};
 use std::cell::RefCell;
 use std::sync::Mutex;
+
+/// Responses authenticated by a key expiring within this many seconds carry
+/// `X-Key-Expires-At`.
+pub const KEY_EXPIRY_WARNING_SECS: i64 = 7 * 24 * 3600;
 
 /// Everything a handler may use; shared by all workers.
 pub struct App {
@@ -38,6 +44,8 @@ pub struct App {
     pub keys: KeyRing,
     /// The one-time first-start setup token, while no user exists.
     pub setup_token: Mutex<Option<String>>,
+    /// Buffered API-key usage and last-use times.
+    pub usage: usage::UsageRecorder,
 }
 
 /// What a handler receives: the request and its path parameters.
@@ -48,6 +56,8 @@ pub struct Ctx<'a> {
     pub params: PathParams,
     /// Who is calling, once authenticated (`user:<id>`, `key:<prefix>`), for the log line.
     pub principal: RefCell<Option<String>>,
+    /// The API key that authenticated the request (id, expiry), for usage and expiry headers.
+    pub key_used: RefCell<Option<(String, Option<i64>)>>,
 }
 
 /// A handler: builds the answer or fails with an [`Error`] mapped in one place.
@@ -66,53 +76,38 @@ const fn route(
 }
 
 /// Every route. Literal routes come before parameter routes with the same prefix.
+#[rustfmt::skip]
 static ROUTES: &[Route<HandlerFn>] = &[
     route("GET", "/api/v1/health", v1::get_health),
     route("GET", "/api/v1/me", v1::get_me),
-    route(
-        "POST",
-        "/api/internal/auth/jwt/login",
-        internal::auth::post_login,
-    ),
-    route(
-        "POST",
-        "/api/internal/auth/jwt/refresh",
-        internal::auth::post_refresh,
-    ),
-    route(
-        "POST",
-        "/api/internal/auth/jwt/logout",
-        internal::auth::post_logout,
-    ),
-    route(
-        "POST",
-        "/api/internal/auth/register",
-        internal::auth::post_register,
-    ),
-    route(
-        "GET",
-        "/api/internal/auth/sessions",
-        internal::auth::get_sessions,
-    ),
-    route(
-        "POST",
-        "/api/internal/auth/sessions/revoke-all",
-        internal::auth::post_revoke_all,
-    ),
-    route(
-        "DELETE",
-        "/api/internal/auth/sessions/{id}",
-        internal::auth::delete_session,
-    ),
+    route("POST", "/api/internal/auth/jwt/login", internal::auth::post_login),
+    route("POST", "/api/internal/auth/jwt/refresh", internal::auth::post_refresh),
+    route("POST", "/api/internal/auth/jwt/logout", internal::auth::post_logout),
+    route("POST", "/api/internal/auth/register", internal::auth::post_register),
+    route("GET", "/api/internal/auth/sessions", internal::auth::get_sessions),
+    route("POST", "/api/internal/auth/sessions/revoke-all", internal::auth::post_revoke_all),
+    route("DELETE", "/api/internal/auth/sessions/{id}", internal::auth::delete_session),
     route("GET", "/api/internal/users/me", internal::users::get_me),
     route("PATCH", "/api/internal/users/me", internal::users::patch_me),
     route("GET", "/api/internal/users", internal::users::get_users),
     route("POST", "/api/internal/users", internal::users::post_user),
-    route(
-        "PATCH",
-        "/api/internal/users/{id}",
-        internal::users::patch_user,
-    ),
+    route("PATCH", "/api/internal/users/{id}", internal::users::patch_user),
+    route("GET", "/api/internal/teams", internal::teams::get_teams),
+    route("POST", "/api/internal/teams", internal::teams::post_team),
+    route("GET", "/api/internal/teams/{team_id}/members", internal::teams::get_members),
+    route("POST", "/api/internal/teams/{team_id}/members", internal::teams::post_member),
+    route("PATCH", "/api/internal/teams/{team_id}/members/{user_id}", internal::teams::patch_member),
+    route("DELETE", "/api/internal/teams/{team_id}/members/{user_id}", internal::teams::delete_member),
+    route("POST", "/api/internal/teams/{team_id}/projects", internal::teams::post_project),
+    route("GET", "/api/internal/projects", internal::teams::get_projects),
+    route("GET", "/api/internal/projects/{project_id}", internal::teams::get_project),
+    route("GET", "/api/internal/projects/{project_id}/api-keys", internal::keys::get_keys),
+    route("POST", "/api/internal/projects/{project_id}/api-keys", internal::keys::post_key),
+    route("GET", "/api/internal/api-keys/{key_id}", internal::keys::get_key),
+    route("PATCH", "/api/internal/api-keys/{key_id}", internal::keys::patch_key),
+    route("DELETE", "/api/internal/api-keys/{key_id}", internal::keys::delete_key),
+    route("POST", "/api/internal/api-keys/{key_id}/roll", internal::keys::post_roll),
+    route("GET", "/api/internal/api-keys/{key_id}/usage", internal::keys::get_usage),
     route("GET", "/setup", setup::get_setup),
     route("POST", "/setup", setup::post_setup),
 ];
@@ -128,10 +123,19 @@ pub fn handle(app: &App, req: &Request) -> Response {
         req,
         params,
         principal: RefCell::new(None),
+        key_used: RefCell::new(None),
     };
-    let response = match (route.handler)(app, &ctx) {
+    let mut response = match (route.handler)(app, &ctx) {
         Ok(response) => response,
         Err(err) => respond::error_response(&err),
     };
+    if let Some((key_id, expires_at)) = ctx.key_used.into_inner() {
+        let now = app.clock.now_secs();
+        let rejected = matches!(response.status, 403 | 429);
+        app.usage.count(&key_id, now, !rejected);
+        if let Some(at) = expires_at.filter(|at| at - now <= KEY_EXPIRY_WARNING_SECS) {
+            response = response.with_header("X-Key-Expires-At", respond::rfc3339(at));
+        }
+    }
     response.with_principal(ctx.principal.into_inner())
 }

@@ -7,9 +7,10 @@
 
 use super::extract::{credential, Credential};
 use super::{App, Ctx};
+use crate::auth::api_key;
 use crate::auth::jwt::{self, Claims, Validation};
 use crate::error::{AuthFailure, Error};
-use crate::store::{Session, User};
+use crate::store::{ApiKey, Project, Session, User};
 
 /// How stale `last_seen_at` may get before a request refreshes it: one write per session
 /// per minute at most.
@@ -35,10 +36,11 @@ pub fn require_session(app: &App, ctx: &Ctx<'_>) -> Result<SessionCaller, Error>
     let unauthorized = || Error::Unauthorized(AuthFailure::Session);
     match credential(ctx.req, &AuthFailure::Session)? {
         Credential::None => Err(unauthorized()),
-        Credential::ApiKey(_) => {
-            // API keys are introduced with projects; until a key can be valid, any key is
-            // simply unknown here.
-            Err(unauthorized())
+        Credential::ApiKey(raw) => {
+            // A valid key is refused with 403 (and counted as rejected): a leaked key must
+            // not be able to mint keys or touch accounts. An invalid one is a plain 401.
+            authenticate_key(app, ctx, raw)?;
+            Err(Error::Forbidden(KEYS_CANNOT_MANAGE_ACCOUNTS.into()))
         }
         Credential::Jwt(token) => {
             let caller = verify_session_token(app, token)?;
@@ -102,4 +104,152 @@ pub fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<(User, Se
         .filter(|user| user.is_active)
         .ok_or_else(unauthorized)?;
     Ok((user, session))
+}
+
+/// A caller authenticated by an API key: it acts as `user` inside `project_id` only.
+#[derive(Debug, Clone)]
+pub struct KeyCaller {
+    /// The key.
+    pub key: ApiKey,
+    /// The user the key acts as (its creator, active).
+    pub user: User,
+    /// The team owning the key's project.
+    pub team_id: String,
+}
+
+/// Either kind of authenticated caller.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A signed-in person.
+    Session(SessionCaller),
+    /// A program with a project API key.
+    Key(KeyCaller),
+}
+
+impl Caller {
+    /// The user acting.
+    pub fn user(&self) -> &User {
+        match self {
+            Caller::Session(caller) => &caller.user,
+            Caller::Key(caller) => &caller.user,
+        }
+    }
+}
+
+/// Requires a session JWT or a valid API key; failures answer with the API-key 401 detail
+/// when a key was presented, the session one otherwise.
+pub fn require_caller(app: &App, ctx: &Ctx<'_>, failure: AuthFailure) -> Result<Caller, Error> {
+    match credential(ctx.req, &failure)? {
+        Credential::None => Err(Error::Unauthorized(failure)),
+        Credential::ApiKey(raw) => Ok(Caller::Key(authenticate_key(app, ctx, raw)?)),
+        Credential::Jwt(token) => {
+            let caller = verify_session_token(app, token).map_err(|err| match err {
+                Error::Unauthorized(_) => Error::Unauthorized(failure.clone()),
+                other => other,
+            })?;
+            *ctx.principal.borrow_mut() = Some(format!("user:{}", caller.user.id));
+            Ok(Caller::Session(caller))
+        }
+    }
+}
+
+/// Checks a presented API key: shape and checksum first (no database work for garbage), then
+/// one indexed lookup by hash. The key works while it is active, not expired, not retired by
+/// a roll, and its creator is active and still a member of the project's team (or a
+/// superuser). Nothing is cached, so every change takes effect on the next request.
+pub fn authenticate_key(app: &App, ctx: &Ctx<'_>, raw: &str) -> Result<KeyCaller, Error> {
+    let unauthorized = || Error::Unauthorized(AuthFailure::ApiKey);
+    if !api_key::is_well_formed(raw) {
+        return Err(unauthorized());
+    }
+    let holder = app
+        .store
+        .key_holder_by_hash(&api_key::hash(raw))?
+        .ok_or_else(unauthorized)?;
+    let now = app.clock.now_secs();
+    let key = &holder.key;
+    *ctx.principal.borrow_mut() = Some(format!("key:{}", key.key_prefix));
+    let usable = key.is_active
+        && key.expires_at.is_none_or(|at| at > now)
+        && key.retires_at.is_none_or(|at| at > now)
+        && holder.user.is_active
+        && (holder.role.is_some() || holder.user.is_superuser);
+    if !usable {
+        app.usage.count(&key.id, now, false);
+        return Err(unauthorized());
+    }
+    app.usage.note_use(key, now);
+    *ctx.key_used.borrow_mut() = Some((key.id.clone(), key.expires_at));
+    Ok(KeyCaller {
+        key: holder.key,
+        user: holder.user,
+        team_id: holder.team_id,
+    })
+}
+
+/// A caller's standing in a team, highest last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// May read the team's projects, keys, usage, content; write content.
+    Member,
+    /// Also manages keys, projects and members.
+    Admin,
+    /// Also manages owners.
+    Owner,
+}
+
+impl Role {
+    /// Parses a stored role.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "member" => Some(Role::Member),
+            "admin" => Some(Role::Admin),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+}
+
+/// The 403 for a resource of a team the caller is not in.
+pub fn other_team() -> Error {
+    Error::Forbidden("This resource belongs to another team".into())
+}
+
+/// The caller's role in `team_id`: 404 when the team does not exist (or the id is not a
+/// UUID), 403 when the caller is not a member. Superusers act as owners everywhere.
+pub fn team_role(app: &App, user: &User, team_id: &str) -> Result<Role, Error> {
+    let not_found = || Error::NotFound("Team not found".into());
+    if !crate::ids::is_uuid(team_id) {
+        return Err(not_found());
+    }
+    app.store.team_by_id(team_id)?.ok_or_else(not_found)?;
+    match app.store.member_role(team_id, &user.id)? {
+        Some(role) => {
+            Role::parse(&role).ok_or_else(|| Error::Internal(format!("unknown role {role}")))
+        }
+        None if user.is_superuser => Ok(Role::Owner),
+        None => Err(other_team()),
+    }
+}
+
+/// The project and the caller's role in its team (404 unknown, 403 another team).
+pub fn project_role(app: &App, user: &User, project_id: &str) -> Result<(Project, Role), Error> {
+    let not_found = || Error::NotFound("Project not found".into());
+    if !crate::ids::is_uuid(project_id) {
+        return Err(not_found());
+    }
+    let project = app.store.project_by_id(project_id)?.ok_or_else(not_found)?;
+    let role = team_role(app, user, &project.team_id)?;
+    Ok((project, role))
+}
+
+/// Requires at least `admin` (owners and admins manage keys, projects and members).
+pub fn require_manager(role: Role) -> Result<(), Error> {
+    if role >= Role::Admin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "Only team owners and admins can do this".into(),
+        ))
+    }
 }

@@ -12,15 +12,17 @@
 //!
 //! Must not import `http`, `auth` or `api`.
 
+mod api_keys;
 mod migrations;
 mod sessions;
 mod signing_keys;
 mod tenancy;
 mod users;
 
+pub use api_keys::{ApiKey, ApiKeyChanges, KeyHolder, NewApiKey, UsageBatch, UsageDay};
 pub use sessions::Session;
 pub use signing_keys::StoredSigningKey;
-pub use tenancy::{Project, Team};
+pub use tenancy::{Member, Project, Team};
 pub use users::{NewUser, RevokeSessions, User, UserChanges};
 
 use crate::error::{Error, StartupError};

@@ -149,3 +149,232 @@ impl Store {
             .map_err(map_err)
     }
 }
+
+/// A member of a team as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The user.
+    pub user_id: String,
+    /// Their email.
+    pub email: String,
+    /// `owner`, `admin` or `member`.
+    pub role: String,
+    /// Unix seconds.
+    pub added_at: i64,
+}
+
+const TEAM_COLUMNS: &str = "t.id, t.name, t.slug, t.created_at";
+const PROJECT_COLUMNS: &str = "p.id, p.team_id, p.name, p.slug, p.created_at";
+
+fn team_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Team> {
+    Ok(Team {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        slug: row.get(2)?,
+        created_at: row.get(3)?,
+    })
+}
+
+fn project_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Project> {
+    Ok(Project {
+        id: row.get(0)?,
+        team_id: row.get(1)?,
+        name: row.get(2)?,
+        slug: row.get(3)?,
+        created_at: row.get(4)?,
+    })
+}
+
+fn owner_count(tx: &rusqlite::Transaction<'_>, team_id: &str) -> Result<i64, Error> {
+    tx.prepare_cached("SELECT count(*) FROM team_members WHERE team_id = ?1 AND role = 'owner'")
+        .and_then(|mut stmt| stmt.query_row([team_id], |row| row.get(0)))
+        .map_err(map_err)
+}
+
+fn role_in(
+    tx: &rusqlite::Transaction<'_>,
+    team_id: &str,
+    user_id: &str,
+) -> Result<Option<String>, Error> {
+    tx.prepare_cached("SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row([team_id, user_id], |row| row.get(0))
+                .optional()
+        })
+        .map_err(map_err)
+}
+
+/// The 400 for removing or demoting the last owner.
+fn last_owner() -> Error {
+    Error::bad_request("The last owner of a team cannot be removed or demoted.")
+}
+
+impl Store {
+    /// Creates a team owned by `owner_id`; 409 when the slug is taken.
+    pub fn create_team(
+        &self,
+        name: &str,
+        slug: &str,
+        owner_id: &str,
+        now: i64,
+    ) -> Result<Team, Error> {
+        self.write(|tx| insert_team(tx, name, slug, owner_id, now))
+    }
+
+    /// The team with this id, if any.
+    pub fn team_by_id(&self, id: &str) -> Result<Option<Team>, Error> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {TEAM_COLUMNS} FROM teams t WHERE t.id = ?1"
+            ))
+            .map_err(map_err)?;
+        stmt.query_row([id], team_from_row)
+            .optional()
+            .map_err(map_err)
+    }
+
+    /// The teams `user_id` belongs to, with their role, oldest first.
+    pub fn teams_of_user(&self, user_id: &str) -> Result<Vec<(Team, String)>, Error> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {TEAM_COLUMNS}, m.role FROM teams t \
+                 JOIN team_members m ON m.team_id = t.id WHERE m.user_id = ?1 \
+                 ORDER BY t.created_at, t.rowid"
+            ))
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map([user_id], |row| Ok((team_from_row(row)?, row.get(4)?)))
+            .map_err(map_err)?;
+        rows.collect::<Result<_, _>>().map_err(map_err)
+    }
+
+    /// The members of a team, in the order they were added.
+    pub fn members(&self, team_id: &str) -> Result<Vec<Member>, Error> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT m.user_id, u.email, m.role, m.added_at FROM team_members m \
+                 JOIN users u ON u.id = m.user_id WHERE m.team_id = ?1 \
+                 ORDER BY m.added_at, m.rowid",
+            )
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map([team_id], |row| {
+                Ok(Member {
+                    user_id: row.get(0)?,
+                    email: row.get(1)?,
+                    role: row.get(2)?,
+                    added_at: row.get(3)?,
+                })
+            })
+            .map_err(map_err)?;
+        rows.collect::<Result<_, _>>().map_err(map_err)
+    }
+
+    /// Adds `user_id` to a team with `role`; 409 when already a member.
+    pub fn add_member(
+        &self,
+        team_id: &str,
+        user_id: &str,
+        role: &str,
+        now: i64,
+    ) -> Result<Member, Error> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO team_members (team_id, user_id, role, added_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut stmt| stmt.execute(params![team_id, user_id, role, now]))
+            .map_err(|err| {
+                if is_unique_violation(&err) {
+                    Error::Conflict("This user is already a member of the team.".into())
+                } else {
+                    map_err(err)
+                }
+            })?;
+            let email: String = tx
+                .prepare_cached("SELECT email FROM users WHERE id = ?1")
+                .and_then(|mut stmt| stmt.query_row([user_id], |row| row.get(0)))
+                .map_err(map_err)?;
+            Ok(Member {
+                user_id: user_id.to_string(),
+                email,
+                role: role.to_string(),
+                added_at: now,
+            })
+        })
+    }
+
+    /// Changes a member's role; 404 when not a member, 400 when it would leave no owner.
+    pub fn set_member_role(&self, team_id: &str, user_id: &str, role: &str) -> Result<(), Error> {
+        self.write(|tx| {
+            let current = role_in(tx, team_id, user_id)?
+                .ok_or_else(|| Error::NotFound("Member not found".into()))?;
+            if current == "owner" && role != "owner" && owner_count(tx, team_id)? <= 1 {
+                return Err(last_owner());
+            }
+            tx.prepare_cached(
+                "UPDATE team_members SET role = ?3 WHERE team_id = ?1 AND user_id = ?2",
+            )
+            .and_then(|mut stmt| stmt.execute(params![team_id, user_id, role]))
+            .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    /// Removes a member; 404 when not a member, 400 for the last owner.
+    pub fn remove_member(&self, team_id: &str, user_id: &str) -> Result<(), Error> {
+        self.write(|tx| {
+            let current = role_in(tx, team_id, user_id)?
+                .ok_or_else(|| Error::NotFound("Member not found".into()))?;
+            if current == "owner" && owner_count(tx, team_id)? <= 1 {
+                return Err(last_owner());
+            }
+            tx.prepare_cached("DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2")
+                .and_then(|mut stmt| stmt.execute(params![team_id, user_id]))
+                .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    /// Creates a project in a team; 409 when the slug is taken anywhere on the server.
+    pub fn create_project(
+        &self,
+        team_id: &str,
+        name: &str,
+        slug: &str,
+        now: i64,
+    ) -> Result<Project, Error> {
+        self.write(|tx| insert_project(tx, team_id, name, slug, now))
+    }
+
+    /// The project with this id, if any.
+    pub fn project_by_id(&self, id: &str) -> Result<Option<Project>, Error> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.id = ?1"
+            ))
+            .map_err(map_err)?;
+        stmt.query_row([id], project_from_row)
+            .optional()
+            .map_err(map_err)
+    }
+
+    /// The projects of every team `user_id` belongs to, oldest first.
+    pub fn projects_of_user(&self, user_id: &str) -> Result<Vec<Project>, Error> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {PROJECT_COLUMNS} FROM projects p \
+                 JOIN team_members m ON m.team_id = p.team_id WHERE m.user_id = ?1 \
+                 ORDER BY p.created_at, p.rowid"
+            ))
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map([user_id], project_from_row)
+            .map_err(map_err)?;
+        rows.collect::<Result<_, _>>().map_err(map_err)
+    }
+}

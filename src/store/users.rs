@@ -77,18 +77,27 @@ pub enum RevokeSessions<'a> {
 const USER_COLUMNS: &str = "id, email, password_hash, first_name, last_name, is_active, \
                             is_verified, is_superuser, created_at";
 
-fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+/// The user columns qualified with the alias `u`, for joins.
+pub(super) const USER_COLUMNS_U: &str = "u.id, u.email, u.password_hash, u.first_name, \
+    u.last_name, u.is_active, u.is_verified, u.is_superuser, u.created_at";
+
+/// Reads a user from `row`, its columns starting at index `first`.
+pub(super) fn user_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
     Ok(User {
-        id: row.get(0)?,
-        email: row.get(1)?,
-        password_hash: row.get(2)?,
-        first_name: row.get(3)?,
-        last_name: row.get(4)?,
-        is_active: row.get(5)?,
-        is_verified: row.get(6)?,
-        is_superuser: row.get(7)?,
-        created_at: row.get(8)?,
+        id: row.get(first)?,
+        email: row.get(first + 1)?,
+        password_hash: row.get(first + 2)?,
+        first_name: row.get(first + 3)?,
+        last_name: row.get(first + 4)?,
+        is_active: row.get(first + 5)?,
+        is_verified: row.get(first + 6)?,
+        is_superuser: row.get(first + 7)?,
+        created_at: row.get(first + 8)?,
     })
+}
+
+fn user_at_0(row: &Row<'_>) -> rusqlite::Result<User> {
+    user_from_row(row, 0)
 }
 
 /// The 409 for a taken email, worded for the CLI and the API alike.
@@ -161,9 +170,7 @@ impl Store {
         let mut stmt = conn
             .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
             .map_err(map_err)?;
-        stmt.query_row([id], user_from_row)
-            .optional()
-            .map_err(map_err)
+        stmt.query_row([id], user_at_0).optional().map_err(map_err)
     }
 
     /// The user with this email (compared case-insensitively), if any.
@@ -174,7 +181,7 @@ impl Store {
                 "SELECT {USER_COLUMNS} FROM users WHERE email = ?1"
             ))
             .map_err(map_err)?;
-        stmt.query_row([email.to_lowercase()], user_from_row)
+        stmt.query_row([email.to_lowercase()], user_at_0)
             .optional()
             .map_err(map_err)
     }
@@ -187,7 +194,7 @@ impl Store {
                 "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, rowid"
             ))
             .map_err(map_err)?;
-        let rows = stmt.query_map([], user_from_row).map_err(map_err)?;
+        let rows = stmt.query_map([], user_at_0).map_err(map_err)?;
         rows.collect::<Result<_, _>>().map_err(map_err)
     }
 
@@ -213,7 +220,7 @@ impl Store {
         self.write(|tx| {
             let mut user = tx
                 .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
-                .and_then(|mut stmt| stmt.query_row([id], user_from_row).optional())
+                .and_then(|mut stmt| stmt.query_row([id], user_at_0).optional())
                 .map_err(map_err)?
                 .ok_or_else(|| Error::NotFound("User not found".into()))?;
             if let Some(email) = &changes.email {

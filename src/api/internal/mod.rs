@@ -1,4 +1,6 @@
 //! Handlers of the internal (dashboard) API under `/api/internal/`.
 
 pub mod auth;
+pub mod keys;
+pub mod teams;
 pub mod users;

@@ -1,0 +1,236 @@
+//! Project API keys: create (shown once), list, read, change, roll, delete, usage.
+
+use crate::api::extract::{self, Fields, JsonFields};
+use crate::api::principal::{project_role, require_manager, require_session, Role};
+use crate::api::respond::{ok, token_response};
+use crate::api::usage::utc_day;
+use crate::api::{dto, App, Ctx};
+use crate::auth::api_key;
+use crate::error::{Error, FieldError};
+use crate::http::Response;
+use crate::store::{ApiKey, ApiKeyChanges, NewApiKey, Project};
+use serde_json::{json, Value};
+
+/// Longest key name, in characters.
+const MAX_KEY_NAME_CHARS: usize = 100;
+/// Longest relative expiry.
+const MAX_EXPIRES_IN_DAYS: i64 = 3650;
+/// Longest overlap of a roll (30 days).
+const MAX_OVERLAP_SECS: i64 = 2_592_000;
+const DAY_SECS: i64 = 86_400;
+
+/// The key, its project and the caller's role (404 unknown key, 403 another team).
+fn key_role(app: &App, ctx: &Ctx<'_>) -> Result<(ApiKey, Project, Role), Error> {
+    let caller = require_session(app, ctx)?;
+    let not_found = || Error::NotFound("API key not found".into());
+    let key_id = ctx.params.get("key_id");
+    if !crate::ids::is_uuid(key_id) {
+        return Err(not_found());
+    }
+    let key = app.store.api_key_by_id(key_id)?.ok_or_else(not_found)?;
+    let (project, role) = project_role(app, &caller.user, &key.project_id)?;
+    Ok((key, project, role))
+}
+
+fn future_problem(name: &str) -> FieldError {
+    FieldError::new(
+        &["body", name],
+        "value_error",
+        "The expiry must be in the future",
+    )
+}
+
+/// `GET /api/internal/projects/{project_id}/api-keys` (member): newest first.
+pub fn get_keys(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
+    let keys: Vec<Value> = app
+        .store
+        .api_keys_of_project(&project.id)?
+        .iter()
+        .map(dto::api_key)
+        .collect();
+    Ok(ok(&Value::Array(keys)))
+}
+
+/// The key object plus the key itself: the only time it is ever shown.
+fn reveal(key: &ApiKey, raw: &str) -> Response {
+    let mut body = dto::api_key(key);
+    if let Value::Object(map) = &mut body {
+        map.insert("key".into(), Value::from(raw));
+    }
+    token_response(201, &body)
+}
+
+/// `POST /api/internal/projects/{project_id}/api-keys` (owner, admin) → 201 with `key`.
+pub fn post_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let (project, role) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
+    require_manager(role)?;
+    let body = extract::json_object(ctx.req)?;
+    let mut fields = JsonFields::new(&body);
+    let name = fields.string("name", 1, MAX_KEY_NAME_CHARS);
+    let expires_at = fields.optional_datetime("expires_at").flatten();
+    let expires_in_days = fields.optional_int("expires_in_days", 1, MAX_EXPIRES_IN_DAYS);
+    let now = app.clock.now_secs();
+    if expires_at.is_some_and(|at| at <= now) {
+        fields.problems.push(future_problem("expires_at"));
+    }
+    if expires_at.is_some() && expires_in_days.is_some() {
+        fields.problems.push(FieldError::new(
+            &["body"],
+            "value_error",
+            "Give expires_at or expires_in_days, not both",
+        ));
+    }
+    fields.finish()?;
+    let name = name.ok_or_else(|| Error::Internal("validated name missing".into()))?;
+    let generated = api_key::generate();
+    let new = NewApiKey {
+        project_id: project.id,
+        name,
+        key_hash: generated.hash.clone(),
+        key_prefix: generated.key_prefix.clone(),
+        created_by: caller.user.id,
+        expires_at: expires_at.or(expires_in_days.map(|days| now + days * DAY_SECS)),
+        expires_in_days,
+    };
+    let key = app.store.create_api_key(&new, now)?;
+    Ok(reveal(&key, &generated.raw))
+}
+
+/// `GET /api/internal/api-keys/{key_id}` (member).
+pub fn get_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let (key, _, _) = key_role(app, ctx)?;
+    Ok(ok(&dto::api_key(&key)))
+}
+
+/// `PATCH /api/internal/api-keys/{key_id}` (owner, admin): rename, (de)activate, expiry.
+pub fn patch_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let (key, _, role) = key_role(app, ctx)?;
+    require_manager(role)?;
+    let body = extract::json_object(ctx.req)?;
+    let mut fields = JsonFields::new(&body);
+    let now = app.clock.now_secs();
+    let changes = ApiKeyChanges {
+        name: fields.optional_string("name", 1, MAX_KEY_NAME_CHARS),
+        is_active: fields.optional_bool("is_active"),
+        expires_at: fields.optional_datetime("expires_at"),
+    };
+    if changes.expires_at.flatten().is_some_and(|at| at <= now) {
+        fields.problems.push(future_problem("expires_at"));
+    }
+    fields.finish()?;
+    let key = app.store.update_api_key(&key.id, &changes, now)?;
+    Ok(ok(&dto::api_key(&key)))
+}
+
+/// `POST /api/internal/api-keys/{key_id}/roll` (owner, admin): `{"overlap_seconds"?}` → 201
+/// a new key with the same name, project and expiry rule; the old one stops working once the
+/// overlap has passed.
+pub fn post_roll(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let (old, _, role) = key_role(app, ctx)?;
+    require_manager(role)?;
+    let body = if ctx.req.body.is_empty() {
+        serde_json::Map::new()
+    } else {
+        extract::json_object(ctx.req)?
+    };
+    let mut fields = JsonFields::new(&body);
+    let overlap = fields
+        .optional_int("overlap_seconds", 0, MAX_OVERLAP_SECS)
+        .unwrap_or(0);
+    fields.finish()?;
+    let caller_id = ctx
+        .principal
+        .borrow()
+        .as_deref()
+        .and_then(|p| p.strip_prefix("user:"))
+        .map(str::to_string)
+        .ok_or_else(|| Error::Internal("roll without a signed-in caller".into()))?;
+    let now = app.clock.now_secs();
+    let generated = api_key::generate();
+    let new = NewApiKey {
+        project_id: old.project_id.clone(),
+        name: old.name.clone(),
+        key_hash: generated.hash.clone(),
+        key_prefix: generated.key_prefix.clone(),
+        created_by: caller_id,
+        expires_at: match old.expires_in_days {
+            Some(days) => Some(now + days * DAY_SECS),
+            None => old.expires_at,
+        },
+        expires_in_days: old.expires_in_days,
+    };
+    let key = app.store.roll_api_key(&old.id, &new, now + overlap, now)?;
+    Ok(reveal(&key, &generated.raw))
+}
+
+/// `DELETE /api/internal/api-keys/{key_id}` (owner, admin) → 204.
+pub fn delete_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let (key, _, role) = key_role(app, ctx)?;
+    require_manager(role)?;
+    if app.store.delete_api_key(&key.id)? {
+        Ok(Response::empty(204))
+    } else {
+        Err(Error::NotFound("API key not found".into()))
+    }
+}
+
+/// `GET /api/internal/api-keys/{key_id}/usage?days=1..90` (member): one row per UTC day,
+/// oldest first, days without use included as zeros.
+pub fn get_usage(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let (key, _, _) = key_role(app, ctx)?;
+    let query = Fields::from_query(ctx.req)?;
+    let mut problems = Vec::new();
+    let days = match query.optional("days", &mut problems) {
+        None => 30,
+        Some(text) => match text.parse::<i64>() {
+            Ok(days) if days < 1 => {
+                problems.push(FieldError::new(
+                    &["query", "days"],
+                    "greater_than_equal",
+                    "Input should be greater than or equal to 1",
+                ));
+                0
+            }
+            Ok(days) if days > 90 => {
+                problems.push(FieldError::new(
+                    &["query", "days"],
+                    "less_than_equal",
+                    "Input should be less than or equal to 90",
+                ));
+                0
+            }
+            Ok(days) => days,
+            Err(_) => {
+                problems.push(FieldError::new(
+                    &["query", "days"],
+                    "int_parsing",
+                    "Input should be a valid integer",
+                ));
+                0
+            }
+        },
+    };
+    if !problems.is_empty() {
+        return Err(Error::Validation(problems));
+    }
+    let now = app.clock.now_secs();
+    let first = now - (days - 1) * DAY_SECS;
+    let stored = app
+        .store
+        .usage_of_key(&key.id, &utc_day(first), &utc_day(now))?;
+    let rows: Vec<Value> = (0..days)
+        .map(|offset| {
+            let day = utc_day(first + offset * DAY_SECS);
+            let found = stored.iter().find(|row| row.day == day);
+            json!({
+                "date": day,
+                "requests": found.map_or(0, |row| row.requests),
+                "rejected": found.map_or(0, |row| row.rejected),
+            })
+        })
+        .collect();
+    Ok(ok(&Value::Array(rows)))
+}

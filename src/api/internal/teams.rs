@@ -1,0 +1,195 @@
+//! Teams, members and projects.
+
+use crate::api::extract::{self, JsonFields};
+use crate::api::principal::{project_role, require_manager, require_session, team_role, Role};
+use crate::api::respond::ok;
+use crate::api::slug::{self, MAX_SLUG_CHARS};
+use crate::api::{dto, App, Ctx};
+use crate::error::{Error, FieldError};
+use crate::http::Response;
+use serde_json::Value;
+
+/// Longest team or project name, in characters.
+const MAX_NAME_CHARS: usize = 100;
+
+/// Reads `{"name", "slug"?}` for a new team or project.
+fn read_name_and_slug(ctx: &Ctx<'_>) -> Result<(String, Option<String>), Error> {
+    let body = extract::json_object(ctx.req)?;
+    let mut fields = JsonFields::new(&body);
+    let name = fields.string("name", 1, MAX_NAME_CHARS);
+    let slug = fields.optional_string("slug", 1, MAX_SLUG_CHARS);
+    if let Some(slug) = &slug {
+        if !slug::is_valid(slug, MAX_SLUG_CHARS) {
+            fields.problems.push(slug::mismatch(&["body", "slug"]));
+        }
+    }
+    fields.finish()?;
+    let name = name.ok_or_else(|| Error::Internal("validated name missing".into()))?;
+    Ok((name, slug))
+}
+
+/// `GET /api/internal/teams`: the caller's teams with their role.
+pub fn get_teams(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let teams: Vec<Value> = app
+        .store
+        .teams_of_user(&caller.user.id)?
+        .iter()
+        .map(|(team, role)| dto::team(team, role))
+        .collect();
+    Ok(ok(&Value::Array(teams)))
+}
+
+/// `POST /api/internal/teams`: a new team owned by the caller → 201.
+pub fn post_team(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let (name, requested) = read_name_and_slug(ctx)?;
+    let now = app.clock.now_secs();
+    let team = slug::create_with_slug(requested, &name, "team", |slug| {
+        app.store.create_team(&name, slug, &caller.user.id, now)
+    })?;
+    Ok(Response::json(201, &dto::team(&team, "owner")))
+}
+
+/// `GET /api/internal/teams/{team_id}/members` (member).
+pub fn get_members(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let team_id = ctx.params.get("team_id");
+    team_role(app, &caller.user, team_id)?;
+    let members: Vec<Value> = app
+        .store
+        .members(team_id)?
+        .iter()
+        .map(dto::member)
+        .collect();
+    Ok(ok(&Value::Array(members)))
+}
+
+/// Reads a `role` field: `admin` or `member`, and `owner` when `allow_owner`.
+fn read_role(fields: &mut JsonFields<'_>, allow_owner: bool) -> Option<String> {
+    let role = fields.string("role", 1, 20)?;
+    let allowed = matches!(role.as_str(), "admin" | "member") || (allow_owner && role == "owner");
+    if allowed {
+        Some(role)
+    } else {
+        let expected = if allow_owner {
+            "Input should be 'owner', 'admin' or 'member'"
+        } else {
+            "Input should be 'admin' or 'member'"
+        };
+        fields
+            .problems
+            .push(FieldError::new(&["body", "role"], "value_error", expected));
+        None
+    }
+}
+
+/// `POST /api/internal/teams/{team_id}/members` (owner, admin): `{"email", "role"}` → 201.
+pub fn post_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let team_id = ctx.params.get("team_id");
+    require_manager(team_role(app, &caller.user, team_id)?)?;
+    let body = extract::json_object(ctx.req)?;
+    let mut fields = JsonFields::new(&body);
+    let email = fields.string("email", 1, 320);
+    let role = read_role(&mut fields, false);
+    fields.finish()?;
+    let (Some(email), Some(role)) = (email, role) else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+    let user = app
+        .store
+        .user_by_email(email.trim())?
+        .ok_or_else(|| Error::NotFound("User not found".into()))?;
+    let member = app
+        .store
+        .add_member(team_id, &user.id, &role, app.clock.now_secs())?;
+    Ok(Response::json(201, &dto::member(&member)))
+}
+
+/// Owners manage owners; admins manage admins and members.
+fn check_may_touch(app: &App, actor: Role, team_id: &str, user_id: &str) -> Result<String, Error> {
+    let current = app
+        .store
+        .member_role(team_id, user_id)?
+        .ok_or_else(|| Error::NotFound("Member not found".into()))?;
+    if current == "owner" && actor < Role::Owner {
+        return Err(Error::Forbidden(
+            "Only team owners can change an owner".into(),
+        ));
+    }
+    Ok(current)
+}
+
+/// `PATCH /api/internal/teams/{team_id}/members/{user_id}` (owner, admin): `{"role"}`.
+pub fn patch_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let team_id = ctx.params.get("team_id");
+    let user_id = ctx.params.get("user_id");
+    let actor = team_role(app, &caller.user, team_id)?;
+    require_manager(actor)?;
+    let body = extract::json_object(ctx.req)?;
+    let mut fields = JsonFields::new(&body);
+    let role = read_role(&mut fields, true);
+    fields.finish()?;
+    let role = role.ok_or_else(|| Error::Internal("validated role missing".into()))?;
+    check_may_touch(app, actor, team_id, user_id)?;
+    if role == "owner" && actor < Role::Owner {
+        return Err(Error::Forbidden(
+            "Only team owners can make an owner".into(),
+        ));
+    }
+    app.store.set_member_role(team_id, user_id, &role)?;
+    let member = app
+        .store
+        .members(team_id)?
+        .into_iter()
+        .find(|m| m.user_id == user_id)
+        .ok_or_else(|| Error::NotFound("Member not found".into()))?;
+    Ok(ok(&dto::member(&member)))
+}
+
+/// `DELETE /api/internal/teams/{team_id}/members/{user_id}` (owner, admin) → 204.
+pub fn delete_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let team_id = ctx.params.get("team_id");
+    let user_id = ctx.params.get("user_id");
+    let actor = team_role(app, &caller.user, team_id)?;
+    require_manager(actor)?;
+    check_may_touch(app, actor, team_id, user_id)?;
+    app.store.remove_member(team_id, user_id)?;
+    Ok(Response::empty(204))
+}
+
+/// `GET /api/internal/projects`: projects of the caller's teams.
+pub fn get_projects(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let projects: Vec<Value> = app
+        .store
+        .projects_of_user(&caller.user.id)?
+        .iter()
+        .map(dto::project)
+        .collect();
+    Ok(ok(&Value::Array(projects)))
+}
+
+/// `POST /api/internal/teams/{team_id}/projects` (owner, admin) → 201; slugs are unique
+/// across the server (409).
+pub fn post_project(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let team_id = ctx.params.get("team_id");
+    require_manager(team_role(app, &caller.user, team_id)?)?;
+    let (name, requested) = read_name_and_slug(ctx)?;
+    let now = app.clock.now_secs();
+    let project = slug::create_with_slug(requested, &name, "project", |slug| {
+        app.store.create_project(team_id, &name, slug, now)
+    })?;
+    Ok(Response::json(201, &dto::project(&project)))
+}
+
+/// `GET /api/internal/projects/{project_id}` (member).
+pub fn get_project(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_session(app, ctx)?;
+    let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
+    Ok(ok(&dto::project(&project)))
+}

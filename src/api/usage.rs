@@ -1,0 +1,125 @@
+//! API-key bookkeeping kept off the request path.
+//!
+//! Checking a key never waits for a write: uses are counted in memory and a background
+//! thread flushes them about once a second (so they show within 2 s), in one transaction per
+//! flush. `last_used_at` is written only when the stored value is a minute old or more, so a
+//! busy key costs at most one such write per minute. Pending counts are flushed on shutdown.
+
+use crate::store::{ApiKey, Store, UsageBatch};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use time::OffsetDateTime;
+
+/// How stale `last_used_at` may get before a use rewrites it.
+pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
+/// How often pending usage is written.
+pub const FLUSH_INTERVAL_MILLIS: u64 = 500;
+
+#[derive(Default)]
+struct Pending {
+    counts: HashMap<(String, String), (i64, i64)>,
+    last_used: HashMap<String, i64>,
+}
+
+/// Buffered usage counts and last-use times.
+#[derive(Default)]
+pub struct UsageRecorder {
+    pending: Mutex<Pending>,
+}
+
+/// The UTC date of `unix_secs` as `YYYY-MM-DD`.
+pub fn utc_day(unix_secs: i64) -> String {
+    let date = OffsetDateTime::from_unix_timestamp(unix_secs)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+impl UsageRecorder {
+    /// Counts one request by `key_id` at `now`: accepted, or rejected (forbidden, rate
+    /// limited, or refused because the key is inactive or expired).
+    pub fn count(&self, key_id: &str, now: i64, accepted: bool) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = pending
+            .counts
+            .entry((key_id.to_string(), utc_day(now)))
+            .or_default();
+        if accepted {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+
+    /// Notes a use of `key` at `now` if its stored `last_used_at` is a minute old or more.
+    pub fn note_use(&self, key: &ApiKey, now: i64) {
+        if key
+            .last_used_at
+            .is_some_and(|at| now - at < LAST_USED_RESOLUTION_SECS)
+        {
+            return;
+        }
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.last_used.insert(key.id.clone(), now);
+    }
+
+    /// Writes everything pending. On failure the batch is put back to be retried.
+    pub fn flush(&self, store: &Store) {
+        let taken = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        if taken.counts.is_empty() && taken.last_used.is_empty() {
+            return;
+        }
+        let batch = UsageBatch {
+            counts: taken
+                .counts
+                .iter()
+                .map(|((key, day), (ok, rejected))| (key.clone(), day.clone(), *ok, *rejected))
+                .collect(),
+            last_used: taken
+                .last_used
+                .iter()
+                .map(|(key, at)| (key.clone(), *at))
+                .collect(),
+        };
+        if store.record_usage(&batch).is_err() {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            for (slot, (ok, rejected)) in taken.counts {
+                let entry = pending.counts.entry(slot).or_default();
+                entry.0 += ok;
+                entry.1 += rejected;
+            }
+            for (key, at) in taken.last_used {
+                let entry = pending.last_used.entry(key).or_insert(at);
+                *entry = (*entry).max(at);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_day_formats_dates() {
+        assert_eq!(utc_day(0), "1970-01-01");
+        assert_eq!(utc_day(1_743_433_200), "2025-03-31");
+    }
+
+    #[test]
+    fn counts_accumulate_per_key_and_day() {
+        let recorder = UsageRecorder::default();
+        recorder.count("k", 10, true);
+        recorder.count("k", 20, true);
+        recorder.count("k", 30, false);
+        recorder.count("k", 86_400, true);
+        let pending = recorder.pending.lock().unwrap();
+        assert_eq!(pending.counts[&("k".into(), "1970-01-01".into())], (2, 1));
+        assert_eq!(pending.counts[&("k".into(), "1970-01-02".into())], (1, 0));
+    }
+}
