@@ -4,7 +4,7 @@
 //! to it (SQLite WAL with a busy timeout). Errors print one line on stderr saying what to do,
 //! and exit with status 1; usage errors exit with status 2.
 
-use crate::api::keyring;
+use crate::api::{keyring, slug};
 use crate::config::{Config, Overrides};
 use crate::error::{Error, StartupError};
 use crate::store::{RevokeSessions, Store, UserChanges};
@@ -40,6 +40,15 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage teams.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Manage projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Manage JWT signing keys.
     #[command(subcommand)]
     Secret(SecretCommand),
@@ -102,6 +111,72 @@ pub enum UserCommand {
         /// The user's email.
         #[arg(long)]
         email: String,
+    },
+}
+
+/// `shipstar team ...`
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Create a team owned by an existing user.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Slug (default: derived from the name).
+        #[arg(long)]
+        slug: Option<String>,
+        /// Email of the owner.
+        #[arg(long)]
+        owner: String,
+    },
+}
+
+/// `shipstar project ...`
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project in a team.
+    Create {
+        /// Slug of the team.
+        #[arg(long)]
+        team: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Slug, unique on the server (default: derived from the name).
+        #[arg(long)]
+        slug: Option<String>,
+    },
+}
+
+/// `shipstar key ...`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key; prints the key (and nothing else) on stdout, once.
+    Create {
+        /// Slug of the project.
+        #[arg(long)]
+        project: String,
+        /// Email of the user the key acts as (a member of the project's team).
+        #[arg(long)]
+        user: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Expire after this many days (1..3650).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=3650))]
+        expires_in_days: Option<i64>,
+    },
+    /// List a project's keys (never the keys themselves).
+    List {
+        /// Slug of the project.
+        #[arg(long)]
+        project: String,
+    },
+    /// Deactivate a key: it fails from the next request on.
+    Deactivate {
+        /// The key's id.
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -195,6 +270,33 @@ pub fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::User(command) => run_user(&config, command),
+        Command::Team(TeamCommand::Create { name, slug, owner }) => {
+            check_name_and_slug(&name, slug.as_deref())?;
+            let now = crate::clock::Clock::System.now_secs();
+            let team = with_store(&config, |store| {
+                let owner = find_user(store, &owner)?;
+                slug::create_with_slug(slug, &name, "team", |slug| {
+                    store.create_team(&name, slug, &owner.id, now)
+                })
+            })?;
+            println!("created team {} ({})", team.slug, team.id);
+            Ok(())
+        }
+        Command::Project(ProjectCommand::Create { team, name, slug }) => {
+            check_name_and_slug(&name, slug.as_deref())?;
+            let now = crate::clock::Clock::System.now_secs();
+            let project = with_store(&config, |store| {
+                let team = store
+                    .team_by_slug(&team)?
+                    .ok_or_else(|| Error::NotFound(format!("no team with slug {team}")))?;
+                slug::create_with_slug(slug, &name, "project", |slug| {
+                    store.create_project(&team.id, &name, slug, now)
+                })
+            })?;
+            println!("created project {} ({})", project.slug, project.id);
+            Ok(())
+        }
+        Command::Key(command) => run_key(&config, command),
     }
 }
 
@@ -309,4 +411,93 @@ fn set_active(config: &Config, email: &str, active: bool, now: i64) -> Result<()
         println!("{email} is deactivated; their sessions and API keys stopped working");
     }
     Ok(())
+}
+
+fn check_name_and_slug(name: &str, slug: Option<&str>) -> Result<(), String> {
+    let chars = name.chars().count();
+    if !(1..=100).contains(&chars) {
+        return Err("the name must have 1 to 100 characters".into());
+    }
+    match slug {
+        Some(slug) if !slug::is_valid(slug, slug::MAX_SLUG_CHARS) => Err(format!(
+            "{slug:?} is not a valid slug: use lower-case letters, digits and single hyphens"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn find_project(store: &Store, slug: &str) -> Result<crate::store::Project, Error> {
+    store
+        .project_by_slug(slug)?
+        .ok_or_else(|| Error::NotFound(format!("no project with slug {slug}")))
+}
+
+fn run_key(config: &Config, command: KeyCommand) -> Result<(), String> {
+    let now = crate::clock::Clock::System.now_secs();
+    match command {
+        KeyCommand::Create {
+            project,
+            user,
+            name,
+            expires_in_days,
+        } => {
+            check_name_and_slug(&name, None)?;
+            let generated = crate::auth::api_key::generate();
+            with_store(config, |store| {
+                let project = find_project(store, &project)?;
+                let user = find_user(store, &user)?;
+                if store.member_role(&project.team_id, &user.id)?.is_none() && !user.is_superuser {
+                    return Err(Error::Forbidden(format!(
+                        "{} is not a member of the project's team; add them first",
+                        user.email
+                    )));
+                }
+                let new = crate::store::NewApiKey {
+                    project_id: project.id,
+                    name,
+                    key_hash: generated.hash.clone(),
+                    key_prefix: generated.key_prefix.clone(),
+                    created_by: user.id,
+                    expires_at: expires_in_days.map(|days| now + days * 86_400),
+                    expires_in_days,
+                };
+                store.create_api_key(&new, now)
+            })?;
+            // stdout carries the key alone, so `KEY=$(shipstar key create ...)` works.
+            println!("{}", generated.raw);
+            Ok(())
+        }
+        KeyCommand::List { project } => {
+            let keys = with_store(config, |store| {
+                let project = find_project(store, &project)?;
+                store.api_keys_of_project(&project.id)
+            })?;
+            println!(
+                "{:<36}  {:<16}  {:<6}  {:<20}  name",
+                "id", "key_prefix", "active", "expires_at"
+            );
+            for key in keys {
+                let expires = key
+                    .expires_at
+                    .map(crate::api::respond::rfc3339)
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<36}  {:<16}  {:<6}  {:<20}  {}",
+                    key.id, key.key_prefix, key.is_active, expires, key.name
+                );
+            }
+            Ok(())
+        }
+        KeyCommand::Deactivate { id } => {
+            let key = with_store(config, |store| {
+                let changes = crate::store::ApiKeyChanges {
+                    is_active: Some(false),
+                    ..Default::default()
+                };
+                store.update_api_key(&id, &changes, now)
+            })?;
+            println!("deactivated key {} ({})", key.key_prefix, key.id);
+            Ok(())
+        }
+    }
 }

@@ -20,11 +20,9 @@ pub fn get_health(app: &App, _ctx: &Ctx<'_>) -> Result<Response, Error> {
     }
 }
 
-/// `GET /api/v1/me`: the caller's public profile. Any failure is the API-key 401 detail.
+/// `GET /api/v1/me`: the public profile of the key's owner (or of the signed-in user).
+/// Any failure answers the API-key 401 detail.
 pub fn get_me(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let caller = principal::require_session(app, ctx).map_err(|err| match err {
-        Error::Unauthorized(AuthFailure::Session) => Error::Unauthorized(AuthFailure::ApiKey),
-        other => other,
-    })?;
-    Ok(ok(&dto::public_me(&caller.user)))
+    let caller = principal::require_caller(app, ctx, AuthFailure::ApiKey)?;
+    Ok(ok(&dto::public_me(caller.user())))
 }

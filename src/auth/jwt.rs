@@ -488,7 +488,7 @@ fn verify_signature_stage<'t>(token: &'t str, keys: &[SigningKey]) -> Result<&'t
     let mut matched = Choice::from(0u8);
     for key in keys
         .iter()
-        .filter(|key| kid.map_or(true, |kid| key.kid == kid))
+        .filter(|key| kid.is_none_or(|kid| key.kid == kid))
     {
         let expected = hmac_sha256(&key.secret, signing_input);
         matched |= expected.as_slice().ct_eq(tag.as_slice());
