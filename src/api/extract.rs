@@ -106,7 +106,56 @@ pub struct Fields {
     part: &'static str,
 }
 
+/// `number` if it lies in `min..=max`, else the 422 problem at `loc`.
+pub fn int_in_range(loc: &[&str], number: i64, min: i64, max: i64) -> Result<i64, FieldError> {
+    if number < min {
+        Err(FieldError::new(
+            loc,
+            "greater_than_equal",
+            format!("Input should be greater than or equal to {min}"),
+        ))
+    } else if number > max {
+        Err(FieldError::new(
+            loc,
+            "less_than_equal",
+            format!("Input should be less than or equal to {max}"),
+        ))
+    } else {
+        Ok(number)
+    }
+}
+
 impl Fields {
+    /// The single integer value of `name` in `min..=max`, or `default` when absent;
+    /// problems (not an integer, out of range, duplicate) are recorded.
+    pub fn int_or(
+        &self,
+        name: &str,
+        default: i64,
+        min: i64,
+        max: i64,
+        problems: &mut Vec<FieldError>,
+    ) -> i64 {
+        let Some(text) = self.optional(name, problems) else {
+            return default;
+        };
+        let loc = [self.part, name];
+        match text.parse::<i64>() {
+            Ok(number) => int_in_range(&loc, number, min, max).unwrap_or_else(|problem| {
+                problems.push(problem);
+                default
+            }),
+            Err(_) => {
+                problems.push(FieldError::new(
+                    &loc,
+                    "int_parsing",
+                    "Input should be a valid integer",
+                ));
+                default
+            }
+        }
+    }
+
     /// Parses a form body: 415 for another content type, 422 for broken escapes, non-UTF-8.
     pub fn from_form(req: &Request) -> Result<Fields, Error> {
         require_form(req)?;
@@ -313,23 +362,9 @@ impl<'a> JsonFields<'a> {
             ));
             return None;
         };
-        if number < min {
-            self.problems.push(FieldError::new(
-                &["body", name],
-                "greater_than_equal",
-                format!("Input should be greater than or equal to {min}"),
-            ));
-            None
-        } else if number > max {
-            self.problems.push(FieldError::new(
-                &["body", name],
-                "less_than_equal",
-                format!("Input should be less than or equal to {max}"),
-            ));
-            None
-        } else {
-            Some(number)
-        }
+        int_in_range(&["body", name], number, min, max)
+            .map_err(|problem| self.problems.push(problem))
+            .ok()
     }
 
     /// An optional RFC 3339 timestamp as unix seconds: absent → `None`, null → `Some(None)`.

@@ -103,39 +103,26 @@ impl Store {
     pub fn team_by_slug(&self, slug: &str) -> Result<Option<Team>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached("SELECT id, name, slug, created_at FROM teams WHERE slug = ?1")
+            .prepare_cached(&format!(
+                "SELECT {TEAM_COLUMNS} FROM teams t WHERE t.slug = ?1"
+            ))
             .map_err(map_err)?;
-        stmt.query_row([slug], |row| {
-            Ok(Team {
-                id: row.get(0)?,
-                name: row.get(1)?,
-                slug: row.get(2)?,
-                created_at: row.get(3)?,
-            })
-        })
-        .optional()
-        .map_err(map_err)
+        stmt.query_row([slug], team_from_row)
+            .optional()
+            .map_err(map_err)
     }
 
     /// The project with this slug, if any.
     pub fn project_by_slug(&self, slug: &str) -> Result<Option<Project>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, team_id, name, slug, created_at FROM projects WHERE slug = ?1",
-            )
+            .prepare_cached(&format!(
+                "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.slug = ?1"
+            ))
             .map_err(map_err)?;
-        stmt.query_row([slug], |row| {
-            Ok(Project {
-                id: row.get(0)?,
-                team_id: row.get(1)?,
-                name: row.get(2)?,
-                slug: row.get(3)?,
-                created_at: row.get(4)?,
-            })
-        })
-        .optional()
-        .map_err(map_err)
+        stmt.query_row([slug], project_from_row)
+            .optional()
+            .map_err(map_err)
     }
 
     /// The role (`owner`, `admin`, `member`) of `user_id` in `team_id`, if a member.

@@ -183,36 +183,7 @@ pub fn get_usage(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let (key, _, _) = key_role(app, ctx)?;
     let query = Fields::from_query(ctx.req)?;
     let mut problems = Vec::new();
-    let days = match query.optional("days", &mut problems) {
-        None => 30,
-        Some(text) => match text.parse::<i64>() {
-            Ok(days) if days < 1 => {
-                problems.push(FieldError::new(
-                    &["query", "days"],
-                    "greater_than_equal",
-                    "Input should be greater than or equal to 1",
-                ));
-                0
-            }
-            Ok(days) if days > 90 => {
-                problems.push(FieldError::new(
-                    &["query", "days"],
-                    "less_than_equal",
-                    "Input should be less than or equal to 90",
-                ));
-                0
-            }
-            Ok(days) => days,
-            Err(_) => {
-                problems.push(FieldError::new(
-                    &["query", "days"],
-                    "int_parsing",
-                    "Input should be a valid integer",
-                ));
-                0
-            }
-        },
-    };
+    let days = query.int_or("days", 30, 1, 90, &mut problems);
     if !problems.is_empty() {
         return Err(Error::Validation(problems));
     }
