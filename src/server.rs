@@ -162,7 +162,10 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
         } else {
             base_url
         };
-        eprintln!("No users yet. Create the first administrator at: {base}/setup?token={token}");
+        logging::event(
+            Level::Info,
+            &format!("No users yet. Create the first administrator at: {base}/setup?token={token}"),
+        );
     }
     let flusher = spawn_usage_flusher(Arc::clone(&app), Arc::clone(&shutdown))?;
     let handler_app = Arc::clone(&app);

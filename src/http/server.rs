@@ -22,6 +22,8 @@ pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
 /// How long a worker waits for a request before it looks at the shutdown flag again.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// After shutdown is signalled, a worker exits once no request has come for this long.
+const DRAIN_IDLE: Duration = Duration::from_millis(500);
 /// Longest accepted incoming `X-Request-Id`; longer ones are replaced.
 const MAX_REQUEST_ID_CHARS: usize = 128;
 
@@ -107,10 +109,24 @@ fn worker_loop(
     shutdown: &AtomicBool,
     max_body_bytes: u64,
 ) {
-    while !shutdown.load(Ordering::SeqCst) {
+    let mut idle_since: Option<Instant> = None;
+    loop {
+        let stopping = shutdown.load(Ordering::SeqCst);
+        // Once stopping, keep answering what is already queued or still arriving (a request
+        // whose body was being uploaded at the signal) until the queue stays empty for a while.
+        if stopping && idle_since.is_some_and(|since| since.elapsed() >= DRAIN_IDLE) {
+            return;
+        }
         match server.recv_timeout(POLL_INTERVAL) {
-            Ok(Some(request)) => serve_one(request, handler, max_body_bytes),
-            Ok(None) => {}
+            Ok(Some(request)) => {
+                idle_since = None;
+                serve_one(request, handler, max_body_bytes);
+            }
+            Ok(None) => {
+                if stopping && idle_since.is_none() {
+                    idle_since = Some(Instant::now());
+                }
+            }
             Err(err) => {
                 logging::event(logging::Level::Error, &format!("accept failed: {err}"));
                 std::thread::sleep(POLL_INTERVAL);

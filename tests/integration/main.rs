@@ -6,5 +6,7 @@ mod fixture;
 mod auth;
 mod cli;
 mod conventions;
+mod keys;
 mod operations;
+mod tenancy;
 mod users;
