@@ -128,7 +128,7 @@ fn assert_key_format(key: &str) {
     );
     assert_eq!(
         &key[40..],
-        base62_6(crc32_ieee(key[..40].as_bytes())),
+        base62_6(crc32_ieee(&key.as_bytes()[..40])),
         "{key:?}: wrong checksum"
     );
     assert!(shipstar::auth::api_key::is_well_formed(key));
