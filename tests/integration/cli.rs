@@ -638,3 +638,143 @@ fn usage_errors_exit_nonzero_on_stderr_naming_the_problem() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn key_me_status(server: &TestServer, key: &str) -> u16 {
+    server.get("/api/v1/me").bearer(key).send().status
+}
+
+#[test]
+fn team_project_and_key_commands_work_next_to_a_running_server() {
+    let server = TestServer::start();
+    let out = server.cli(
+        &[
+            "team",
+            "create",
+            "--name",
+            "Acme Corp",
+            "--owner",
+            ADMIN_EMAIL,
+        ],
+        None,
+    );
+    expect_success(&out, "team create");
+    assert!(stdout(&out).contains("acme-corp"), "{}", stdout(&out));
+    let out = server.cli(
+        &[
+            "project",
+            "create",
+            "--team",
+            "acme-corp",
+            "--name",
+            "Web App",
+            "--slug",
+            "web",
+        ],
+        None,
+    );
+    expect_success(&out, "project create");
+
+    // The project is visible over HTTP to the team's owner.
+    let token = server.admin_token();
+    let projects = server.get("/api/internal/projects").bearer(&token).send();
+    projects.expect_status(200);
+    assert!(projects
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["slug"] == json!("web") && p["name"] == json!("Web App")));
+
+    // stdout of `key create` is the key and nothing else, so `KEY=$(...)` works.
+    let out = server.cli(
+        &[
+            "key",
+            "create",
+            "--project",
+            "web",
+            "--user",
+            ADMIN_EMAIL,
+            "--name",
+            "CI",
+            "--expires-in-days",
+            "30",
+        ],
+        None,
+    );
+    expect_success(&out, "key create");
+    let printed = stdout(&out);
+    let key = printed.trim_end_matches('\n');
+    assert!(
+        !key.contains('\n'),
+        "more than the key on stdout: {printed:?}"
+    );
+    assert!(shipstar::auth::api_key::is_well_formed(key), "{key}");
+    assert_eq!(key_me_status(&server, key), 200);
+
+    let out = server.cli(&["key", "list", "--project", "web"], None);
+    expect_success(&out, "key list");
+    let listing = stdout(&out);
+    assert!(listing.contains(&key[..16]), "{listing}");
+    assert!(!listing.contains(key), "the list must never show the key");
+    let id = listing
+        .lines()
+        .find(|line| line.contains(&key[..16]))
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap()
+        .to_string();
+
+    expect_success(
+        &server.cli(&["key", "deactivate", "--id", &id], None),
+        "key deactivate",
+    );
+    assert_eq!(key_me_status(&server, key), 401);
+}
+
+#[test]
+fn key_create_for_an_outsider_or_unknown_project_fails_with_one_line() {
+    let server = TestServer::start();
+    let admin = server.admin_token();
+    server.create_user(&admin, "outsider@example.com", "outsider-password");
+    let out = server.cli(
+        &[
+            "key",
+            "create",
+            "--project",
+            "default",
+            "--user",
+            "outsider@example.com",
+            "--name",
+            "x",
+        ],
+        None,
+    );
+    assert!(expect_one_line_error(&out, "outsider key").contains("not a member"));
+    let out = server.cli(
+        &[
+            "key",
+            "create",
+            "--project",
+            "nope",
+            "--user",
+            ADMIN_EMAIL,
+            "--name",
+            "x",
+        ],
+        None,
+    );
+    assert!(expect_one_line_error(&out, "unknown project").contains("nope"));
+    let out = server.cli(
+        &[
+            "team",
+            "create",
+            "--name",
+            "T",
+            "--slug",
+            "Bad Slug",
+            "--owner",
+            ADMIN_EMAIL,
+        ],
+        None,
+    );
+    expect_one_line_error(&out, "bad slug");
+}
