@@ -459,3 +459,30 @@ pub fn read_response(reader: &mut impl BufRead) -> std::io::Result<Resp> {
         request: String::new(),
     })
 }
+
+/// Asserts a 422 whose problem list is exactly `expected` as `(loc, type)` pairs, any order.
+#[track_caller]
+pub fn expect_problems(resp: &Resp, expected: &[(Value, &str)]) {
+    resp.expect_status(422);
+    let body = resp.json();
+    let list = body["detail"]
+        .as_array()
+        .unwrap_or_else(|| panic!("422 detail is not a list: {body}"));
+    let mut got: Vec<(String, String)> = list
+        .iter()
+        .map(|p| {
+            assert!(p["msg"].is_string(), "problem without msg: {p}");
+            (
+                p["loc"].to_string(),
+                p["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut want: Vec<(String, String)> = expected
+        .iter()
+        .map(|(loc, kind)| (loc.to_string(), kind.to_string()))
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "422 problems for {}: {body}", resp.request);
+}
