@@ -46,13 +46,17 @@ fi
 
 if [[ $smoke -eq 1 ]]; then
     duration="${duration:-2}"
-    conns_get=8       # health and users/me
+    conns_get=8       # health, users/me and the API-key scenarios
     conns_login=2
+    seed_keys=1000
 else
     duration="${duration:-10}"
     conns_get=64
     conns_login=4
+    seed_keys=10000
 fi
+
+seed_label="$((seed_keys / 1000))k"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -89,6 +93,17 @@ if ! command -v wrk >/dev/null; then
         { $sudo apt-get update >&2 && $sudo apt-get install -y wrk >&2; } ||
         die "cannot install wrk"
 fi
+
+# --- machine -------------------------------------------------------------------------------
+cores="$(nproc)"
+wrk_version="$(wrk -v 2>&1 | head -n 1 | awk '{ print $2 }' || true)"
+echo "== machine: $cores cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" >&2
+load="$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== load average before measuring (1, 5, 15 min): $load" >&2
+if awk -v l="${load%% *}" -v c="$cores" 'BEGIN { exit !(l > c / 2) }'; then
+    echo "warning: the machine is busy (load ${load%% *} on $cores cores); the figures will be low" >&2
+fi
+echo "== wrk ${wrk_version:-?}, ${duration} s per scenario, server $("$bin" version 2>/dev/null || echo shipstar)" >&2
 
 # --- server ------------------------------------------------------------------------------
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/shipstar-bench.XXXXXX")"
@@ -179,7 +194,8 @@ cold_start_ms="$(awk -v us=$((ready_us - start_us)) 'BEGIN { printf "%.0f", us /
 
 # --- login -------------------------------------------------------------------------------
 login() {
-    curl -sS --max-time 10 -o "$tmp/login.json" -w '%{http_code} %{time_total}\n' \
+    curl -sS --max-time 10 -o "$tmp/login.json" \
+        -w '%{http_code} %{time_pretransfer} %{time_starttransfer}\n' \
         --data-urlencode "username=$email" --data-urlencode "password=$password" \
         "$base/api/internal/auth/jwt/login"
 }
@@ -194,24 +210,19 @@ code="$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "Authorization:
 
 idle_rss_kib="$(rss_kib VmRSS)"
 
-# Sequential logins on an idle server: about one Argon2id hash each.
-login_runs=5
+# Sequential logins on an idle server, each about one Argon2id verification. The time
+# counted is the server's: from the request sent to the first byte of the answer.
+login_runs=7
 login_times=()
 for _ in $(seq "$login_runs"); do
-    read -r code seconds < <(login) || die "login request failed"
+    read -r code sent first_byte < <(login) || die "login request failed"
     [[ "$code" == 2?? ]] || die "login answered $code"
-    login_times+=("$seconds")
+    login_times+=("$(awk -v a="$sent" -v b="$first_byte" 'BEGIN { print b - a }')")
 done
 single_login_ms="$(printf '%s\n' "${login_times[@]}" | sort -g |
     awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", m * 1000 }')"
 
-# --- load --------------------------------------------------------------------------------
-cores="$(nproc)"
-wrk_version="$(wrk -v 2>&1 | head -n 1 | awk '{ print $2 }' || true)"
-echo "== machine: $cores cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" >&2
-echo "== load before measuring:$(uptime | sed 's/.*load average//')" >&2
-echo "== wrk ${wrk_version:-?}, ${duration} s per scenario, server $("$bin" version 2>/dev/null || echo shipstar)" >&2
-
+# --- load ------------------------------------------------------------------------------
 failed=0
 results=()
 # run_wrk NAME CONNECTIONS [wrk args...] URL
@@ -224,21 +235,23 @@ run_wrk() {
         cat "$out" >&2
         die "wrk failed in scenario $name"
     fi
-    [[ $verbose -eq 1 ]] && cat "$out" >&2
+    if [[ $verbose -eq 1 ]]; then cat "$out" >&2; fi
     local line
     line="$(grep '^BENCH ' "$out" | tail -n 1)"
     [[ -n "$line" ]] || { cat "$out" >&2; die "no summary from wrk in scenario $name"; }
     local non2xx
     non2xx="$(sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$out")"
     non2xx="${non2xx:-0}"
-    local row
-    row="$(awk -v name="$name" -v conns="$conns" -v non2xx="$non2xx" -v line="$line" 'BEGIN {
+    kill -0 "$server_pid" 2>/dev/null || die "the server died during scenario $name"
+    local row hwm
+    hwm="$(rss_kib VmHWM)"
+    row="$(awk -v name="$name" -v conns="$conns" -v non2xx="$non2xx" -v line="$line" -v hwm="$hwm" 'BEGIN {
         n = split(line, kv, " ")
         for (i = 2; i <= n; i++) { split(kv[i], p, "="); v[p[1]] = p[2] }
         socket = v["connect"] + v["read"] + v["write"] + v["timeout"]
-        printf "%-10s %5d %12.1f %10.2f %10.2f %8d %8d %9d",
+        printf "%-16s %5d %10.1f %9.2f %9.2f %8d %8d %9d %9.1f",
             name, conns, v["requests"] / (v["duration_us"] / 1e6),
-            v["p50_us"] / 1000, v["p99_us"] / 1000, non2xx, socket, v["requests"]
+            v["p50_us"] / 1000, v["p99_us"] / 1000, non2xx, socket, v["requests"], hwm / 1024
     }')"
     results+=("$row")
     echo "$row"
@@ -260,17 +273,43 @@ run_wrk() {
 }
 
 export BENCH_LUA_DIR="$root/benches" BENCH_EMAIL="$email" BENCH_PASSWORD="$password"
-printf '%-10s %5s %12s %10s %10s %8s %8s %9s\n' \
-    scenario conns "req/s" "p50(ms)" "p99(ms)" non-2xx sockerr requests
+# rss(MiB) is the server's peak RSS (VmHWM) so far, read after each scenario.
+printf '%-16s %5s %10s %9s %9s %8s %8s %9s %9s\n' \
+    scenario conns "req/s" "p50(ms)" "p99(ms)" non-2xx sockerr requests "rss(MiB)"
 run_wrk health "$conns_get" -s benches/report.lua "$base/api/v1/health"
 run_wrk users_me "$conns_get" -s benches/report.lua -H "Authorization: Bearer $jwt" \
     "$base/api/internal/users/me"
+api_key="$("$bin" --database "$tmp/bench.db" key create --project default --user "$email" \
+    --name bench 2>>"$tmp/server.log")" || die "shipstar key create failed"
+run_wrk api_key_me "$conns_get" -s benches/report.lua -H "Authorization: Bearer $api_key" \
+    "$base/api/v1/me"
 run_wrk login "$conns_login" -s benches/login.lua "$base/api/internal/auth/jwt/login"
 
-peak_rss_kib="$(rss_kib VmHWM)"
-kill -0 "$server_pid" 2>/dev/null || die "the server died during the run"
+# The same key lookup with many keys in the table: it must not slow down (indexed by hash).
+python3 - "$base" "$jwt" "$seed_keys" <<'PY' || die "seeding API keys failed"
+import http.client, json, sys, urllib.parse
+base, jwt, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+url = urllib.parse.urlparse(base)
+conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+auth = {"Authorization": "Bearer " + jwt}
+conn.request("GET", "/api/internal/projects", headers=auth)
+project = json.loads(conn.getresponse().read())[0]["id"]
+headers = dict(auth, **{"Content-Type": "application/json"})
+for i in range(count):
+    body = json.dumps({"name": "seed %d" % i})
+    conn.request("POST", "/api/internal/projects/%s/api-keys" % project, body=body, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    if response.status != 201:
+        sys.exit("key %d: HTTP %d" % (i, response.status))
+PY
+echo "== seeded $seed_keys more API keys" >&2
+run_wrk api_key_me_${seed_label} "$conns_get" -s benches/report.lua \
+    -H "Authorization: Bearer $api_key" "$base/api/v1/me"
 
-login_rps="$(echo "${results[2]}" | awk '{ print $3 }')"
+peak_rss_kib="$(rss_kib VmHWM)"
+
+login_rps="$(printf '%s\n' "${results[@]}" | awk '$1 == "login" { print $3 }')"
 awk -v c="$cold_start_ms" -v idle="$idle_rss_kib" -v peak="$peak_rss_kib" \
     -v single="$single_login_ms" -v runs="$login_runs" -v cores="$cores" -v rps="$login_rps" 'BEGIN {
     printf "cold start: %d ms (spawn to first 200 from /api/v1/health, fresh database)\n", c
