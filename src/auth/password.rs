@@ -8,10 +8,19 @@
 //!   turn, so a login flood occupies a known number of cores and the rest keep serving.
 //! * **Upgrades.** A hash made with other parameters verifies and reports `needs_rehash`, so
 //!   the caller can store a fresh hash after a successful login.
+//! * **Bounded memory.** Each hash needs `m` KiB (19 MiB by default). Freshly allocating that
+//!   per login leaves the allocator holding hundreds of MiB after a burst, so each hashing slot
+//!   reuses one buffer: memory for hashing stays at `max_concurrent x m` KiB.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::{Condvar, Mutex};
+use subtle::ConstantTimeEq;
+
+/// Bytes of a new hash's output.
+const HASH_BYTES: usize = 32;
+/// Bytes of a new hash's salt.
+const SALT_BYTES: usize = 16;
 
 /// Shortest accepted password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -79,6 +88,9 @@ pub struct PasswordHasher {
     dummy_hash: String,
     permits: Mutex<usize>,
     permit_freed: Condvar,
+    /// Argon2 working memory, one buffer per slot in use at most, reused across hashes.
+    buffers: Mutex<Vec<Vec<Block>>>,
+    block_count: usize,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -104,6 +116,7 @@ impl PasswordHasher {
             None,
         )
         .map_err(|err| BadParams(err.to_string()))?;
+        let block_count = argon2_params.block_count();
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon2_params);
         let mut hasher = PasswordHasher {
             params,
@@ -111,6 +124,8 @@ impl PasswordHasher {
             dummy_hash: String::new(),
             permits: Mutex::new(max_concurrent.max(1)),
             permit_freed: Condvar::new(),
+            buffers: Mutex::new(Vec::new()),
+            block_count,
         };
         let mut filler = [0u8; 24];
         crate::ids::random_bytes(&mut filler);
@@ -128,14 +143,20 @@ impl PasswordHasher {
     /// A PHC string (`$argon2id$v=19$m=..,t=..,p=..$salt$hash`) for `password` with a fresh
     /// 16-byte random salt.
     pub fn hash(&self, password: &str) -> Result<String, BadParams> {
-        let mut salt_bytes = [0u8; 16];
-        crate::ids::random_bytes(&mut salt_bytes);
-        let salt = SaltString::encode_b64(&salt_bytes).map_err(|err| BadParams(err.to_string()))?;
-        let _permit = self.acquire();
-        self.argon2
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|err| BadParams(err.to_string()))
+        let mut salt = [0u8; SALT_BYTES];
+        crate::ids::random_bytes(&mut salt);
+        let salt_text = SaltString::encode_b64(&salt).map_err(|err| BadParams(err.to_string()))?;
+        let mut out = [0u8; HASH_BYTES];
+        self.compute(password.as_bytes(), &salt, &mut out)?;
+        let output = Output::new(&out).map_err(|err| BadParams(err.to_string()))?;
+        Ok(format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            self.params.memory_kib,
+            self.params.iterations,
+            self.params.parallelism,
+            salt_text.as_str(),
+            output
+        ))
     }
 
     /// Checks `password` against the PHC string `stored`, with the parameters recorded in it.
@@ -145,26 +166,61 @@ impl PasswordHasher {
             self.burn(password);
             return Verdict::Mismatch;
         };
-        let matched = {
+        let current = self.uses_current_params(&parsed);
+        let matched = if current {
+            self.matches_with_current_params(password, &parsed)
+        } else {
+            // Older parameters: let the library size its own memory for this one hash.
             let _permit = self.acquire();
             self.argon2
                 .verify_password(password.as_bytes(), &parsed)
                 .is_ok()
         };
-        if !matched {
-            return Verdict::Mismatch;
+        if matched {
+            Verdict::Match {
+                needs_rehash: !current,
+            }
+        } else {
+            Verdict::Mismatch
         }
-        Verdict::Match {
-            needs_rehash: !self.uses_current_params(&parsed),
-        }
+    }
+
+    /// Recomputes a hash made with the current parameters in a reused buffer and compares
+    /// it in constant time.
+    fn matches_with_current_params(&self, password: &str, parsed: &PasswordHash<'_>) -> bool {
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return false;
+        };
+        let mut salt_buf = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+            return false;
+        };
+        let mut out = vec![0u8; expected.len()];
+        self.compute(password.as_bytes(), salt, &mut out).is_ok()
+            && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
+    }
+
+    /// Runs Argon2id with the current parameters in one of the bounded slots and its buffer.
+    fn compute(&self, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<(), BadParams> {
+        let _permit = self.acquire();
+        let reused = self.buffers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut memory = reused.unwrap_or_else(|| vec![Block::default(); self.block_count]);
+        let result = self
+            .argon2
+            .hash_password_into_with_memory(password, salt, out, &mut memory)
+            .map_err(|err| BadParams(err.to_string()));
+        self.buffers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(memory);
+        result
     }
 
     /// Spends the work of one verification and discards the result: the answer for an unknown
     /// email must take as long as the answer for a wrong password.
     pub fn burn(&self, password: &str) {
         if let Ok(parsed) = PasswordHash::new(&self.dummy_hash) {
-            let _permit = self.acquire();
-            let _ = self.argon2.verify_password(password.as_bytes(), &parsed);
+            let _ = self.matches_with_current_params(password, &parsed);
         }
     }
 
@@ -275,6 +331,42 @@ mod tests {
             hasher.hash("password1").unwrap(),
             hasher.hash("password1").unwrap()
         );
+    }
+
+    #[test]
+    fn hashes_agree_with_the_reference_implementation_both_ways() {
+        use argon2::password_hash::PasswordHasher as _;
+        let hasher = PasswordHasher::new(FAST, 1).unwrap();
+        let reference = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
+        let ours = hasher.hash("correct horse").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(reference.verify_password(b"correct horse", &parsed).is_ok());
+        assert!(reference.verify_password(b"wrong horse", &parsed).is_err());
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let theirs = reference
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            hasher.verify("correct horse", &theirs),
+            Verdict::Match {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(hasher.verify("wrong horse", &theirs), Verdict::Mismatch);
+    }
+
+    #[test]
+    fn buffers_are_reused_not_multiplied() {
+        let hasher = PasswordHasher::new(FAST, 2).unwrap();
+        for i in 0..5 {
+            hasher.hash(&format!("password{i}")).unwrap();
+        }
+        assert_eq!(hasher.buffers.lock().unwrap().len(), 1);
     }
 
     #[test]
