@@ -1,14 +1,14 @@
 //! Project API keys: create (shown once), list, read, change, roll, delete, usage.
 
 use crate::api::extract::{self, Fields, JsonFields};
-use crate::api::principal::{project_role, require_manager, require_session, Role};
+use crate::api::principal::{project_role, require_manager, require_session, Role, SessionCaller};
 use crate::api::respond::{ok, token_response};
 use crate::api::usage::utc_day;
 use crate::api::{dto, App, Ctx};
 use crate::auth::api_key;
 use crate::error::{Error, FieldError};
 use crate::http::Response;
-use crate::store::{ApiKey, ApiKeyChanges, NewApiKey, Project};
+use crate::store::{ApiKey, ApiKeyChanges, NewApiKey};
 use serde_json::{json, Value};
 
 /// Longest key name, in characters.
@@ -19,8 +19,15 @@ const MAX_EXPIRES_IN_DAYS: i64 = 3650;
 const MAX_OVERLAP_SECS: i64 = 2_592_000;
 const DAY_SECS: i64 = 86_400;
 
-/// The key, its project and the caller's role (404 unknown key, 403 another team).
-fn key_role(app: &App, ctx: &Ctx<'_>) -> Result<(ApiKey, Project, Role), Error> {
+/// A key addressed by the path, with who is asking and their role in its team.
+struct KeyAccess {
+    caller: SessionCaller,
+    key: ApiKey,
+    role: Role,
+}
+
+/// The key in the path and the caller's role in its team (404 unknown key, 403 another team).
+fn key_access(app: &App, ctx: &Ctx<'_>) -> Result<KeyAccess, Error> {
     let caller = require_session(app, ctx)?;
     let not_found = || Error::NotFound("API key not found".into());
     let key_id = ctx.params.get("key_id");
@@ -28,8 +35,8 @@ fn key_role(app: &App, ctx: &Ctx<'_>) -> Result<(ApiKey, Project, Role), Error> 
         return Err(not_found());
     }
     let key = app.store.api_key_by_id(key_id)?.ok_or_else(not_found)?;
-    let (project, role) = project_role(app, &caller.user, &key.project_id)?;
-    Ok((key, project, role))
+    let (_, role) = project_role(app, &caller.user, &key.project_id)?;
+    Ok(KeyAccess { caller, key, role })
 }
 
 fn future_problem(name: &str) -> FieldError {
@@ -101,13 +108,13 @@ pub fn post_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `GET /api/internal/api-keys/{key_id}` (member).
 pub fn get_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let (key, _, _) = key_role(app, ctx)?;
-    Ok(ok(&dto::api_key(&key)))
+    let access = key_access(app, ctx)?;
+    Ok(ok(&dto::api_key(&access.key)))
 }
 
 /// `PATCH /api/internal/api-keys/{key_id}` (owner, admin): rename, (de)activate, expiry.
 pub fn patch_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let (key, _, role) = key_role(app, ctx)?;
+    let KeyAccess { key, role, .. } = key_access(app, ctx)?;
     require_manager(role)?;
     let body = extract::json_object(ctx.req)?;
     let mut fields = JsonFields::new(&body);
@@ -129,7 +136,11 @@ pub fn patch_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 /// a new key with the same name, project and expiry rule; the old one stops working once the
 /// overlap has passed.
 pub fn post_roll(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let (old, _, role) = key_role(app, ctx)?;
+    let KeyAccess {
+        caller,
+        key: old,
+        role,
+    } = key_access(app, ctx)?;
     require_manager(role)?;
     let body = if ctx.req.body.is_empty() {
         serde_json::Map::new()
@@ -141,13 +152,6 @@ pub fn post_roll(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         .optional_int("overlap_seconds", 0, MAX_OVERLAP_SECS)
         .unwrap_or(0);
     fields.finish()?;
-    let caller_id = ctx
-        .principal
-        .borrow()
-        .as_deref()
-        .and_then(|p| p.strip_prefix("user:"))
-        .map(str::to_string)
-        .ok_or_else(|| Error::Internal("roll without a signed-in caller".into()))?;
     let now = app.clock.now_secs();
     let generated = api_key::generate();
     let new = NewApiKey {
@@ -155,7 +159,7 @@ pub fn post_roll(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         name: old.name.clone(),
         key_hash: generated.hash.clone(),
         key_prefix: generated.key_prefix.clone(),
-        created_by: caller_id,
+        created_by: caller.user.id,
         expires_at: match old.expires_in_days {
             Some(days) => Some(now + days * DAY_SECS),
             None => old.expires_at,
@@ -168,7 +172,7 @@ pub fn post_roll(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `DELETE /api/internal/api-keys/{key_id}` (owner, admin) → 204.
 pub fn delete_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let (key, _, role) = key_role(app, ctx)?;
+    let KeyAccess { key, role, .. } = key_access(app, ctx)?;
     require_manager(role)?;
     if app.store.delete_api_key(&key.id)? {
         Ok(Response::empty(204))
@@ -180,7 +184,7 @@ pub fn delete_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 /// `GET /api/internal/api-keys/{key_id}/usage?days=1..90` (member): one row per UTC day,
 /// oldest first, days without use included as zeros.
 pub fn get_usage(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let (key, _, _) = key_role(app, ctx)?;
+    let KeyAccess { key, .. } = key_access(app, ctx)?;
     let query = Fields::from_query(ctx.req)?;
     let mut problems = Vec::new();
     let days = query.int_or("days", 30, 1, 90, &mut problems);
