@@ -176,4 +176,20 @@ mod tests {
         assert!(!is_well_formed(""));
         assert!(!is_well_formed(&format!("sk_live_{}", "é".repeat(19))));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+
+        #[test]
+        fn shape_check_never_panics_on_arbitrary_text(text in "\\PC{0,64}") {
+            let _ = is_well_formed(&text);
+        }
+
+        #[test]
+        fn key_like_strings_pass_only_with_the_right_checksum(body in "[0-9A-Za-z]{32}", tail in "[0-9A-Za-z]{6}") {
+            let candidate = format!("{PREFIX}{body}{tail}");
+            let expected = base62_checksum(crc32(format!("{PREFIX}{body}").as_bytes()));
+            proptest::prop_assert_eq!(is_well_formed(&candidate), tail == expected);
+        }
+    }
 }
