@@ -1,4 +1,4 @@
-//! API-key bookkeeping kept off the request path.
+//! API-key and session bookkeeping kept off the request path.
 //!
 //! Checking a key never waits for a write: uses are counted in memory and a background
 //! thread flushes them about once a second (so they show within 2 s), in one transaction per
@@ -19,6 +19,7 @@ pub const FLUSH_INTERVAL_MILLIS: u64 = 500;
 struct Pending {
     counts: HashMap<(String, String), (i64, i64)>,
     last_used: HashMap<String, i64>,
+    sessions_seen: HashMap<String, i64>,
 }
 
 /// Buffered usage counts and last-use times.
@@ -68,10 +69,16 @@ impl UsageRecorder {
         pending.last_used.insert(key.id.clone(), now);
     }
 
+    /// Notes that session `session_id` was used at `now` (callers throttle to once a minute).
+    pub fn note_session_seen(&self, session_id: &str, now: i64) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.sessions_seen.insert(session_id.to_string(), now);
+    }
+
     /// Writes everything pending. On failure the batch is put back to be retried.
     pub fn flush(&self, store: &Store) {
         let taken = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        if taken.counts.is_empty() && taken.last_used.is_empty() {
+        if taken.counts.is_empty() && taken.last_used.is_empty() && taken.sessions_seen.is_empty() {
             return;
         }
         let batch = UsageBatch {
@@ -85,6 +92,11 @@ impl UsageRecorder {
                 .iter()
                 .map(|(key, at)| (key.clone(), *at))
                 .collect(),
+            sessions_seen: taken
+                .sessions_seen
+                .iter()
+                .map(|(session, at)| (session.clone(), *at))
+                .collect(),
         };
         if store.record_usage(&batch).is_err() {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -95,6 +107,10 @@ impl UsageRecorder {
             }
             for (key, at) in taken.last_used {
                 let entry = pending.last_used.entry(key).or_insert(at);
+                *entry = (*entry).max(at);
+            }
+            for (session, at) in taken.sessions_seen {
+                let entry = pending.sessions_seen.entry(session).or_insert(at);
                 *entry = (*entry).max(at);
             }
         }

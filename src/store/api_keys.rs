@@ -95,6 +95,8 @@ pub struct UsageBatch {
     pub counts: Vec<(String, String, i64, i64)>,
     /// (key id, unix seconds) last uses.
     pub last_used: Vec<(String, i64)>,
+    /// (session id, unix seconds) last uses of sessions.
+    pub sessions_seen: Vec<(String, i64)>,
 }
 
 const KEY_COLUMNS: &str = "k.id, k.project_id, k.name, k.key_prefix, k.created_by, k.created_at, \
@@ -287,9 +289,9 @@ impl Store {
         .map_err(map_err)
     }
 
-    /// Adds usage counts and records last uses, in one transaction.
+    /// Adds usage counts and records last uses of keys and sessions, in one transaction.
     pub fn record_usage(&self, batch: &UsageBatch) -> Result<(), Error> {
-        if batch.counts.is_empty() && batch.last_used.is_empty() {
+        if batch.counts.is_empty() && batch.last_used.is_empty() && batch.sessions_seen.is_empty() {
             return Ok(());
         }
         self.write(|tx| {
@@ -309,6 +311,13 @@ impl Store {
                     "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1",
                 )
                 .and_then(|mut stmt| stmt.execute(params![key_id, at]))
+                .map_err(map_err)?;
+            }
+            for (session_id, at) in &batch.sessions_seen {
+                tx.prepare_cached(
+                    "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id = ?1",
+                )
+                .and_then(|mut stmt| stmt.execute(params![session_id, at]))
                 .map_err(map_err)?;
             }
             Ok(())

@@ -164,16 +164,6 @@ impl Store {
         })
     }
 
-    /// Records a use of the session (coarse: callers skip this when it was seen recently).
-    pub fn touch_session(&self, id: &str, now: i64) -> Result<(), Error> {
-        self.write(|tx| {
-            tx.prepare_cached("UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1")
-                .and_then(|mut stmt| stmt.execute(params![id, now]))
-                .map_err(map_err)?;
-            Ok(())
-        })
-    }
-
     /// Revokes session `id` if it belongs to `user_id` and is live; false otherwise.
     pub fn revoke_session(&self, user_id: &str, id: &str, now: i64) -> Result<bool, Error> {
         self.write(|tx| {
@@ -279,5 +269,30 @@ mod tests {
         assert_eq!(live[0].id, keep.id);
         assert!(!store.revoke_session(&user.id, &other.id, 13).unwrap());
         assert!(!store.revoke_session("someone-else", &keep.id, 13).unwrap());
+    }
+
+    #[test]
+    fn a_flushed_use_moves_last_seen_forward_only() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let user = store
+            .create_user(
+                &NewUser {
+                    email: "a@example.com".into(),
+                    password_hash: "x".into(),
+                    ..NewUser::default()
+                },
+                1,
+            )
+            .unwrap();
+        let session = store.create_session(&user.id, None, None, 10, 100).unwrap();
+        let seen = |at: i64| crate::store::UsageBatch {
+            sessions_seen: vec![(session.id.clone(), at)],
+            ..Default::default()
+        };
+        store.record_usage(&seen(90)).unwrap();
+        store.record_usage(&seen(50)).unwrap();
+        let stored = store.session_by_id(&session.id).unwrap().unwrap();
+        assert_eq!(stored.last_seen_at, 90);
     }
 }
