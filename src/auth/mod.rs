@@ -6,3 +6,4 @@
 pub mod api_key;
 pub mod jwt;
 pub mod password;
+pub mod ratelimit;
