@@ -2,8 +2,10 @@
 //! create the first administrator or print the setup link, bind, serve until a signal, then
 //! shut down cleanly.
 
+use crate::api::client_ip::ProxyRange;
 use crate::api::{self, keyring::KeyRing, App};
 use crate::auth::password::{HashParams, PasswordHasher};
+use crate::auth::ratelimit::{Limits, RateLimiter};
 use crate::clock::Clock;
 use crate::config::{Config, LogFormat};
 use crate::error::StartupError;
@@ -56,6 +58,23 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
         .as_ref()
         .map(|s| s.expose().as_bytes().to_vec());
     let keys = KeyRing::open(&store, secret.as_deref(), now)?;
+    let limits = Limits {
+        public: config.rate_limit_public_per_minute,
+        authenticated: config.rate_limit_auth_per_minute,
+        login_ip: config.rate_limit_login_per_minute,
+        login_email: config.rate_limit_login_email_per_minute,
+        refresh: config.rate_limit_refresh_per_minute,
+    };
+    let limiter = RateLimiter::new(limits, config.rate_limit_max_entries);
+    let trusted_proxies = config
+        .trusted_proxies
+        .iter()
+        .map(|text| {
+            ProxyRange::parse(text).ok_or_else(|| {
+                StartupError(format!("trusted_proxies: {text:?} is not an IP or CIDR"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let app = App {
         config,
         store,
@@ -64,6 +83,8 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
         keys,
         setup_token: Mutex::new(None),
         usage: api::usage::UsageRecorder::default(),
+        limiter,
+        trusted_proxies,
     };
     bootstrap_first_user(&app)?;
     Ok(app)

@@ -3,6 +3,7 @@
 //!
 //! May use `http`, `auth`, `store`, `config` and `clock`; never `tiny_http` or `rusqlite`.
 
+pub mod client_ip;
 pub mod dto;
 pub mod extract;
 mod internal;
@@ -16,6 +17,7 @@ pub mod usage;
 mod v1;
 
 use crate::auth::password::PasswordHasher;
+use crate::auth::ratelimit::{Class, Decision, RateLimiter};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Error;
@@ -46,6 +48,10 @@ pub struct App {
     pub setup_token: Mutex<Option<String>>,
     /// Buffered API-key usage and last-use times.
     pub usage: usage::UsageRecorder,
+    /// Per-class request rate limits.
+    pub limiter: RateLimiter,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<client_ip::ProxyRange>,
 }
 
 /// What a handler receives: the request and its path parameters.
@@ -58,6 +64,40 @@ pub struct Ctx<'a> {
     pub principal: RefCell<Option<String>>,
     /// The API key that authenticated the request (id, expiry), for usage and expiry headers.
     pub key_used: RefCell<Option<(String, Option<i64>)>>,
+    /// The most restrictive rate-limit decision taken for this request, for its headers.
+    pub rate: RefCell<Option<Decision>>,
+}
+
+impl Ctx<'_> {
+    /// The client address (see [`client_ip`]).
+    pub fn client_ip(&self, app: &App) -> String {
+        client_ip::client_ip(
+            self.req.peer,
+            self.req.header("x-forwarded-for"),
+            &app.trusted_proxies,
+        )
+    }
+}
+
+/// Counts the request against `class` for `client`: 429 when over the limit. The decision
+/// is kept for the `X-RateLimit-*` headers (the tighter one when several classes apply).
+pub fn throttle(app: &App, ctx: &Ctx<'_>, class: Class, client: &str) -> Result<(), Error> {
+    let Some(decision) = app.limiter.check(class, client, app.clock.now_millis()) else {
+        return Ok(());
+    };
+    let mut kept = ctx.rate.borrow_mut();
+    let tighter = kept
+        .is_none_or(|old| (!decision.allowed && old.allowed) || decision.remaining < old.remaining);
+    if tighter {
+        *kept = Some(decision);
+    }
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(Error::RateLimited {
+            retry_after_secs: decision.retry_after_secs,
+        })
+    }
 }
 
 /// A handler: builds the answer or fails with an [`Error`] mapped in one place.
@@ -124,6 +164,7 @@ pub fn handle(app: &App, req: &Request) -> Response {
         params,
         principal: RefCell::new(None),
         key_used: RefCell::new(None),
+        rate: RefCell::new(None),
     };
     let mut response = match (route.handler)(app, &ctx) {
         Ok(response) => response,
@@ -136,6 +177,12 @@ pub fn handle(app: &App, req: &Request) -> Response {
         if let Some(at) = expires_at.filter(|at| at - now <= KEY_EXPIRY_WARNING_SECS) {
             response = response.with_header("X-Key-Expires-At", respond::rfc3339(at));
         }
+    }
+    if let Some(decision) = ctx.rate.into_inner() {
+        response = response
+            .with_header("X-RateLimit-Limit", decision.limit.to_string())
+            .with_header("X-RateLimit-Remaining", decision.remaining.to_string())
+            .with_header("X-RateLimit-Reset", decision.reset_unix.to_string());
     }
     response.with_principal(ctx.principal.into_inner())
 }

@@ -6,9 +6,10 @@
 //! honest client, who simply signs in again.
 
 use super::extract::{credential, Credential};
-use super::{App, Ctx};
+use super::{throttle, App, Ctx};
 use crate::auth::api_key;
 use crate::auth::jwt::{self, Claims, Validation};
+use crate::auth::ratelimit::Class;
 use crate::error::{AuthFailure, Error};
 use crate::store::{ApiKey, Project, Session, User};
 
@@ -45,6 +46,12 @@ pub fn require_session(app: &App, ctx: &Ctx<'_>) -> Result<SessionCaller, Error>
         Credential::Jwt(token) => {
             let caller = verify_session_token(app, token)?;
             *ctx.principal.borrow_mut() = Some(format!("user:{}", caller.user.id));
+            throttle(
+                app,
+                ctx,
+                Class::Authenticated,
+                &format!("user:{}", caller.user.id),
+            )?;
             Ok(caller)
         }
     }
@@ -148,6 +155,12 @@ pub fn require_caller(app: &App, ctx: &Ctx<'_>, failure: AuthFailure) -> Result<
                 other => other,
             })?;
             *ctx.principal.borrow_mut() = Some(format!("user:{}", caller.user.id));
+            throttle(
+                app,
+                ctx,
+                Class::Authenticated,
+                &format!("user:{}", caller.user.id),
+            )?;
             Ok(Caller::Session(caller))
         }
     }
@@ -180,6 +193,7 @@ pub fn authenticate_key(app: &App, ctx: &Ctx<'_>, raw: &str) -> Result<KeyCaller
     }
     app.usage.note_use(key, now);
     *ctx.key_used.borrow_mut() = Some((key.id.clone(), key.expires_at));
+    throttle(app, ctx, Class::Authenticated, &format!("key:{}", key.id))?;
     Ok(KeyCaller {
         key: holder.key,
         user: holder.user,

@@ -97,6 +97,12 @@ impl TestServer {
             .env("SHIPSTAR_ARGON2_MEMORY_KIB", "64")
             .env("SHIPSTAR_ARGON2_ITERATIONS", "1")
             .env("SHIPSTAR_WORKERS", "8")
+            // Tests log in far more often than people do; rate-limit tests turn limits on.
+            .env("SHIPSTAR_RATE_LIMIT_PUBLIC_PER_MINUTE", "0")
+            .env("SHIPSTAR_RATE_LIMIT_AUTH_PER_MINUTE", "0")
+            .env("SHIPSTAR_RATE_LIMIT_LOGIN_PER_MINUTE", "0")
+            .env("SHIPSTAR_RATE_LIMIT_LOGIN_EMAIL_PER_MINUTE", "0")
+            .env("SHIPSTAR_RATE_LIMIT_REFRESH_PER_MINUTE", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);

@@ -8,5 +8,6 @@ mod cli;
 mod conventions;
 mod keys;
 mod operations;
+mod rate_limits;
 mod tenancy;
 mod users;

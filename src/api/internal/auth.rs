@@ -3,9 +3,10 @@
 use crate::api::extract::{self, Fields, JsonFields};
 use crate::api::principal::{live_session_of, require_session};
 use crate::api::respond::token_response;
-use crate::api::{dto, App, Ctx};
+use crate::api::{dto, throttle, App, Ctx};
 use crate::auth::jwt::{self, Claims, Validation, AUDIENCE};
 use crate::auth::password::{check_length, LengthProblem, Verdict};
+use crate::auth::ratelimit::Class;
 use crate::error::{AuthFailure, Error, FieldError};
 use crate::http::Response;
 use crate::store::{NewUser, RevokeSessions, UserChanges};
@@ -62,6 +63,8 @@ pub fn password_too_long() -> FieldError {
 /// Unknown email, wrong password and inactive user get the same 400 after the same hashing
 /// work, so neither the answer nor its timing tells whether an account exists.
 pub fn post_login(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    // Both limits are checked before any hashing: a flood costs no Argon2 work.
+    throttle(app, ctx, Class::LoginIp, &ctx.client_ip(app))?;
     let fields = Fields::from_form(ctx.req)?;
     let mut problems = Vec::new();
     let username = fields.required("username", &mut problems);
@@ -80,6 +83,7 @@ pub fn post_login(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     if !problems.is_empty() {
         return Err(Error::Validation(problems));
     }
+    throttle(app, ctx, Class::LoginEmail, &username.trim().to_lowercase())?;
     let bad_credentials = || Error::bad_request("LOGIN_BAD_CREDENTIALS");
     let Some(user) = app.store.user_by_email(username.trim())? else {
         app.hasher.burn(password);
@@ -144,6 +148,7 @@ pub fn post_refresh(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         ..Validation::new(app.config.jwt_leeway_seconds)
     };
     let claims = jwt::verify(token, &keys, &validation, now).map_err(|_| unauthorized())?;
+    throttle(app, ctx, Class::Refresh, &claims.sid)?;
     if claims.exp.saturating_add(app.config.refresh_grace_seconds) <= now {
         return Err(unauthorized());
     }
@@ -201,6 +206,7 @@ pub fn post_logout(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 /// `POST /api/internal/auth/register` (JSON): self-service sign-up, off unless
 /// `allow_registration` is on.
 pub fn post_register(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    throttle(app, ctx, Class::LoginIp, &ctx.client_ip(app))?;
     if !app.config.allow_registration {
         return Err(Error::Forbidden(
             "Registration is disabled on this server".into(),
