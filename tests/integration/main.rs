@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod conventions;
 mod keys;
+mod malformed;
 mod operations;
 mod rate_limits;
 mod tenancy;

@@ -1,0 +1,75 @@
+//! Integration tests: broken and hostile requests get a 4xx or a closed connection, never a
+//! 5xx or a hang, and the server keeps serving afterwards.
+
+use crate::fixture::*;
+use std::io::{BufReader, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+/// Sends `bytes`, closes the sending side, and returns the status if a response came within
+/// 3 s. (The HTTP/2 preface is answered 505 by the HTTP layer, which then keeps the
+/// connection open until the client closes it; bounding that is the slow-client work.)
+fn send_and_close(server: &TestServer, bytes: &[u8]) -> Option<u16> {
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    // The server may answer and close before reading everything: a failed write is fine.
+    let _ = stream.write_all(bytes);
+    let _ = stream.shutdown(Shutdown::Write);
+    read_response(&mut BufReader::new(stream))
+        .ok()
+        .map(|resp| resp.status)
+}
+
+#[test]
+fn corpus_of_broken_requests_gets_4xx_or_a_closed_connection() {
+    let server = TestServer::start();
+    let huge_token = format!(
+        "GET /api/internal/users/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        "a".repeat(1 << 20)
+    );
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("tls hello", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec()),
+        ("bare method", b"GET\r\n\r\n".to_vec()),
+        ("http/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec()),
+        ("negative length", b"POST /api/internal/auth/jwt/login HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n".to_vec()),
+        ("huge length", b"POST /api/internal/auth/jwt/login HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n".to_vec()),
+        ("chunk size not hex", b"POST /api/internal/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n".to_vec()),
+        ("chunk shorter than declared", b"POST /api/internal/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc".to_vec()),
+        ("body shorter than declared", b"POST /api/internal/auth/jwt/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nusername=a".to_vec()),
+        ("invalid utf-8 escape in path", b"GET /api/internal/users/%ff HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+        ("raw invalid utf-8 in path", b"GET /api/v1/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+        ("bad escape in query", b"GET /setup?token=%zz HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+        ("path traversal", b"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+        ("encoded traversal", b"GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+        ("header without colon", b"GET /api/v1/health HTTP/1.1\r\nHost x\r\nnonsense\r\n\r\n".to_vec()),
+        ("absolute target", b"GET http://example.com/etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+        ("unknown version", b"GET /api/v1/health HTTP/9.9\r\nHost: x\r\n\r\n".to_vec()),
+        ("1 MiB token", huge_token.into_bytes()),
+        ("nul bytes", vec![0u8; 4096]),
+    ];
+    for (name, bytes) in cases {
+        if let Some(status) = send_and_close(&server, &bytes) {
+            assert!(
+                (400..500).contains(&status) || status == 505,
+                "{name}: answered {status}, want a 4xx or a closed connection"
+            );
+        }
+        server.get("/api/v1/health").send().expect_status(200);
+    }
+}
+
+#[test]
+fn percent_escapes_that_decode_to_traversal_never_reach_a_file() {
+    let server = TestServer::start();
+    for path in [
+        "/..%2f..%2fetc%2fpasswd",
+        "/setup/../api/v1/health",
+        "/api/v1/%2e%2e/health",
+    ] {
+        let resp = server.get(path).send();
+        assert_eq!(resp.status, 404, "{path}: {}", resp.text());
+        assert!(!resp.text().contains("root:"));
+    }
+}
