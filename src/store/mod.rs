@@ -88,6 +88,15 @@ impl Store {
             .is_ok()
     }
 
+    /// Runs SQLite's `PRAGMA integrity_check`; true when it reports `ok`.
+    pub fn integrity_ok(&self) -> Result<bool, Error> {
+        let conn = self.conn()?;
+        let verdict: String = conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .map_err(map_err)?;
+        Ok(verdict == "ok")
+    }
+
     /// Writes a consistent copy of the live database to `target` (which must not exist),
     /// safe while a server is serving from the same file.
     pub fn backup_to(&self, target: &Path) -> Result<(), Error> {
@@ -270,6 +279,11 @@ pub(crate) mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_fresh_database_passes_the_integrity_check() {
+        assert!(temp_store().store.integrity_ok().unwrap());
     }
 
     #[test]
