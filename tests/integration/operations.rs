@@ -955,3 +955,53 @@ fn kill_9_during_a_burst_of_writes_loses_no_acknowledged_write() {
         assert!(stored.contains(email), "acknowledged {email} was lost");
     }
 }
+
+/// Another process holds the write lock: a write waits up to the busy timeout and answers
+/// 503 with the contract's body shape, reads keep working, and nothing hangs or panics.
+#[test]
+fn a_write_locked_database_gives_503_while_reads_go_on() {
+    use std::io::BufRead;
+    let server = TestServer::start();
+    let token = server.admin_token();
+    let script = "import sqlite3, sys, time\n\
+                  c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+                  c.execute('BEGIN IMMEDIATE')\n\
+                  print('locked', flush=True)\n\
+                  time.sleep(15)\n";
+    let mut holder = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(server.db_path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
+
+    server
+        .get("/api/internal/users/me")
+        .bearer(&token)
+        .send()
+        .expect_status(200);
+    let resp = server
+        .post("/api/internal/users")
+        .bearer(&token)
+        .json(&serde_json::json!({"email": "locked@example.com", "password": "locked-password"}))
+        .send();
+    resp.expect_detail(
+        503,
+        serde_json::json!("The database is busy; try again shortly."),
+    );
+    let _ = holder.kill();
+    let _ = holder.wait();
+
+    let resp = server
+        .post("/api/internal/users")
+        .bearer(&token)
+        .json(&serde_json::json!({"email": "locked@example.com", "password": "locked-password"}))
+        .send();
+    resp.expect_status(201);
+}
