@@ -14,8 +14,14 @@
 //!   api (route table, extractors, wire types, handlers, Error → Response)
 //!            │                         │
 //!            ▼                         ▼
-//!   auth (JWT, passwords: pure logic)  store (SQLite: the only SQL in the crate)
+//!   auth (JWT, API keys, passwords,   store (SQLite: the only SQL in the crate)
+//!         rate limits: pure logic)
 //! ```
+//!
+//! Two background threads run beside the workers: the log writer (request lines are handed
+//! over a channel, so no worker waits on stderr) and the usage flusher (API-key usage,
+//! `last_used_at` and session `last_seen_at` are counted in memory and written about twice a
+//! second, so checking a credential never writes).
 //!
 //! ## The dependency rule
 //!
