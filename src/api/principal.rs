@@ -45,16 +45,18 @@ pub fn require_session(app: &App, ctx: &Ctx<'_>) -> Result<SessionCaller, Error>
         }
         Credential::Jwt(token) => {
             let caller = verify_session_token(app, token)?;
-            *ctx.principal.borrow_mut() = Some(format!("user:{}", caller.user.id));
-            throttle(
-                app,
-                ctx,
-                Class::Authenticated,
-                &format!("user:{}", caller.user.id),
-            )?;
+            admit_user(app, ctx, &caller.user)?;
             Ok(caller)
         }
     }
+}
+
+/// Names the signed-in user for the log line and counts the request against their
+/// authenticated-class rate limit.
+fn admit_user(app: &App, ctx: &Ctx<'_>, user: &User) -> Result<(), Error> {
+    let principal = format!("user:{}", user.id);
+    *ctx.principal.borrow_mut() = Some(principal.clone());
+    throttle(app, ctx, Class::Authenticated, &principal)
 }
 
 /// Requires a superuser session: 403 `"Superuser required"` for anyone else signed in.
@@ -94,22 +96,18 @@ pub fn verify_session_token(app: &App, token: &str) -> Result<SessionCaller, Err
 /// absolute maximum age, owned by `sub`) and the user is active. Generation is not checked.
 pub fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<(User, Session), Error> {
     let unauthorized = || Error::Unauthorized(AuthFailure::Session);
-    let session = app
+    let (session, user) = app
         .store
-        .session_by_id(&claims.sid)?
+        .session_with_user(&claims.sid)?
         .ok_or_else(unauthorized)?;
     let max_age = app.config.session_max_age_seconds;
     if session.revoked_at.is_some()
         || session.user_id != claims.sub
         || now >= session.created_at.saturating_add(max_age)
+        || !user.is_active
     {
         return Err(unauthorized());
     }
-    let user = app
-        .store
-        .user_by_id(&claims.sub)?
-        .filter(|user| user.is_active)
-        .ok_or_else(unauthorized)?;
     Ok((user, session))
 }
 
@@ -154,13 +152,7 @@ pub fn require_caller(app: &App, ctx: &Ctx<'_>, failure: AuthFailure) -> Result<
                 Error::Unauthorized(_) => Error::Unauthorized(failure.clone()),
                 other => other,
             })?;
-            *ctx.principal.borrow_mut() = Some(format!("user:{}", caller.user.id));
-            throttle(
-                app,
-                ctx,
-                Class::Authenticated,
-                &format!("user:{}", caller.user.id),
-            )?;
+            admit_user(app, ctx, &caller.user)?;
             Ok(Caller::Session(caller))
         }
     }

@@ -116,10 +116,10 @@ pub fn post_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
             &form(token, Some("Enter a valid email address.")),
         ));
     }
-    if check_length(password).is_err() {
-        let why = match check_length(password) {
-            Err(LengthProblem::TooShort) => "The password needs at least 8 characters.",
-            _ => "The password may have at most 1024 characters.",
+    if let Err(problem) = check_length(password) {
+        let why = match problem {
+            LengthProblem::TooShort => "The password needs at least 8 characters.",
+            LengthProblem::TooLong => "The password may have at most 1024 characters.",
         };
         return Ok(html_page(422, "Set up shipstar", &form(token, Some(why))));
     }

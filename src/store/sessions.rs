@@ -3,7 +3,8 @@
 //! Refresh rotates the generation with a conditional update (`WHERE generation = ?`), so of
 //! two concurrent refreshes exactly one rotates and the other sees the newer generation.
 
-use super::{map_err, Store};
+use super::users::{user_from_row, USER_COLUMNS_U};
+use super::{map_err, Store, User};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -34,6 +35,10 @@ pub struct Session {
 
 const SESSION_COLUMNS: &str = "id, user_id, generation, rotated_at, created_at, last_seen_at, \
                                token_expires_at, user_agent, ip, revoked_at";
+
+/// [`SESSION_COLUMNS`] qualified with the alias `s`, for joins.
+const SESSION_COLUMNS_S: &str = "s.id, s.user_id, s.generation, s.rotated_at, s.created_at, \
+     s.last_seen_at, s.token_expires_at, s.user_agent, s.ip, s.revoked_at";
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -123,6 +128,23 @@ impl Store {
         stmt.query_row([id], session_from_row)
             .optional()
             .map_err(map_err)
+    }
+
+    /// The session with this id together with its user, in one lookup (the per-request
+    /// token check needs both).
+    pub fn session_with_user(&self, id: &str) -> Result<Option<(Session, User)>, Error> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS_S}, {USER_COLUMNS_U} FROM sessions s \
+                 JOIN users u ON u.id = s.user_id WHERE s.id = ?1"
+            ))
+            .map_err(map_err)?;
+        stmt.query_row([id], |row| {
+            Ok((session_from_row(row)?, user_from_row(row, 10)?))
+        })
+        .optional()
+        .map_err(map_err)
     }
 
     /// Moves a live session from generation `from` to `from + 1`; false when the session is
@@ -219,11 +241,8 @@ mod tests {
     use crate::store::tests::temp_store;
     use crate::store::NewUser;
 
-    #[test]
-    fn only_one_of_two_rotations_from_the_same_generation_wins() {
-        let temp = temp_store();
-        let store = &temp.store;
-        let user = store
+    fn a_user(store: &crate::store::Store) -> crate::store::User {
+        store
             .create_user(
                 &NewUser {
                     email: "a@example.com".into(),
@@ -232,7 +251,14 @@ mod tests {
                 },
                 1,
             )
-            .unwrap();
+            .unwrap()
+    }
+
+    #[test]
+    fn only_one_of_two_rotations_from_the_same_generation_wins() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let user = a_user(store);
         let session = store
             .create_session(&user.id, Some("ua"), None, 10, 3610)
             .unwrap();
@@ -246,16 +272,7 @@ mod tests {
     fn revoking_others_keeps_the_named_session() {
         let temp = temp_store();
         let store = &temp.store;
-        let user = store
-            .create_user(
-                &NewUser {
-                    email: "a@example.com".into(),
-                    password_hash: "x".into(),
-                    ..NewUser::default()
-                },
-                1,
-            )
-            .unwrap();
+        let user = a_user(store);
         let keep = store.create_session(&user.id, None, None, 10, 100).unwrap();
         let other = store.create_session(&user.id, None, None, 11, 100).unwrap();
         assert_eq!(
@@ -275,17 +292,10 @@ mod tests {
     fn a_flushed_use_moves_last_seen_forward_only() {
         let temp = temp_store();
         let store = &temp.store;
-        let user = store
-            .create_user(
-                &NewUser {
-                    email: "a@example.com".into(),
-                    password_hash: "x".into(),
-                    ..NewUser::default()
-                },
-                1,
-            )
-            .unwrap();
+        let user = a_user(store);
         let session = store.create_session(&user.id, None, None, 10, 100).unwrap();
+        let (joined, owner) = store.session_with_user(&session.id).unwrap().unwrap();
+        assert_eq!((joined, owner), (session.clone(), user.clone()));
         let seen = |at: i64| crate::store::UsageBatch {
             sessions_seen: vec![(session.id.clone(), at)],
             ..Default::default()

@@ -21,6 +21,29 @@ fn bad_login(server: &TestServer, email: &str, forwarded_for: Option<&str>) -> R
     req.send()
 }
 
+/// A key for the `default` project made with `shipstar key create` (stdout is the key).
+fn cli_key(server: &TestServer, name: &str) -> String {
+    let out = server.cli(
+        &[
+            "key",
+            "create",
+            "--project",
+            "default",
+            "--user",
+            ADMIN_EMAIL,
+            "--name",
+            name,
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 fn header_num(resp: &Resp, name: &str) -> i64 {
     resp.header(name)
         .unwrap_or_else(|| panic!("{name} missing: {:?}", resp.headers))
@@ -98,21 +121,7 @@ fn authenticated_requests_are_limited_per_user_with_headers_on_every_answer() {
 #[test]
 fn api_keys_are_limited_per_key_and_429s_count_as_rejected() {
     let server = with_limits(&[("SHIPSTAR_RATE_LIMIT_AUTH_PER_MINUTE", "1")]);
-    let out = server.cli(
-        &[
-            "key",
-            "create",
-            "--project",
-            "default",
-            "--user",
-            ADMIN_EMAIL,
-            "--name",
-            "limited",
-        ],
-        None,
-    );
-    assert!(out.status.success());
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let key = cli_key(&server, "limited");
     server
         .get("/api/v1/me")
         .bearer(&key)
@@ -123,20 +132,7 @@ fn api_keys_are_limited_per_key_and_429s_count_as_rejected() {
         .bearer(&key)
         .send()
         .expect_status(429);
-    let other = server.cli(
-        &[
-            "key",
-            "create",
-            "--project",
-            "default",
-            "--user",
-            ADMIN_EMAIL,
-            "--name",
-            "other",
-        ],
-        None,
-    );
-    let other = String::from_utf8(other.stdout).unwrap().trim().to_string();
+    let other = cli_key(&server, "other");
     server
         .get("/api/v1/me")
         .bearer(&other)
