@@ -1,34 +1,65 @@
 //! Wire shapes: domain types turned into the exact JSON objects of the contract.
+//!
+//! Most shapes are built with `json!`, whose objects keep their members in name order. The
+//! shapes served on the hottest routes (the user objects, public content) are structs that
+//! borrow from the domain value and serialise straight into the response body, with no map
+//! or string copies in between; their fields are declared in name order so that the bytes
+//! are exactly what `json!` would produce (the tests compare the two).
 
 use super::respond::rfc3339;
 use crate::store::{Content, ContentKind, Session, User};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 /// The internal user object: `id, email, first_name, last_name, is_active, is_verified,
-/// is_superuser, created_at`.
-pub fn user(user: &User) -> Value {
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "is_active": user.is_active,
-        "is_verified": user.is_verified,
-        "is_superuser": user.is_superuser,
-        "created_at": rfc3339(user.created_at),
-    })
+/// is_superuser, created_at` (serialised in name order).
+#[derive(Debug, Serialize)]
+pub struct UserObject<'a> {
+    created_at: String,
+    email: &'a str,
+    first_name: Option<&'a str>,
+    id: &'a str,
+    is_active: bool,
+    is_superuser: bool,
+    is_verified: bool,
+    last_name: Option<&'a str>,
 }
 
-/// The public `/api/v1/me` object: exactly six fields.
-pub fn public_me(user: &User) -> Value {
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "is_active": user.is_active,
-        "is_verified": user.is_verified,
-    })
+/// The internal user object of `user`.
+pub fn user(user: &User) -> UserObject<'_> {
+    UserObject {
+        created_at: rfc3339(user.created_at),
+        email: &user.email,
+        first_name: user.first_name.as_deref(),
+        id: &user.id,
+        is_active: user.is_active,
+        is_superuser: user.is_superuser,
+        is_verified: user.is_verified,
+        last_name: user.last_name.as_deref(),
+    }
+}
+
+/// The public `/api/v1/me` object: exactly six fields (serialised in name order).
+#[derive(Debug, Serialize)]
+pub struct PublicMe<'a> {
+    email: &'a str,
+    first_name: Option<&'a str>,
+    id: &'a str,
+    is_active: bool,
+    is_verified: bool,
+    last_name: Option<&'a str>,
+}
+
+/// The public `/api/v1/me` object of `user`.
+pub fn public_me(user: &User) -> PublicMe<'_> {
+    PublicMe {
+        email: &user.email,
+        first_name: user.first_name.as_deref(),
+        id: &user.id,
+        is_active: user.is_active,
+        is_verified: user.is_verified,
+        last_name: user.last_name.as_deref(),
+    }
 }
 
 /// A session as listed to its owner; `current` marks the one making the request.
@@ -135,21 +166,121 @@ pub fn content_internal(item: &Content) -> Value {
     })
 }
 
-/// The public content object; KB sets have no period fields.
-pub fn content_public(item: &Content) -> Value {
-    let mut object = json!({
-        "id": item.id,
-        "slug": item.public_slug,
-        "title": item.title,
-        "content": item.body,
-        "published_at": optional_time(item.published_at),
-        "created_at": rfc3339(item.created_at),
-    });
-    if item.kind != ContentKind::Kb {
-        if let Value::Object(map) = &mut object {
-            map.insert("period_start".into(), optional_time(item.period_start));
-            map.insert("period_end".into(), optional_time(item.period_end));
+/// The public content object (serialised in name order); KB sets have no period fields.
+#[derive(Debug, Serialize)]
+pub struct PublicContent<'a> {
+    content: &'a str,
+    created_at: String,
+    id: &'a str,
+    /// `None` leaves the member out (KB sets); `Some(None)` is `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    period_end: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    period_start: Option<Option<String>>,
+    published_at: Option<String>,
+    slug: Option<&'a str>,
+    title: &'a str,
+}
+
+/// The public content object of `item`.
+pub fn content_public(item: &Content) -> PublicContent<'_> {
+    let period = |at: Option<i64>| (item.kind != ContentKind::Kb).then(|| at.map(rfc3339));
+    PublicContent {
+        content: &item.body,
+        created_at: rfc3339(item.created_at),
+        id: &item.id,
+        period_end: period(item.period_end),
+        period_start: period(item.period_start),
+        published_at: item.published_at.map(rfc3339),
+        slug: item.public_slug.as_deref(),
+        title: &item.title,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a_user(first_name: Option<&str>) -> User {
+        User {
+            id: "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into(),
+            email: "a\"b@example.com".into(),
+            password_hash: "secret-hash".into(),
+            first_name: first_name.map(str::to_string),
+            last_name: Some("Łukasz <x>".into()),
+            is_active: true,
+            is_verified: false,
+            is_superuser: true,
+            created_at: 1_743_433_200,
         }
     }
-    object
+
+    fn bytes(value: &impl Serialize) -> String {
+        serde_json::to_string(value).unwrap()
+    }
+
+    #[test]
+    fn user_objects_match_the_json_macro_byte_for_byte() {
+        for first_name in [None, Some("Ada")] {
+            let user = a_user(first_name);
+            let expected = json!({
+                "id": user.id,
+                "email": user.email,
+                "first_name": user.first_name,
+                "last_name": user.last_name,
+                "is_active": user.is_active,
+                "is_verified": user.is_verified,
+                "is_superuser": user.is_superuser,
+                "created_at": rfc3339(user.created_at),
+            });
+            assert_eq!(bytes(&super::user(&user)), expected.to_string());
+            let expected = json!({
+                "id": user.id,
+                "email": user.email,
+                "first_name": user.first_name,
+                "last_name": user.last_name,
+                "is_active": user.is_active,
+                "is_verified": user.is_verified,
+            });
+            assert_eq!(bytes(&public_me(&user)), expected.to_string());
+            assert!(!bytes(&super::user(&user)).contains("secret-hash"));
+        }
+    }
+
+    #[test]
+    fn public_content_matches_the_json_macro_byte_for_byte() {
+        for kind in [ContentKind::Changelog, ContentKind::Blog, ContentKind::Kb] {
+            for (published_at, period) in [(None, None), (Some(1_743_433_200), Some(86_400))] {
+                let item = Content {
+                    id: "id-1".into(),
+                    project_id: "p".into(),
+                    project_name: "P".into(),
+                    kind,
+                    title: "T \"quoted\"".into(),
+                    body: "{\"a\": [1, 2]}\n\u{1}".into(),
+                    period_start: period,
+                    period_end: period.map(|p| p + 1),
+                    public_slug: published_at.map(|_| "v1-0".to_string()),
+                    is_published: published_at.is_some(),
+                    published_at,
+                    created_at: 1_700_000_000,
+                    updated_at: 1_700_000_001,
+                };
+                let mut expected = json!({
+                    "id": item.id,
+                    "slug": item.public_slug,
+                    "title": item.title,
+                    "content": item.body,
+                    "published_at": optional_time(item.published_at),
+                    "created_at": rfc3339(item.created_at),
+                });
+                if kind != ContentKind::Kb {
+                    let map = expected.as_object_mut().unwrap();
+                    map.insert("period_start".into(), optional_time(item.period_start));
+                    map.insert("period_end".into(), optional_time(item.period_end));
+                }
+                assert_eq!(bytes(&content_public(&item)), expected.to_string());
+            }
+        }
+    }
 }

@@ -83,7 +83,21 @@ impl Ctx<'_> {
 /// Counts the request against `class` for `client`: 429 when over the limit. The decision
 /// is kept for the `X-RateLimit-*` headers (the tighter one when several classes apply).
 pub fn throttle(app: &App, ctx: &Ctx<'_>, class: Class, client: &str) -> Result<(), Error> {
-    let Some(decision) = app.limiter.check(class, client, app.clock.now_millis()) else {
+    throttle_with(app, ctx, class, || client.to_owned())
+}
+
+/// As [`throttle`], but names the client only when `class` is limited at all, so that a
+/// request pays nothing for a class that is turned off.
+pub fn throttle_with(
+    app: &App,
+    ctx: &Ctx<'_>,
+    class: Class,
+    client: impl FnOnce() -> String,
+) -> Result<(), Error> {
+    if !app.limiter.is_on(class) {
+        return Ok(());
+    }
+    let Some(decision) = app.limiter.check(class, &client(), app.clock.now_millis()) else {
         return Ok(());
     };
     let mut kept = ctx.rate.borrow_mut();

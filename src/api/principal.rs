@@ -6,7 +6,7 @@
 //! honest client, who simply signs in again.
 
 use super::extract::{credential, Credential};
-use super::{throttle, App, Ctx};
+use super::{throttle, throttle_with, App, Ctx};
 use crate::auth::api_key;
 use crate::auth::jwt::{self, Claims, Validation};
 use crate::auth::ratelimit::Class;
@@ -55,8 +55,9 @@ pub fn require_session(app: &App, ctx: &Ctx<'_>) -> Result<SessionCaller, Error>
 /// authenticated-class rate limit.
 fn admit_user(app: &App, ctx: &Ctx<'_>, user: &User) -> Result<(), Error> {
     let principal = format!("user:{}", user.id);
-    *ctx.principal.borrow_mut() = Some(principal.clone());
-    throttle(app, ctx, Class::Authenticated, &principal)
+    let admitted = throttle(app, ctx, Class::Authenticated, &principal);
+    *ctx.principal.borrow_mut() = Some(principal);
+    admitted
 }
 
 /// Requires a superuser session: 403 `"Superuser required"` for anyone else signed in.
@@ -185,7 +186,7 @@ pub fn authenticate_key(app: &App, ctx: &Ctx<'_>, raw: &str) -> Result<KeyCaller
     }
     app.usage.note_use(key, now);
     *ctx.key_used.borrow_mut() = Some((key.id.clone(), key.expires_at));
-    throttle(app, ctx, Class::Authenticated, &format!("key:{}", key.id))?;
+    throttle_with(app, ctx, Class::Authenticated, || format!("key:{}", key.id))?;
     Ok(KeyCaller {
         key: holder.key,
         user: holder.user,

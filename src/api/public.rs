@@ -10,7 +10,7 @@
 use super::extract::{credential, Credential, Fields};
 use super::internal::content::{list_response, MAX_PUBLIC_SLUG_CHARS};
 use super::principal::authenticate_key;
-use super::{dto, respond, slug, throttle, App, Ctx};
+use super::{dto, respond, slug, throttle_with, App, Ctx};
 use crate::auth::ratelimit::Class;
 use crate::content::{self, feed};
 use crate::error::{AuthFailure, Error};
@@ -42,7 +42,8 @@ fn public_read(
     ctx: &Ctx<'_>,
     build: impl FnOnce() -> Result<(Response, Audience), Error>,
 ) -> Result<Response, Error> {
-    let answer = throttle(app, ctx, Class::Public, &ctx.client_ip(app)).and_then(|()| build());
+    let answer =
+        throttle_with(app, ctx, Class::Public, || ctx.client_ip(app)).and_then(|()| build());
     let response = match answer {
         Ok((response, audience)) => cacheable(ctx, response, audience),
         Err(err) => respond::error_response(&err),

@@ -63,7 +63,7 @@ pub fn error_response(err: &Error) -> Response {
 }
 
 /// A 200 JSON answer.
-pub fn ok(body: &Value) -> Response {
+pub fn ok(body: &(impl serde::Serialize + ?Sized)) -> Response {
     Response::json(200, body)
 }
 

@@ -61,6 +61,21 @@ pub fn find<'r, H>(
 }
 
 fn match_pattern(pattern: &'static str, path: &str) -> Option<PathParams> {
+    // Every request walks the table, so most routes must be rejected cheaply: the literal text
+    // before the first parameter has to start the path (and a pattern without parameters has
+    // to equal it). One byte loop, stopping at the first difference, before any splitting or
+    // allocation.
+    let (pattern_bytes, path_bytes) = (pattern.as_bytes(), path.as_bytes());
+    let mut at = 0;
+    while at < pattern_bytes.len() && pattern_bytes[at] != b'{' {
+        if path_bytes.get(at) != Some(&pattern_bytes[at]) {
+            return None;
+        }
+        at += 1;
+    }
+    if at == pattern_bytes.len() {
+        return (at == path_bytes.len()).then(|| PathParams(Vec::new()));
+    }
     let mut params = Vec::new();
     let mut pattern_parts = pattern.split('/');
     let mut path_parts = path.split('/');
@@ -157,6 +172,27 @@ mod tests {
         let routes = table();
         let (route, params) = find(&routes, "GET", "/api/internal/users/me").unwrap();
         assert_eq!((route.handler, params.get("id")), (2, "me"));
+    }
+
+    #[test]
+    fn a_path_matches_only_whole_literals_and_non_empty_parameters() {
+        let routes = table();
+        for path in [
+            "/api/v1/m",
+            "/api/v1/mex",
+            "/api/v1",
+            "",
+            "/api/internal/users/",
+            "/api/internal/users",
+            "/api/internal/users/a/b",
+            "/api/internal/userz/a",
+        ] {
+            assert_eq!(
+                find(&routes, "GET", path).unwrap_err(),
+                Error::NotFound("Not Found".into()),
+                "{path:?}"
+            );
+        }
     }
 
     #[test]

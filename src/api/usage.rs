@@ -15,9 +15,15 @@ pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
 /// How often pending usage is written.
 pub const FLUSH_INTERVAL_MILLIS: u64 = 500;
 
+/// Seconds in a UTC day; usage is counted per day.
+const DAY_SECS: i64 = 86_400;
+
 #[derive(Default)]
 struct Pending {
-    counts: HashMap<(String, String), (i64, i64)>,
+    /// Per key id: (UTC day number since the epoch, accepted, rejected). Keyed by the id alone
+    /// so that counting a request looks the key up by `&str` and allocates nothing once the
+    /// key has been seen; a key rarely has more than one day pending.
+    counts: HashMap<String, Vec<(i64, i64, i64)>>,
     last_used: HashMap<String, i64>,
     sessions_seen: HashMap<String, i64>,
 }
@@ -45,16 +51,15 @@ impl UsageRecorder {
     /// Counts one request by `key_id` at `now`: accepted, or rejected (forbidden, rate
     /// limited, or refused because the key is inactive or expired).
     pub fn count(&self, key_id: &str, now: i64, accepted: bool) {
+        let (accepted, rejected) = if accepted { (1, 0) } else { (0, 1) };
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = pending
-            .counts
-            .entry((key_id.to_string(), utc_day(now)))
-            .or_default();
-        if accepted {
-            entry.0 += 1;
-        } else {
-            entry.1 += 1;
-        }
+        add_count(
+            &mut pending.counts,
+            key_id,
+            now.div_euclid(DAY_SECS),
+            accepted,
+            rejected,
+        );
     }
 
     /// Notes a use of `key` at `now` if its stored `last_used_at` is a minute old or more.
@@ -85,7 +90,11 @@ impl UsageRecorder {
             counts: taken
                 .counts
                 .iter()
-                .map(|((key, day), (ok, rejected))| (key.clone(), day.clone(), *ok, *rejected))
+                .flat_map(|(key, days)| {
+                    days.iter().map(|(day, ok, rejected)| {
+                        (key.clone(), utc_day(day * DAY_SECS), *ok, *rejected)
+                    })
+                })
                 .collect(),
             last_used: taken
                 .last_used
@@ -100,10 +109,10 @@ impl UsageRecorder {
         };
         if store.record_usage(&batch).is_err() {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            for (slot, (ok, rejected)) in taken.counts {
-                let entry = pending.counts.entry(slot).or_default();
-                entry.0 += ok;
-                entry.1 += rejected;
+            for (key, days) in taken.counts {
+                for (day, ok, rejected) in days {
+                    add_count(&mut pending.counts, &key, day, ok, rejected);
+                }
             }
             for (key, at) in taken.last_used {
                 let entry = pending.last_used.entry(key).or_insert(at);
@@ -114,6 +123,27 @@ impl UsageRecorder {
                 *entry = (*entry).max(at);
             }
         }
+    }
+}
+
+/// Adds `accepted` and `rejected` to the count of `key_id` on day number `day`.
+fn add_count(
+    counts: &mut HashMap<String, Vec<(i64, i64, i64)>>,
+    key_id: &str,
+    day: i64,
+    accepted: i64,
+    rejected: i64,
+) {
+    let days = match counts.get_mut(key_id) {
+        Some(days) => days,
+        None => counts.entry(key_id.to_string()).or_default(),
+    };
+    match days.iter_mut().find(|(d, _, _)| *d == day) {
+        Some(slot) => {
+            slot.1 += accepted;
+            slot.2 += rejected;
+        }
+        None => days.push((day, accepted, rejected)),
     }
 }
 
@@ -134,8 +164,57 @@ mod tests {
         recorder.count("k", 20, true);
         recorder.count("k", 30, false);
         recorder.count("k", 86_400, true);
+        recorder.count("other", 40, false);
         let pending = recorder.pending.lock().unwrap();
-        assert_eq!(pending.counts[&("k".into(), "1970-01-01".into())], (2, 1));
-        assert_eq!(pending.counts[&("k".into(), "1970-01-02".into())], (1, 0));
+        assert_eq!(pending.counts["k"], vec![(0, 2, 1), (1, 1, 0)]);
+        assert_eq!(pending.counts["other"], vec![(0, 0, 1)]);
+    }
+
+    #[test]
+    fn a_flush_writes_each_key_and_day_with_its_date() {
+        let temp = crate::store::tests::temp_store();
+        let store = &temp.store;
+        let owner = store
+            .create_first_admin(
+                &crate::store::NewUser {
+                    email: "a@example.com".into(),
+                    password_hash: "x".into(),
+                    ..Default::default()
+                },
+                1,
+            )
+            .unwrap();
+        let project = store.project_by_slug("default").unwrap().unwrap();
+        let key = store
+            .create_api_key(
+                &crate::store::NewApiKey {
+                    project_id: project.id,
+                    name: "k".into(),
+                    key_hash: "h".into(),
+                    key_prefix: "sk_live_abcdefgh".into(),
+                    created_by: owner.id,
+                    expires_at: None,
+                    expires_in_days: None,
+                },
+                1,
+            )
+            .unwrap();
+        let recorder = UsageRecorder::default();
+        recorder.count(&key.id, 10, true);
+        recorder.count(&key.id, 20, false);
+        recorder.count(&key.id, DAY_SECS + 5, true);
+        recorder.flush(store);
+        assert!(recorder.pending.lock().unwrap().counts.is_empty());
+        let days = store
+            .usage_of_key(&key.id, "1970-01-01", "1970-01-02")
+            .unwrap();
+        let days: Vec<(String, i64, i64)> = days
+            .into_iter()
+            .map(|d| (d.day, d.requests, d.rejected))
+            .collect();
+        assert_eq!(
+            days,
+            vec![("1970-01-01".into(), 1, 1), ("1970-01-02".into(), 1, 0)]
+        );
     }
 }

@@ -94,6 +94,11 @@ impl RateLimiter {
         }
     }
 
+    /// Whether `class` is limited at all (a limit of 0 turns it off).
+    pub fn is_on(&self, class: Class) -> bool {
+        self.limits.of(class) != 0
+    }
+
     /// Counts one request of `client` in `class` at `now_millis`; `None` when the class is
     /// off. A refused request does not consume anything.
     pub fn check(&self, class: Class, client: &str, now_millis: i64) -> Option<Decision> {

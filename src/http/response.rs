@@ -1,6 +1,6 @@
 //! Our own response type: status, headers and a body in memory.
 
-use serde_json::Value;
+use serde::Serialize;
 
 /// One HTTP response. The HTTP layer adds the headers every response carries.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,9 +16,19 @@ pub struct Response {
 }
 
 impl Response {
-    /// A response with a JSON body and `Content-Type: application/json`.
-    pub fn json(status: u16, body: &Value) -> Self {
-        Self::bytes(status, "application/json", body.to_string().into_bytes())
+    /// A response with a JSON body and `Content-Type: application/json`. The body is
+    /// serialised straight into the response bytes (compact, the same bytes as `to_string`).
+    /// A value that cannot be serialised (a map with non-string keys: a bug) answers 500.
+    pub fn json(status: u16, body: &(impl Serialize + ?Sized)) -> Self {
+        let mut bytes = Vec::with_capacity(256);
+        match serde_json::to_writer(&mut bytes, body) {
+            Ok(()) => Self::bytes(status, "application/json", bytes),
+            Err(_) => Self::bytes(
+                500,
+                "application/json",
+                br#"{"detail":"Internal Server Error"}"#.to_vec(),
+            ),
+        }
     }
 
     /// A response with a body of the given content type.

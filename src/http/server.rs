@@ -175,7 +175,7 @@ fn worker_loop(
 fn serve_one(mut raw: tiny_http::Request, handler: &Handler, max_body_bytes: u64) {
     let started = Instant::now();
     let mut request = convert(&raw);
-    let response = match read_body(&mut raw, &request, max_body_bytes) {
+    let mut response = match read_body(&mut raw, &request, max_body_bytes) {
         Ok(body) => {
             request.body = body;
             match catch_unwind(AssertUnwindSafe(|| handler(&request))) {
@@ -192,7 +192,7 @@ fn serve_one(mut raw: tiny_http::Request, handler: &Handler, max_body_bytes: u64
         Err(response) => response,
     };
     let status = response.status;
-    let principal = response.principal.clone();
+    let principal = response.principal.take();
     write(raw, response, &request.request_id);
     logging::request(&logging::RequestLog {
         request_id: &request.request_id,
@@ -235,7 +235,7 @@ fn convert(raw: &tiny_http::Request) -> Request {
         query: query.to_string(),
         request_id: incoming_id
             .map(str::to_string)
-            .unwrap_or_else(|| crate::ids::random_hex(16)),
+            .unwrap_or_else(crate::ids::request_id),
         headers,
         body: Vec::new(),
         peer: raw.remote_addr().map(|addr| addr.ip()),

@@ -1,9 +1,20 @@
 //! API keys (only their SHA-256 is stored) and their per-day usage counters.
 
-use super::users::{user_from_row, USER_COLUMNS_U};
+use super::users::{user_columns_u, user_from_row};
 use super::{map_err, Store, User};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
+
+/// The key columns (alias `k`) in the order `key_from_row` reads them. A macro rather than a
+/// `const` so that `concat!` builds each statement at compile time: no SQL text is formatted
+/// per call.
+macro_rules! key_columns {
+    () => {
+        "k.id, k.project_id, k.name, k.key_prefix, k.created_by, k.created_at, \
+         k.expires_at, k.expires_in_days, k.last_used_at, k.is_active, k.deactivated_at, \
+         k.retires_at"
+    };
+}
 
 /// A stored API key (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,9 +110,6 @@ pub struct UsageBatch {
     pub sessions_seen: Vec<(String, i64)>,
 }
 
-const KEY_COLUMNS: &str = "k.id, k.project_id, k.name, k.key_prefix, k.created_by, k.created_at, \
-     k.expires_at, k.expires_in_days, k.last_used_at, k.is_active, k.deactivated_at, k.retires_at";
-
 fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
     Ok(ApiKey {
         id: row.get(0)?,
@@ -156,8 +164,10 @@ fn insert_key(tx: &rusqlite::Transaction<'_>, new: &NewApiKey, now: i64) -> Resu
 }
 
 fn select_key(tx: &rusqlite::Connection, id: &str) -> Result<Option<ApiKey>, Error> {
-    tx.prepare_cached(&format!(
-        "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.id = ?1"
+    tx.prepare_cached(concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM api_keys k WHERE k.id = ?1"
     ))
     .and_then(|mut stmt| stmt.query_row([id], key_from_row).optional())
     .map_err(map_err)
@@ -179,8 +189,10 @@ impl Store {
     pub fn api_keys_of_project(&self, project_id: &str) -> Result<Vec<ApiKey>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.project_id = ?1 \
+            .prepare_cached(concat!(
+                "SELECT ",
+                key_columns!(),
+                " FROM api_keys k WHERE k.project_id = ?1 \
                  ORDER BY k.created_at DESC, k.rowid DESC"
             ))
             .map_err(map_err)?;
@@ -269,11 +281,13 @@ impl Store {
     pub fn key_holder_by_hash(&self, key_hash: &str) -> Result<Option<KeyHolder>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS}, p.team_id, \
-                 (SELECT role FROM team_members m WHERE m.team_id = p.team_id AND m.user_id = k.created_by), \
-                 {USER_COLUMNS_U} \
-                 FROM api_keys k JOIN projects p ON p.id = k.project_id \
+            .prepare_cached(concat!(
+                "SELECT ",
+                key_columns!(),
+                ", p.team_id, (SELECT role FROM team_members m \
+                 WHERE m.team_id = p.team_id AND m.user_id = k.created_by), ",
+                user_columns_u!(),
+                " FROM api_keys k JOIN projects p ON p.id = k.project_id \
                  JOIN users u ON u.id = k.created_by WHERE k.key_hash = ?1"
             ))
             .map_err(map_err)?;

@@ -8,6 +8,17 @@ use super::{is_unique_violation, map_err, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row, ToSql};
 
+/// The content columns (alias `c`, with the project's name from `p`) in the order
+/// `content_from_row` reads them. A macro so that `concat!` builds each statement at compile
+/// time.
+macro_rules! content_columns {
+    () => {
+        "c.id, c.project_id, p.name, c.kind, c.title, c.body, \
+         c.period_start, c.period_end, c.public_slug, c.is_published, c.published_at, \
+         c.created_at, c.updated_at"
+    };
+}
+
 /// The three kinds of content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentKind {
@@ -128,10 +139,6 @@ pub struct Listed {
     pub total: i64,
 }
 
-const CONTENT_COLUMNS: &str = "c.id, c.project_id, p.name, c.kind, c.title, c.body, \
-     c.period_start, c.period_end, c.public_slug, c.is_published, c.published_at, c.created_at, \
-     c.updated_at";
-
 fn content_from_row(row: &Row<'_>) -> rusqlite::Result<Content> {
     let kind: String = row.get(3)?;
     let kind = ContentKind::parse(&kind).ok_or_else(|| {
@@ -245,15 +252,22 @@ impl Store {
         // NULL parameters switch a condition off, so one cached statement serves every filter.
         let kind = filter.kind.map(ContentKind::as_str);
         let args: [&dyn ToSql; 3] = [&project_id, &kind, &filter.published];
-        let conditions = "c.project_id = ?1 AND (?2 IS NULL OR c.kind = ?2) \
-                          AND (?3 IS NULL OR c.is_published = ?3)";
+        macro_rules! conditions {
+            () => {
+                "c.project_id = ?1 AND (?2 IS NULL OR c.kind = ?2) \
+                 AND (?3 IS NULL OR c.is_published = ?3)"
+            };
+        }
         list_page(
             &conn,
-            &format!(
-                "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
-                 WHERE {conditions} ORDER BY c.created_at DESC, c.id DESC LIMIT ?4 OFFSET ?5"
+            concat!(
+                "SELECT ",
+                content_columns!(),
+                " FROM content c JOIN projects p ON p.id = c.project_id WHERE ",
+                conditions!(),
+                " ORDER BY c.created_at DESC, c.id DESC LIMIT ?4 OFFSET ?5"
             ),
-            &format!("SELECT count(*) FROM content c WHERE {conditions}"),
+            concat!("SELECT count(*) FROM content c WHERE ", conditions!()),
             &args,
             page,
         )
@@ -381,8 +395,10 @@ impl Store {
         match project_id {
             None => list_page(
                 &conn,
-                &format!(
-                    "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
+                concat!(
+                    "SELECT ",
+                    content_columns!(),
+                    " FROM content c JOIN projects p ON p.id = c.project_id \
                      WHERE c.kind = ?1 AND c.is_published = 1 \
                      ORDER BY c.published_at DESC, c.id DESC LIMIT ?2 OFFSET ?3"
                 ),
@@ -392,8 +408,10 @@ impl Store {
             ),
             Some(project_id) => list_page(
                 &conn,
-                &format!(
-                    "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
+                concat!(
+                    "SELECT ",
+                    content_columns!(),
+                    " FROM content c JOIN projects p ON p.id = c.project_id \
                      WHERE c.project_id = ?1 AND c.kind = ?2 AND c.is_published = 1 \
                      ORDER BY c.published_at DESC, c.id DESC LIMIT ?3 OFFSET ?4"
                 ),
@@ -572,17 +590,21 @@ mod tests {
         let temp = temp_store();
         let conn = temp.store.conn().unwrap();
         for sql in [
-            format!(
-                "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
+            concat!(
+                "SELECT ",
+                content_columns!(),
+                " FROM content c JOIN projects p ON p.id = c.project_id \
                  WHERE c.kind = 'blog' AND c.is_published = 1 \
                  ORDER BY c.published_at DESC, c.id DESC LIMIT 20 OFFSET 40"
             ),
-            format!(
-                "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
+            concat!(
+                "SELECT ",
+                content_columns!(),
+                " FROM content c JOIN projects p ON p.id = c.project_id \
                  WHERE c.project_id = 'x' AND c.kind = 'blog' AND c.is_published = 1 \
                  ORDER BY c.published_at DESC, c.id DESC LIMIT 20"
             ),
-            "SELECT count(*) FROM content c WHERE c.kind = 'blog' AND c.is_published = 1".into(),
+            "SELECT count(*) FROM content c WHERE c.kind = 'blog' AND c.is_published = 1",
         ] {
             let plan: Vec<String> = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))

@@ -3,10 +3,27 @@
 //! Refresh rotates the generation with a conditional update (`WHERE generation = ?`), so of
 //! two concurrent refreshes exactly one rotates and the other sees the newer generation.
 
-use super::users::{user_from_row, USER_COLUMNS_U};
+use super::users::{user_columns_u, user_from_row};
 use super::{map_err, Store, User};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
+
+/// The session columns in the order `session_from_row` reads them. A macro so that `concat!`
+/// builds each statement at compile time.
+macro_rules! session_columns {
+    () => {
+        "id, user_id, generation, rotated_at, created_at, last_seen_at, \
+         token_expires_at, user_agent, ip, revoked_at"
+    };
+}
+
+/// [`session_columns`] qualified with the alias `s`, for joins.
+macro_rules! session_columns_s {
+    () => {
+        "s.id, s.user_id, s.generation, s.rotated_at, s.created_at, \
+         s.last_seen_at, s.token_expires_at, s.user_agent, s.ip, s.revoked_at"
+    };
+}
 
 /// A stored session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,13 +49,6 @@ pub struct Session {
     /// When it was revoked, if it was.
     pub revoked_at: Option<i64>,
 }
-
-const SESSION_COLUMNS: &str = "id, user_id, generation, rotated_at, created_at, last_seen_at, \
-                               token_expires_at, user_agent, ip, revoked_at";
-
-/// [`SESSION_COLUMNS`] qualified with the alias `s`, for joins.
-const SESSION_COLUMNS_S: &str = "s.id, s.user_id, s.generation, s.rotated_at, s.created_at, \
-     s.last_seen_at, s.token_expires_at, s.user_agent, s.ip, s.revoked_at";
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -93,8 +103,10 @@ impl Store {
             revoked_at: None,
         };
         self.write(|tx| {
-            tx.prepare_cached(&format!(
-                "INSERT INTO sessions ({SESSION_COLUMNS}) \
+            tx.prepare_cached(concat!(
+                "INSERT INTO sessions (",
+                session_columns!(),
+                ") \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ))
             .and_then(|mut stmt| {
@@ -121,8 +133,10 @@ impl Store {
     pub fn session_by_id(&self, id: &str) -> Result<Option<Session>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
+            .prepare_cached(concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE id = ?1"
             ))
             .map_err(map_err)?;
         stmt.query_row([id], session_from_row)
@@ -135,8 +149,12 @@ impl Store {
     pub fn session_with_user(&self, id: &str) -> Result<Option<(Session, User)>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS_S}, {USER_COLUMNS_U} FROM sessions s \
+            .prepare_cached(concat!(
+                "SELECT ",
+                session_columns_s!(),
+                ", ",
+                user_columns_u!(),
+                " FROM sessions s \
                  JOIN users u ON u.id = s.user_id WHERE s.id = ?1"
             ))
             .map_err(map_err)?;
@@ -220,8 +238,10 @@ impl Store {
     ) -> Result<Vec<Session>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions \
+            .prepare_cached(concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions \
                  WHERE user_id = ?1 AND revoked_at IS NULL AND created_at > ?2 \
                  AND token_expires_at > ?3 ORDER BY created_at DESC, rowid DESC"
             ))

@@ -4,6 +4,21 @@ use super::{is_unique_violation, map_err, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension};
 
+/// The team columns (alias `t`) in the order the team readers take them. A macro so that
+/// `concat!` builds each statement at compile time.
+macro_rules! team_columns {
+    () => {
+        "t.id, t.name, t.slug, t.created_at"
+    };
+}
+
+/// The project columns (alias `p`) in the order the project readers take them.
+macro_rules! project_columns {
+    () => {
+        "p.id, p.team_id, p.name, p.slug, p.created_at"
+    };
+}
+
 /// A team.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Team {
@@ -103,8 +118,10 @@ impl Store {
     pub fn team_by_slug(&self, slug: &str) -> Result<Option<Team>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {TEAM_COLUMNS} FROM teams t WHERE t.slug = ?1"
+            .prepare_cached(concat!(
+                "SELECT ",
+                team_columns!(),
+                " FROM teams t WHERE t.slug = ?1"
             ))
             .map_err(map_err)?;
         stmt.query_row([slug], team_from_row)
@@ -116,8 +133,10 @@ impl Store {
     pub fn project_by_slug(&self, slug: &str) -> Result<Option<Project>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.slug = ?1"
+            .prepare_cached(concat!(
+                "SELECT ",
+                project_columns!(),
+                " FROM projects p WHERE p.slug = ?1"
             ))
             .map_err(map_err)?;
         stmt.query_row([slug], project_from_row)
@@ -149,9 +168,6 @@ pub struct Member {
     /// Unix seconds.
     pub added_at: i64,
 }
-
-const TEAM_COLUMNS: &str = "t.id, t.name, t.slug, t.created_at";
-const PROJECT_COLUMNS: &str = "p.id, p.team_id, p.name, p.slug, p.created_at";
 
 fn team_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Team> {
     Ok(Team {
@@ -212,8 +228,10 @@ impl Store {
     pub fn team_by_id(&self, id: &str) -> Result<Option<Team>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {TEAM_COLUMNS} FROM teams t WHERE t.id = ?1"
+            .prepare_cached(concat!(
+                "SELECT ",
+                team_columns!(),
+                " FROM teams t WHERE t.id = ?1"
             ))
             .map_err(map_err)?;
         stmt.query_row([id], team_from_row)
@@ -225,8 +243,10 @@ impl Store {
     pub fn teams_of_user(&self, user_id: &str) -> Result<Vec<(Team, String)>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {TEAM_COLUMNS}, m.role FROM teams t \
+            .prepare_cached(concat!(
+                "SELECT ",
+                team_columns!(),
+                ", m.role FROM teams t \
                  JOIN team_members m ON m.team_id = t.id WHERE m.user_id = ?1 \
                  ORDER BY t.created_at, t.rowid"
             ))
@@ -340,8 +360,10 @@ impl Store {
     pub fn project_by_id(&self, id: &str) -> Result<Option<Project>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.id = ?1"
+            .prepare_cached(concat!(
+                "SELECT ",
+                project_columns!(),
+                " FROM projects p WHERE p.id = ?1"
             ))
             .map_err(map_err)?;
         stmt.query_row([id], project_from_row)
@@ -353,8 +375,10 @@ impl Store {
     pub fn projects_of_user(&self, user_id: &str) -> Result<Vec<Project>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {PROJECT_COLUMNS} FROM projects p \
+            .prepare_cached(concat!(
+                "SELECT ",
+                project_columns!(),
+                " FROM projects p \
                  JOIN team_members m ON m.team_id = p.team_id WHERE m.user_id = ?1 \
                  ORDER BY p.created_at, p.rowid"
             ))

@@ -4,6 +4,24 @@ use super::{is_unique_violation, map_err, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
 
+/// The user columns in the order `user_from_row` reads them. A macro rather than a `const` so
+/// that `concat!` builds each statement at compile time: no SQL text is formatted per call.
+macro_rules! user_columns {
+    () => {
+        "id, email, password_hash, first_name, last_name, is_active, \
+         is_verified, is_superuser, created_at"
+    };
+}
+
+/// The user columns qualified with the alias `u`, for joins.
+macro_rules! user_columns_u {
+    () => {
+        "u.id, u.email, u.password_hash, u.first_name, \
+         u.last_name, u.is_active, u.is_verified, u.is_superuser, u.created_at"
+    };
+}
+pub(super) use user_columns_u;
+
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -74,13 +92,6 @@ pub enum RevokeSessions<'a> {
     All,
 }
 
-const USER_COLUMNS: &str = "id, email, password_hash, first_name, last_name, is_active, \
-                            is_verified, is_superuser, created_at";
-
-/// The user columns qualified with the alias `u`, for joins.
-pub(super) const USER_COLUMNS_U: &str = "u.id, u.email, u.password_hash, u.first_name, \
-    u.last_name, u.is_active, u.is_verified, u.is_superuser, u.created_at";
-
 /// Reads a user from `row`, its columns starting at index `first`.
 pub(super) fn user_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
     Ok(User {
@@ -121,8 +132,10 @@ pub(super) fn insert_user(
         is_superuser: new.is_superuser,
         created_at: now,
     };
-    tx.prepare_cached(&format!(
-        "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    tx.prepare_cached(concat!(
+        "INSERT INTO users (",
+        user_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -168,7 +181,11 @@ impl Store {
     pub fn user_by_id(&self, id: &str) -> Result<Option<User>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+            .prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE id = ?1"
+            ))
             .map_err(map_err)?;
         stmt.query_row([id], user_at_0).optional().map_err(map_err)
     }
@@ -177,8 +194,10 @@ impl Store {
     pub fn user_by_email(&self, email: &str) -> Result<Option<User>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE email = ?1"
+            .prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE email = ?1"
             ))
             .map_err(map_err)?;
         stmt.query_row([email.to_lowercase()], user_at_0)
@@ -190,8 +209,10 @@ impl Store {
     pub fn list_users(&self) -> Result<Vec<User>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, rowid"
+            .prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users ORDER BY created_at, rowid"
             ))
             .map_err(map_err)?;
         let rows = stmt.query_map([], user_at_0).map_err(map_err)?;
@@ -219,7 +240,11 @@ impl Store {
     ) -> Result<User, Error> {
         self.write(|tx| {
             let mut user = tx
-                .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE id = ?1"
+                ))
                 .and_then(|mut stmt| stmt.query_row([id], user_at_0).optional())
                 .map_err(map_err)?
                 .ok_or_else(|| Error::NotFound("User not found".into()))?;

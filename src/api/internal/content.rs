@@ -13,6 +13,7 @@ use crate::http::Response;
 use crate::store::{
     Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Project,
 };
+use serde::Serialize;
 use serde_json::Value;
 
 /// Longest public slug, as the public routes accept.
@@ -97,9 +98,12 @@ fn reject_kb_period(
 }
 
 /// A paginated JSON array with `X-Total-Count`.
-pub fn list_response(listed: &Listed, shape: fn(&Content) -> Value) -> Response {
-    let items: Vec<Value> = listed.items.iter().map(shape).collect();
-    ok(&Value::Array(items)).with_header("X-Total-Count", listed.total.to_string())
+pub fn list_response<'a, T: Serialize>(
+    listed: &'a Listed,
+    shape: impl Fn(&'a Content) -> T,
+) -> Response {
+    let items: Vec<T> = listed.items.iter().map(shape).collect();
+    ok(&items).with_header("X-Total-Count", listed.total.to_string())
 }
 
 /// `POST /api/internal/projects/{project_id}/content` → 201 with the new draft.

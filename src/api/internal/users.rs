@@ -9,7 +9,7 @@ use crate::auth::password::{check_length, LengthProblem, Verdict};
 use crate::error::{Error, FieldError};
 use crate::http::Response;
 use crate::store::{RevokeSessions, UserChanges};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Longest first or last name, in characters.
 const MAX_NAME_CHARS: usize = 100;
@@ -106,8 +106,9 @@ pub fn patch_me(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 /// `GET /api/internal/users` (superuser): every user.
 pub fn get_users(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     require_superuser(app, ctx)?;
-    let users: Vec<Value> = app.store.list_users()?.iter().map(dto::user).collect();
-    Ok(ok(&Value::Array(users)))
+    let users = app.store.list_users()?;
+    let objects: Vec<dto::UserObject<'_>> = users.iter().map(dto::user).collect();
+    Ok(ok(&objects))
 }
 
 /// `POST /api/internal/users` (superuser): creates a user → 201; a taken email is 409.

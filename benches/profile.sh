@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Instruction profile of each request class under callgrind. See docs/BENCHMARKS.md.
+#
+#   bash benches/profile.sh [--requests N] [--out DIR] [--binary PATH] [--ceiling PATH]
+#
+# Builds the `profiling` profile (the release build with symbols), starts the server under
+# `valgrind --tool=callgrind` with instrumentation off, sets up the data (a JWT, an API key,
+# a published changelog and 20 blog posts), then for each request class switches
+# instrumentation on, sends N requests over one keep-alive connection, dumps the counters and
+# switches it off again. The bare tiny_http ceiling (benches/ceiling.rs) is profiled the same
+# way. Prints instructions per request for each class and writes one callgrind file per class
+# (and its callgrind_annotate report) to DIR. Instruction counts do not depend on the load
+# of the machine, so before/after comparisons are meaningful even on a busy one; they count
+# user-space instructions only (no kernel time, no waiting).
+set -euo pipefail
+export LC_ALL=C
+
+requests=2000
+out=""
+binary=""
+ceiling_bin=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --requests) requests="$2"; shift ;;
+        --out) out="$2"; shift ;;
+        --binary) binary="$2"; shift ;;
+        --ceiling) ceiling_bin="$2"; shift ;;
+        -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "error: unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+[[ "$requests" =~ ^[1-9][0-9]*$ ]] || { echo "error: --requests must be a positive number" >&2; exit 2; }
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+die() { echo "error: $*" >&2; exit 1; }
+for tool in valgrind callgrind_control callgrind_annotate python3; do
+    command -v "$tool" >/dev/null || die "$tool is needed (apt-get install valgrind python3)"
+done
+
+target_dir="${CARGO_TARGET_DIR:-$root/target}/x86_64-unknown-linux-gnu/profiling"
+if [[ -z "$binary" || -z "$ceiling_bin" ]]; then
+    echo "== building (cargo build --profile profiling --bin shipstar --example ceiling)" >&2
+    cargo build --profile profiling --bin shipstar --example ceiling >&2 || die "build failed"
+fi
+binary="${binary:-$target_dir/shipstar}"
+ceiling_bin="${ceiling_bin:-$target_dir/examples/ceiling}"
+[[ -x "$binary" && -x "$ceiling_bin" ]] || die "missing $binary or $ceiling_bin"
+binary="$(realpath "$binary")"
+ceiling_bin="$(realpath "$ceiling_bin")"
+out="${out:-${CARGO_TARGET_DIR:-$root/target}/profile}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/shipstar-profile.XXXXXX")"
+vg_pid=""
+stop_vg() {
+    if [[ -n "$vg_pid" ]] && kill -0 "$vg_pid" 2>/dev/null; then
+        kill -TERM "$vg_pid" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$vg_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$vg_pid" 2>/dev/null || true
+    fi
+    [[ -z "$vg_pid" ]] || wait "$vg_pid" 2>/dev/null || true
+    vg_pid=""
+}
+cleanup() { stop_vg; rm -rf "$tmp"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+base="http://127.0.0.1:$port"
+
+# client.py COUNT METHOD PATH [HEADER=VALUE...] [--body TEXT]: COUNT requests over one
+# keep-alive connection; fails on any status other than 200.
+cat >"$tmp/client.py" <<'PY'
+import http.client, sys, time
+port, count, method, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+headers, body = {}, None
+args = sys.argv[5:]
+while args:
+    arg = args.pop(0)
+    if arg == "--body":
+        body = args.pop(0)
+    else:
+        name, value = arg.split("=", 1)
+        headers[name] = value
+deadline = time.time() + 120
+while True:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        conn.request("GET", "/api/v1/health")
+        conn.getresponse().read()
+        break
+    except OSError:
+        if time.time() > deadline:
+            sys.exit("the server did not come up")
+        time.sleep(0.2)
+for i in range(count):
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    if response.status != 200:
+        sys.exit("%s %s: HTTP %d %s" % (method, path, response.status, data[:200]))
+    if count == 1:
+        sys.stdout.write(data.decode())
+PY
+client() { python3 "$tmp/client.py" "$port" "$@"; }
+
+# profile NAME COUNT METHOD PATH [client args...]: one class, one dump.
+profile() {
+    local name="$1" count="$2"
+    shift 2
+    callgrind_control --zero "$vg_pid" >/dev/null 2>&1
+    callgrind_control -i on "$vg_pid" >/dev/null 2>&1
+    client "$count" "$@" >/dev/null || die "requests of class $name failed"
+    callgrind_control --dump="$name" "$vg_pid" >/dev/null 2>&1
+    callgrind_control -i off "$vg_pid" >/dev/null 2>&1
+    local file
+    # Each dump writes cg.out.<n>; the previous ones were moved away already.
+    file="$(ls -t "$tmp"/cg.out.* 2>/dev/null | head -n 1 || true)"
+    [[ -n "$file" ]] || die "no callgrind dump for $name"
+    mv "$file" "$out/callgrind.$name.out"
+    local total
+    total="$(awk '/^summary:/ { print $2 }' "$out/callgrind.$name.out")"
+    callgrind_annotate --threshold=99 "$out/callgrind.$name.out" >"$out/annotate.$name.txt" 2>/dev/null || true
+    callgrind_annotate --inclusive=yes --threshold=99 "$out/callgrind.$name.out" \
+        >"$out/annotate-inclusive.$name.txt" 2>/dev/null || true
+    printf '%-16s %8d %14d %12.0f\n' "$name" "$count" "$total" "$(awk -v t="$total" -v n="$count" 'BEGIN { print t / n }')"
+}
+
+start_vg() {
+    (cd "$tmp" && exec valgrind --tool=callgrind --instr-atstart=no \
+        --callgrind-out-file="$tmp/cg.out" "$@" </dev/null >"$tmp/vg.out" 2>"$tmp/vg.log") &
+    vg_pid=$!
+}
+
+printf '%-16s %8s %14s %12s\n' class requests instructions "per request"
+
+# --- the ceiling ------------------------------------------------------------------------
+start_vg "$ceiling_bin" "127.0.0.1:$port"
+client 1 GET / >/dev/null || die "the ceiling did not answer"
+profile ceiling "$requests" GET /
+stop_vg
+
+# --- shipstar ---------------------------------------------------------------------------
+while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep '^SHIPSTAR_' || true)
+email="profile@example.com"
+password="profile-$RANDOM$RANDOM-password"
+export SHIPSTAR_ADMIN_EMAIL="$email" SHIPSTAR_ADMIN_PASSWORD="$password"
+for class in LOGIN_PER_MINUTE LOGIN_EMAIL_PER_MINUTE AUTH_PER_MINUTE PUBLIC_PER_MINUTE REFRESH_PER_MINUTE; do
+    export "SHIPSTAR_RATE_LIMIT_$class=0"
+done
+start_vg "$binary" serve --listen "127.0.0.1:$port" --database "$tmp/profile.db"
+form="username=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$email")&password=$password"
+login_json="$(client 1 POST /api/internal/auth/jwt/login \
+    "Content-Type=application/x-www-form-urlencoded" --body "$form")" || die "login failed"
+jwt="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["access_token"])' "$login_json")"
+api_key="$("$binary" --database "$tmp/profile.db" key create --project default --user "$email" \
+    --name profile 2>/dev/null)" || die "key create failed"
+python3 - "$base" "$jwt" <<'PY' || die "seeding content failed"
+import http.client, json, sys, urllib.parse
+base, jwt = sys.argv[1], sys.argv[2]
+url = urllib.parse.urlparse(base)
+conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+auth = {"Authorization": "Bearer " + jwt, "Content-Type": "application/json"}
+def call(method, path, body=None):
+    conn.request(method, path, body=None if body is None else json.dumps(body), headers=auth)
+    response = conn.getresponse()
+    data = response.read()
+    if response.status not in (200, 201):
+        sys.exit("%s %s: HTTP %d %s" % (method, path, response.status, data[:200]))
+    return json.loads(data)
+project = call("GET", "/api/internal/projects")[0]["id"]
+entries = [{"category": c, "title": "%s item %d" % (c, n), "description": "Details of the change."}
+           for n, c in enumerate(["Added", "Changed", "Fixed", "Fixed", "Security"])]
+items = [("changelog", 0, json.dumps({"title": "Changelog 0", "entries": entries}))]
+items += [("blog", i, "# Blog %d\n\nA paragraph of a post, long enough to look like one. " % i * 3)
+          for i in range(20)]
+for kind, i, text in items:
+    item = call("POST", "/api/internal/projects/%s/content" % project,
+                {"type": kind, "title": "%s %d" % (kind, i), "content": text})
+    call("POST", "/api/internal/content/%s/publish" % item["id"], {"slug": "%s-%d" % (kind, i)})
+PY
+profile health "$requests" GET /api/v1/health
+profile api_key_me "$requests" GET /api/v1/me "Authorization=Bearer $api_key"
+profile users_me "$requests" GET /api/internal/users/me "Authorization=Bearer $jwt"
+profile changelog_slug "$requests" GET /api/v1/changelog/changelog-0
+profile blogs "$((requests / 4))" GET /api/v1/blogs
+profile login 5 POST /api/internal/auth/jwt/login \
+    "Content-Type=application/x-www-form-urlencoded" --body "$form"
+stop_vg
+echo "== callgrind files and callgrind_annotate reports in $out" >&2
