@@ -8,8 +8,9 @@
 # a published changelog and 20 blog posts), then for each request class switches
 # instrumentation on, sends N requests over one keep-alive connection, dumps the counters and
 # switches it off again. The bare tiny_http ceiling (benches/ceiling.rs) is profiled the same
-# way. Prints instructions per request for each class and writes one callgrind file per class
-# (and its callgrind_annotate report) to DIR. Instruction counts do not depend on the load
+# way. Prints instructions per request for each class, then for each class the main parts of
+# a request (inclusive cost) and the top functions (self cost), and writes one callgrind file
+# per class, its callgrind_annotate reports and that summary to DIR. Instruction counts do not depend on the load
 # of the machine, so before/after comparisons are meaningful even on a busy one; they count
 # user-space instructions only (no kernel time, no waiting).
 set -euo pipefail
@@ -108,6 +109,119 @@ for i in range(count):
 PY
 client() { python3 "$tmp/client.py" "$port" "$@"; }
 
+# summary.py FILE REQUESTS: instructions per request of the main parts (inclusive) and of
+# the top functions (self cost, summed over the places a function was inlined into), from
+# callgrind_annotate.
+cat >"$tmp/summary.py" <<'PY'
+import re, subprocess, sys
+path, requests = sys.argv[1], int(sys.argv[2])
+# (label, function name fragment): inclusive cost of each part of a request.
+PARTS = [
+    ("tiny_http: read and parse the request", "<tiny_http::client::ClientConnection as core::iter::traits::iterator::Iterator>::next"),
+    ("tiny_http: write the response", "tiny_http::response::Response<R>::raw_print"),
+    ("shipstar: route, handler, errors, headers", "shipstar::api::handle"),
+    ("  routing", "shipstar::api::router::find"),
+    ("  JWT check (HMAC-SHA-256, claims)", "shipstar::auth::jwt::verify"),
+    ("  session and user lookup", "shipstar::store::sessions::<impl shipstar::store::Store>::session_with_user"),
+    ("  API key lookup", "shipstar::store::api_keys::<impl shipstar::store::Store>::key_holder_by_hash"),
+    ("  API key shape and checksum", "shipstar::auth::api_key::is_well_formed"),
+    ("  API key hash (SHA-256)", "shipstar::auth::api_key::hash"),
+    ("  published item lookup", "shipstar::store::content::<impl shipstar::store::Store>::published_by_slug"),
+    ("  ETag (SHA-256 of the body) and cache headers", "shipstar::api::public::cacheable"),
+    ("  JSON body", "shipstar::http::response::Response::json"),
+    ("  database health read", "shipstar::store::Store::is_healthy"),
+    ("  password check (Argon2id)", "shipstar::auth::password::PasswordHasher::verify"),
+    ("shipstar: request log line", "shipstar::logging::request"),
+    ("shipstar: request id", "shipstar::ids::request_id"),
+    ("usage flusher and log writer threads", "shipstar::api::usage::UsageRecorder::flush"),
+    ("", "shipstar::logging::write_lines"),
+    ("ceiling: the whole request loop", "ceiling::main::{{closure}}"),
+]
+row = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$")
+# Symbols are kept mangled while profiling: demangled, every instance of a generic function
+# (`Vec::from_iter`, `Row::get`, ...) has the same name and callgrind would merge them into
+# one, making inclusive costs meaningless. They are demangled here, for display only.
+ESCAPES = {"$LT$": "<", "$GT$": ">", "$u20$": " ", "$RF$": "&", "$BP$": "*", "$C$": ",",
+           "$LP$": "(", "$RP$": ")", "$u7b$": "{", "$u7d$": "}", "$u5b$": "[", "$u5d$": "]",
+           "$u27$": "'", "$u3b$": ";", "$u2b$": "+", "$u22$": '"', "$SP$": "@"}
+def demangle(symbol):
+    symbol = re.sub(r"\.llvm\.\d+$", "", symbol)
+    if symbol.startswith("_R"):
+        # Rust's v0 scheme (the standard library): good enough for a name to read, dropping
+        # crate disambiguators and back-references.
+        text = re.sub(r"Cs[0-9A-Za-z]*_", "C", symbol[2:])
+        text = re.sub(r"B[0-9A-Za-z]*_", "", text)
+        names, at = [], 0
+        while at < len(text):
+            n = re.match(r"(\d+)_?", text[at:])
+            if n:
+                start = at + len(n.group(0))
+                names.append(text[start:start + int(n.group(1))])
+                at = start + int(n.group(1))
+            else:
+                at += 1
+        return "::".join(names) or symbol
+    if not (symbol.startswith("_ZN") and symbol.endswith("E")):
+        return symbol
+    rest, parts = symbol[3:-1], []
+    while rest:
+        n = re.match(r"\d+", rest)
+        if not n or len(n.group(0)) + int(n.group(0)) > len(rest):
+            return symbol
+        start = len(n.group(0))
+        parts.append(rest[start:start + int(n.group(0))])
+        rest = rest[start + int(n.group(0)):]
+    if parts and re.fullmatch(r"h[0-9a-f]{16}", parts[-1]):
+        parts.pop()
+    text = "::".join(p[1:] if p.startswith("_$") else p for p in parts)
+    for escape, char in ESCAPES.items():
+        text = text.replace(escape, char)
+    return text.replace("..", "::")
+def annotate(inclusive):
+    out = subprocess.run(
+        ["callgrind_annotate", "--auto=no", "--threshold=100",
+         "--inclusive=" + ("yes" if inclusive else "no"), path],
+        capture_output=True, text=True, check=True).stdout
+    total, rows, table = 0, [], False
+    for line in out.splitlines():
+        if "file:function" in line:
+            table = True
+            continue
+        m = row.match(line)
+        if not m:
+            continue
+        cost, rest = int(m.group(1).replace(",", "")), m.group(2)
+        if "PROGRAM TOTALS" in rest:
+            total = cost
+        elif table:
+            name = re.sub(r" \[[^\]]*\]$", "", rest)
+            # "file:function": drop the file (it names where inlined code came from).
+            m2 = re.match(r"^(/[^:]*|\?\?\?|[^<\s][^:]*\.rs):(.*)$", name)
+            rows.append((m2.group(2) if m2 else name, cost))
+    rows = [(symbol, demangle(symbol), cost) for symbol, cost in rows]
+    return total, rows
+total, self_rows = annotate(False)
+_, inclusive_rows = annotate(True)
+# A function appears once as itself and again for each place it was inlined into; its own
+# entry is the largest.
+inclusive = {}
+for symbol, name, cost in inclusive_rows:
+    if cost > inclusive.get(symbol, (name, 0))[1]:
+        inclusive[symbol] = (name, cost)
+print("%d instructions per request" % round(total / requests))
+print("  where (inclusive):")
+for label, fragment in PARTS:
+    cost = max((c for n, c in inclusive.values() if n.startswith(fragment)), default=0)
+    if cost * 200 >= total:  # 0.5% or more
+        print("    %9d  %5.1f%%  %s" % (cost / requests, 100 * cost / total, label or fragment))
+by_name = {}
+for _, name, cost in self_rows:
+    by_name[name] = by_name.get(name, 0) + cost
+print("  top functions (self):")
+for name, cost in sorted(by_name.items(), key=lambda kv: -kv[1])[:12]:
+    print("    %9d  %5.1f%%  %s" % (cost / requests, 100 * cost / total, name[:110]))
+PY
+
 # profile NAME COUNT METHOD PATH [client args...]: one class, one dump.
 profile() {
     local name="$1" count="$2"
@@ -128,15 +242,17 @@ profile() {
     callgrind_annotate --inclusive=yes --threshold=99 "$out/callgrind.$name.out" \
         >"$out/annotate-inclusive.$name.txt" 2>/dev/null || true
     printf '%-16s %8d %14d %12.0f\n' "$name" "$count" "$total" "$(awk -v t="$total" -v n="$count" 'BEGIN { print t / n }')"
+    { echo "== $name"; python3 "$tmp/summary.py" "$out/callgrind.$name.out" "$count"; } >>"$out/summary.txt"
 }
 
 start_vg() {
-    (cd "$tmp" && exec valgrind --tool=callgrind --instr-atstart=no \
+    (cd "$tmp" && exec valgrind --tool=callgrind --instr-atstart=no --demangle=no \
         --callgrind-out-file="$tmp/cg.out" "$@" </dev/null >"$tmp/vg.out" 2>"$tmp/vg.log") &
     vg_pid=$!
 }
 
 printf '%-16s %8s %14s %12s\n' class requests instructions "per request"
+: >"$out/summary.txt"
 
 # --- the ceiling ------------------------------------------------------------------------
 start_vg "$ceiling_bin" "127.0.0.1:$port"
@@ -191,4 +307,6 @@ profile blogs "$((requests / 4))" GET /api/v1/blogs
 profile login 5 POST /api/internal/auth/jwt/login \
     "Content-Type=application/x-www-form-urlencoded" --body "$form"
 stop_vg
-echo "== callgrind files and callgrind_annotate reports in $out" >&2
+echo
+cat "$out/summary.txt"
+echo "== callgrind files, callgrind_annotate reports and summary.txt in $out" >&2

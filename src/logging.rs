@@ -118,9 +118,11 @@ pub fn init(format: Format, min_level: Level) {
     }
 }
 
-/// The writer thread: blocks for a message, then takes every message already queued, and
-/// writes the lines gathered so far in one call (in order, before answering a flush). After a
-/// write it pauses for `gather` so that a busy server's lines arrive in batches.
+/// The writer thread: blocks for a message, then writes everything queued, in order, in
+/// writes of up to [`MAX_BATCH_BYTES`] (a flush is answered once the lines before it are
+/// written). Only once the queue is empty does it pause for `gather`, so that a busy server's
+/// lines arrive in batches; it never pauses with lines waiting, so the queue cannot outgrow
+/// what stderr can take.
 fn write_lines(receiver: &Receiver<Message>, out: &mut impl Write, gather: Duration) {
     let mut batch = Vec::with_capacity(4096);
     while let Ok(first) = receiver.recv() {
@@ -135,15 +137,15 @@ fn write_lines(receiver: &Receiver<Message>, out: &mut impl Write, gather: Durat
                     let _ = done.send(());
                 }
             }
-            if batch.len() < MAX_BATCH_BYTES {
-                next = receiver.try_recv().ok();
+            if batch.len() >= MAX_BATCH_BYTES {
+                let _ = out.write_all(&batch);
+                batch.clear();
             }
+            next = receiver.try_recv().ok();
         }
         if !batch.is_empty() {
             let _ = out.write_all(&batch);
             batch.clear();
-            // A burst must not leave a large buffer behind for good.
-            batch.shrink_to(MAX_BATCH_BYTES);
             std::thread::sleep(gather);
         }
     }
@@ -242,7 +244,8 @@ mod tests {
     fn the_writer_keeps_lines_in_order_and_answers_flushes_after_writing() {
         let (sender, receiver) = mpsc::channel();
         let (done, flushed) = mpsc::channel();
-        for n in 0..1000 {
+        // More than one batch's worth, so some writes happen before the flush.
+        for n in 0..20_000 {
             sender.send(Message::Line(format!("line {n}\n"))).unwrap();
         }
         sender.send(Message::Flush(done)).unwrap();
@@ -251,7 +254,7 @@ mod tests {
         let mut out = Vec::new();
         write_lines(&receiver, &mut out, Duration::ZERO);
         assert!(flushed.try_recv().is_ok());
-        let expected: String = (0..1000)
+        let expected: String = (0..20_000)
             .map(|n| format!("line {n}\n"))
             .chain(["last\n".to_string()])
             .collect();
