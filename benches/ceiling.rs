@@ -8,6 +8,9 @@
 //! cargo build --release --example ceiling
 //! ceiling 127.0.0.1:8081 [WORKERS]    # WORKERS defaults to CPU cores x 4, like shipstar
 //! ```
+//!
+//! `GET /?bytes=N` answers a JSON body of exactly N bytes instead (at most 1 MiB), so that a
+//! scenario with a larger answer can be compared with a ceiling of the same size on the wire.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,6 +19,27 @@ use std::sync::Arc;
 const BODY: &[u8] = br#"{"database":"ok","status":"ok","version":"0.1.0"}"#;
 /// Pending connections the kernel queues before `accept` (as shipstar).
 const LISTEN_BACKLOG: i32 = 1024;
+/// The largest body `?bytes=N` may ask for.
+const MAX_SIZED_BODY: usize = 1024 * 1024;
+
+/// The body for a request target: `BODY`, or `{"pad":"xx…"}` of exactly N bytes for
+/// `?bytes=N` (N at least the 10 bytes of the empty object).
+fn body_for(target: &str) -> Vec<u8> {
+    let wanted = target
+        .split_once("?bytes=")
+        .and_then(|(_, n)| n.parse::<usize>().ok())
+        .filter(|n| (10..=MAX_SIZED_BODY).contains(n));
+    match wanted {
+        None => BODY.to_vec(),
+        Some(n) => {
+            let mut body = Vec::with_capacity(n);
+            body.extend_from_slice(br#"{"pad":""#);
+            body.resize(n - 2, b'x');
+            body.extend_from_slice(br#""}"#);
+            body
+        }
+    }
+}
 
 fn listen(addr: &str) -> Result<std::net::TcpListener, String> {
     use socket2::{Domain, Protocol, Socket, Type};
@@ -68,16 +92,23 @@ fn main() -> ExitCode {
     let content_type = tiny_http::Header::from_bytes("Content-Type", "application/json")
         .expect("a constant ASCII header is valid");
     let threads: Vec<_> = (0..workers)
-        .map(|_| {
+        .filter_map(|index| {
             let server = Arc::clone(&server);
             let content_type = content_type.clone();
-            std::thread::spawn(move || {
-                while let Ok(request) = server.recv() {
-                    let response =
-                        tiny_http::Response::from_data(BODY).with_header(content_type.clone());
-                    let _ = request.respond(response);
-                }
-            })
+            // Named, so that benches/run.sh can tell them from tiny_http's connection threads.
+            let spawned = std::thread::Builder::new()
+                .name(format!("worker-{index}"))
+                .spawn(move || {
+                    while let Ok(request) = server.recv() {
+                        let response = tiny_http::Response::from_data(body_for(request.url()))
+                            .with_header(content_type.clone());
+                        let _ = request.respond(response);
+                    }
+                });
+            if let Err(err) = &spawned {
+                eprintln!("cannot start worker {index}: {err}");
+            }
+            spawned.ok()
         })
         .collect();
     for thread in threads {
