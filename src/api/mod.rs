@@ -4,6 +4,7 @@
 //! May use `http`, `auth`, `store`, `config` and `clock`; never `tiny_http` or `rusqlite`.
 
 pub mod client_ip;
+pub mod dashboard;
 pub mod dto;
 pub mod extract;
 mod internal;
@@ -148,6 +149,10 @@ static ROUTES: &[Route<HandlerFn>] = &[
     route("DELETE", "/api/internal/api-keys/{key_id}", internal::keys::delete_key),
     route("POST", "/api/internal/api-keys/{key_id}/roll", internal::keys::post_roll),
     route("GET", "/api/internal/api-keys/{key_id}/usage", internal::keys::get_usage),
+    route("GET", "/", dashboard::get_root),
+    route("GET", "/dashboard", dashboard::get_index),
+    route("GET", "/dashboard/", dashboard::get_dashboard_slash),
+    route("GET", "/dashboard/assets/{name}", dashboard::get_asset),
     route("GET", "/setup", setup::get_setup),
     route("POST", "/setup", setup::post_setup),
 ];

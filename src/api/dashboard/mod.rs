@@ -1,0 +1,289 @@
+//! The embedded web dashboard: plain HTML, CSS and JavaScript files compiled into the binary
+//! with `include_bytes!` and served from memory.
+//!
+//! There is no file-system access at all: a request names an asset, and the asset is looked
+//! up by exact name in a fixed table. Anything not in the table (including every `..` or
+//! percent-encoded variant of it) is 404, so no path can escape the embedded set.
+//!
+//! Every dashboard file carries the page security headers ([`with_page_headers`]): a
+//! Content-Security-Policy that allows nothing but this origin (no inline script or style,
+//! no framing), `X-Frame-Options: DENY` and `Referrer-Policy: no-referrer`.
+//!
+//! Caching: each file is sent with a strong `ETag` (a SHA-256 digest of its bytes) and
+//! `Cache-Control: no-cache`, so a browser keeps its copy but asks every time and gets a
+//! body-less 304 while the binary is unchanged. File names carry no version, so this is what
+//! guarantees that an upgraded server never runs next to the previous release's scripts.
+//!
+//! May use `http` types only; knows nothing of the store or of authentication (the pages
+//! call the internal API like any other client).
+
+use super::{App, Ctx};
+use crate::error::Error;
+use crate::http::{Request, Response};
+use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
+
+/// The policy of every dashboard page: this origin only, no inline code, never framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; frame-ancestors 'none'";
+/// Where the single-page app lives.
+pub const DASHBOARD_PATH: &str = "/dashboard";
+/// The prefix of the embedded assets' URLs.
+pub const ASSET_PREFIX: &str = "/dashboard/assets/";
+
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const SVG: &str = "image/svg+xml";
+
+/// One embedded file.
+#[derive(Debug)]
+pub struct Asset {
+    /// The name in the URL (and in `assets/`).
+    pub name: &'static str,
+    /// The `Content-Type` it is served with.
+    pub content_type: &'static str,
+    /// Its bytes, compiled in.
+    pub body: &'static [u8],
+}
+
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            body: include_bytes!(concat!("assets/", $name)),
+        }
+    };
+}
+
+/// The app shell served at `/dashboard`; the router inside it works on the URL fragment
+/// (`/dashboard#/keys`), so the server needs no route per page.
+static INDEX: Asset = asset!("index.html", HTML);
+
+/// Every file under `/dashboard/assets/`. A unit test checks that this table and the
+/// `assets/` directory list the same files.
+static ASSETS: &[Asset] = &[
+    asset!("app.css", CSS),
+    asset!("icon.svg", SVG),
+    asset!("app.js", JS),
+    asset!("api.js", JS),
+    asset!("ui.js", JS),
+    asset!("context.js", JS),
+    asset!("chart.js", JS),
+    asset!("page-signin.js", JS),
+    asset!("page-keys.js", JS),
+    asset!("page-usage.js", JS),
+    asset!("page-content.js", JS),
+    asset!("content-editor.js", JS),
+    asset!("page-team.js", JS),
+    asset!("page-account.js", JS),
+];
+
+/// Adds the security headers every HTML page and dashboard file carries.
+pub fn with_page_headers(response: Response) -> Response {
+    response
+        .with_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        .with_header("X-Frame-Options", "DENY")
+        .with_header("Referrer-Policy", "no-referrer")
+}
+
+/// The embedded asset called `name`, if there is one. Exact match only.
+pub fn find_asset(name: &str) -> Option<&'static Asset> {
+    ASSETS.iter().find(|asset| asset.name == name)
+}
+
+fn redirect_to_dashboard() -> Response {
+    with_page_headers(Response::empty(302).with_header("Location", DASHBOARD_PATH))
+}
+
+/// `GET /`: 302 to `/dashboard`.
+pub fn get_root(_app: &App, _ctx: &Ctx<'_>) -> Result<Response, Error> {
+    Ok(redirect_to_dashboard())
+}
+
+/// `GET /dashboard/`: 302 to `/dashboard`, the one spelling the app's asset URLs assume.
+pub fn get_dashboard_slash(_app: &App, _ctx: &Ctx<'_>) -> Result<Response, Error> {
+    Ok(redirect_to_dashboard())
+}
+
+/// `GET /dashboard`: the app shell.
+pub fn get_index(_app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    Ok(serve(&INDEX, ctx.req))
+}
+
+/// `GET /dashboard/assets/{name}`: an embedded file, or 404 for any other name.
+pub fn get_asset(_app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let asset =
+        find_asset(ctx.params.get("name")).ok_or_else(|| Error::NotFound("Not Found".into()))?;
+    Ok(serve(asset, ctx.req))
+}
+
+/// The answer for `asset`: 304 when the browser's copy is current, else the file.
+fn serve(asset: &'static Asset, req: &Request) -> Response {
+    let etag = etag_of(asset);
+    let fresh = req
+        .header("if-none-match")
+        .is_some_and(|tags| etag_matches(tags, etag));
+    let response = if fresh {
+        Response::empty(304)
+    } else {
+        Response::bytes(200, asset.content_type, asset.body.to_vec())
+    };
+    with_page_headers(
+        response
+            .with_header("ETag", etag)
+            .with_header("Cache-Control", "no-cache"),
+    )
+}
+
+/// The strong entity tag of `asset`, computed once per process.
+fn etag_of(asset: &'static Asset) -> &'static str {
+    static TAGS: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        std::iter::once(&INDEX)
+            .chain(ASSETS)
+            .map(|a| {
+                let digest = Sha256::digest(a.body);
+                (a.name, format!("\"{}\"", crate::ids::to_hex(&digest[..16])))
+            })
+            .collect()
+    });
+    tags.iter()
+        .find(|(name, _)| *name == asset.name)
+        .map(|(_, tag)| tag.as_str())
+        // Every asset is in the table the tags were built from.
+        .unwrap_or("\"\"")
+}
+
+/// `If-None-Match` comparison: weak comparison (RFC 9110 13.1.2), so `W/"x"` matches `"x"`;
+/// `*` matches anything.
+fn etag_matches(header: &str, etag: &str) -> bool {
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn assets_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api/dashboard/assets")
+    }
+
+    fn all_assets() -> impl Iterator<Item = &'static Asset> {
+        std::iter::once(&INDEX).chain(ASSETS)
+    }
+
+    fn text_of(asset: &Asset) -> &'static str {
+        std::str::from_utf8(asset.body).expect("assets are UTF-8")
+    }
+
+    #[test]
+    fn the_asset_table_lists_exactly_the_files_in_the_assets_directory() {
+        let on_disk: BTreeSet<String> = std::fs::read_dir(assets_dir())
+            .expect("assets directory")
+            .map(|entry| entry.expect("entry").file_name().into_string().expect("name"))
+            .collect();
+        let embedded: BTreeSet<String> = all_assets().map(|a| a.name.to_string()).collect();
+        assert_eq!(on_disk, embedded);
+    }
+
+    #[test]
+    fn content_types_follow_the_file_extension() {
+        for asset in all_assets() {
+            let expected = match asset.name.rsplit_once('.').map(|(_, ext)| ext) {
+                Some("html") => HTML,
+                Some("css") => CSS,
+                Some("js") => JS,
+                Some("svg") => SVG,
+                other => panic!("no content type for extension {other:?}"),
+            };
+            assert_eq!(asset.content_type, expected, "{}", asset.name);
+        }
+    }
+
+    #[test]
+    fn pages_have_no_inline_script_or_style_and_no_other_origin() {
+        for asset in all_assets() {
+            // The SVG namespace is an identifier, never fetched.
+            let text = text_of(asset).replace("http://www.w3.org/2000/svg", "");
+            for forbidden in [" style=", "<style", "javascript:", "http://", "https://", "//cdn"] {
+                assert!(
+                    !text.contains(forbidden),
+                    "{} contains {forbidden:?}",
+                    asset.name
+                );
+            }
+        }
+        let index = text_of(&INDEX);
+        for script in index.split("<script").skip(1) {
+            let tag = script.split('>').next().unwrap_or_default();
+            assert!(tag.contains("src="), "inline script in index.html: {tag}");
+        }
+    }
+
+    #[test]
+    fn scripts_never_insert_markup() {
+        for asset in ASSETS.iter().filter(|a| a.content_type == JS) {
+            let text = text_of(asset);
+            for forbidden in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+                "new Function",
+                ".style.",
+                "setAttribute('style'",
+            ] {
+                assert!(
+                    !text.contains(forbidden),
+                    "{} uses {forbidden}",
+                    asset.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_and_traversing_names_find_nothing() {
+        assert!(find_asset("app.css").is_some());
+        for name in ["", "../Cargo.toml", "..", "app.css/", "APP.CSS", "index.html", "/app.css"] {
+            assert!(find_asset(name).is_none(), "{name}");
+        }
+    }
+
+    #[test]
+    fn etags_are_strong_distinct_and_matched_weakly() {
+        let css = etag_of(find_asset("app.css").expect("css"));
+        let js = etag_of(find_asset("app.js").expect("js"));
+        assert!(css.starts_with('"') && css.ends_with('"') && css.len() == 34);
+        assert_ne!(css, js);
+        assert!(etag_matches(css, css));
+        assert!(etag_matches(&format!("\"x\", W/{css}"), css));
+        assert!(etag_matches("*", css));
+        assert!(!etag_matches("\"x\"", css));
+        assert!(!etag_matches("", css));
+    }
+
+    #[test]
+    fn a_current_copy_gets_304_without_a_body() {
+        let asset = find_asset("app.js").expect("js");
+        let etag = etag_of(asset);
+        let req = Request::new("GET", "/dashboard/assets/app.js").with_header("If-None-Match", etag);
+        let response = serve(asset, &req);
+        assert_eq!(response.status, 304);
+        assert!(response.body.is_empty());
+        assert_eq!(response.header("ETag"), Some(etag));
+        let fresh = serve(asset, &Request::new("GET", "/dashboard/assets/app.js"));
+        assert_eq!(fresh.status, 200);
+        assert_eq!(fresh.body, asset.body);
+        assert_eq!(fresh.header("Content-Type"), Some(JS));
+        assert_eq!(
+            fresh.header("Content-Security-Policy"),
+            Some(CONTENT_SECURITY_POLICY)
+        );
+    }
+}
