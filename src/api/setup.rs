@@ -2,9 +2,9 @@
 //! through a one-time link printed at start-up. The link dies after use, and the page refuses
 //! to do anything once any user exists.
 
+use super::dashboard::{with_page_headers, ASSET_PREFIX, DASHBOARD_PATH};
 use super::extract::{is_plausible_email, Fields};
 use super::internal::auth::hash_password;
-use super::dashboard::{with_page_headers, ASSET_PREFIX, DASHBOARD_PATH};
 use super::{App, Ctx};
 use crate::auth::password::{check_length, LengthProblem};
 use crate::error::Error;

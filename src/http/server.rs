@@ -10,7 +10,7 @@ use super::{Request, Response};
 use crate::logging;
 use serde_json::json;
 use std::io::Read;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,6 +24,8 @@ pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// After shutdown is signalled, a worker exits once no request has come for this long.
 const DRAIN_IDLE: Duration = Duration::from_millis(500);
+/// How long a nudge of tiny_http's connection pool may wait to connect.
+const NUDGE_CONNECT_TIMEOUT: Duration = Duration::from_millis(50);
 /// Longest accepted incoming `X-Request-Id`; longer ones are replaced.
 const MAX_REQUEST_ID_CHARS: usize = 128;
 
@@ -90,6 +92,7 @@ impl HttpServer {
             .collect();
         while !shutdown.load(Ordering::SeqCst) {
             std::thread::sleep(POLL_INTERVAL);
+            nudge_connection_pool(self.local_addr);
         }
         let deadline = Instant::now() + grace;
         for worker in workers {
@@ -101,6 +104,25 @@ impl HttpServer {
             }
         }
     }
+}
+
+/// Opens and at once closes a connection to our own listener.
+///
+/// tiny_http 0.12 serves each connection on a thread of an internal pool, and that pool can
+/// lose a wake-up: when connections arrive close together, `spawn` counts a thread that was
+/// already woken for the previous connection as still free, queues the new connection and
+/// signals nobody. The queued connection then waits until some pool thread finishes its
+/// current connection, which for a browser's idle keep-alive connection may be never: the
+/// page hangs. An empty connection is a task that ends at once, and the thread that runs it
+/// goes on to the queued ones, so one nudge per poll interval bounds that wait.
+fn nudge_connection_pool(listening: SocketAddr) {
+    let target = match listening.ip() {
+        ip if !ip.is_unspecified() => listening,
+        IpAddr::V4(_) => SocketAddr::from((Ipv4Addr::LOCALHOST, listening.port())),
+        IpAddr::V6(_) => SocketAddr::from((Ipv6Addr::LOCALHOST, listening.port())),
+    };
+    // Failure (a full backlog, out of descriptors) only skips this nudge.
+    let _ = std::net::TcpStream::connect_timeout(&target, NUDGE_CONNECT_TIMEOUT);
 }
 
 fn worker_loop(

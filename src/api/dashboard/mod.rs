@@ -5,6 +5,9 @@
 //! up by exact name in a fixed table. Anything not in the table (including every `..` or
 //! percent-encoded variant of it) is 404, so no path can escape the embedded set.
 //!
+//! The app is one HTML shell, one stylesheet, one icon and one script; the script is put
+//! together at compile time from the parts in `scripts/` (see `SCRIPT`).
+//!
 //! Every dashboard file carries the page security headers ([`with_page_headers`]): a
 //! Content-Security-Policy that allows nothing but this origin (no inline script or style,
 //! no framing), `X-Frame-Options: DENY` and `Referrer-Policy: no-referrer`.
@@ -60,23 +63,50 @@ macro_rules! asset {
 /// (`/dashboard#/keys`), so the server needs no route per page.
 static INDEX: Asset = asset!("index.html", HTML);
 
+/// Builds the one script of the app from its parts in `scripts/`, in order, inside one
+/// strict-mode function scope (nothing leaks to `window`). The parts are plain scripts that
+/// share that scope: a part may use what an earlier part declares.
+macro_rules! script_bundle {
+    ($($part:literal),+ $(,)?) => {
+        (
+            concat!(
+                "(() => {\n'use strict';\n",
+                $("\n// ---- ", $part, "\n", include_str!(concat!("scripts/", $part)),)+
+                "\n})();\n"
+            ),
+            &[$($part),+],
+        )
+    };
+}
+
+/// The app's script and the names of its parts. One file rather than one per module: a
+/// browser fetching many files at once opens several connections in parallel, and every
+/// request costs a round trip; one script keeps page loads to a handful of requests.
+const SCRIPT: (&str, &[&str]) = script_bundle!(
+    "api.js",
+    "ui.js",
+    "context.js",
+    "chart.js",
+    "page-signin.js",
+    "page-keys.js",
+    "page-usage.js",
+    "content-editor.js",
+    "page-content.js",
+    "page-team.js",
+    "page-account.js",
+    "app.js",
+);
+
 /// Every file under `/dashboard/assets/`. A unit test checks that this table and the
-/// `assets/` directory list the same files.
+/// `assets/` directory list the same files (plus the script built from `scripts/`).
 static ASSETS: &[Asset] = &[
     asset!("app.css", CSS),
     asset!("icon.svg", SVG),
-    asset!("app.js", JS),
-    asset!("api.js", JS),
-    asset!("ui.js", JS),
-    asset!("context.js", JS),
-    asset!("chart.js", JS),
-    asset!("page-signin.js", JS),
-    asset!("page-keys.js", JS),
-    asset!("page-usage.js", JS),
-    asset!("page-content.js", JS),
-    asset!("content-editor.js", JS),
-    asset!("page-team.js", JS),
-    asset!("page-account.js", JS),
+    Asset {
+        name: "app.js",
+        content_type: JS,
+        body: SCRIPT.0.as_bytes(),
+    },
 ];
 
 /// Adds the security headers every HTML page and dashboard file carries.
@@ -168,8 +198,8 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
-    fn assets_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api/dashboard/assets")
+    fn dashboard_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api/dashboard")
     }
 
     fn all_assets() -> impl Iterator<Item = &'static Asset> {
@@ -180,14 +210,84 @@ mod tests {
         std::str::from_utf8(asset.body).expect("assets are UTF-8")
     }
 
+    fn file_names(dir: &str) -> BTreeSet<String> {
+        std::fs::read_dir(dashboard_dir().join(dir))
+            .expect("directory")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .into_string()
+                    .expect("name")
+            })
+            .collect()
+    }
+
     #[test]
     fn the_asset_table_lists_exactly_the_files_in_the_assets_directory() {
-        let on_disk: BTreeSet<String> = std::fs::read_dir(assets_dir())
-            .expect("assets directory")
-            .map(|entry| entry.expect("entry").file_name().into_string().expect("name"))
-            .collect();
+        let mut on_disk = file_names("assets");
+        on_disk.insert("app.js".into());
         let embedded: BTreeSet<String> = all_assets().map(|a| a.name.to_string()).collect();
         assert_eq!(on_disk, embedded);
+    }
+
+    #[test]
+    fn the_script_holds_every_part_once_in_order() {
+        let parts: BTreeSet<String> = SCRIPT.1.iter().map(|p| p.to_string()).collect();
+        assert_eq!(parts, file_names("scripts"), "parts of the bundle");
+        assert_eq!(parts.len(), SCRIPT.1.len(), "a part is listed twice");
+        let mut from = 0;
+        for part in SCRIPT.1 {
+            let text =
+                std::fs::read_to_string(dashboard_dir().join("scripts").join(part)).expect("part");
+            let at = SCRIPT.0[from..]
+                .find(&text)
+                .unwrap_or_else(|| panic!("{part} missing or out of order"));
+            from += at + text.len();
+        }
+        assert!(SCRIPT.0.ends_with("})();\n"));
+    }
+
+    /// Parts share one scope, so two top-level declarations of one name would clash (or, for
+    /// functions, silently replace each other).
+    #[test]
+    fn script_parts_declare_distinct_top_level_names() {
+        let mut seen = std::collections::BTreeMap::new();
+        for part in SCRIPT.1 {
+            let text =
+                std::fs::read_to_string(dashboard_dir().join("scripts").join(part)).expect("part");
+            for line in text.lines() {
+                let rest = line.strip_prefix("async ").unwrap_or(line);
+                let Some(rest) = ["function ", "const ", "let ", "class "]
+                    .iter()
+                    .find_map(|kw| rest.strip_prefix(kw))
+                else {
+                    continue;
+                };
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '$')
+                    .collect();
+                if let Some(first) = seen.insert(name.clone(), *part) {
+                    panic!("{name} is declared in {first} and in {part}");
+                }
+            }
+        }
+        assert!(seen.contains_key("renderKeys") && seen.contains_key("api"));
+    }
+
+    #[test]
+    fn script_parts_are_plain_scripts() {
+        for part in SCRIPT.1 {
+            let text =
+                std::fs::read_to_string(dashboard_dir().join("scripts").join(part)).expect("part");
+            for line in text.lines() {
+                assert!(
+                    !line.starts_with("import ") && !line.starts_with("export "),
+                    "{part}: {line}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -209,7 +309,14 @@ mod tests {
         for asset in all_assets() {
             // The SVG namespace is an identifier, never fetched.
             let text = text_of(asset).replace("http://www.w3.org/2000/svg", "");
-            for forbidden in [" style=", "<style", "javascript:", "http://", "https://", "//cdn"] {
+            for forbidden in [
+                " style=",
+                "<style",
+                "javascript:",
+                "http://",
+                "https://",
+                "//cdn",
+            ] {
                 assert!(
                     !text.contains(forbidden),
                     "{} contains {forbidden:?}",
@@ -228,6 +335,11 @@ mod tests {
     fn scripts_never_insert_markup() {
         for asset in ASSETS.iter().filter(|a| a.content_type == JS) {
             let text = text_of(asset);
+            assert!(
+                text.contains("function renderKeys"),
+                "{} is not the app",
+                asset.name
+            );
             for forbidden in [
                 "innerHTML",
                 "outerHTML",
@@ -238,11 +350,7 @@ mod tests {
                 ".style.",
                 "setAttribute('style'",
             ] {
-                assert!(
-                    !text.contains(forbidden),
-                    "{} uses {forbidden}",
-                    asset.name
-                );
+                assert!(!text.contains(forbidden), "{} uses {forbidden}", asset.name);
             }
         }
     }
@@ -250,7 +358,16 @@ mod tests {
     #[test]
     fn unknown_and_traversing_names_find_nothing() {
         assert!(find_asset("app.css").is_some());
-        for name in ["", "../Cargo.toml", "..", "app.css/", "APP.CSS", "index.html", "/app.css"] {
+        for name in [
+            "",
+            "../Cargo.toml",
+            "..",
+            "app.css/",
+            "APP.CSS",
+            "index.html",
+            "/app.css",
+            "api.js",
+        ] {
             assert!(find_asset(name).is_none(), "{name}");
         }
     }
@@ -259,6 +376,8 @@ mod tests {
     fn etags_are_strong_distinct_and_matched_weakly() {
         let css = etag_of(find_asset("app.css").expect("css"));
         let js = etag_of(find_asset("app.js").expect("js"));
+        let svg = etag_of(find_asset("icon.svg").expect("svg"));
+        assert_ne!(js, svg);
         assert!(css.starts_with('"') && css.ends_with('"') && css.len() == 34);
         assert_ne!(css, js);
         assert!(etag_matches(css, css));
@@ -272,7 +391,8 @@ mod tests {
     fn a_current_copy_gets_304_without_a_body() {
         let asset = find_asset("app.js").expect("js");
         let etag = etag_of(asset);
-        let req = Request::new("GET", "/dashboard/assets/app.js").with_header("If-None-Match", etag);
+        let req =
+            Request::new("GET", "/dashboard/assets/app.js").with_header("If-None-Match", etag);
         let response = serve(asset, &req);
         assert_eq!(response.status, 304);
         assert!(response.body.is_empty());

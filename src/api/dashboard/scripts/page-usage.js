@@ -1,12 +1,6 @@
 // Usage: requests per day per key over the last 30 days, accepted and rejected, one chart
 // per key (or only the key asked for).
 
-import { api } from './api.js';
-import { barChart, dayLabel, totals } from './chart.js';
-import { ctx, currentProject, projectPicker } from './context.js';
-import { keyStatus } from './page-keys.js';
-import { badge, empty, errorBox, formatNumber, go, h, loading, pageHeader } from './ui.js';
-
 const DAYS = 30;
 
 function stat(label, value, name) {
@@ -84,7 +78,7 @@ function keyCard(key, rows) {
   return { card, chartBox, rows };
 }
 
-export function renderUsage(container, query) {
+function renderUsage(container, query) {
   if (!ctx.projects.length) {
     container.append(
       pageHeader('Usage', null),

@@ -4,17 +4,6 @@
 // Routing works on the URL fragment (`/dashboard#/keys?project=...`), so the server serves one
 // page and every view has a link that can be bookmarked or opened in a new tab.
 
-import { onSignedOut, signOut, token, describe } from './api.js';
-import { ctx, loadContext } from './context.js';
-import { h, errorBox } from './ui.js';
-import { renderSignIn } from './page-signin.js';
-import { renderKeys } from './page-keys.js';
-import { renderUsage } from './page-usage.js';
-import { renderContentList } from './page-content.js';
-import { renderEditor } from './content-editor.js';
-import { renderTeam } from './page-team.js';
-import { renderAccount } from './page-account.js';
-
 const NAV = [
   ['keys', 'API Keys'],
   ['usage', 'Usage'],

@@ -4,8 +4,6 @@
 // markup. No inline styles (the Content-Security-Policy forbids them); state is shown with
 // classes, `hidden` and aria-* attributes.
 
-import { describe, fieldProblems } from './api.js';
-
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const BOOLEAN_ATTRS = new Set([
   'checked',
@@ -49,7 +47,7 @@ function appendAll(el, children) {
 }
 
 /** An HTML element: h('button', {class: 'btn', onclick}, 'Save'). Strings become text. */
-export function h(tag, attrs, ...children) {
+function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   const value = applyAttrs(el, attrs, false);
   appendAll(el, children);
@@ -60,7 +58,7 @@ export function h(tag, attrs, ...children) {
 }
 
 /** An SVG element, with attributes only (never style). */
-export function s(tag, attrs, ...children) {
+function s(tag, attrs, ...children) {
   const el = document.createElementNS(SVG_NS, tag);
   applyAttrs(el, attrs, true);
   appendAll(el, children);
@@ -69,13 +67,13 @@ export function s(tag, attrs, ...children) {
 
 let lastId = 0;
 /** A document-unique id for label/aria wiring. */
-export function uid(prefix) {
+function uid(prefix) {
   lastId += 1;
   return `${prefix}-${lastId}`;
 }
 
 /** Goes to a view (`#/path?params`); re-renders when already there. */
-export function go(path, params = {}) {
+function go(path, params = {}) {
   const query = new URLSearchParams(
     Object.entries(params).filter(([, v]) => v !== null && v !== undefined && v !== ''),
   ).toString();
@@ -114,7 +112,7 @@ const STEPS = [
 ];
 
 /** "3 minutes ago", "in 5 days", "just now". */
-export function relativeTime(iso, now = Date.now()) {
+function relativeTime(iso, now = Date.now()) {
   const seconds = Math.round((Date.parse(iso) - now) / 1000);
   if (Math.abs(seconds) < 45) {
     return seconds <= 0 ? 'just now' : 'in a few seconds';
@@ -129,40 +127,40 @@ export function relativeTime(iso, now = Date.now()) {
   return relative.format(Math.round(amount), 'year');
 }
 
-export function formatDate(iso) {
+function formatDate(iso) {
   return dateFormat.format(new Date(iso));
 }
 
-export function formatDateTime(iso) {
+function formatDateTime(iso) {
   return dateTimeFormat.format(new Date(iso));
 }
 
-export function formatNumber(n) {
+function formatNumber(n) {
   return numberFormat.format(n);
 }
 
 /** A <time> element showing `text`, with the full timestamp on hover. */
-export function timeEl(iso, text) {
+function timeEl(iso, text) {
   return h('time', { datetime: iso, title: formatDateTime(iso) }, text);
 }
 
 /** "1 request", "3 requests". */
-export function plural(n, one, many = `${one}s`) {
+function plural(n, one, many = `${one}s`) {
   return `${formatNumber(n)} ${n === 1 ? one : many}`;
 }
 
 // ---- Building blocks ----------------------------------------------------------------------
 
-export function badge(text, kind = '') {
+function badge(text, kind = '') {
   return h('span', { class: `badge ${kind ? `badge-${kind}` : ''}`.trim() }, text);
 }
 
-export function button(label, attrs = {}) {
+function button(label, attrs = {}) {
   return h('button', { type: 'button', class: 'btn', ...attrs }, label);
 }
 
 /** Disables a button while its action runs. */
-export function busy(btn, on) {
+function busy(btn, on) {
   btn.disabled = on;
   if (on) {
     btn.setAttribute('aria-busy', 'true');
@@ -171,7 +169,7 @@ export function busy(btn, on) {
   }
 }
 
-export function pageHeader(title, subtitle, ...actions) {
+function pageHeader(title, subtitle, ...actions) {
   return h(
     'header',
     { class: 'page-header' },
@@ -185,7 +183,7 @@ export function pageHeader(title, subtitle, ...actions) {
   );
 }
 
-export function empty({ icon = '+', title, text, action }) {
+function empty({ icon = '+', title, text, action }) {
   return h(
     'div',
     { class: 'empty' },
@@ -196,17 +194,17 @@ export function empty({ icon = '+', title, text, action }) {
   );
 }
 
-export function loading(text = 'Loading…') {
+function loading(text = 'Loading…') {
   return h('p', { class: 'loading', role: 'status' }, text);
 }
 
 /** An alert box for an error (ApiError or message), or null to show nothing. */
-export function errorBox(err) {
+function errorBox(err) {
   return h('div', { class: 'alert alert-error', role: 'alert' }, typeof err === 'string' ? err : describe(err));
 }
 
 /** A labelled input. `attrs` go on the control; returns {wrap, input}. */
-export function field({ label, name, type = 'text', value, hint, attrs = {} }) {
+function field({ label, name, type = 'text', value, hint, attrs = {} }) {
   const id = attrs.id || uid(name || 'field');
   const hintId = hint ? `${id}-hint` : null;
   const input = h('input', { id, name, type, value, 'aria-describedby': hintId, ...attrs });
@@ -220,7 +218,7 @@ export function field({ label, name, type = 'text', value, hint, attrs = {} }) {
   return { wrap, input };
 }
 
-export function textareaField({ label, name, value = '', hint, attrs = {} }) {
+function textareaField({ label, name, value = '', hint, attrs = {} }) {
   const id = attrs.id || uid(name || 'text');
   const hintId = hint ? `${id}-hint` : null;
   const input = h('textarea', { id, name, 'aria-describedby': hintId, ...attrs });
@@ -236,7 +234,7 @@ export function textareaField({ label, name, value = '', hint, attrs = {} }) {
 }
 
 /** A labelled select; `options` are [value, text] pairs. */
-export function selectField({ label, name, options, value, hint, attrs = {} }) {
+function selectField({ label, name, options, value, hint, attrs = {} }) {
   const id = attrs.id || uid(name || 'select');
   const hintId = hint ? `${id}-hint` : null;
   const input = h(
@@ -261,7 +259,7 @@ export function selectField({ label, name, options, value, hint, attrs = {} }) {
  * Shows an error inside `form`: the sentence in its alert box, and aria-invalid on the
  * controls named by a 422 answer.
  */
-export function showFormError(form, box, err) {
+function showFormError(form, box, err) {
   for (const el of form.querySelectorAll('[aria-invalid]')) {
     el.removeAttribute('aria-invalid');
   }
@@ -284,7 +282,7 @@ export function showFormError(form, box, err) {
  * A form whose submit runs `action(form)`, with the submit button disabled meanwhile and any
  * error shown inline in the form's alert box. Returns {form, box}.
  */
-export function actionForm(attrs, children, action) {
+function actionForm(attrs, children, action) {
   const box = h('div', { class: 'alert alert-error', role: 'alert', hidden: true });
   const form = h('form', attrs, box, children);
   form.addEventListener('submit', async (event) => {
@@ -307,7 +305,7 @@ export function actionForm(attrs, children, action) {
  * A modal dialog with a form. `onSubmit(form, close)` runs on submit; throwing shows the error
  * inside the dialog. Escape and Cancel close it. Focus returns to where it was.
  */
-export function openDialog({
+function openDialog({
   title,
   intro,
   body = [],
@@ -358,7 +356,7 @@ export function openDialog({
 }
 
 /** Asks before a destructive action; runs `action` inside the dialog, errors shown there. */
-export function confirmAction({ title, message, confirmLabel, danger = true, action }) {
+function confirmAction({ title, message, confirmLabel, danger = true, action }) {
   return openDialog({
     title,
     intro: message,
@@ -372,7 +370,7 @@ export function confirmAction({ title, message, confirmLabel, danger = true, act
 }
 
 /** A short message at the corner of the screen, announced to screen readers. */
-export function toast(message, kind = '') {
+function toast(message, kind = '') {
   const region = document.getElementById('toasts');
   if (!region) return;
   const item = h('div', { class: `toast ${kind ? `toast-${kind}` : ''}`.trim() }, message);
@@ -381,7 +379,7 @@ export function toast(message, kind = '') {
 }
 
 /** A table that turns into stacked cards on narrow screens; `columns` are header labels. */
-export function table(columns, rows, caption) {
+function table(columns, rows, caption) {
   return h(
     'div',
     { class: 'table-wrap' },
@@ -396,6 +394,6 @@ export function table(columns, rows, caption) {
 }
 
 /** A cell carrying its column name for the narrow-screen layout. */
-export function td(label, content, attrs = {}) {
+function td(label, content, attrs = {}) {
   return h('td', { 'data-label': label, ...attrs }, content);
 }

@@ -6,31 +6,7 @@
 // "description"}]}. A KB set is a list of articles saved as {"articles": [{"category",
 // "title", "body"}]}. A blog post is Markdown in a textarea.
 
-import { api, describe } from './api.js';
-import { ctx, currentProject } from './context.js';
-import {
-  badge,
-  busy,
-  button,
-  confirmAction,
-  empty,
-  errorBox,
-  field,
-  formatDate,
-  go,
-  h,
-  loading,
-  openDialog,
-  pageHeader,
-  relativeTime,
-  showFormError,
-  textareaField,
-  timeEl,
-  toast,
-  uid,
-} from './ui.js';
-
-export const TYPES = {
+const TYPES = {
   changelog: { label: 'Changelog', noun: 'changelog', period: true, publicPath: 'changelog' },
   blog: { label: 'Blog post', noun: 'blog post', period: true, publicPath: 'blog' },
   kb: { label: 'KB articles', noun: 'KB article set', period: false, publicPath: 'kb' },
@@ -39,7 +15,7 @@ export const TYPES = {
 const CATEGORIES = ['Added', 'Improved', 'Changed', 'Fixed', 'Deprecated', 'Removed', 'Security'];
 
 /** What the server would make of a title when no slug is given (shown as a placeholder). */
-export function slugify(text) {
+function slugify(text) {
   return text
     .toLowerCase()
     .normalize('NFKD')
@@ -53,17 +29,17 @@ function contentPath(item, suffix = '') {
 }
 
 /** The public address of a published item. */
-export function publicUrl(item) {
+function publicUrl(item) {
   const info = TYPES[item.type];
   return info && item.public_slug ? `/api/v1/${info.publicPath}/${encodeURIComponent(item.public_slug)}` : null;
 }
 
-export function statusBadge(item) {
+function statusBadge(item) {
   return item.is_published ? badge('Published', 'success') : badge('Draft');
 }
 
 /** Asks for a slug and publishes; `onDone(updated)` after success. */
-export function openPublish(item, onDone) {
+function openPublish(item, onDone) {
   const info = TYPES[item.type] || TYPES.changelog;
   const slug = field({
     label: 'Slug',
@@ -96,7 +72,7 @@ export function openPublish(item, onDone) {
   });
 }
 
-export function openUnpublish(item, onDone) {
+function openUnpublish(item, onDone) {
   confirmAction({
     title: `Unpublish “${item.title}”?`,
     message: 'It leaves the public API and feeds at once. You can publish it again later.',
@@ -110,7 +86,7 @@ export function openUnpublish(item, onDone) {
   });
 }
 
-export function openDeleteContent(item, onDone) {
+function openDeleteContent(item, onDone) {
   confirmAction({
     title: `Delete “${item.title}”?`,
     message: item.is_published
@@ -151,7 +127,7 @@ function repeater({ legend, itemLabel, fields, items, onChange }) {
     box.append(h('div', { class: 'entry-head' }, h('h3', {}, itemLabel), remove));
     for (const f of fields) {
       const id = uid(`${itemLabel.toLowerCase()}-${f.key}`);
-      const attrs = { id, 'data-key': f.key, required: f.required || false };
+      const attrs = { id, 'data-key': f.key, required: f.required || false, maxlength: f.max ? String(f.max) : null };
       let control;
       if (f.textarea) {
         control = h('textarea', { ...attrs, rows: String(f.rows || 3) });
@@ -233,8 +209,8 @@ function bodyEditor(type, item, onChange) {
       items,
       onChange,
       fields: [
-        { key: 'category', label: 'Category' },
-        { key: 'title', label: 'Title', required: true },
+        { key: 'category', label: 'Category', required: true, max: 100 },
+        { key: 'title', label: 'Title', required: true, max: 300 },
         { key: 'body', label: 'Body (Markdown)', textarea: true, rows: 6, wide: true },
       ],
     });
@@ -246,9 +222,9 @@ function bodyEditor(type, item, onChange) {
     items,
     onChange,
     fields: [
-      { key: 'category', label: 'Category', list: 'changelog-categories' },
-      { key: 'title', label: 'Title', required: true },
-      { key: 'description', label: 'Description', textarea: true, rows: 3, wide: true },
+      { key: 'category', label: 'Category', list: 'changelog-categories', required: true, max: 100 },
+      { key: 'title', label: 'Title', required: true, max: 300 },
+      { key: 'description', label: 'Description', textarea: true, rows: 3, wide: true, max: 10000 },
     ],
   });
   const datalist = h(
@@ -320,11 +296,15 @@ function editorView(container, { item, type, project }) {
     statusLine.replaceChildren(...parts);
   };
 
+  // Dates are whole UTC days: the period runs from the start of the first to the end of the
+  // last. An emptied date is sent as null on an edit, so it is cleared.
   const payload = () => {
     const out = { title: title.input.value.trim(), content: body.serialise(title.input.value.trim()) };
     if (info.period) {
-      if (from.input.value) out.period_start = `${from.input.value}T00:00:00Z`;
-      if (to.input.value) out.period_end = `${to.input.value}T23:59:59Z`;
+      const start = from.input.value ? `${from.input.value}T00:00:00Z` : null;
+      const end = to.input.value ? `${to.input.value}T23:59:59Z` : null;
+      if (start || current) out.period_start = start;
+      if (end || current) out.period_end = end;
     }
     return out;
   };
@@ -436,7 +416,7 @@ function editorView(container, { item, type, project }) {
   if (!current) title.input.focus();
 }
 
-export function renderEditor(container, { id, type, project: projectId }) {
+function renderEditor(container, { id, type, project: projectId }) {
   if (!id) {
     const project = currentProject(projectId);
     if (!project) {

@@ -1,31 +1,6 @@
 // API Keys: the keys of one project; create (shown once), deactivate and reactivate, roll,
 // delete. Members see the list without the buttons; the API enforces the same rule.
 
-import { api, describe } from './api.js';
-import { canManage, ctx, currentProject, projectPicker, projectRole } from './context.js';
-import {
-  badge,
-  busy,
-  button,
-  confirmAction,
-  empty,
-  errorBox,
-  field,
-  formatDate,
-  go,
-  h,
-  loading,
-  openDialog,
-  pageHeader,
-  relativeTime,
-  selectField,
-  table,
-  td,
-  timeEl,
-  toast,
-  uid,
-} from './ui.js';
-
 const EXPIRY_CHOICES = [
   ['', 'Never'],
   ['7', 'In 7 days'],
@@ -44,7 +19,7 @@ const OVERLAP_CHOICES = [
 ];
 
 /** Active, Inactive or Expired, with the badge colour. */
-export function keyStatus(key, now = Date.now()) {
+function keyStatus(key, now = Date.now()) {
   if (!key.is_active) return { label: 'Inactive', kind: '', code: 'inactive' };
   if (key.expires_at && Date.parse(key.expires_at) <= now) {
     return { label: 'Expired', kind: 'warning', code: 'expired' };
@@ -119,7 +94,7 @@ function reveal(created, rolled) {
   });
 }
 
-export function renderKeys(container, query) {
+function renderKeys(container, query) {
   if (!ctx.projects.length) {
     container.append(
       pageHeader('API Keys', 'Keys let programs call the Shipstar API for one project.'),
@@ -326,10 +301,16 @@ export function renderKeys(container, query) {
         keys.map(row),
         `API keys of ${project.name}`,
       ),
-      manage
-        ? null
-        : h('p', { class: 'card-footer muted small' }, 'You are a member of this team: you can see its keys, but only owners and admins can change them.'),
     );
+    if (!manage) {
+      card.append(
+        h(
+          'p',
+          { class: 'card-footer muted small' },
+          'You are a member of this team: you can see its keys, but only owners and admins can change them.',
+        ),
+      );
+    }
   };
 
   async function load() {

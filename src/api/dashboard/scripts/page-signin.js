@@ -1,10 +1,7 @@
 // The sign-in page: email and password, errors inline, and after a 429 a countdown that
 // keeps the button disabled until the server will listen again.
 
-import { ApiError, describe, signIn } from './api.js';
-import { busy, h } from './ui.js';
-
-export function renderSignIn(root, { notice, onSignedIn }) {
+function renderSignIn(root, { notice, onSignedIn }) {
   let countdown = null;
   const info = notice ? h('div', { class: 'alert alert-info', role: 'status' }, notice) : null;
   const error = h('div', { class: 'alert alert-error', role: 'alert', id: 'signin-error', hidden: true });

@@ -1,30 +1,8 @@
 // Account: profile, password change, and the person's live sessions with "sign out" per
 // session and "sign out everywhere else".
 
-import { InputError, api, describe, signOut } from './api.js';
-import { ctx } from './context.js';
-import {
-  actionForm,
-  badge,
-  busy,
-  button,
-  confirmAction,
-  errorBox,
-  field,
-  formatDateTime,
-  h,
-  loading,
-  pageHeader,
-  relativeTime,
-  table,
-  td,
-  timeEl,
-  toast,
-  uid,
-} from './ui.js';
-
 /** "Chrome on Linux" from a User-Agent string; the full string is kept as a tooltip. */
-export function describeAgent(agent) {
+function describeAgent(agent) {
   if (!agent) return 'Unknown device';
   const browsers = [
     [/Edg\//, 'Edge'],
@@ -206,7 +184,7 @@ function sessionsCard() {
   return { card, reload: load };
 }
 
-export function renderAccount(container) {
+function renderAccount(container) {
   const sessions = sessionsCard();
   container.append(
     pageHeader('Account', ctx.me.email),

@@ -1,25 +1,6 @@
 // Content: the drafts and published items of one project, filtered by type and status, with
 // publish, unpublish and delete. Creating and editing happen in the editor view.
 
-import { api } from './api.js';
-import { ctx, currentProject, projectPicker } from './context.js';
-import { TYPES, openDeleteContent, openPublish, openUnpublish, publicUrl, statusBadge } from './content-editor.js';
-import {
-  button,
-  empty,
-  errorBox,
-  formatDate,
-  go,
-  h,
-  loading,
-  pageHeader,
-  relativeTime,
-  selectField,
-  table,
-  td,
-  timeEl,
-} from './ui.js';
-
 const PAGE_SIZE = 20;
 
 function period(item) {
@@ -29,7 +10,7 @@ function period(item) {
   return `${from} – ${to}`;
 }
 
-export function renderContentList(container, query) {
+function renderContentList(container, query) {
   if (!ctx.projects.length) {
     container.append(
       pageHeader('Content', null),

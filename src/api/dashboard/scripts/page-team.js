@@ -1,30 +1,6 @@
 // Team: members and their roles, adding a member by email, the team's projects, creating a
 // team; for superusers also the server's user accounts.
 
-import { ApiError, api, describe } from './api.js';
-import { canManage, ctx, currentTeam, reloadTeamsAndProjects, teamPicker, teamRole } from './context.js';
-import {
-  actionForm,
-  badge,
-  busy,
-  button,
-  confirmAction,
-  empty,
-  errorBox,
-  field,
-  formatDate,
-  go,
-  h,
-  loading,
-  pageHeader,
-  selectField,
-  table,
-  td,
-  timeEl,
-  toast,
-  uid,
-} from './ui.js';
-
 const ROLE_TEXT = {
   owner: 'Owner',
   admin: 'Admin',
@@ -336,7 +312,7 @@ function usersCard() {
   return cardWith('Users', 'Every account on this server (visible to superusers only).', problem, body, form);
 }
 
-export function renderTeam(container, query) {
+function renderTeam(container, query) {
   const team = currentTeam(query.get('team'));
   const pickers = ctx.teams.length > 1 ? [teamPicker(team, (id) => go('/team', { team: id }))] : [];
   container.append(pageHeader('Team', team ? `${team.name} · you are ${(ROLE_TEXT[teamRole(team.id)] || '').toLowerCase()}` : null, ...pickers));

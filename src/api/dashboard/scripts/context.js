@@ -2,15 +2,12 @@
 // person is looking at. The role decides which buttons a page shows; the API enforces it
 // anyway.
 
-import { api } from './api.js';
-import { h, uid } from './ui.js';
-
 const PROJECT_KEY = 'shipstar.project';
 const TEAM_KEY = 'shipstar.team';
 
-export const ctx = { me: null, teams: [], projects: [] };
+const ctx = { me: null, teams: [], projects: [] };
 
-export async function loadContext() {
+async function loadContext() {
   const [me, teams, projects] = await Promise.all([
     api('GET', '/api/internal/users/me'),
     api('GET', '/api/internal/teams'),
@@ -21,7 +18,7 @@ export async function loadContext() {
   ctx.projects = projects;
 }
 
-export async function reloadTeamsAndProjects() {
+async function reloadTeamsAndProjects() {
   const [teams, projects] = await Promise.all([
     api('GET', '/api/internal/teams'),
     api('GET', '/api/internal/projects'),
@@ -31,18 +28,18 @@ export async function reloadTeamsAndProjects() {
 }
 
 /** The caller's role in a team: superusers act as owners everywhere. */
-export function teamRole(teamId) {
+function teamRole(teamId) {
   if (ctx.me && ctx.me.is_superuser) return 'owner';
   const team = ctx.teams.find((t) => t.id === teamId);
   return team ? team.role : null;
 }
 
-export function projectRole(projectId) {
+function projectRole(projectId) {
   const project = ctx.projects.find((p) => p.id === projectId);
   return project ? teamRole(project.team_id) : null;
 }
 
-export function canManage(role) {
+function canManage(role) {
   return role === 'owner' || role === 'admin';
 }
 
@@ -63,7 +60,7 @@ function remember(key, value) {
 }
 
 /** The project to show: the one asked for, else the last one used, else the first. */
-export function currentProject(wanted) {
+function currentProject(wanted) {
   const pick =
     ctx.projects.find((p) => p.id === wanted) ||
     ctx.projects.find((p) => p.id === remembered(PROJECT_KEY)) ||
@@ -73,7 +70,7 @@ export function currentProject(wanted) {
   return pick;
 }
 
-export function currentTeam(wanted) {
+function currentTeam(wanted) {
   const pick =
     ctx.teams.find((t) => t.id === wanted) ||
     ctx.teams.find((t) => t.id === remembered(TEAM_KEY)) ||
@@ -89,7 +86,7 @@ function teamName(teamId) {
 }
 
 /** A labelled project select, grouped by team when there are several. */
-export function projectPicker(selected, onChange) {
+function projectPicker(selected, onChange) {
   const id = uid('project-picker');
   const teamIds = [...new Set(ctx.projects.map((p) => p.team_id))];
   const option = (p) => h('option', { value: p.id }, p.name);
@@ -104,7 +101,7 @@ export function projectPicker(selected, onChange) {
   return h('div', { class: 'picker' }, h('label', { for: id }, 'Project'), select);
 }
 
-export function teamPicker(selected, onChange) {
+function teamPicker(selected, onChange) {
   const id = uid('team-picker');
   const select = h(
     'select',

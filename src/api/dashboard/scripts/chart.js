@@ -2,19 +2,17 @@
 // inline SVG with DOM calls. Colours come from classes in app.css, never from style
 // attributes, so the chart works under the page's Content-Security-Policy.
 
-import { formatNumber, s } from './ui.js';
-
 const HEIGHT = 200;
 const PAD = { top: 12, right: 8, bottom: 28, left: 44 };
 const dayFormat = new Intl.DateTimeFormat('en', { month: 'short', day: 'numeric', timeZone: 'UTC' });
 
 /** "Mar 3" for a `YYYY-MM-DD` UTC day. */
-export function dayLabel(date) {
+function dayLabel(date) {
   return dayFormat.format(new Date(`${date}T00:00:00Z`));
 }
 
 /** The smallest "round" number (1, 2, 2.5, 5 x 10^n) at or above `value`; at least 1. */
-export function niceMax(value) {
+function niceMax(value) {
   if (value <= 4) return Math.max(1, Math.ceil(value));
   const pow = 10 ** Math.floor(Math.log10(value));
   for (const step of [1, 2, 2.5, 5, 10]) {
@@ -28,14 +26,14 @@ function ticks(max) {
 }
 
 /** Totals over all rows. */
-export function totals(rows) {
+function totals(rows) {
   const accepted = rows.reduce((sum, r) => sum + r.requests, 0);
   const rejected = rows.reduce((sum, r) => sum + r.rejected, 0);
   return { accepted, rejected, all: accepted + rejected };
 }
 
 /** An <svg> bar chart of `rows` ([{date, requests, rejected}], oldest first), `width` px wide. */
-export function barChart(rows, width) {
+function barChart(rows, width) {
   const w = Math.max(280, Math.floor(width));
   const plotW = w - PAD.left - PAD.right;
   const plotH = HEIGHT - PAD.top - PAD.bottom;

@@ -7,11 +7,11 @@
 // server's grace period, and answers with the next generation (the old one stops working).
 
 const TOKEN_KEY = 'shipstar.token';
-// Refresh a little before expiry so a request does not race the clock.
+// Refresh at most this long before expiry.
 const REFRESH_MARGIN_SECS = 15;
 
 /** An answer that was not 2xx, or a network failure (status 0). */
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, detail, retryAfter) {
     super(typeof detail === 'string' ? detail : `HTTP ${status}`);
     this.status = status;
@@ -21,7 +21,7 @@ export class ApiError extends Error {
 }
 
 /** A problem found in the page before any request, tied to one form field. */
-export class InputError extends Error {
+class InputError extends Error {
   constructor(message, field) {
     super(message);
     this.field = field;
@@ -32,11 +32,11 @@ let signedOutHandler = () => {};
 let refreshing = null;
 
 /** Called with a message when the session can no longer be used. */
-export function onSignedOut(handler) {
+function onSignedOut(handler) {
   signedOutHandler = handler;
 }
 
-export function token() {
+function token() {
   try {
     return sessionStorage.getItem(TOKEN_KEY);
   } catch {
@@ -48,7 +48,7 @@ function storeToken(value) {
   sessionStorage.setItem(TOKEN_KEY, value);
 }
 
-export function forgetSession() {
+function forgetSession() {
   try {
     sessionStorage.clear();
   } catch {
@@ -56,14 +56,19 @@ export function forgetSession() {
   }
 }
 
-/** The `exp` claim of a JWT (0 when it cannot be read; the server decides anyway). */
-function expiryOf(jwt) {
+/**
+ * When to refresh a JWT before using it: a little before `exp` (a quarter of its lifetime, at
+ * most REFRESH_MARGIN_SECS), so a request does not race the clock. Never when the claims cannot
+ * be read: the token is then sent as is and a 401 triggers the refresh.
+ */
+function refreshDueAt(jwt) {
   try {
     const part = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
     const claims = JSON.parse(atob(part + '='.repeat((4 - (part.length % 4)) % 4)));
-    return typeof claims.exp === 'number' ? claims.exp : 0;
+    if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number') return Infinity;
+    return claims.exp - Math.min(REFRESH_MARGIN_SECS, (claims.exp - claims.iat) / 4);
   } catch {
-    return 0;
+    return Infinity;
   }
 }
 
@@ -145,12 +150,12 @@ async function refreshOrEnd() {
  * 401 is answered by one refresh and one retry; if that fails, the session is over.
  * Resolves to the parsed JSON (null for 204) or, with `withTotal`, to {items, total}.
  */
-export async function api(method, path, options = {}) {
+async function api(method, path, options = {}) {
   if (!token()) {
     endSession();
     throw new ApiError(401, 'Unauthorized', null);
   }
-  if (expiryOf(token()) - REFRESH_MARGIN_SECS <= Date.now() / 1000) {
+  if (refreshDueAt(token()) <= Date.now() / 1000) {
     await refreshOrEnd();
   }
   let response = await send(method, path, { ...options, bearer: token() });
@@ -176,7 +181,7 @@ export async function api(method, path, options = {}) {
 }
 
 /** Signs in; resolves when the token is stored. Throws ApiError (400, 422, 429...). */
-export async function signIn(email, password) {
+async function signIn(email, password) {
   const response = await send('POST', '/api/internal/auth/jwt/login', {
     form: { username: email, password },
   });
@@ -188,7 +193,7 @@ export async function signIn(email, password) {
 }
 
 /** Revokes the session on the server (best effort), forgets it here, shows the sign-in page. */
-export async function signOut() {
+async function signOut() {
   const current = token();
   forgetSession();
   if (current) {
@@ -210,13 +215,18 @@ const CODES = {
   'Not Found': 'Not found.',
 };
 
+/** "period start", "entries 2 category" from a 422 `loc` (list positions counted from 1). */
 function fieldName(loc) {
-  const name = Array.isArray(loc) ? loc[loc.length - 1] : '';
-  return String(name).replace(/_/g, ' ');
+  if (!Array.isArray(loc)) return '';
+  return loc
+    .slice(1)
+    .filter((part) => part !== 'content' || loc.length === 2)
+    .map((part) => (typeof part === 'number' ? String(part + 1) : String(part).replace(/_/g, ' ')))
+    .join(' ');
 }
 
 /** A sentence for an error, fit to show next to the form that caused it. */
-export function describe(err) {
+function describe(err) {
   if (err instanceof InputError) {
     return err.message;
   }
@@ -238,7 +248,7 @@ export function describe(err) {
     return detail
       .map((problem) => {
         const field = fieldName(problem.loc);
-        return field && field !== 'body' ? `${field}: ${problem.msg}` : problem.msg;
+        return field ? `${field}: ${problem.msg}` : problem.msg;
       })
       .join(' ');
   }
@@ -252,7 +262,7 @@ export function describe(err) {
 }
 
 /** Field names (last element of each 422 `loc`) with their messages. */
-export function fieldProblems(err) {
+function fieldProblems(err) {
   if (err instanceof InputError) {
     return [{ field: err.field, msg: err.message }];
   }
