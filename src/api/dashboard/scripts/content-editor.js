@@ -107,10 +107,15 @@ function openDeleteContent(item, onDone) {
  */
 function repeater({ legend, itemLabel, fields, items, onChange }) {
   const list = h('div', { class: 'entry-list' });
+  const prefix = itemLabel.toLowerCase();
+  // Names follow the position, so an error can point at the control it is about.
   const renumber = () => {
     [...list.children].forEach((box, i) => {
       box.querySelector('h3').textContent = `${itemLabel} ${i + 1}`;
-      box.querySelector('[data-remove]').setAttribute('aria-label', `Remove ${itemLabel.toLowerCase()} ${i + 1}`);
+      box.querySelector('[data-remove]').setAttribute('aria-label', `Remove ${prefix} ${i + 1}`);
+      for (const control of box.querySelectorAll('[data-key]')) {
+        control.name = `${prefix}-${i + 1}-${control.dataset.key}`;
+      }
     });
   };
   const add = (values = {}, focus = false) => {
@@ -127,7 +132,7 @@ function repeater({ legend, itemLabel, fields, items, onChange }) {
     box.append(h('div', { class: 'entry-head' }, h('h3', {}, itemLabel), remove));
     for (const f of fields) {
       const id = uid(`${itemLabel.toLowerCase()}-${f.key}`);
-      const attrs = { id, 'data-key': f.key, required: f.required || false, maxlength: f.max ? String(f.max) : null };
+      const attrs = { id, 'data-key': f.key, maxlength: f.max ? String(f.max) : null };
       let control;
       if (f.textarea) {
         control = h('textarea', { ...attrs, rows: String(f.rows || 3) });
@@ -151,16 +156,24 @@ function repeater({ legend, itemLabel, fields, items, onChange }) {
     },
   });
   const el = h('fieldset', {}, h('legend', {}, legend), h('div', { class: 'stack' }, list, h('div', {}, addButton)));
-  const read = () =>
-    [...list.children]
-      .map((box) => {
-        const out = {};
-        for (const control of box.querySelectorAll('[data-key]')) {
-          out[control.dataset.key] = control.value.trim();
+  // Groups left entirely empty are dropped; in the others, the required fields must be set.
+  const read = () => {
+    const out = [];
+    [...list.children].forEach((box, i) => {
+      const values = {};
+      for (const control of box.querySelectorAll('[data-key]')) {
+        values[control.dataset.key] = control.value.trim();
+      }
+      if (!Object.values(values).some((v) => v !== '')) return;
+      for (const f of fields.filter((f) => f.required)) {
+        if (values[f.key] === '') {
+          throw new InputError(`${itemLabel} ${i + 1} needs a ${f.label.toLowerCase()}.`, `${prefix}-${i + 1}-${f.key}`);
         }
-        return out;
-      })
-      .filter((obj) => Object.values(obj).some((v) => v !== ''));
+      }
+      out.push(values);
+    });
+    return out;
+  };
   return { el, read };
 }
 

@@ -108,7 +108,7 @@ function renderContentList(container, query) {
       if (!items.length && page === 0) {
         body.replaceChildren(
           empty({
-            icon: '✎',
+            icon: 'document',
             title: type || status ? 'Nothing matches these filters' : 'No content yet',
             text:
               type || status

@@ -285,7 +285,7 @@ function renderKeys(container, query) {
     if (!keys.length) {
       card.replaceChildren(
         empty({
-          icon: '⚿',
+          icon: 'key',
           title: 'No API keys yet',
           text: manage
             ? 'Create a key to let a program call the Shipstar API for this project.'

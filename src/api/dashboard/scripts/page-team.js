@@ -97,7 +97,7 @@ function membersCard(team, role) {
     return h(
       'tr',
       { 'data-user-id': member.user_id },
-      td('Email', [member.email, you ? h('span', { class: 'muted' }, ' (you)') : null], { class: 'cell-name' }),
+      td('Email', h('span', {}, member.email, you ? h('span', { class: 'muted' }, ' (you)') : null), { class: 'cell-name' }),
       td('Role', roleCell),
       td('Added', timeEl(member.added_at, formatDate(member.added_at)), { class: 'nowrap' }),
       td('Actions', remove ? h('div', { class: 'actions' }, remove) : null, { class: 'cell-actions' }),
@@ -265,7 +265,7 @@ function usersCard() {
     return h(
       'tr',
       {},
-      td('Email', [user.email, you ? h('span', { class: 'muted' }, ' (you)') : null], { class: 'cell-name' }),
+      td('Email', h('span', {}, user.email, you ? h('span', { class: 'muted' }, ' (you)') : null), { class: 'cell-name' }),
       td('Name', name || h('span', { class: 'muted' }, '—')),
       td('Status', h('div', { class: 'row' }, user.is_active ? badge('Active', 'success') : badge('Inactive'), user.is_superuser ? badge('Superuser', 'accent') : null)),
       td('Created', timeEl(user.created_at, formatDate(user.created_at)), { class: 'nowrap' }),
@@ -318,7 +318,7 @@ function renderTeam(container, query) {
   container.append(pageHeader('Team', team ? `${team.name} · you are ${(ROLE_TEXT[teamRole(team.id)] || '').toLowerCase()}` : null, ...pickers));
   if (!team) {
     container.append(
-      h('section', { class: 'card' }, empty({ title: 'You are not in a team yet', text: 'Create a team to hold projects, or ask a team owner to add you.' })),
+      h('section', { class: 'card' }, empty({ icon: 'people', title: 'You are not in a team yet', text: 'Create a team to hold projects, or ask a team owner to add you.' })),
       newTeamCard(),
     );
   } else {

@@ -60,7 +60,7 @@ function keyCard(key, rows) {
       h(
         'div',
         { class: 'usage-summary' },
-        stat(`Requests in ${DAYS} days`, sum.all, 'total'),
+        stat('Total', sum.all, 'total'),
         stat('Accepted', sum.accepted, 'accepted'),
         stat('Rejected', sum.rejected, 'rejected'),
       ),
@@ -82,7 +82,7 @@ function renderUsage(container, query) {
   if (!ctx.projects.length) {
     container.append(
       pageHeader('Usage', null),
-      h('section', { class: 'card' }, empty({ title: 'No projects yet', text: 'Usage is counted per API key of a project.' })),
+      h('section', { class: 'card' }, empty({ icon: 'chart', title: 'No projects yet', text: 'Usage is counted per API key of a project.' })),
     );
     return;
   }
@@ -140,6 +140,7 @@ function renderUsage(container, query) {
             'section',
             { class: 'card' },
             empty({
+              icon: 'key',
               title: 'No API keys yet',
               text: 'Usage appears here once a key of this project is used.',
               action: h('a', { class: 'btn', href: `#/keys?project=${encodeURIComponent(project.id)}` }, 'Go to API Keys'),

@@ -183,11 +183,40 @@ function pageHeader(title, subtitle, ...actions) {
   );
 }
 
-function empty({ icon = '+', title, text, action }) {
+// Line icons on a 24x24 grid, drawn with the current text colour.
+const ICONS = {
+  key: ['M14.5 9.5l6.5-6.5', 'M18 6l2.5 2.5', 'M15.5 8.5l2 2', 'M10.5 13.5a4.5 4.5 0 1 1-6.4 6.4 4.5 4.5 0 0 1 6.4-6.4z'],
+  folder: ['M3 6.5h6l2 2h10v10.5H3z'],
+  document: ['M6 3h8.5L19 7.5V21H6z', 'M14 3v5h5', 'M9 13h7', 'M9 17h7'],
+  chart: ['M3 21h18', 'M6 17v-5', 'M11 17V7', 'M16 17v-8', 'M21 17V4'],
+  people: ['M9 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7z', 'M2.5 20a6.5 6.5 0 0 1 13 0', 'M16 4.5a3.5 3.5 0 0 1 0 6.5', 'M18 14a6.5 6.5 0 0 1 3.5 6'],
+};
+
+/** An inline SVG icon (decorative: hidden from screen readers). */
+function icon(name) {
+  return s(
+    'svg',
+    {
+      viewBox: '0 0 24 24',
+      width: '24',
+      height: '24',
+      fill: 'none',
+      stroke: 'currentColor',
+      'stroke-width': '2',
+      'stroke-linecap': 'round',
+      'stroke-linejoin': 'round',
+      'aria-hidden': 'true',
+      focusable: 'false',
+    },
+    (ICONS[name] || ICONS.folder).map((d) => s('path', { d })),
+  );
+}
+
+function empty({ icon: iconName = 'folder', title, text, action }) {
   return h(
     'div',
     { class: 'empty' },
-    h('div', { class: 'empty-icon', 'aria-hidden': 'true' }, icon),
+    h('div', { class: 'empty-icon', 'aria-hidden': 'true' }, icon(iconName)),
     h('h2', {}, title),
     text ? h('p', {}, text) : null,
     action || null,
@@ -270,12 +299,15 @@ function showFormError(form, box, err) {
   }
   box.textContent = typeof err === 'string' ? err : describe(err);
   box.hidden = false;
+  let first = null;
   for (const { field: name } of fieldProblems(err)) {
     const control = form.elements.namedItem(name);
-    if (control instanceof Element) {
+    if (control instanceof HTMLElement) {
       control.setAttribute('aria-invalid', 'true');
+      first = first || control;
     }
   }
+  if (first) first.focus();
 }
 
 /**
@@ -374,8 +406,9 @@ function toast(message, kind = '') {
   const region = document.getElementById('toasts');
   if (!region) return;
   const item = h('div', { class: `toast ${kind ? `toast-${kind}` : ''}`.trim() }, message);
+  item.addEventListener('click', () => item.remove());
   region.append(item);
-  setTimeout(() => item.remove(), 5000);
+  setTimeout(() => item.remove(), 4000);
 }
 
 /** A table that turns into stacked cards on narrow screens; `columns` are header labels. */
