@@ -5,10 +5,12 @@ mod fixture;
 
 mod auth;
 mod cli;
+mod content;
 mod conventions;
 mod keys;
 mod malformed;
 mod operations;
+mod public_content;
 mod rate_limits;
 mod tenancy;
 mod users;
