@@ -1202,6 +1202,31 @@ fn publish_without_a_slug_derives_one_from_the_title() {
 }
 
 #[test]
+fn any_number_of_items_may_share_a_title() {
+    // A pipeline that publishes "Weekly update" every week never chooses a slug.
+    let w = world();
+    let (_, key) = w.key(&w.project_id);
+    for n in 1..=25 {
+        let resp = w.create_in(
+            &key,
+            &w.project_id,
+            &json!({"type": "blog", "title": "Weekly update", "content": "news"}),
+        );
+        resp.expect_status(201);
+        let resp = w.publish_as(&key, s(&resp.json(), "id"), None);
+        resp.expect_status(200);
+        let expected = if n == 1 {
+            "weekly-update".to_string()
+        } else {
+            format!("weekly-update-{n}")
+        };
+        assert_eq!(resp.json()["public_slug"], json!(expected));
+    }
+    let resp = w.server.get("/api/v1/blogs?limit=100").send();
+    assert_eq!(total_count(&resp), 25);
+}
+
+#[test]
 fn a_slug_taken_by_another_item_of_the_same_type_is_409() {
     let w = world();
     let first = w.draft("changelog", "One");

@@ -246,9 +246,10 @@ pub fn post_publish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let now = app.clock.now_secs();
     let published = match requested.or_else(|| item.public_slug.clone()) {
         Some(chosen) => app.store.publish_content(&item.id, &chosen, now)?,
-        None => slug::create_with_slug(None, &item.title, item.kind.as_str(), |candidate| {
-            app.store.publish_content(&item.id, candidate, now)
-        })?,
+        None => {
+            let base = slug::from_name(&item.title, item.kind.as_str(), slug::MAX_SLUG_CHARS);
+            app.store.publish_content_derived(&item.id, &base, now)?
+        }
     };
     Ok(ok(&dto::content_internal(&published)))
 }
