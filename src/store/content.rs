@@ -330,7 +330,7 @@ impl Store {
             &conn,
             &format!(
                 "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
-                 WHERE {conditions} ORDER BY c.created_at DESC, c.id DESC LIMIT ?4 OFFSET ?5"
+                 WHERE {conditions} ORDER BY c.created_at DESC, c.rowid DESC LIMIT ?4 OFFSET ?5"
             ),
             &format!("SELECT count(*) FROM content c WHERE {conditions}"),
             &args,
@@ -454,7 +454,7 @@ impl Store {
                 &format!(
                     "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
                      WHERE c.kind = ?1 AND c.is_published = 1 \
-                     ORDER BY c.published_at DESC, c.id DESC LIMIT ?2 OFFSET ?3"
+                     ORDER BY c.published_at DESC, c.rowid DESC LIMIT ?2 OFFSET ?3"
                 ),
                 "SELECT count(*) FROM content c WHERE c.kind = ?1 AND c.is_published = 1",
                 &[&kind],
@@ -465,7 +465,7 @@ impl Store {
                 &format!(
                     "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
                      WHERE c.project_id = ?1 AND c.kind = ?2 AND c.is_published = 1 \
-                     ORDER BY c.published_at DESC, c.id DESC LIMIT ?3 OFFSET ?4"
+                     ORDER BY c.published_at DESC, c.rowid DESC LIMIT ?3 OFFSET ?4"
                 ),
                 "SELECT count(*) FROM content c \
                  WHERE c.project_id = ?1 AND c.kind = ?2 AND c.is_published = 1",
@@ -572,6 +572,28 @@ mod tests {
                 .total,
             0
         );
+    }
+
+    #[test]
+    fn items_published_in_the_same_second_list_newest_row_first() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let project_id = project(store);
+        for name in ["one", "two", "three"] {
+            let item = draft(store, &project_id, ContentKind::Changelog, name, 5);
+            store.publish_content(&item.id, name, 7).unwrap();
+        }
+        let titles = |listed: Listed| -> Vec<String> {
+            listed.items.into_iter().map(|item| item.title).collect()
+        };
+        let public = store
+            .published_content(ContentKind::Changelog, None, ALL)
+            .unwrap();
+        assert_eq!(titles(public), ["three", "two", "one"]);
+        let authoring = store
+            .content_of_project(&project_id, ContentFilter::default(), ALL)
+            .unwrap();
+        assert_eq!(titles(authoring), ["three", "two", "one"]);
     }
 
     #[test]
@@ -685,12 +707,12 @@ mod tests {
             format!(
                 "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
                  WHERE c.kind = 'blog' AND c.is_published = 1 \
-                 ORDER BY c.published_at DESC, c.id DESC LIMIT 20 OFFSET 40"
+                 ORDER BY c.published_at DESC, c.rowid DESC LIMIT 20 OFFSET 40"
             ),
             format!(
                 "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
                  WHERE c.project_id = 'x' AND c.kind = 'blog' AND c.is_published = 1 \
-                 ORDER BY c.published_at DESC, c.id DESC LIMIT 20"
+                 ORDER BY c.published_at DESC, c.rowid DESC LIMIT 20"
             ),
             "SELECT count(*) FROM content c WHERE c.kind = 'blog' AND c.is_published = 1".into(),
         ] {
