@@ -5,6 +5,7 @@ mod fixture;
 
 mod auth;
 mod cli;
+mod content;
 mod conventions;
 mod dashboard;
 mod dashboard_e2e;
@@ -12,6 +13,7 @@ mod keepalive;
 mod keys;
 mod malformed;
 mod operations;
+mod public_content;
 mod rate_limits;
 mod tenancy;
 mod users;
