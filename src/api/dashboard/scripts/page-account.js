@@ -59,6 +59,9 @@ function profileCard() {
       const body = { first_name: first.input.value.trim() || null, last_name: last.input.value.trim() || null };
       const newEmail = email.input.value.trim();
       if (newEmail.toLowerCase() !== ctx.me.email) {
+        if (!current.input.value) {
+          throw new InputError('Enter your current password to change your email.', 'current_password');
+        }
         body.email = newEmail;
         body.current_password = current.input.value;
       }
