@@ -8,6 +8,7 @@ pub mod dto;
 pub mod extract;
 mod internal;
 pub mod keyring;
+mod openapi;
 pub mod principal;
 pub mod respond;
 pub mod router;
@@ -148,6 +149,7 @@ static ROUTES: &[Route<HandlerFn>] = &[
     route("DELETE", "/api/internal/api-keys/{key_id}", internal::keys::delete_key),
     route("POST", "/api/internal/api-keys/{key_id}/roll", internal::keys::post_roll),
     route("GET", "/api/internal/api-keys/{key_id}/usage", internal::keys::get_usage),
+    route("GET", "/api/openapi.json", openapi::get_openapi),
     route("GET", "/setup", setup::get_setup),
     route("POST", "/setup", setup::post_setup),
 ];
