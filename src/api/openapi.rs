@@ -123,14 +123,20 @@ mod tests {
     fn every_api_route_is_documented_with_its_method() {
         let documented = documented_operations(&document());
         let missing: Vec<_> = api_routes().difference(&documented).cloned().collect();
-        assert!(missing.is_empty(), "routes missing from openapi.json: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "routes missing from openapi.json: {missing:?}"
+        );
     }
 
     #[test]
     fn every_documented_operation_is_a_real_route() {
         let documented = documented_operations(&document());
         let invented: Vec<_> = documented.difference(&api_routes()).cloned().collect();
-        assert!(invented.is_empty(), "openapi.json describes no such routes: {invented:?}");
+        assert!(
+            invented.is_empty(),
+            "openapi.json describes no such routes: {invented:?}"
+        );
     }
 
     #[test]

@@ -345,6 +345,14 @@ fn team_names_are_validated() {
     let at_limit = create_team(&server, &admin, json!({"name": "n".repeat(100)}));
     assert_eq!(at_limit["name"], json!("n".repeat(100)));
     expect_problems(&post(json!({})), &[(json!(["body", "name"]), "missing")]);
+    // Regression: a null name was read as valid and answered 500.
+    expect_problems(
+        &post(json!({"name": null})),
+        &[(json!(["body", "name"]), "string_type")],
+    );
+    // An optional slug sent as null is left out.
+    let derived = create_team(&server, &admin, json!({"name": "Null Slug", "slug": null}));
+    assert_eq!(derived["slug"], json!("null-slug"));
     // Every problem of one request is listed.
     expect_problems(
         &post(json!({"name": "", "slug": "Not Valid"})),
@@ -362,7 +370,7 @@ fn team_names_are_validated() {
         .send();
     expect_problems(&resp, &[(json!(["body"]), "json_invalid")]);
     // Nothing was created by the failures.
-    assert_eq!(teams_of(&server, &admin).len(), 3);
+    assert_eq!(teams_of(&server, &admin).len(), 4);
 }
 
 #[test]
@@ -531,6 +539,14 @@ fn adding_members_fails_cleanly() {
         &post(json!({"role": "member"})),
         &[(json!(["body", "email"]), "missing")],
     );
+    // Regression: null for a required field was read as valid and answered 500.
+    expect_problems(
+        &post(json!({"email": null, "role": null})),
+        &[
+            (json!(["body", "email"]), "string_type"),
+            (json!(["body", "role"]), "string_type"),
+        ],
+    );
     // Nothing changed: the owner and one member.
     let members = members_of(&w.server, &w.owner, &w.team_id);
     let roles: Vec<&Value> = members.iter().map(|m| &m["role"]).collect();
@@ -642,6 +658,15 @@ fn member_role_changes_are_validated() {
             .json(&json!({}))
             .send(),
         &[(json!(["body", "role"]), "missing")],
+    );
+    // Regression: a null role was read as valid and answered 500.
+    expect_problems(
+        &w.server
+            .patch(&path)
+            .bearer(&w.owner)
+            .json(&json!({"role": null}))
+            .send(),
+        &[(json!(["body", "role"]), "string_type")],
     );
     // Someone who is not a member of the team: 404.
     let (stranger_id, _) = w
