@@ -10,7 +10,9 @@ Instead of leaving those routes out, these hooks keep them in and make them harm
 
 * refresh, logout, revoke-all and revoking one session are sent, whenever the run's own token
   was about to be used, with a fresh session of a separate "spare" user signed in for that
-  call alone: they can succeed (200/204) and their answers are checked like any other;
+  call alone: they can succeed (200/204) and their answers are checked like any other. Every
+  other revocation of one session names a second live session of the spare user instead of
+  the generated id, so both its answers (204 and 404) are exercised;
 * a path that names a protected id (the administrator, the spare user, the run's key) is sent
   with a fresh random UUID there instead: the call still happens and must answer 404.
 
@@ -41,30 +43,56 @@ SESSION_ENDING = {
     ("DELETE", "/api/internal/auth/sessions/{id}"),
 }
 
-# Path parameters that may name a user or key the run depends on.
-ID_PARAMETERS = ("id", "user_id", "key_id")
+# Path parameters that may name a user or key the run depends on. Team members (`user_id`) are
+# left alone: the administrator is a superuser, who acts as an owner of every team anyway.
+ID_PARAMETERS = ("id", "key_id")
+
+
+REVOKE_ONE = ("DELETE", "/api/internal/auth/sessions/{id}")
+revocations = 0
+
+
+def call(method, path, data=None, headers=None):
+    request = urllib.request.Request(BASE_URL + path, data=data, headers=headers or {}, method=method)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
 
 
 def spare_session_token():
     """Signs the spare user in and returns the new session's token."""
     form = urllib.parse.urlencode({"username": SPARE_EMAIL, "password": SPARE_PASSWORD}).encode()
-    request = urllib.request.Request(
-        BASE_URL + "/api/internal/auth/jwt/login",
-        data=form,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["access_token"]
+    content_type = {"Content-Type": "application/x-www-form-urlencoded"}
+    return call("POST", "/api/internal/auth/jwt/login", form, content_type)["access_token"]
+
+
+def other_spare_session(token):
+    """Signs the spare user in once more and returns the id of that session."""
+    spare_session_token()
+    sessions = call("GET", "/api/internal/auth/sessions", headers={"Authorization": "Bearer " + token})
+    return next(session["id"] for session in sessions if not session["current"])
+
+
+def is_uuid(value):
+    try:
+        return str(uuid.UUID(value)) == value
+    except (TypeError, ValueError, AttributeError):
+        return False
 
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    if (case.method.upper(), case.path) in SESSION_ENDING and case.headers is not None:
-        # Only the run's own credential is swapped: cases that test a missing or broken
-        # credential keep theirs.
-        if case.headers.get("Authorization") == RUN_AUTHORIZATION:
-            case.headers["Authorization"] = "Bearer " + spare_session_token()
+    global revocations
+    operation = (case.method.upper(), case.path)
+    # Only the run's own credential is swapped: cases that test a missing or broken credential
+    # keep theirs.
+    if operation in SESSION_ENDING and case.headers and case.headers.get("Authorization") == RUN_AUTHORIZATION:
+        token = spare_session_token()
+        case.headers["Authorization"] = "Bearer " + token
+        # Only well-formed ids are replaced, so cases about malformed ids stay what they are.
+        if operation == REVOKE_ONE and is_uuid(case.path_parameters.get("id")):
+            revocations += 1
+            if revocations % 2 == 0:
+                case.path_parameters["id"] = other_spare_session(token)
     for name in ID_PARAMETERS:
         if case.path_parameters.get(name) in PROTECTED_IDS:
             case.path_parameters[name] = str(uuid.uuid4())
