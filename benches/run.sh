@@ -285,6 +285,45 @@ run_wrk api_key_me "$conns_get" -s benches/report.lua -H "Authorization: Bearer 
     "$base/api/v1/me"
 run_wrk login "$conns_login" -s benches/login.lua "$base/api/internal/auth/jwt/login"
 
+# Public content: one published changelog and a full page (20) of blog posts, read without
+# a credential.
+# seed_content COUNT KIND FIRST: COUNT published items of KIND (slugs KIND-FIRST, ...),
+# created and published over HTTP.
+seed_content() {
+    python3 - "$base" "$jwt" "$1" "$2" "$3" <<'PY'
+import http.client, json, sys, urllib.parse
+base, jwt, count, kind, first = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+url = urllib.parse.urlparse(base)
+conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+auth = {"Authorization": "Bearer " + jwt}
+conn.request("GET", "/api/internal/projects", headers=auth)
+project = json.loads(conn.getresponse().read())[0]["id"]
+headers = dict(auth, **{"Content-Type": "application/json"})
+entries = [{"category": c, "title": "%s item %d" % (c, n), "description": "Details of the change."}
+           for n, c in enumerate(["Added", "Changed", "Fixed", "Fixed", "Security"])]
+def call(method, path, body):
+    conn.request(method, path, body=json.dumps(body), headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    if response.status not in (200, 201):
+        sys.exit("%s %s: HTTP %d %s" % (method, path, response.status, data[:200]))
+    return json.loads(data)
+for i in range(first, first + count):
+    title = "%s %d of the benchmark" % (kind.capitalize(), i)
+    if kind == "changelog":
+        text = json.dumps({"title": title, "entries": entries})
+    else:
+        text = "# %s\n\nA paragraph of a post, long enough to look like one. " % title * 3
+    item = call("POST", "/api/internal/projects/%s/content" % project,
+                {"type": kind, "title": title, "content": text})
+    call("POST", "/api/internal/content/%s/publish" % item["id"], {"slug": "%s-%d" % (kind, i)})
+PY
+}
+seed_content 1 changelog 0 || die "seeding a changelog failed"
+seed_content 20 blog 0 || die "seeding a blog post failed"
+run_wrk changelog_slug "$conns_get" -s benches/report.lua "$base/api/v1/changelog/changelog-0"
+run_wrk blogs "$conns_get" -s benches/report.lua "$base/api/v1/blogs"
+
 # The same key lookup with many keys in the table: it must not slow down (indexed by hash).
 python3 - "$base" "$jwt" "$seed_keys" <<'PY' || die "seeding API keys failed"
 import http.client, json, sys, urllib.parse
@@ -306,6 +345,14 @@ PY
 echo "== seeded $seed_keys more API keys" >&2
 run_wrk api_key_me_${seed_label} "$conns_get" -s benches/report.lua \
     -H "Authorization: Bearer $api_key" "$base/api/v1/me"
+
+# The public reads again with many published blog posts in the content table: lists read a
+# partial index in order and the slug lookup a unique index, so neither may slow down.
+seed_content "$seed_keys" blog 20 || die "seeding blog posts failed"
+echo "== seeded $seed_keys more published blog posts" >&2
+run_wrk changelog_slug_${seed_label} "$conns_get" -s benches/report.lua \
+    "$base/api/v1/changelog/changelog-0"
+run_wrk blogs_${seed_label} "$conns_get" -s benches/report.lua "$base/api/v1/blogs"
 
 peak_rss_kib="$(rss_kib VmHWM)"
 

@@ -37,6 +37,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod content;
 pub mod error;
 pub mod http;
 pub mod ids;

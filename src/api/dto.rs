@@ -1,7 +1,7 @@
 //! Wire shapes: domain types turned into the exact JSON objects of the contract.
 
 use super::respond::rfc3339;
-use crate::store::{Session, User};
+use crate::store::{Content, ContentKind, Session, User};
 use serde_json::{json, Value};
 
 /// The internal user object: `id, email, first_name, last_name, is_active, is_verified,
@@ -98,4 +98,58 @@ pub fn api_key(key: &crate::store::ApiKey) -> Value {
         "is_active": key.is_active,
         "deactivated_at": key.deactivated_at.map(rfc3339),
     })
+}
+
+fn optional_time(at: Option<i64>) -> Value {
+    at.map_or(Value::Null, |at| Value::from(rfc3339(at)))
+}
+
+/// The `output_type` the Shipstar docs give each kind of content.
+fn output_type(kind: ContentKind) -> &'static str {
+    match kind {
+        ContentKind::Changelog => "public_changelog",
+        ContentKind::Blog => "blog_post",
+        ContentKind::Kb => "kb_articles",
+    }
+}
+
+/// The internal content object (the docs' content-poll shape), `content` verbatim.
+pub fn content_internal(item: &Content) -> Value {
+    json!({
+        "id": item.id,
+        "project_id": item.project_id,
+        "source": item.project_name,
+        "output_type": output_type(item.kind),
+        "type": item.kind.as_str(),
+        "status": "completed",
+        "title": item.title,
+        "content": item.body,
+        "from_date": optional_time(item.period_start),
+        "to_date": optional_time(item.period_end),
+        "model": Value::Null,
+        "public_slug": item.public_slug,
+        "is_published": item.is_published,
+        "published_at": optional_time(item.published_at),
+        "created_at": rfc3339(item.created_at),
+        "updated_at": rfc3339(item.updated_at),
+    })
+}
+
+/// The public content object; KB sets have no period fields.
+pub fn content_public(item: &Content) -> Value {
+    let mut object = json!({
+        "id": item.id,
+        "slug": item.public_slug,
+        "title": item.title,
+        "content": item.body,
+        "published_at": optional_time(item.published_at),
+        "created_at": rfc3339(item.created_at),
+    });
+    if item.kind != ContentKind::Kb {
+        if let Value::Object(map) = &mut object {
+            map.insert("period_start".into(), optional_time(item.period_start));
+            map.insert("period_end".into(), optional_time(item.period_end));
+        }
+    }
+    object
 }

@@ -4,6 +4,7 @@
 use super::router::percent_decode;
 use crate::error::{AuthFailure, Error, FieldError};
 use crate::http::Request;
+use crate::store::Page;
 use serde_json::{Map, Value};
 
 /// The prefix every API key starts with.
@@ -425,6 +426,48 @@ impl<'a> JsonFields<'a> {
             Err(Error::Validation(self.problems))
         }
     }
+}
+
+/// Largest `?limit=` of a paginated list.
+pub const MAX_PAGE_LIMIT: i64 = 100;
+/// `?limit=` when absent.
+pub const DEFAULT_PAGE_LIMIT: i64 = 20;
+
+impl Fields {
+    /// The `?limit=` (1..=100, default 20) and `?offset=` (>= 0, default 0) of a paginated
+    /// list; problems are recorded.
+    pub fn page(&self, problems: &mut Vec<FieldError>) -> Page {
+        Page {
+            limit: self.int_or("limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT, problems),
+            offset: self.int_or("offset", 0, 0, i64::MAX, problems),
+        }
+    }
+
+    /// The single boolean value of `name` (`true`/`false`, as FastAPI also takes `1`/`0`),
+    /// if given; problems are recorded.
+    pub fn optional_bool(&self, name: &str, problems: &mut Vec<FieldError>) -> Option<bool> {
+        match self.optional(name, problems)? {
+            "true" | "1" => Some(true),
+            "false" | "0" => Some(false),
+            _ => {
+                problems.push(FieldError::new(
+                    &[self.part, name],
+                    "bool_parsing",
+                    "Input should be a valid boolean",
+                ));
+                None
+            }
+        }
+    }
+}
+
+/// Like [`json_object`], but a request without a body (no `Content-Type`, no bytes) reads as
+/// `{}`: for routes whose every field is optional, such as publishing.
+pub fn optional_json_object(req: &Request) -> Result<Map<String, Value>, Error> {
+    if req.body.is_empty() && req.header("content-type").is_none() {
+        return Ok(Map::new());
+    }
+    json_object(req)
 }
 
 /// Whether `email` is plausible: one `@`, a non-empty local part, a dotted domain, no spaces,

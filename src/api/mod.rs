@@ -10,6 +10,7 @@ mod internal;
 pub mod keyring;
 mod openapi;
 pub mod principal;
+mod public;
 pub mod respond;
 pub mod router;
 mod setup;
@@ -121,6 +122,26 @@ const fn route(
 static ROUTES: &[Route<HandlerFn>] = &[
     route("GET", "/api/v1/health", v1::get_health),
     route("GET", "/api/v1/me", v1::get_me),
+    route("GET", "/api/v1/changelogs", public::get_changelogs),
+    route("OPTIONS", "/api/v1/changelogs", public::preflight),
+    route("GET", "/api/v1/changelogs/feed", public::get_changelogs_feed),
+    route("OPTIONS", "/api/v1/changelogs/feed", public::preflight),
+    route("GET", "/api/v1/changelog/{public_slug}", public::get_changelog),
+    route("OPTIONS", "/api/v1/changelog/{public_slug}", public::preflight),
+    route("GET", "/api/v1/changelog/{public_slug}/feed", public::get_changelog_feed),
+    route("OPTIONS", "/api/v1/changelog/{public_slug}/feed", public::preflight),
+    route("GET", "/api/v1/blogs", public::get_blogs),
+    route("OPTIONS", "/api/v1/blogs", public::preflight),
+    route("GET", "/api/v1/blogs/feed", public::get_blogs_feed),
+    route("OPTIONS", "/api/v1/blogs/feed", public::preflight),
+    route("GET", "/api/v1/blog/{public_slug}", public::get_blog),
+    route("OPTIONS", "/api/v1/blog/{public_slug}", public::preflight),
+    route("GET", "/api/v1/blog/{public_slug}/feed", public::get_blog_feed),
+    route("OPTIONS", "/api/v1/blog/{public_slug}/feed", public::preflight),
+    route("GET", "/api/v1/kb", public::get_kb_list),
+    route("OPTIONS", "/api/v1/kb", public::preflight),
+    route("GET", "/api/v1/kb/{public_slug}", public::get_kb),
+    route("OPTIONS", "/api/v1/kb/{public_slug}", public::preflight),
     route("POST", "/api/internal/auth/jwt/login", internal::auth::post_login),
     route("POST", "/api/internal/auth/jwt/refresh", internal::auth::post_refresh),
     route("POST", "/api/internal/auth/jwt/logout", internal::auth::post_logout),
@@ -149,6 +170,13 @@ static ROUTES: &[Route<HandlerFn>] = &[
     route("DELETE", "/api/internal/api-keys/{key_id}", internal::keys::delete_key),
     route("POST", "/api/internal/api-keys/{key_id}/roll", internal::keys::post_roll),
     route("GET", "/api/internal/api-keys/{key_id}/usage", internal::keys::get_usage),
+    route("POST", "/api/internal/projects/{project_id}/content", internal::content::post_content),
+    route("GET", "/api/internal/projects/{project_id}/content", internal::content::get_content_list),
+    route("GET", "/api/internal/sources/content/{content_id}", internal::content::get_content),
+    route("PATCH", "/api/internal/content/{content_id}", internal::content::patch_content),
+    route("DELETE", "/api/internal/content/{content_id}", internal::content::delete_content),
+    route("POST", "/api/internal/content/{content_id}/publish", internal::content::post_publish),
+    route("POST", "/api/internal/content/{content_id}/unpublish", internal::content::post_unpublish),
     route("GET", "/api/openapi.json", openapi::get_openapi),
     route("GET", "/setup", setup::get_setup),
     route("POST", "/setup", setup::post_setup),

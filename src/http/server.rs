@@ -36,6 +36,42 @@ pub struct ServerOptions {
     pub max_body_bytes: u64,
 }
 
+/// Pending connections the kernel queues before `accept`.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Binds a listening TCP socket with `TCP_NODELAY` set. Linux hands the option down to every
+/// accepted connection, which matters because tiny_http writes a response through a 1 KiB
+/// buffer: a larger response leaves in two segments, and with Nagle's algorithm the second
+/// would wait for the client's delayed ACK (about 40 ms).
+fn listen(addr: &str) -> Result<std::net::TcpListener, String> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::net::ToSocketAddrs;
+    let address = addr
+        .to_socket_addrs()
+        .map_err(|err| format!("{addr}: {err}"))?
+        .next()
+        .ok_or_else(|| format!("{addr}: no address"))?;
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+    .map_err(|err| err.to_string())?;
+    socket
+        .set_reuse_address(true)
+        .map_err(|err| err.to_string())?;
+    socket
+        .set_tcp_nodelay(true)
+        .map_err(|err| err.to_string())?;
+    socket
+        .bind(&address.into())
+        .map_err(|err| err.to_string())?;
+    socket
+        .listen(LISTEN_BACKLOG)
+        .map_err(|err| err.to_string())?;
+    Ok(socket.into())
+}
+
 /// A bound listening socket, not yet serving.
 pub struct HttpServer {
     inner: Arc<tiny_http::Server>,
@@ -45,7 +81,8 @@ pub struct HttpServer {
 impl HttpServer {
     /// Binds `addr` (port 0 picks a free port). The error says why binding failed.
     pub fn bind(addr: &str) -> Result<HttpServer, String> {
-        let server = tiny_http::Server::http(addr).map_err(|err| err.to_string())?;
+        let server =
+            tiny_http::Server::from_listener(listen(addr)?, None).map_err(|err| err.to_string())?;
         let local_addr = server
             .server_addr()
             .to_ip()

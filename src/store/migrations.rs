@@ -11,7 +11,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// `UPGRADES[i]` turns a version `i + 1` file into version `i + 2`.
-const UPGRADES: &[&str] = &[];
+const UPGRADES: &[&str] = &[include_str!("upgrades/0002_content.sql")];
 
 /// The version a fresh database gets and an older one is upgraded to.
 pub const LATEST_VERSION: i64 = 1 + UPGRADES.len() as i64;
@@ -62,7 +62,7 @@ mod tests {
     use super::*;
 
     /// The schema as shipped in version 1, kept verbatim so upgrades are tested from it.
-    const VERSION_1_SCHEMA: &str = include_str!("../../schema.sql");
+    const VERSION_1_SCHEMA: &str = include_str!("testdata/schema_v1.sql");
 
     fn schema_of(conn: &Connection) -> Vec<(String, String)> {
         let mut stmt = conn

@@ -13,6 +13,7 @@
 //! Must not import `http`, `auth` or `api`.
 
 mod api_keys;
+mod content;
 mod migrations;
 mod sessions;
 mod signing_keys;
@@ -20,6 +21,7 @@ mod tenancy;
 mod users;
 
 pub use api_keys::{ApiKey, ApiKeyChanges, KeyHolder, NewApiKey, UsageBatch, UsageDay};
+pub use content::{Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Page};
 pub use sessions::Session;
 pub use signing_keys::StoredSigningKey;
 pub use tenancy::{Member, Project, Team};

@@ -1,6 +1,7 @@
 //! Handlers of the internal (dashboard) API under `/api/internal/`.
 
 pub mod auth;
+pub mod content;
 pub mod keys;
 pub mod teams;
 pub mod users;

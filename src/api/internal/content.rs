@@ -1,0 +1,273 @@
+//! Authoring content: create, list, read, change, publish, unpublish, delete.
+//!
+//! Every route takes a session JWT of a member of the project's team (any role may write
+//! content) or an API key of the project itself; a key of another project is 403.
+
+use crate::api::extract::{self, Fields, JsonFields};
+use crate::api::principal::{project_role, require_caller, Caller};
+use crate::api::respond::ok;
+use crate::api::{dto, slug, App, Ctx};
+use crate::content;
+use crate::error::{AuthFailure, Error, FieldError};
+use crate::http::Response;
+use crate::store::{
+    Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Project,
+};
+use serde_json::Value;
+
+/// Longest public slug, as the public routes accept.
+pub const MAX_PUBLIC_SLUG_CHARS: usize = 200;
+
+/// The detail of a 403 for a key addressing another project's content.
+const OTHER_PROJECT: &str = "This resource belongs to another project";
+
+/// Checks that `caller` may work on content of `project_id`: a key only on its own project,
+/// a person as a member of the project's team. 404 for an unknown project.
+fn admit_to_project(app: &App, caller: &Caller, project_id: &str) -> Result<Project, Error> {
+    match caller {
+        Caller::Session(session) => Ok(project_role(app, &session.user, project_id)?.0),
+        Caller::Key(key) => {
+            let not_found = || Error::NotFound("Project not found".into());
+            if !crate::ids::is_uuid(project_id) {
+                return Err(not_found());
+            }
+            let project = app.store.project_by_id(project_id)?.ok_or_else(not_found)?;
+            if key.key.project_id != project.id {
+                return Err(Error::Forbidden(OTHER_PROJECT.into()));
+            }
+            Ok(project)
+        }
+    }
+}
+
+/// The item named by `{content_id}`, if the caller may work on it (404 unknown, 403 another
+/// project or team).
+fn content_access(app: &App, ctx: &Ctx<'_>) -> Result<Content, Error> {
+    let caller = require_caller(app, ctx, AuthFailure::Session)?;
+    let not_found = || Error::NotFound("Content not found".into());
+    let id = ctx.params.get("content_id");
+    if !crate::ids::is_uuid(id) {
+        return Err(not_found());
+    }
+    let item = app.store.content_by_id(id)?.ok_or_else(not_found)?;
+    match &caller {
+        Caller::Key(key) if key.key.project_id != item.project_id => {
+            Err(Error::Forbidden(OTHER_PROJECT.into()))
+        }
+        Caller::Key(_) => Ok(item),
+        Caller::Session(session) => {
+            project_role(app, &session.user, &item.project_id)?;
+            Ok(item)
+        }
+    }
+}
+
+/// A 422 at `loc` unless the period ends no earlier than it starts.
+fn check_period(start: Option<i64>, end: Option<i64>, problems: &mut Vec<FieldError>) {
+    if let (Some(start), Some(end)) = (start, end) {
+        if end < start {
+            problems.push(FieldError::new(
+                &["body", "period_end"],
+                "value_error",
+                "period_end must not be before period_start",
+            ));
+        }
+    }
+}
+
+/// KB article sets have no period: a non-null bound is a 422.
+fn reject_kb_period(
+    kind: ContentKind,
+    start: Option<i64>,
+    end: Option<i64>,
+    problems: &mut Vec<FieldError>,
+) {
+    if kind != ContentKind::Kb {
+        return;
+    }
+    for (name, value) in [("period_start", start), ("period_end", end)] {
+        if value.is_some() {
+            problems.push(FieldError::new(
+                &["body", name],
+                "value_error",
+                "KB article sets have no period",
+            ));
+        }
+    }
+}
+
+/// A paginated JSON array with `X-Total-Count`.
+pub fn list_response(listed: &Listed, shape: fn(&Content) -> Value) -> Response {
+    let items: Vec<Value> = listed.items.iter().map(shape).collect();
+    ok(&Value::Array(items)).with_header("X-Total-Count", listed.total.to_string())
+}
+
+/// `POST /api/internal/projects/{project_id}/content` → 201 with the new draft.
+pub fn post_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_caller(app, ctx, AuthFailure::Session)?;
+    let project = admit_to_project(app, &caller, ctx.params.get("project_id"))?;
+    let body = extract::json_object(ctx.req)?;
+    let mut fields = JsonFields::new(&body);
+    let kind = match body.get("type") {
+        None => {
+            fields.problems.push(FieldError::missing(&["body", "type"]));
+            None
+        }
+        Some(value) => {
+            let kind = value.as_str().and_then(ContentKind::parse);
+            if kind.is_none() {
+                fields.problems.push(FieldError::new(
+                    &["body", "type"],
+                    "value_error",
+                    "Input should be 'changelog', 'blog' or 'kb'",
+                ));
+            }
+            kind
+        }
+    };
+    let title = fields.string("title", 1, content::MAX_TITLE_CHARS);
+    let text = fields.string("content", 0, content::MAX_CONTENT_CHARS);
+    let period_start = fields.optional_datetime("period_start").flatten();
+    let period_end = fields.optional_datetime("period_end").flatten();
+    if let Some(kind) = kind {
+        if let Some(text) = &text {
+            fields.problems.extend(content::validate(kind, text));
+        }
+        reject_kb_period(kind, period_start, period_end, &mut fields.problems);
+    }
+    check_period(period_start, period_end, &mut fields.problems);
+    fields.finish()?;
+    let (Some(kind), Some(title), Some(body)) = (kind, title, text) else {
+        return Err(Error::Internal("validated content fields missing".into()));
+    };
+    let new = NewContent {
+        project_id: project.id,
+        kind,
+        title,
+        body,
+        period_start,
+        period_end,
+    };
+    let item = app.store.create_content(&new, app.clock.now_secs())?;
+    Ok(Response::json(201, &dto::content_internal(&item)))
+}
+
+/// `GET /api/internal/projects/{project_id}/content`: `?type=&published=`, paginated,
+/// newest created first.
+pub fn get_content_list(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let caller = require_caller(app, ctx, AuthFailure::Session)?;
+    let project = admit_to_project(app, &caller, ctx.params.get("project_id"))?;
+    let query = Fields::from_query(ctx.req)?;
+    let mut problems = Vec::new();
+    let page = query.page(&mut problems);
+    let kind = query.optional("type", &mut problems).and_then(|text| {
+        let kind = ContentKind::parse(text);
+        if kind.is_none() {
+            problems.push(FieldError::new(
+                &["query", "type"],
+                "value_error",
+                "Input should be 'changelog', 'blog' or 'kb'",
+            ));
+        }
+        kind
+    });
+    let published = query.optional_bool("published", &mut problems);
+    if !problems.is_empty() {
+        return Err(Error::Validation(problems));
+    }
+    let listed =
+        app.store
+            .content_of_project(&project.id, ContentFilter { kind, published }, page)?;
+    Ok(list_response(&listed, dto::content_internal))
+}
+
+/// `GET /api/internal/sources/content/{content_id}`.
+pub fn get_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let item = content_access(app, ctx)?;
+    Ok(ok(&dto::content_internal(&item)))
+}
+
+/// `PATCH /api/internal/content/{content_id}`: title, content, period.
+pub fn patch_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let item = content_access(app, ctx)?;
+    let body = extract::json_object(ctx.req)?;
+    let mut fields = JsonFields::new(&body);
+    let title = fields.optional_string("title", 1, content::MAX_TITLE_CHARS);
+    if body.get("title").is_some_and(Value::is_null) {
+        fields.problems.push(FieldError::new(
+            &["body", "title"],
+            "string_type",
+            "Input should be a valid string",
+        ));
+    }
+    let text = fields.optional_string("content", 0, content::MAX_CONTENT_CHARS);
+    if let Some(text) = &text {
+        fields.problems.extend(content::validate(item.kind, text));
+    }
+    let period_start = fields.optional_datetime("period_start");
+    let period_end = fields.optional_datetime("period_end");
+    reject_kb_period(
+        item.kind,
+        period_start.flatten(),
+        period_end.flatten(),
+        &mut fields.problems,
+    );
+    check_period(
+        period_start.unwrap_or(item.period_start),
+        period_end.unwrap_or(item.period_end),
+        &mut fields.problems,
+    );
+    fields.finish()?;
+    let changes = ContentChanges {
+        title,
+        body: text,
+        period_start,
+        period_end,
+    };
+    let item = app
+        .store
+        .update_content(&item.id, &changes, app.clock.now_secs())?;
+    Ok(ok(&dto::content_internal(&item)))
+}
+
+/// `POST /api/internal/content/{content_id}/publish`: `{"slug"?}`. Without a slug, the
+/// item's earlier slug is reused, else one is made from the title (`title`, `title-2`, ...).
+pub fn post_publish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let item = content_access(app, ctx)?;
+    let body = extract::optional_json_object(ctx.req)?;
+    let mut fields = JsonFields::new(&body);
+    let requested = fields.optional_string("slug", 1, MAX_PUBLIC_SLUG_CHARS);
+    if let Some(text) = &requested {
+        if !slug::is_valid(text, MAX_PUBLIC_SLUG_CHARS) {
+            fields.problems.push(slug::mismatch(&["body", "slug"]));
+        }
+    }
+    fields.finish()?;
+    let now = app.clock.now_secs();
+    let published = match requested.or_else(|| item.public_slug.clone()) {
+        Some(chosen) => app.store.publish_content(&item.id, &chosen, now)?,
+        None => slug::create_with_slug(None, &item.title, item.kind.as_str(), |candidate| {
+            app.store.publish_content(&item.id, candidate, now)
+        })?,
+    };
+    Ok(ok(&dto::content_internal(&published)))
+}
+
+/// `POST /api/internal/content/{content_id}/unpublish`: off every public endpoint and feed
+/// from the next request on.
+pub fn post_unpublish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let item = content_access(app, ctx)?;
+    let item = app
+        .store
+        .unpublish_content(&item.id, app.clock.now_secs())?;
+    Ok(ok(&dto::content_internal(&item)))
+}
+
+/// `DELETE /api/internal/content/{content_id}` → 204.
+pub fn delete_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    let item = content_access(app, ctx)?;
+    if !app.store.delete_content(&item.id)? {
+        return Err(Error::NotFound("Content not found".into()));
+    }
+    Ok(Response::empty(204))
+}

@@ -1,0 +1,425 @@
+//! Public content: published changelogs, blog posts and KB sets, and their RSS feeds. No
+//! credential needed.
+//!
+//! Every answer here, errors included, carries `Access-Control-Allow-Origin: *` so that a
+//! page on any site can show a project's changelog. Successful reads are cacheable for 60 s
+//! and carry a strong `ETag` (a hash of the exact body), so a matching `If-None-Match` is a
+//! 304 without a body. Requests are rate limited per client address (the public class); a
+//! request that presents an API key is counted against that key instead.
+
+use super::extract::{credential, Credential, Fields};
+use super::internal::content::{list_response, MAX_PUBLIC_SLUG_CHARS};
+use super::principal::authenticate_key;
+use super::{dto, respond, slug, throttle, App, Ctx};
+use crate::auth::ratelimit::Class;
+use crate::content::{self, feed};
+use crate::error::{AuthFailure, Error};
+use crate::http::Response;
+use crate::store::{Content, ContentKind, Listed, Page};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// Items in a list feed.
+const FEED_ITEMS: i64 = 50;
+/// Headers a cross-origin page may read from our answers.
+const EXPOSED_HEADERS: &str =
+    "ETag, X-Total-Count, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After";
+
+/// How an answer may be cached.
+#[derive(Clone, Copy)]
+enum Audience {
+    /// The same for everyone: shared caches may keep it.
+    Everyone,
+    /// Depends on the API key presented: only the client's own cache may keep it.
+    OneKey,
+}
+
+/// Runs a public read: throttles, builds the answer, then adds CORS, caching and the
+/// conditional-request handling. Errors are answered here so they carry CORS headers too.
+fn public_read(
+    app: &App,
+    ctx: &Ctx<'_>,
+    build: impl FnOnce() -> Result<(Response, Audience), Error>,
+) -> Result<Response, Error> {
+    let answer = throttle(app, ctx, Class::Public, &ctx.client_ip(app)).and_then(|()| build());
+    let response = match answer {
+        Ok((response, audience)) => cacheable(ctx, response, audience),
+        Err(err) => respond::error_response(&err),
+    };
+    Ok(with_cors(response))
+}
+
+/// Lets pages of any origin read the answer and its useful headers.
+fn with_cors(response: Response) -> Response {
+    response
+        .with_header("Access-Control-Allow-Origin", "*")
+        .with_header("Access-Control-Expose-Headers", EXPOSED_HEADERS)
+}
+
+/// Adds `Cache-Control`, `ETag` and `Vary`; a matching `If-None-Match` turns the answer
+/// into a bodiless 304 with the same validators.
+fn cacheable(ctx: &Ctx<'_>, response: Response, audience: Audience) -> Response {
+    let etag = strong_etag(&response.body);
+    let cache_control = match audience {
+        Audience::Everyone => "public, max-age=60",
+        Audience::OneKey => "private, max-age=60",
+    };
+    let response = if if_none_match_hits(ctx.req.header("if-none-match"), &etag) {
+        let mut not_modified = Response::empty(304);
+        not_modified.headers = response
+            .headers
+            .into_iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("x-total-count"))
+            .collect();
+        not_modified
+    } else {
+        response
+    };
+    response
+        .with_header("Cache-Control", cache_control)
+        .with_header("ETag", etag)
+        .with_header("Vary", "Authorization")
+}
+
+/// A strong entity tag of exactly these bytes.
+fn strong_etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest[..18]))
+}
+
+/// Whether an `If-None-Match` header matches `etag` (weak comparison, as RFC 9110 asks for
+/// this header; `*` matches any current representation).
+fn if_none_match_hits(header: Option<&str>, etag: &str) -> bool {
+    let Some(header) = header else {
+        return false;
+    };
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
+/// The slug in the path, or the contract's 422.
+fn path_slug<'c>(ctx: &'c Ctx<'_>) -> Result<&'c str, Error> {
+    let slug = ctx.params.get("public_slug");
+    if slug::is_valid(slug, MAX_PUBLIC_SLUG_CHARS) {
+        Ok(slug)
+    } else {
+        Err(Error::invalid(slug::mismatch(&["path", "public_slug"])))
+    }
+}
+
+/// Which projects a public list covers.
+enum Scope {
+    /// Every project.
+    All,
+    /// One project, by id.
+    Project(String),
+    /// None: the `?project=` slug is unknown, or names another project than the key's.
+    Nothing,
+}
+
+/// The page and the `?project=` scope of a list query.
+fn list_query(app: &App, ctx: &Ctx<'_>) -> Result<(Page, Scope), Error> {
+    let query = Fields::from_query(ctx.req)?;
+    let mut problems = Vec::new();
+    let page = query.page(&mut problems);
+    let project = query.optional("project", &mut problems).map(str::to_owned);
+    if !problems.is_empty() {
+        return Err(Error::Validation(problems));
+    }
+    let scope = match project {
+        None => Scope::All,
+        Some(slug) => match app.store.project_by_slug(&slug)? {
+            Some(project) => Scope::Project(project.id),
+            None => Scope::Nothing,
+        },
+    };
+    Ok((page, scope))
+}
+
+/// A paginated list of published items of `kind` within `scope`.
+fn published_list(
+    app: &App,
+    kind: ContentKind,
+    scope: Scope,
+    page: Page,
+) -> Result<Response, Error> {
+    let listed = match scope {
+        Scope::All => app.store.published_content(kind, None, page)?,
+        Scope::Project(id) => app.store.published_content(kind, Some(&id), page)?,
+        Scope::Nothing => Listed {
+            items: Vec::new(),
+            total: 0,
+        },
+    };
+    Ok(list_response(&listed, dto::content_public))
+}
+
+/// `GET /api/v1/changelogs`: with an API key as Bearer, only that key's project.
+pub fn get_changelogs(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    // A key is checked before the public throttle so that its own limit applies instead.
+    let key_scope = match credential(ctx.req, &AuthFailure::ApiKey) {
+        Ok(Credential::ApiKey(raw)) => Some(authenticate_key(app, ctx, raw)),
+        _ => None,
+    };
+    match key_scope {
+        Some(Err(err)) => keyed_read(ctx, Err(err)),
+        Some(Ok(key)) => {
+            let response = list_query(app, ctx).and_then(|(page, scope)| {
+                let own = key.key.project_id;
+                let scope = match scope {
+                    Scope::All => Scope::Project(own),
+                    Scope::Project(id) if id == own => Scope::Project(own),
+                    Scope::Project(_) | Scope::Nothing => Scope::Nothing,
+                };
+                published_list(app, ContentKind::Changelog, scope, page)
+            });
+            keyed_read(ctx, response)
+        }
+        None => public_list(app, ctx, ContentKind::Changelog),
+    }
+}
+
+/// The answer to a read authenticated by a key (already throttled as that key).
+fn keyed_read(ctx: &Ctx<'_>, answer: Result<Response, Error>) -> Result<Response, Error> {
+    let response = match answer {
+        Ok(response) => cacheable(ctx, response, Audience::OneKey),
+        Err(err) => respond::error_response(&err),
+    };
+    Ok(with_cors(response))
+}
+
+/// `GET /api/v1/blogs`.
+pub fn get_blogs(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    public_list(app, ctx, ContentKind::Blog)
+}
+
+/// `GET /api/v1/kb`.
+pub fn get_kb_list(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    public_list(app, ctx, ContentKind::Kb)
+}
+
+fn public_list(app: &App, ctx: &Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
+    public_read(app, ctx, || {
+        let (page, scope) = list_query(app, ctx)?;
+        Ok((published_list(app, kind, scope, page)?, Audience::Everyone))
+    })
+}
+
+/// The published item of `kind` named by the path, or 404 with `missing`.
+fn published_item(
+    app: &App,
+    ctx: &Ctx<'_>,
+    kind: ContentKind,
+    missing: &str,
+) -> Result<Content, Error> {
+    let slug = path_slug(ctx)?;
+    app.store
+        .published_by_slug(kind, slug)?
+        .ok_or_else(|| Error::NotFound(missing.into()))
+}
+
+const CHANGELOG_NOT_FOUND: &str = "Changelog not found";
+const BLOG_NOT_FOUND: &str = "Blog post not found";
+
+fn public_item(
+    app: &App,
+    ctx: &Ctx<'_>,
+    kind: ContentKind,
+    missing: &str,
+) -> Result<Response, Error> {
+    public_read(app, ctx, || {
+        let item = published_item(app, ctx, kind, missing)?;
+        Ok((respond::ok(&dto::content_public(&item)), Audience::Everyone))
+    })
+}
+
+/// `GET /api/v1/changelog/{public_slug}`.
+pub fn get_changelog(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    public_item(app, ctx, ContentKind::Changelog, CHANGELOG_NOT_FOUND)
+}
+
+/// `GET /api/v1/blog/{public_slug}`.
+pub fn get_blog(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    public_item(app, ctx, ContentKind::Blog, BLOG_NOT_FOUND)
+}
+
+/// `GET /api/v1/kb/{public_slug}`.
+pub fn get_kb(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    public_item(app, ctx, ContentKind::Kb, "KB articles not found")
+}
+
+// ---------------------------------------------------------------------------------------
+// Feeds
+// ---------------------------------------------------------------------------------------
+
+/// The public page of an item: `{base_url}/changelog/{slug}` or `{base_url}/blog/{slug}`.
+fn item_link(app: &App, item: &Content) -> String {
+    let base = app.config.effective_base_url();
+    format!(
+        "{}/{}/{}",
+        base.trim_end_matches('/'),
+        item.kind.as_str(),
+        item.public_slug.as_deref().unwrap_or_default()
+    )
+}
+
+/// A changelog's entries as an HTML list (every text escaped).
+fn entries_html(item: &Content) -> String {
+    let entries = content::entries(item.kind, &item.body);
+    if entries.is_empty() {
+        return String::new();
+    }
+    let mut html = String::from("<ul>");
+    for entry in entries {
+        html.push_str("<li><strong>");
+        html.push_str(&feed::html_text(&entry.category));
+        html.push_str("</strong>: ");
+        html.push_str(&feed::html_text(&entry.title));
+        if !entry.text.is_empty() {
+            html.push_str(" — ");
+            html.push_str(&feed::html_text(&entry.text));
+        }
+        html.push_str("</li>");
+    }
+    html.push_str("</ul>");
+    html
+}
+
+/// One feed item for a whole changelog or blog post.
+fn item_of(app: &App, item: &Content) -> feed::Item {
+    let description_html = match item.kind {
+        ContentKind::Blog => feed::paragraphs_html(&item.body),
+        _ => entries_html(item),
+    };
+    feed::Item {
+        title: item.title.clone(),
+        link: item_link(app, item),
+        guid: format!("{}:{}", item.kind.as_str(), item.id),
+        pub_date: item.published_at.unwrap_or(item.created_at),
+        description_html,
+    }
+}
+
+/// The newest change among `items`, or now for an empty feed.
+fn last_build(app: &App, items: &[Content]) -> i64 {
+    items
+        .iter()
+        .map(|item| item.updated_at.max(item.published_at.unwrap_or(0)))
+        .max()
+        .unwrap_or_else(|| app.clock.now_secs())
+}
+
+fn rss(document: String) -> Response {
+    Response::bytes(
+        200,
+        "application/rss+xml; charset=utf-8",
+        document.into_bytes(),
+    )
+}
+
+/// A feed of the newest published items of `kind`.
+fn list_feed(app: &App, ctx: &Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
+    public_read(app, ctx, || {
+        let page = Page {
+            limit: FEED_ITEMS,
+            offset: 0,
+        };
+        let listed = app.store.published_content(kind, None, page)?;
+        let (title, path, what) = match kind {
+            ContentKind::Blog => ("Blog", "blog", "blog posts"),
+            _ => ("Changelog", "changelog", "changelogs"),
+        };
+        let base = app.config.effective_base_url();
+        let channel = feed::Channel {
+            title: title.into(),
+            link: format!("{}/{path}", base.trim_end_matches('/')),
+            description: format!("The newest published {what}"),
+            last_build: last_build(app, &listed.items),
+        };
+        let items: Vec<feed::Item> = listed.items.iter().map(|item| item_of(app, item)).collect();
+        Ok((rss(feed::render(&channel, &items)), Audience::Everyone))
+    })
+}
+
+/// `GET /api/v1/changelogs/feed`: the newest 50 published changelogs.
+pub fn get_changelogs_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    list_feed(app, ctx, ContentKind::Changelog)
+}
+
+/// `GET /api/v1/blogs/feed`: the newest 50 published blog posts.
+pub fn get_blogs_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    list_feed(app, ctx, ContentKind::Blog)
+}
+
+/// `GET /api/v1/changelog/{public_slug}/feed`: one item per entry of the changelog.
+pub fn get_changelog_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    public_read(app, ctx, || {
+        let item = published_item(app, ctx, ContentKind::Changelog, CHANGELOG_NOT_FOUND)?;
+        let link = item_link(app, &item);
+        let pub_date = item.published_at.unwrap_or(item.created_at);
+        let items: Vec<feed::Item> = content::entries(item.kind, &item.body)
+            .into_iter()
+            .enumerate()
+            .map(|(index, entry)| feed::Item {
+                title: format!("{}: {}", entry.category, entry.title),
+                link: link.clone(),
+                guid: format!("changelog:{}:{index}", item.id),
+                pub_date,
+                description_html: feed::paragraphs_html(&entry.text),
+            })
+            .collect();
+        let channel = feed::Channel {
+            title: item.title.clone(),
+            link,
+            description: format!("Changes in {}", item.title),
+            last_build: last_build(app, std::slice::from_ref(&item)),
+        };
+        Ok((rss(feed::render(&channel, &items)), Audience::Everyone))
+    })
+}
+
+/// `GET /api/v1/blog/{public_slug}/feed`: the post as the feed's one item.
+pub fn get_blog_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    public_read(app, ctx, || {
+        let item = published_item(app, ctx, ContentKind::Blog, BLOG_NOT_FOUND)?;
+        let channel = feed::Channel {
+            title: item.title.clone(),
+            link: item_link(app, &item),
+            description: item.title.clone(),
+            last_build: last_build(app, std::slice::from_ref(&item)),
+        };
+        let items = [item_of(app, &item)];
+        Ok((rss(feed::render(&channel, &items)), Audience::Everyone))
+    })
+}
+
+/// `OPTIONS` on a public path: the CORS preflight answer.
+pub fn preflight(_app: &App, _ctx: &Ctx<'_>) -> Result<Response, Error> {
+    Ok(Response::empty(204)
+        .with_header("Access-Control-Allow-Origin", "*")
+        .with_header("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+        .with_header(
+            "Access-Control-Allow-Headers",
+            "Authorization, If-None-Match",
+        )
+        .with_header("Access-Control-Max-Age", "86400"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_are_strong_and_match_weakly() {
+        let tag = strong_etag(b"body");
+        assert!(tag.starts_with('"') && tag.ends_with('"') && !tag.starts_with("W/"));
+        assert_ne!(tag, strong_etag(b"body2"));
+        assert!(if_none_match_hits(Some(&tag), &tag));
+        assert!(if_none_match_hits(Some(&format!("\"x\", W/{tag}")), &tag));
+        assert!(if_none_match_hits(Some("*"), &tag));
+        assert!(!if_none_match_hits(Some("\"x\""), &tag));
+        assert!(!if_none_match_hits(None, &tag));
+    }
+}

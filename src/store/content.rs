@@ -1,0 +1,599 @@
+//! Content items (changelogs, blog posts, knowledge-base article sets) and their publication.
+//!
+//! Public reads go through partial indexes over published rows only, ordered the way the
+//! lists are served, so a page costs the same whether the table holds ten items or a hundred
+//! thousand, and drafts are never scanned.
+
+use super::{is_unique_violation, map_err, Store};
+use crate::error::Error;
+use rusqlite::{params, OptionalExtension, Row, ToSql};
+
+/// The three kinds of content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentKind {
+    /// A release changelog: JSON text with a title and entries.
+    Changelog,
+    /// A blog post: Markdown text.
+    Blog,
+    /// A knowledge-base article set: JSON text with articles.
+    Kb,
+}
+
+impl ContentKind {
+    /// The stored and API name: `changelog`, `blog` or `kb`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentKind::Changelog => "changelog",
+            ContentKind::Blog => "blog",
+            ContentKind::Kb => "kb",
+        }
+    }
+
+    /// Parses the API name; `None` for anything else.
+    pub fn parse(text: &str) -> Option<ContentKind> {
+        match text {
+            "changelog" => Some(ContentKind::Changelog),
+            "blog" => Some(ContentKind::Blog),
+            "kb" => Some(ContentKind::Kb),
+            _ => None,
+        }
+    }
+}
+
+/// A stored content item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    /// UUID.
+    pub id: String,
+    /// The project it belongs to.
+    pub project_id: String,
+    /// That project's name.
+    pub project_name: String,
+    /// What it is.
+    pub kind: ContentKind,
+    /// Title.
+    pub title: String,
+    /// The text: JSON for changelogs and KB sets, Markdown for blog posts.
+    pub body: String,
+    /// Start of the period it covers (unix seconds).
+    pub period_start: Option<i64>,
+    /// End of that period.
+    pub period_end: Option<i64>,
+    /// Public slug, once published (kept when unpublished).
+    pub public_slug: Option<String>,
+    /// Visible on the public endpoints.
+    pub is_published: bool,
+    /// When it was (last) published; `None` while unpublished.
+    pub published_at: Option<i64>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Last change of any field.
+    pub updated_at: i64,
+}
+
+/// What is stored for a new (draft) item.
+#[derive(Debug, Clone)]
+pub struct NewContent {
+    /// The project.
+    pub project_id: String,
+    /// Its kind.
+    pub kind: ContentKind,
+    /// Title.
+    pub title: String,
+    /// Text.
+    pub body: String,
+    /// Period start.
+    pub period_start: Option<i64>,
+    /// Period end.
+    pub period_end: Option<i64>,
+}
+
+/// Changes to an item; `None` leaves a field as it is, `Some(None)` clears a period bound.
+#[derive(Debug, Clone, Default)]
+pub struct ContentChanges {
+    /// New title.
+    pub title: Option<String>,
+    /// New text.
+    pub body: Option<String>,
+    /// New period start.
+    pub period_start: Option<Option<i64>>,
+    /// New period end.
+    pub period_end: Option<Option<i64>>,
+}
+
+/// Which of a project's items to list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ContentFilter {
+    /// Only this kind.
+    pub kind: Option<ContentKind>,
+    /// Only published (`true`) or unpublished (`false`) items.
+    pub published: Option<bool>,
+}
+
+/// A window of a list: at most `limit` rows after skipping `offset`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// Rows wanted.
+    pub limit: i64,
+    /// Rows skipped.
+    pub offset: i64,
+}
+
+/// One page of a list and the number of rows in the whole list.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The rows of the page.
+    pub items: Vec<Content>,
+    /// Rows in the whole list.
+    pub total: i64,
+}
+
+const CONTENT_COLUMNS: &str = "c.id, c.project_id, p.name, c.kind, c.title, c.body, \
+     c.period_start, c.period_end, c.public_slug, c.is_published, c.published_at, c.created_at, \
+     c.updated_at";
+
+fn content_from_row(row: &Row<'_>) -> rusqlite::Result<Content> {
+    let kind: String = row.get(3)?;
+    let kind = ContentKind::parse(&kind).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            3,
+            rusqlite::types::Type::Text,
+            format!("unknown content kind {kind:?}").into(),
+        )
+    })?;
+    Ok(Content {
+        id: row.get(0)?,
+        project_id: row.get(1)?,
+        project_name: row.get(2)?,
+        kind,
+        title: row.get(4)?,
+        body: row.get(5)?,
+        period_start: row.get(6)?,
+        period_end: row.get(7)?,
+        public_slug: row.get(8)?,
+        is_published: row.get(9)?,
+        published_at: row.get(10)?,
+        created_at: row.get(11)?,
+        updated_at: row.get(12)?,
+    })
+}
+
+fn select_content(conn: &rusqlite::Connection, id: &str) -> Result<Option<Content>, Error> {
+    conn.prepare_cached(
+        "SELECT c.id, c.project_id, p.name, c.kind, c.title, c.body, c.period_start, \
+         c.period_end, c.public_slug, c.is_published, c.published_at, c.created_at, c.updated_at \
+         FROM content c JOIN projects p ON p.id = c.project_id WHERE c.id = ?1",
+    )
+    .and_then(|mut stmt| stmt.query_row([id], content_from_row).optional())
+    .map_err(map_err)
+}
+
+fn content_not_found() -> Error {
+    Error::NotFound("Content not found".into())
+}
+
+/// Runs a page query and its count query with the same parameters.
+fn list_page(
+    conn: &rusqlite::Connection,
+    select: &str,
+    count: &str,
+    args: &[&dyn ToSql],
+    page: Page,
+) -> Result<Listed, Error> {
+    let total: i64 = conn
+        .prepare_cached(count)
+        .and_then(|mut stmt| stmt.query_row(args, |row| row.get(0)))
+        .map_err(map_err)?;
+    if total <= page.offset {
+        return Ok(Listed {
+            items: Vec::new(),
+            total,
+        });
+    }
+    let mut paged: Vec<&dyn ToSql> = args.to_vec();
+    paged.push(&page.limit);
+    paged.push(&page.offset);
+    let mut stmt = conn.prepare_cached(select).map_err(map_err)?;
+    let rows = stmt
+        .query_map(paged.as_slice(), content_from_row)
+        .map_err(map_err)?;
+    let items = rows.collect::<Result<_, _>>().map_err(map_err)?;
+    Ok(Listed { items, total })
+}
+
+impl Store {
+    /// Stores a new draft.
+    pub fn create_content(&self, new: &NewContent, now: i64) -> Result<Content, Error> {
+        let id = crate::ids::uuid_v4();
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO content (id, project_id, kind, title, body, period_start, \
+                 period_end, is_published, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    id,
+                    new.project_id,
+                    new.kind.as_str(),
+                    new.title,
+                    new.body,
+                    new.period_start,
+                    new.period_end,
+                    now
+                ])
+            })
+            .map_err(map_err)?;
+            select_content(tx, &id)?.ok_or_else(content_not_found)
+        })
+    }
+
+    /// The item with this id, published or not.
+    pub fn content_by_id(&self, id: &str) -> Result<Option<Content>, Error> {
+        let conn = self.conn()?;
+        select_content(&conn, id)
+    }
+
+    /// A project's items matching `filter`, newest created first.
+    pub fn content_of_project(
+        &self,
+        project_id: &str,
+        filter: ContentFilter,
+        page: Page,
+    ) -> Result<Listed, Error> {
+        let conn = self.conn()?;
+        // NULL parameters switch a condition off, so one cached statement serves every filter.
+        let kind = filter.kind.map(ContentKind::as_str);
+        let args: [&dyn ToSql; 3] = [&project_id, &kind, &filter.published];
+        let conditions = "c.project_id = ?1 AND (?2 IS NULL OR c.kind = ?2) \
+                          AND (?3 IS NULL OR c.is_published = ?3)";
+        list_page(
+            &conn,
+            &format!(
+                "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
+                 WHERE {conditions} ORDER BY c.created_at DESC, c.id DESC LIMIT ?4 OFFSET ?5"
+            ),
+            &format!("SELECT count(*) FROM content c WHERE {conditions}"),
+            &args,
+            page,
+        )
+    }
+
+    /// Applies `changes` to item `id` (404 if absent) and returns it.
+    pub fn update_content(
+        &self,
+        id: &str,
+        changes: &ContentChanges,
+        now: i64,
+    ) -> Result<Content, Error> {
+        self.write(|tx| {
+            let mut item = select_content(tx, id)?.ok_or_else(content_not_found)?;
+            if let Some(title) = &changes.title {
+                item.title = title.clone();
+            }
+            if let Some(body) = &changes.body {
+                item.body = body.clone();
+            }
+            if let Some(start) = changes.period_start {
+                item.period_start = start;
+            }
+            if let Some(end) = changes.period_end {
+                item.period_end = end;
+            }
+            item.updated_at = now;
+            tx.prepare_cached(
+                "UPDATE content SET title = ?2, body = ?3, period_start = ?4, period_end = ?5, \
+                 updated_at = ?6 WHERE id = ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    item.id,
+                    item.title,
+                    item.body,
+                    item.period_start,
+                    item.period_end,
+                    now
+                ])
+            })
+            .map_err(map_err)?;
+            Ok(item)
+        })
+    }
+
+    /// Publishes item `id` under `slug`. Publishing an item already published under that slug
+    /// changes nothing; under another slug, it moves (keeping `published_at`). A slug held by
+    /// another item of the same kind is a 409.
+    pub fn publish_content(&self, id: &str, slug: &str, now: i64) -> Result<Content, Error> {
+        self.write(|tx| {
+            let mut item = select_content(tx, id)?.ok_or_else(content_not_found)?;
+            if item.is_published && item.public_slug.as_deref() == Some(slug) {
+                return Ok(item);
+            }
+            let published_at = item
+                .published_at
+                .filter(|_| item.is_published)
+                .unwrap_or(now);
+            tx.prepare_cached(
+                "UPDATE content SET public_slug = ?2, is_published = 1, published_at = ?3, \
+                 updated_at = ?4 WHERE id = ?1",
+            )
+            .and_then(|mut stmt| stmt.execute(params![id, slug, published_at, now]))
+            .map_err(|err| {
+                if is_unique_violation(&err) {
+                    Error::Conflict(format!(
+                        "The slug '{slug}' is already used by another {}",
+                        item.kind.as_str()
+                    ))
+                } else {
+                    map_err(err)
+                }
+            })?;
+            item.public_slug = Some(slug.to_string());
+            item.is_published = true;
+            item.published_at = Some(published_at);
+            item.updated_at = now;
+            Ok(item)
+        })
+    }
+
+    /// Takes item `id` off the public endpoints (it keeps its slug for a later republish).
+    pub fn unpublish_content(&self, id: &str, now: i64) -> Result<Content, Error> {
+        self.write(|tx| {
+            let mut item = select_content(tx, id)?.ok_or_else(content_not_found)?;
+            if !item.is_published {
+                return Ok(item);
+            }
+            tx.prepare_cached(
+                "UPDATE content SET is_published = 0, published_at = NULL, updated_at = ?2 \
+                 WHERE id = ?1",
+            )
+            .and_then(|mut stmt| stmt.execute(params![id, now]))
+            .map_err(map_err)?;
+            item.is_published = false;
+            item.published_at = None;
+            item.updated_at = now;
+            Ok(item)
+        })
+    }
+
+    /// Deletes item `id`; false when it did not exist.
+    pub fn delete_content(&self, id: &str) -> Result<bool, Error> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM content WHERE id = ?1")
+                .and_then(|mut stmt| stmt.execute([id]))
+                .map(|deleted| deleted > 0)
+                .map_err(map_err)
+        })
+    }
+
+    /// Published items of `kind`, newest `published_at` first; only those of `project_id`
+    /// when given.
+    pub fn published_content(
+        &self,
+        kind: ContentKind,
+        project_id: Option<&str>,
+        page: Page,
+    ) -> Result<Listed, Error> {
+        let conn = self.conn()?;
+        let kind = kind.as_str();
+        // Two statement shapes rather than `?2 IS NULL OR ...`, so that each uses its own
+        // partial index in order and the planner never falls back to a sort.
+        match project_id {
+            None => list_page(
+                &conn,
+                &format!(
+                    "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
+                     WHERE c.kind = ?1 AND c.is_published = 1 \
+                     ORDER BY c.published_at DESC, c.id DESC LIMIT ?2 OFFSET ?3"
+                ),
+                "SELECT count(*) FROM content c WHERE c.kind = ?1 AND c.is_published = 1",
+                &[&kind],
+                page,
+            ),
+            Some(project_id) => list_page(
+                &conn,
+                &format!(
+                    "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
+                     WHERE c.project_id = ?1 AND c.kind = ?2 AND c.is_published = 1 \
+                     ORDER BY c.published_at DESC, c.id DESC LIMIT ?3 OFFSET ?4"
+                ),
+                "SELECT count(*) FROM content c \
+                 WHERE c.project_id = ?1 AND c.kind = ?2 AND c.is_published = 1",
+                &[&project_id, &kind],
+                page,
+            ),
+        }
+    }
+
+    /// The published item of `kind` with this slug.
+    pub fn published_by_slug(
+        &self,
+        kind: ContentKind,
+        slug: &str,
+    ) -> Result<Option<Content>, Error> {
+        let conn = self.conn()?;
+        conn.prepare_cached(
+            "SELECT c.id, c.project_id, p.name, c.kind, c.title, c.body, c.period_start, \
+             c.period_end, c.public_slug, c.is_published, c.published_at, c.created_at, \
+             c.updated_at FROM content c JOIN projects p ON p.id = c.project_id \
+             WHERE c.kind = ?1 AND c.public_slug = ?2 AND c.is_published = 1",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(params![kind.as_str(), slug], content_from_row)
+                .optional()
+        })
+        .map_err(map_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::temp_store;
+
+    fn project(store: &Store) -> String {
+        let owner = store
+            .create_user(
+                &crate::store::NewUser {
+                    email: "owner@example.com".into(),
+                    password_hash: "x".into(),
+                    first_name: None,
+                    last_name: None,
+                    is_superuser: false,
+                    is_verified: false,
+                },
+                1,
+            )
+            .unwrap();
+        let team = store.create_team("Acme", "acme", &owner.id, 1).unwrap();
+        store.create_project(&team.id, "Web", "web", 1).unwrap().id
+    }
+
+    fn draft(store: &Store, project_id: &str, kind: ContentKind, title: &str, now: i64) -> Content {
+        store
+            .create_content(
+                &NewContent {
+                    project_id: project_id.into(),
+                    kind,
+                    title: title.into(),
+                    body: "text".into(),
+                    period_start: None,
+                    period_end: None,
+                },
+                now,
+            )
+            .unwrap()
+    }
+
+    const ALL: Page = Page {
+        limit: 100,
+        offset: 0,
+    };
+
+    #[test]
+    fn publish_lists_newest_first_and_unpublish_hides() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let project_id = project(store);
+        let a = draft(store, &project_id, ContentKind::Changelog, "A", 10);
+        let b = draft(store, &project_id, ContentKind::Changelog, "B", 11);
+        store.publish_content(&a.id, "a", 20).unwrap();
+        store.publish_content(&b.id, "b", 30).unwrap();
+        let listed = store
+            .published_content(ContentKind::Changelog, None, ALL)
+            .unwrap();
+        assert_eq!(listed.total, 2);
+        let slugs: Vec<_> = listed.items.iter().map(|c| c.public_slug.clone()).collect();
+        assert_eq!(slugs, [Some("b".into()), Some("a".into())]);
+        store.unpublish_content(&b.id, 40).unwrap();
+        assert!(store
+            .published_by_slug(ContentKind::Changelog, "b")
+            .unwrap()
+            .is_none());
+        let listed = store
+            .published_content(ContentKind::Changelog, Some(&project_id), ALL)
+            .unwrap();
+        assert_eq!(listed.total, 1);
+        // Blog posts are a separate list.
+        assert_eq!(
+            store
+                .published_content(ContentKind::Blog, None, ALL)
+                .unwrap()
+                .total,
+            0
+        );
+    }
+
+    #[test]
+    fn slugs_are_unique_per_kind_and_republishing_is_a_no_op() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let project_id = project(store);
+        let a = draft(store, &project_id, ContentKind::Changelog, "A", 10);
+        let b = draft(store, &project_id, ContentKind::Changelog, "B", 10);
+        let post = draft(store, &project_id, ContentKind::Blog, "P", 10);
+        let first = store.publish_content(&a.id, "same", 20).unwrap();
+        assert!(matches!(
+            store.publish_content(&b.id, "same", 21),
+            Err(Error::Conflict(_))
+        ));
+        store.publish_content(&post.id, "same", 22).unwrap();
+        let again = store.publish_content(&a.id, "same", 50).unwrap();
+        assert_eq!(again, first);
+        assert!(matches!(
+            store.publish_content("no-such-id", "x", 1),
+            Err(Error::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn project_lists_filter_and_page() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let project_id = project(store);
+        for n in 0..5 {
+            let item = draft(store, &project_id, ContentKind::Blog, "x", n);
+            if n % 2 == 0 {
+                store
+                    .publish_content(&item.id, &format!("p{n}"), 100)
+                    .unwrap();
+            }
+        }
+        draft(store, &project_id, ContentKind::Kb, "k", 9);
+        let filter = ContentFilter {
+            kind: Some(ContentKind::Blog),
+            published: Some(true),
+        };
+        let page = Page {
+            limit: 2,
+            offset: 1,
+        };
+        let listed = store.content_of_project(&project_id, filter, page).unwrap();
+        assert_eq!(listed.total, 3);
+        assert_eq!(listed.items.len(), 2);
+        let all = store
+            .content_of_project(&project_id, ContentFilter::default(), ALL)
+            .unwrap();
+        assert_eq!(all.total, 6);
+        assert_eq!(all.items[0].kind, ContentKind::Kb);
+        let past_end = Page {
+            limit: 5,
+            offset: 6,
+        };
+        assert!(store
+            .content_of_project(&project_id, ContentFilter::default(), past_end)
+            .unwrap()
+            .items
+            .is_empty());
+    }
+
+    #[test]
+    fn public_lists_use_the_partial_indexes() {
+        let temp = temp_store();
+        let conn = temp.store.conn().unwrap();
+        for sql in [
+            format!(
+                "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
+                 WHERE c.kind = 'blog' AND c.is_published = 1 \
+                 ORDER BY c.published_at DESC, c.id DESC LIMIT 20 OFFSET 40"
+            ),
+            format!(
+                "SELECT {CONTENT_COLUMNS} FROM content c JOIN projects p ON p.id = c.project_id \
+                 WHERE c.project_id = 'x' AND c.kind = 'blog' AND c.is_published = 1 \
+                 ORDER BY c.published_at DESC, c.id DESC LIMIT 20"
+            ),
+            "SELECT count(*) FROM content c WHERE c.kind = 'blog' AND c.is_published = 1".into(),
+        ] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |row| row.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let plan = plan.join("; ");
+            assert!(plan.contains("INDEX content_published"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+    }
+}

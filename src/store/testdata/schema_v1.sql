@@ -1,0 +1,86 @@
+-- shipstar database schema: the full current schema, applied to a fresh database.
+-- Older databases are upgraded by the migrations in src/store/migrations.rs, in order.
+-- Timestamps are INTEGER unix seconds (UTC) everywhere; ids are UUID v4 text.
+
+CREATE TABLE users (
+    id              TEXT PRIMARY KEY,
+    email           TEXT NOT NULL UNIQUE,           -- stored lower-cased: lookups are case-insensitive
+    password_hash   TEXT NOT NULL,                  -- Argon2id PHC string
+    first_name      TEXT,
+    last_name       TEXT,
+    is_active       INTEGER NOT NULL DEFAULT 1,
+    is_verified     INTEGER NOT NULL DEFAULT 0,
+    is_superuser    INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    deactivated_at  INTEGER
+);
+
+CREATE TABLE sessions (
+    id              TEXT PRIMARY KEY,
+    user_id         TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    generation      INTEGER NOT NULL DEFAULT 0,     -- the `gen` claim of the one live token
+    rotated_at      INTEGER NOT NULL,               -- when `generation` was issued
+    created_at      INTEGER NOT NULL,
+    last_seen_at    INTEGER NOT NULL,
+    token_expires_at INTEGER NOT NULL,              -- `exp` of the newest token issued
+    user_agent      TEXT,
+    ip              TEXT,
+    revoked_at      INTEGER
+);
+CREATE INDEX sessions_by_user ON sessions(user_id);
+
+CREATE TABLE signing_keys (
+    kid             TEXT PRIMARY KEY,
+    secret          BLOB NOT NULL,                  -- HMAC key; never logged or printed
+    created_at      INTEGER NOT NULL
+);
+
+CREATE TABLE teams (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    slug            TEXT NOT NULL UNIQUE,
+    created_at      INTEGER NOT NULL
+);
+
+CREATE TABLE team_members (
+    team_id         TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    user_id         TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    role            TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+    added_at        INTEGER NOT NULL,
+    PRIMARY KEY (team_id, user_id)
+);
+CREATE INDEX team_members_by_user ON team_members(user_id);
+
+CREATE TABLE projects (
+    id              TEXT PRIMARY KEY,
+    team_id         TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    name            TEXT NOT NULL,
+    slug            TEXT NOT NULL UNIQUE,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX projects_by_team ON projects(team_id);
+
+CREATE TABLE api_keys (
+    id              TEXT PRIMARY KEY,
+    project_id      TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name            TEXT NOT NULL,
+    key_hash        TEXT NOT NULL UNIQUE,           -- hex SHA-256 of the whole key; the key itself is never stored
+    key_prefix      TEXT NOT NULL,                  -- sk_live_ + 8 characters, to name the key
+    created_by      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER,
+    expires_in_days INTEGER,                        -- the relative expiry rule, reapplied on roll
+    last_used_at    INTEGER,
+    is_active       INTEGER NOT NULL DEFAULT 1,
+    deactivated_at  INTEGER,
+    retires_at      INTEGER                         -- set by roll: the key stops working then
+);
+CREATE INDEX api_keys_by_project ON api_keys(project_id, created_at);
+
+CREATE TABLE api_key_usage (
+    key_id          TEXT NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
+    day             TEXT NOT NULL,                  -- UTC date, YYYY-MM-DD
+    requests        INTEGER NOT NULL DEFAULT 0,
+    rejected        INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key_id, day)
+);
