@@ -1271,6 +1271,46 @@ fn superusers_act_on_every_team() {
         .all(|team| team["id"] != json!(w.team_id)));
 }
 
+/// Regression: a superuser demoted to `member` of a team lost the owner's powers there, which
+/// a superuser outside the team keeps.
+#[test]
+fn a_superuser_who_is_a_plain_member_still_acts_as_owner() {
+    let w = world();
+    let (admin_id, _) = w.member("second-admin@example.com", "member");
+    let second_admin = w
+        .server
+        .patch(&format!("/api/internal/users/{admin_id}"))
+        .bearer(&w.admin)
+        .json(&json!({"is_superuser": true}))
+        .send();
+    second_admin.expect_status(200);
+    let token = w.server.login("second-admin@example.com", PASSWORD);
+    // Listed with the role of the membership, yet manages the team as an owner would.
+    let roles: Vec<Value> = members_of(&w.server, &token, &w.team_id)
+        .iter()
+        .map(|m| m["role"].clone())
+        .collect();
+    assert_eq!(roles, vec![json!("owner"), json!("member")]);
+    w.server
+        .create_user(&w.admin, "hired@example.com", PASSWORD);
+    let resp = add_member(&w.server, &token, &w.team_id, "hired@example.com", "admin");
+    resp.expect_status(201);
+    let hired_id = resp.json()["user_id"].as_str().unwrap().to_string();
+    set_role(&w.server, &token, &w.team_id, &hired_id, "owner").expect_status(200);
+    set_role(&w.server, &token, &w.team_id, &w.owner_id, "member").expect_status(200);
+    create_project(
+        &w.server,
+        &token,
+        &w.team_id,
+        json!({"name": "By Member Admin"}),
+    );
+    w.server
+        .delete(&member_path(&w.team_id, &hired_id))
+        .bearer(&token)
+        .send()
+        .expect_status(400);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Concurrency
 // ---------------------------------------------------------------------------------------------
