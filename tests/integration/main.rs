@@ -8,6 +8,7 @@ mod cli;
 mod conventions;
 mod keys;
 mod malformed;
+mod openapi;
 mod operations;
 mod rate_limits;
 mod tenancy;
