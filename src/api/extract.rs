@@ -260,7 +260,7 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, Error> {
 /// 2^63 as a float: every integral float below it in magnitude converts to i64 exactly.
 const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
 
-/// The 422 problem for a body field that should be a string.
+/// The problem of a body field that should be a string and is not.
 fn not_a_string(name: &str) -> FieldError {
     FieldError::new(
         &["body", name],
@@ -290,14 +290,14 @@ impl<'a> JsonFields<'a> {
         self.map.contains_key(name)
     }
 
-    /// A required string of `min..=max` characters; `null` is not a string.
+    /// A required string of `min..=max` characters; absent is `missing`, null is
+    /// `string_type` (a problem is always recorded when `None` is returned).
     pub fn string(&mut self, name: &str, min: usize, max: usize) -> Option<String> {
         match self.map.get(name) {
             None => {
                 self.problems.push(FieldError::missing(&["body", name]));
                 None
             }
-            // `optional_string` reads null as "left out"; a required field must not be.
             Some(Value::Null) => {
                 self.problems.push(not_a_string(name));
                 None
@@ -613,19 +613,6 @@ mod tests {
     }
 
     #[test]
-    fn a_required_string_sent_as_null_is_a_string_type_problem() {
-        let map = object(r#"{"name": null}"#);
-        let mut fields = JsonFields::new(&map);
-        assert_eq!(fields.string("name", 1, 10), None);
-        assert_eq!(fields.problems.len(), 1);
-        assert_eq!(fields.problems[0].kind, "string_type");
-        assert_eq!(
-            fields.problems[0].loc,
-            vec![Value::from("body"), Value::from("name")]
-        );
-    }
-
-    #[test]
     fn an_optional_string_sent_as_null_is_left_out() {
         let map = object(r#"{"slug": null}"#);
         let mut fields = JsonFields::new(&map);
@@ -652,6 +639,19 @@ mod tests {
                 "int_parsing"
             ]
         );
+    }
+
+    #[test]
+    fn a_required_string_always_explains_why_it_is_absent() {
+        let body = serde_json::json!({"null": null, "number": 5, "ok": "x"});
+        let map = body.as_object().unwrap();
+        let mut fields = JsonFields::new(map);
+        assert_eq!(fields.string("ok", 1, 5), Some("x".to_string()));
+        for name in ["null", "number", "absent"] {
+            assert_eq!(fields.string(name, 1, 5), None, "{name}");
+        }
+        let kinds: Vec<_> = fields.problems.iter().map(|p| p.kind).collect();
+        assert_eq!(kinds, ["string_type", "string_type", "missing"]);
     }
 
     #[test]

@@ -5,11 +5,13 @@ mod fixture;
 
 mod auth;
 mod cli;
+mod content;
 mod conventions;
 mod keys;
 mod malformed;
 mod openapi;
 mod operations;
+mod public_content;
 mod rate_limits;
 mod tenancy;
 mod users;
