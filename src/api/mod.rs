@@ -9,6 +9,7 @@ pub mod dto;
 pub mod extract;
 mod internal;
 pub mod keyring;
+mod openapi;
 pub mod principal;
 mod public;
 pub mod respond;
@@ -177,6 +178,7 @@ static ROUTES: &[Route<HandlerFn>] = &[
     route("DELETE", "/api/internal/content/{content_id}", internal::content::delete_content),
     route("POST", "/api/internal/content/{content_id}/publish", internal::content::post_publish),
     route("POST", "/api/internal/content/{content_id}/unpublish", internal::content::post_unpublish),
+    route("GET", "/api/openapi.json", openapi::get_openapi),
     route("GET", "/", dashboard::get_root),
     route("GET", "/dashboard", dashboard::get_index),
     route("GET", "/dashboard/", dashboard::get_dashboard_slash),

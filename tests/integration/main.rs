@@ -12,6 +12,7 @@ mod dashboard_e2e;
 mod keepalive;
 mod keys;
 mod malformed;
+mod openapi;
 mod operations;
 mod public_content;
 mod rate_limits;
