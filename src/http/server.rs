@@ -4,7 +4,9 @@
 //! each looping on `recv_timeout`, so they also notice the shutdown flag. A worker converts
 //! the request, enforces the body limit before reading the body, runs the handler inside
 //! `catch_unwind` (a panicking request answers 500 and the worker lives on), stamps the common
-//! headers, writes the response and logs one line.
+//! headers, writes the response and logs one line. While serving, the main thread also nudges
+//! tiny_http's own connection pool ([`nudge_connection_pool`]) so that no new connection waits
+//! behind idle keep-alive ones.
 
 use super::{Request, Response};
 use crate::logging;
