@@ -10,5 +10,6 @@ mod keys;
 mod malformed;
 mod operations;
 mod rate_limits;
+mod slow_clients;
 mod tenancy;
 mod users;
