@@ -11,5 +11,6 @@ mod malformed;
 mod operations;
 mod rate_limits;
 mod slow_clients;
+mod storage;
 mod tenancy;
 mod users;
