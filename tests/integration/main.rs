@@ -6,6 +6,7 @@ mod fixture;
 mod auth;
 mod cli;
 mod conventions;
+mod fuzz_loops;
 mod keys;
 mod malformed;
 mod operations;

@@ -1,0 +1,7 @@
+//! cargo-fuzz target; what it checks is `bodies::request`.
+#![no_main]
+
+#[path = "../bodies.rs"]
+mod bodies;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::request(data));
