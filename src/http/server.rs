@@ -296,7 +296,7 @@ fn needs_client_io(raw: &tiny_http::Request) -> bool {
 fn read_then_queue(mut raw: tiny_http::Request, config: &WorkerConfig) {
     let started = Instant::now();
     match prepare(&mut raw, config.max_body_bytes) {
-        Ok(request) => {
+        (request, None) => {
             config.ready.push(Ready {
                 raw,
                 request,
@@ -305,22 +305,20 @@ fn read_then_queue(mut raw: tiny_http::Request, config: &WorkerConfig) {
             // Wakes one worker waiting on tiny_http's queue, which then looks at ours.
             config.acceptor.current().1.unblock();
         }
-        Err((request, response)) => finish(raw, &request, response, started),
+        (request, Some(refusal)) => finish(raw, &request, refusal, started),
     }
 }
 
-/// Converts the request, refuses an oversized header section, reads the body.
-fn prepare(
-    raw: &mut tiny_http::Request,
-    max_body_bytes: u64,
-) -> Result<Request, (Request, Response)> {
+/// Converts the request, refuses an oversized header section, reads the body. The response
+/// is the refusal (431, 413, 408, 400), in which case the handler must not run.
+fn prepare(raw: &mut tiny_http::Request, max_body_bytes: u64) -> (Request, Option<Response>) {
     let mut request = convert(raw);
     match check_header_size(raw).and_then(|()| read_body(raw, &request, max_body_bytes)) {
         Ok(body) => {
             request.body = body;
-            Ok(request)
+            (request, None)
         }
-        Err(response) => Err((request, response)),
+        Err(response) => (request, Some(response)),
     }
 }
 
@@ -328,7 +326,7 @@ fn prepare(
 fn serve_one(mut raw: tiny_http::Request, config: &WorkerConfig) {
     let started = Instant::now();
     match prepare(&mut raw, config.max_body_bytes) {
-        Ok(request) => answer(
+        (request, None) => answer(
             Ready {
                 raw,
                 request,
@@ -336,7 +334,7 @@ fn serve_one(mut raw: tiny_http::Request, config: &WorkerConfig) {
             },
             config,
         ),
-        Err((request, response)) => finish(raw, &request, response, started),
+        (request, Some(refusal)) => finish(raw, &request, refusal, started),
     }
 }
 
