@@ -257,6 +257,15 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, Error> {
     }
 }
 
+/// The problem of a body field that should be a string and is not.
+fn not_a_string(name: &str) -> FieldError {
+    FieldError::new(
+        &["body", name],
+        "string_type",
+        "Input should be a valid string",
+    )
+}
+
 /// Typed reading of JSON object fields that collects every problem before failing.
 pub struct JsonFields<'a> {
     map: &'a Map<String, Value>,
@@ -278,11 +287,16 @@ impl<'a> JsonFields<'a> {
         self.map.contains_key(name)
     }
 
-    /// A required string of `min..=max` characters.
+    /// A required string of `min..=max` characters; absent is `missing`, null is
+    /// `string_type` (a problem is always recorded when `None` is returned).
     pub fn string(&mut self, name: &str, min: usize, max: usize) -> Option<String> {
         match self.map.get(name) {
             None => {
                 self.problems.push(FieldError::missing(&["body", name]));
+                None
+            }
+            Some(Value::Null) => {
+                self.problems.push(not_a_string(name));
                 None
             }
             Some(_) => self.optional_string(name, min, max),
@@ -314,11 +328,7 @@ impl<'a> JsonFields<'a> {
                 }
             }
             Some(_) => {
-                self.problems.push(FieldError::new(
-                    &["body", name],
-                    "string_type",
-                    "Input should be a valid string",
-                ));
+                self.problems.push(not_a_string(name));
                 None
             }
         }
@@ -585,6 +595,19 @@ mod tests {
             Err(Error::Validation(problems)) => assert_eq!(problems[0].kind, "json_invalid"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_required_string_always_explains_why_it_is_absent() {
+        let body = serde_json::json!({"null": null, "number": 5, "ok": "x"});
+        let map = body.as_object().unwrap();
+        let mut fields = JsonFields::new(map);
+        assert_eq!(fields.string("ok", 1, 5), Some("x".to_string()));
+        for name in ["null", "number", "absent"] {
+            assert_eq!(fields.string(name, 1, 5), None, "{name}");
+        }
+        let kinds: Vec<_> = fields.problems.iter().map(|p| p.kind).collect();
+        assert_eq!(kinds, ["string_type", "string_type", "missing"]);
     }
 
     #[test]

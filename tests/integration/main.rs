@@ -5,11 +5,13 @@ mod fixture;
 
 mod auth;
 mod cli;
+mod content;
 mod conventions;
 mod fuzz_loops;
 mod keys;
 mod malformed;
 mod operations;
+mod public_content;
 mod rate_limits;
 mod slow_clients;
 mod storage;
