@@ -1,6 +1,8 @@
 //! cargo-fuzz target; what it checks is `bodies::api_key`.
 #![no_main]
 
+// Each target uses one of the shared bodies.
+#[allow(dead_code)]
 #[path = "../bodies.rs"]
 mod bodies;
 
