@@ -210,10 +210,12 @@ fn panicking_handler_answers_500_and_server_keeps_serving() {
     let options = ServerOptions {
         workers: 1,
         max_body_bytes: 1024,
+        client_timeout: std::time::Duration::from_secs(30),
     };
     let stop = Arc::clone(&shutdown);
     let thread = std::thread::spawn(move || {
         http.run(&options, handler, stop, std::time::Duration::from_secs(1))
+            .unwrap()
     });
     for _ in 0..3 {
         let resp = send_raw(

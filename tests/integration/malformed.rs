@@ -7,8 +7,8 @@ use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 /// Sends `bytes`, closes the sending side, and returns the status if a response came within
-/// 3 s. (The HTTP/2 preface is answered 505 by the HTTP layer, which then keeps the
-/// connection open until the client closes it; bounding that is the slow-client work.)
+/// 3 s. (tiny_http never answers an HTTP/2 preface: its 505 path deadlocks that connection's
+/// thread, which no timeout can reach; see docs/SECURITY.md, "Known limits".)
 fn send_and_close(server: &TestServer, bytes: &[u8]) -> Option<u16> {
     let mut stream = TcpStream::connect(server.addr).unwrap();
     stream
