@@ -387,7 +387,10 @@ fn answer(ready: Ready, config: &WorkerConfig) {
 fn finish(raw: tiny_http::Request, request: &Request, response: Response, started: Instant) {
     let status = response.status;
     let principal = response.principal.clone();
-    write(raw, response, &request.request_id);
+    let unread = raw
+        .body_length()
+        .map_or(0, |declared| declared.saturating_sub(request.body.len()));
+    write(raw, response, &request.request_id, unread);
     logging::request(&logging::RequestLog {
         request_id: &request.request_id,
         client_ip: request
@@ -505,7 +508,17 @@ fn detail_response(status: u16, detail: &str) -> Response {
     Response::json(status, &json!({ "detail": detail }))
 }
 
-fn write(raw: tiny_http::Request, response: Response, request_id: &str) {
+/// Unread declared body bytes beyond which a connection is abandoned rather than drained.
+///
+/// When a request is dropped, tiny_http drains its unread body into one buffer the size of
+/// what is left. For a declared length such as 10^14 bytes that allocation fails and aborts
+/// the process, so such a request is answered and its connection given up instead (see
+/// [`write`]). Below this size draining is harmless: the buffer is zeroed lazily and the
+/// socket timeouts bound the reading.
+const MAX_DRAINED_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Writes `response`. `unread` is how much of the declared body was never read.
+fn write(raw: tiny_http::Request, response: Response, request_id: &str, unread: usize) {
     let mut out = tiny_http::Response::from_data(response.body).with_status_code(response.status);
     let common = [
         ("X-Request-Id", request_id),
@@ -523,6 +536,16 @@ fn write(raw: tiny_http::Request, response: Response, request_id: &str) {
         if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             out.add_header(header);
         }
+    }
+    if unread > MAX_DRAINED_BODY_BYTES {
+        // `upgrade` is the one way to answer and take the body reader out of the request
+        // without dropping it; forgetting the reader keeps tiny_http from draining it. The
+        // client gets the status line and headers (tiny_http sends no body in this mode) and
+        // the connection is never read again; its thread and socket stay parked (see
+        // docs/SECURITY.md, known limits). "HTTP/1.1" names the protocol already spoken, so
+        // the `Upgrade` header tiny_http adds changes nothing.
+        std::mem::forget(raw.upgrade("HTTP/1.1", out));
+        return;
     }
     let _ = raw.respond(out);
 }
