@@ -4,6 +4,7 @@
 //! May use `http`, `auth`, `store`, `config` and `clock`; never `tiny_http` or `rusqlite`.
 
 pub mod client_ip;
+pub mod conditional;
 pub mod dashboard;
 pub mod dto;
 pub mod extract;

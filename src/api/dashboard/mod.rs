@@ -20,11 +20,10 @@
 //! May use `http` types only; knows nothing of the store or of authentication (the pages
 //! call the internal API like any other client).
 
-use super::openapi::if_none_match_matches;
+use super::conditional::{client_has, strong_etag};
 use super::{App, Ctx};
 use crate::error::Error;
 use crate::http::{Request, Response};
-use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
 /// The policy of every dashboard page: this origin only, no inline code, never framed.
@@ -152,13 +151,7 @@ pub fn get_asset(_app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 /// The answer for `asset`: 304 when the browser's copy is current, else the file.
 fn serve(asset: &'static Asset, req: &Request) -> Response {
     let etag = etag_of(asset);
-    let presented = req
-        .headers
-        .iter()
-        .filter(|(name, _)| name == "if-none-match")
-        .map(|(_, value)| value.as_str());
-    let fresh = if_none_match_matches(presented, etag);
-    let response = if fresh {
+    let response = if client_has(req, etag) {
         Response::empty(304)
     } else {
         Response::bytes(200, asset.content_type, asset.body.to_vec())
@@ -176,10 +169,7 @@ fn etag_of(asset: &'static Asset) -> &'static str {
     let tags = TAGS.get_or_init(|| {
         std::iter::once(&INDEX)
             .chain(ASSETS)
-            .map(|a| {
-                let digest = Sha256::digest(a.body);
-                (a.name, format!("\"{}\"", crate::ids::to_hex(&digest[..16])))
-            })
+            .map(|a| (a.name, strong_etag(a.body)))
             .collect()
     });
     tags.iter()
