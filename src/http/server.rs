@@ -35,7 +35,12 @@ const DRAIN_IDLE: Duration = Duration::from_millis(500);
 /// Largest accepted header section (request line and header fields), in bytes. Room for the
 /// longest valid session token (8 KiB) with everything a browser adds; nginx allows 32 KiB too.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
-/// How long a nudge of tiny_http's connection pool may wait to connect.
+/// How often the connection pool is nudged while requests are arriving: each nudge frees at
+/// most one connection stuck in tiny_http's pool queue, so this bounds how long a burst of new
+/// connections can wait (N stuck connections clear in N nudges). An idle server is nudged
+/// every [`POLL_INTERVAL`].
+const BUSY_NUDGE_INTERVAL: Duration = Duration::from_millis(10);
+/// How long a nudge waits to connect.
 const NUDGE_CONNECT_TIMEOUT: Duration = Duration::from_millis(50);
 /// Longest accepted incoming `X-Request-Id`; longer ones are replaced.
 const MAX_REQUEST_ID_CHARS: usize = 128;
@@ -91,6 +96,7 @@ impl HttpServer {
             // for `client_timeout`, so twice that without a request means it has none left.
             drain_idle: options.client_timeout * 2 + POLL_INTERVAL,
             shutdown,
+            active: AtomicBool::new(false),
         });
         let mut threads: Vec<JoinHandle<()>> = (0..options.workers.max(1))
             .filter_map(|index| {
@@ -122,8 +128,21 @@ impl HttpServer {
             threads.extend(supervisor);
         }
         while !config.shutdown.load(Ordering::SeqCst) {
-            std::thread::sleep(POLL_INTERVAL);
-            nudge_connection_pool(self.local_addr);
+            // Quick nudges for a while after any request (new connections come in bursts
+            // with traffic); slow ones on an idle server, which costs next to nothing.
+            let busy = config.active.swap(false, Ordering::Relaxed);
+            let (interval, nudges) = if busy {
+                (
+                    BUSY_NUDGE_INTERVAL,
+                    POLL_INTERVAL.as_millis() / BUSY_NUDGE_INTERVAL.as_millis(),
+                )
+            } else {
+                (POLL_INTERVAL, 1)
+            };
+            for _ in 0..nudges {
+                std::thread::sleep(interval);
+                nudge_connection_pool(self.local_addr);
+            }
         }
         threads.append(&mut drains.lock().unwrap_or_else(PoisonError::into_inner));
         let deadline = Instant::now() + grace;
@@ -148,6 +167,9 @@ struct WorkerConfig {
     /// A drain thread stops after its retired server has delivered nothing for this long.
     drain_idle: Duration,
     shutdown: Arc<AtomicBool>,
+    /// Set whenever a request arrives; the serving loop reads and clears it to nudge the
+    /// connection pool often only while clients are active.
+    active: AtomicBool,
 }
 
 /// A request whose body a body thread has read, waiting for a worker.
@@ -280,6 +302,7 @@ fn drain_loop(server: &tiny_http::Server, config: &Arc<WorkerConfig>) {
 /// its own first (see [`needs_client_io`]), so a client that stalls mid-body holds that thread
 /// and never a worker.
 fn dispatch(raw: tiny_http::Request, config: &Arc<WorkerConfig>) {
+    config.active.store(true, Ordering::Relaxed);
     if needs_client_io(&raw) {
         // The request goes over a channel, not into the closure, so that it comes back if
         // no thread can be started; then the body is read here rather than not at all.
