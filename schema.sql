@@ -102,9 +102,10 @@ CREATE TABLE content (
 );
 -- A slug names one item per kind.
 CREATE UNIQUE INDEX content_slugs ON content(kind, public_slug) WHERE public_slug IS NOT NULL;
--- Public lists: newest published first, without scanning drafts.
-CREATE INDEX content_published ON content(kind, published_at DESC, id DESC) WHERE is_published = 1;
-CREATE INDEX content_published_by_project ON content(project_id, kind, published_at DESC, id DESC)
+-- Public lists: newest published first (ties: newest row first, read backwards from the
+-- implicit rowid at the end of each entry), without scanning drafts.
+CREATE INDEX content_published ON content(kind, published_at) WHERE is_published = 1;
+CREATE INDEX content_published_by_project ON content(project_id, kind, published_at)
     WHERE is_published = 1;
 -- Authoring lists: a project's items, newest first.
-CREATE INDEX content_by_project ON content(project_id, created_at DESC, id DESC);
+CREATE INDEX content_by_project ON content(project_id, created_at);

@@ -130,6 +130,8 @@ pub struct Config {
     pub workers: usize,
     /// Largest request body in bytes, at least 1024.
     pub max_body_bytes: u64,
+    /// Longest pause in a client's traffic, in seconds, 1 to 3600.
+    pub client_timeout_seconds: u64,
     /// Reverse proxies as IP addresses or CIDR ranges, each checked to parse.
     pub trusted_proxies: Vec<String>,
     /// The HMAC key, at least 32 bytes; `None` means the one kept in the database.
@@ -249,6 +251,8 @@ const MAX_SECONDS: i64 = 100 * 365 * 24 * 60 * 60;
 /// A sane ceiling that still leaves room for big machines; each worker is an OS thread.
 const MAX_WORKERS: i64 = 4096;
 const MAX_HASH_THREADS: i64 = 1024;
+/// An hour: a client silent for longer is not coming back, and a connection costs a thread.
+const MAX_CLIENT_TIMEOUT_SECONDS: i64 = 3600;
 /// Argon2's largest lane count (RFC 9106 section 3.1; argon2 crate `Params::MAX_P_COST`).
 const ARGON2_MAX_PARALLELISM: i64 = 0xFF_FFFF;
 /// Argon2 needs at least 8 KiB of memory per lane (RFC 9106 section 3.1).
@@ -291,6 +295,13 @@ const KEYS: &[KeySpec] = &[
         default: DefaultValue::Int(1_048_576),
         check: Check::Any,
         doc: "Largest accepted request body in bytes; a larger one is answered 413.",
+    },
+    KeySpec {
+        name: "client_timeout_seconds",
+        kind: Kind::Int(1..=MAX_CLIENT_TIMEOUT_SECONDS),
+        default: DefaultValue::Int(30),
+        check: Check::Any,
+        doc: "How long a client may stay silent: mid-request, while taking a response, or idle between requests.",
     },
     KeySpec {
         name: "trusted_proxies",
@@ -1248,6 +1259,7 @@ mod tests {
         assert_eq!(config.workers, usize::try_from(default_workers()).unwrap());
         assert!(config.workers >= 4);
         assert_eq!(config.max_body_bytes, 1_048_576);
+        assert_eq!(config.client_timeout_seconds, 30);
         assert_eq!(config.trusted_proxies, Vec::<String>::new());
         assert_eq!(config.jwt_secret, None);
         assert_eq!(config.jwt_lifetime_seconds, 3600);

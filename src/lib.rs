@@ -18,10 +18,13 @@
 //!         rate limits: pure logic)
 //! ```
 //!
-//! Two background threads run beside the workers: the log writer (request lines are handed
-//! over a channel, so no worker waits on stderr) and the usage flusher (API-key usage,
+//! Three background threads run beside the workers: the log writer (request lines are handed
+//! over a channel, so no worker waits on stderr), the usage flusher (API-key usage,
 //! `last_used_at` and session `last_seen_at` are counted in memory and written about twice a
-//! second, so checking a credential never writes).
+//! second, so checking a credential never writes) and the HTTP acceptor's supervisor (keeps
+//! tiny_http's accept loop alive, see `http::listener`). tiny_http itself reads each
+//! connection on a thread of its own; a request body it has not read yet is read on another
+//! before a worker sees the request, so no worker ever waits on a client.
 //!
 //! ## The dependency rule
 //!

@@ -151,9 +151,11 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
     let options = ServerOptions {
         workers: config.workers,
         max_body_bytes: config.max_body_bytes,
+        client_timeout: Duration::from_secs(config.client_timeout_seconds),
     };
     let base_url = config.effective_base_url();
     let app = Arc::new(build_app(config, Clock::System)?);
+    crate::http::raise_open_file_limit();
     let http = HttpServer::bind(&listen)
         .map_err(|err| StartupError(format!("cannot listen on {listen}: {err}")))?;
     let shutdown = Arc::new(AtomicBool::new(false));
@@ -191,7 +193,8 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
     let flusher = spawn_usage_flusher(Arc::clone(&app), Arc::clone(&shutdown))?;
     let handler_app = Arc::clone(&app);
     let handler: crate::http::Handler = Arc::new(move |req| api::handle(&handler_app, req));
-    http.run(&options, handler, shutdown, SHUTDOWN_GRACE);
+    http.run(&options, handler, shutdown, SHUTDOWN_GRACE)
+        .map_err(|err| StartupError(format!("cannot serve on {listen}: {err}")))?;
     let _ = flusher.join();
     app.usage.flush(&app.store);
     logging::event(

@@ -279,6 +279,18 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, Error> {
     }
 }
 
+/// 2^63 as a float: every integral float below it in magnitude converts to i64 exactly.
+const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
+
+/// The problem of a body field that should be a string and is not.
+fn not_a_string(name: &str) -> FieldError {
+    FieldError::new(
+        &["body", name],
+        "string_type",
+        "Input should be a valid string",
+    )
+}
+
 /// Typed reading of JSON object fields that collects every problem before failing.
 pub struct JsonFields<'a> {
     map: &'a Map<String, Value>,
@@ -300,11 +312,16 @@ impl<'a> JsonFields<'a> {
         self.map.contains_key(name)
     }
 
-    /// A required string of `min..=max` characters.
+    /// A required string of `min..=max` characters; absent is `missing`, null is
+    /// `string_type` (a problem is always recorded when `None` is returned).
     pub fn string(&mut self, name: &str, min: usize, max: usize) -> Option<String> {
         match self.map.get(name) {
             None => {
                 self.problems.push(FieldError::missing(&["body", name]));
+                None
+            }
+            Some(Value::Null) => {
+                self.problems.push(not_a_string(name));
                 None
             }
             Some(_) => self.optional_string(name, min, max),
@@ -336,11 +353,7 @@ impl<'a> JsonFields<'a> {
                 }
             }
             Some(_) => {
-                self.problems.push(FieldError::new(
-                    &["body", name],
-                    "string_type",
-                    "Input should be a valid string",
-                ));
+                self.problems.push(not_a_string(name));
                 None
             }
         }
@@ -377,7 +390,12 @@ impl<'a> JsonFields<'a> {
             None | Some(Value::Null) => return None,
             Some(value) => value,
         };
-        let Some(number) = value.as_i64() else {
+        // JSON has one number type: `90.0` is the integer 90 (JSON Schema and pydantic agree),
+        // while `90.5` and numbers beyond i64 are not integers.
+        let integral = value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < I64_BOUND);
+        let Some(number) = value.as_i64().or(integral.map(|f| f as i64)) else {
             self.problems.push(FieldError::new(
                 &["body", name],
                 "int_parsing",
@@ -611,6 +629,55 @@ mod tests {
             Err(Error::Validation(problems)) => assert_eq!(problems[0].kind, "json_invalid"),
             other => panic!("{other:?}"),
         }
+    }
+
+    fn object(text: &str) -> Map<String, Value> {
+        match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => map,
+            other => panic!("not an object: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_optional_string_sent_as_null_is_left_out() {
+        let map = object(r#"{"slug": null}"#);
+        let mut fields = JsonFields::new(&map);
+        assert_eq!(fields.optional_string("slug", 1, 10), None);
+        assert!(fields.problems.is_empty());
+    }
+
+    #[test]
+    fn integral_floats_are_integers_and_other_numbers_are_not() {
+        let map = object(r#"{"a": 90.0, "b": 90.5, "c": 1e300, "d": -3.0, "e": "9"}"#);
+        let mut fields = JsonFields::new(&map);
+        assert_eq!(fields.optional_int("a", 1, 100), Some(90));
+        assert_eq!(fields.optional_int("b", 1, 100), None);
+        assert_eq!(fields.optional_int("c", 1, 100), None);
+        assert_eq!(fields.optional_int("d", 1, 100), None);
+        assert_eq!(fields.optional_int("e", 1, 100), None);
+        let kinds: Vec<&str> = fields.problems.iter().map(|p| p.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "int_parsing",
+                "int_parsing",
+                "greater_than_equal",
+                "int_parsing"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_required_string_always_explains_why_it_is_absent() {
+        let body = serde_json::json!({"null": null, "number": 5, "ok": "x"});
+        let map = body.as_object().unwrap();
+        let mut fields = JsonFields::new(map);
+        assert_eq!(fields.string("ok", 1, 5), Some("x".to_string()));
+        for name in ["null", "number", "absent"] {
+            assert_eq!(fields.string(name, 1, 5), None, "{name}");
+        }
+        let kinds: Vec<_> = fields.problems.iter().map(|p| p.kind).collect();
+        assert_eq!(kinds, ["string_type", "string_type", "missing"]);
     }
 
     #[test]

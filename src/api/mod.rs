@@ -4,10 +4,13 @@
 //! May use `http`, `auth`, `store`, `config` and `clock`; never `tiny_http` or `rusqlite`.
 
 pub mod client_ip;
+pub mod conditional;
+pub mod dashboard;
 pub mod dto;
 pub mod extract;
 mod internal;
 pub mod keyring;
+mod openapi;
 pub mod principal;
 mod public;
 pub mod respond;
@@ -190,6 +193,11 @@ static ROUTES: &[Route<HandlerFn>] = &[
     route("DELETE", "/api/internal/content/{content_id}", internal::content::delete_content),
     route("POST", "/api/internal/content/{content_id}/publish", internal::content::post_publish),
     route("POST", "/api/internal/content/{content_id}/unpublish", internal::content::post_unpublish),
+    route("GET", "/api/openapi.json", openapi::get_openapi),
+    route("GET", "/", dashboard::get_root),
+    route("GET", "/dashboard", dashboard::get_index),
+    route("GET", "/dashboard/", dashboard::get_dashboard_slash),
+    route("GET", "/dashboard/assets/{name}", dashboard::get_asset),
     route("GET", "/setup", setup::get_setup),
     route("POST", "/setup", setup::post_setup),
 ];

@@ -15,7 +15,7 @@ use crate::auth::ratelimit::Class;
 use crate::content::{self, feed};
 use crate::error::{AuthFailure, Error};
 use crate::http::Response;
-use crate::store::{Content, ContentKind, Page};
+use crate::store::{Content, ContentKind, Listed, Page};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -48,9 +48,14 @@ fn public_read(
         Ok((response, audience)) => cacheable(ctx, response, audience),
         Err(err) => respond::error_response(&err),
     };
-    Ok(response
+    Ok(with_cors(response))
+}
+
+/// Lets pages of any origin read the answer and its useful headers.
+fn with_cors(response: Response) -> Response {
+    response
         .with_header("Access-Control-Allow-Origin", "*")
-        .with_header("Access-Control-Expose-Headers", EXPOSED_HEADERS))
+        .with_header("Access-Control-Expose-Headers", EXPOSED_HEADERS)
 }
 
 /// Adds `Cache-Control`, `ETag` and `Vary`; a matching `If-None-Match` turns the answer
@@ -105,14 +110,18 @@ fn path_slug<'c>(ctx: &'c Ctx<'_>) -> Result<&'c str, Error> {
     }
 }
 
-/// The page and `?project=` filter of a list; the project is resolved to its id (an
-/// unknown project slug lists nothing).
-struct ListQuery {
-    page: Page,
-    project_id: Option<Option<String>>,
+/// Which projects a public list covers.
+enum Scope {
+    /// Every project.
+    All,
+    /// One project, by id.
+    Project(String),
+    /// None: the `?project=` slug is unknown, or names another project than the key's.
+    Nothing,
 }
 
-fn list_query(app: &App, ctx: &Ctx<'_>) -> Result<ListQuery, Error> {
+/// The page and the `?project=` scope of a list query.
+fn list_query(app: &App, ctx: &Ctx<'_>) -> Result<(Page, Scope), Error> {
     let query = Fields::from_query(ctx.req)?;
     let mut problems = Vec::new();
     let page = query.page(&mut problems);
@@ -120,27 +129,30 @@ fn list_query(app: &App, ctx: &Ctx<'_>) -> Result<ListQuery, Error> {
     if !problems.is_empty() {
         return Err(Error::Validation(problems));
     }
-    let project_id = match project {
-        None => None,
-        Some(slug) => Some(app.store.project_by_slug(&slug)?.map(|p| p.id)),
+    let scope = match project {
+        None => Scope::All,
+        Some(slug) => match app.store.project_by_slug(&slug)? {
+            Some(project) => Scope::Project(project.id),
+            None => Scope::Nothing,
+        },
     };
-    Ok(ListQuery { page, project_id })
+    Ok((page, scope))
 }
 
-/// A paginated list of published items of `kind`, optionally scoped to one project.
+/// A paginated list of published items of `kind` within `scope`.
 fn published_list(
     app: &App,
     kind: ContentKind,
-    project_id: Option<Option<String>>,
+    scope: Scope,
     page: Page,
 ) -> Result<Response, Error> {
-    let listed = match project_id {
-        Some(None) => crate::store::Listed {
+    let listed = match scope {
+        Scope::All => app.store.published_content(kind, None, page)?,
+        Scope::Project(id) => app.store.published_content(kind, Some(&id), page)?,
+        Scope::Nothing => Listed {
             items: Vec::new(),
             total: 0,
         },
-        Some(Some(id)) => app.store.published_content(kind, Some(&id), page)?,
-        None => app.store.published_content(kind, None, page)?,
     };
     Ok(list_response(&listed, dto::content_public))
 }
@@ -155,22 +167,18 @@ pub fn get_changelogs(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     match key_scope {
         Some(Err(err)) => keyed_read(ctx, Err(err)),
         Some(Ok(key)) => {
-            let response = list_query(app, ctx).and_then(|query| {
-                // The key's project, narrowed further (to nothing) by another `?project=`.
-                let scope = match query.project_id {
-                    Some(Some(id)) if id != key.key.project_id => Some(None),
-                    _ => Some(Some(key.key.project_id.clone())),
+            let response = list_query(app, ctx).and_then(|(page, scope)| {
+                let own = key.key.project_id;
+                let scope = match scope {
+                    Scope::All => Scope::Project(own),
+                    Scope::Project(id) if id == own => Scope::Project(own),
+                    Scope::Project(_) | Scope::Nothing => Scope::Nothing,
                 };
-                published_list(app, ContentKind::Changelog, scope, query.page)
+                published_list(app, ContentKind::Changelog, scope, page)
             });
             keyed_read(ctx, response)
         }
-        None => public_read(app, ctx, || {
-            let query = list_query(app, ctx)?;
-            let response =
-                published_list(app, ContentKind::Changelog, query.project_id, query.page)?;
-            Ok((response, Audience::Everyone))
-        }),
+        None => public_list(app, ctx, ContentKind::Changelog),
     }
 }
 
@@ -180,9 +188,7 @@ fn keyed_read(ctx: &Ctx<'_>, answer: Result<Response, Error>) -> Result<Response
         Ok(response) => cacheable(ctx, response, Audience::OneKey),
         Err(err) => respond::error_response(&err),
     };
-    Ok(response
-        .with_header("Access-Control-Allow-Origin", "*")
-        .with_header("Access-Control-Expose-Headers", EXPOSED_HEADERS))
+    Ok(with_cors(response))
 }
 
 /// `GET /api/v1/blogs`.
@@ -197,11 +203,8 @@ pub fn get_kb_list(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 fn public_list(app: &App, ctx: &Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
     public_read(app, ctx, || {
-        let query = list_query(app, ctx)?;
-        Ok((
-            published_list(app, kind, query.project_id, query.page)?,
-            Audience::Everyone,
-        ))
+        let (page, scope) = list_query(app, ctx)?;
+        Ok((published_list(app, kind, scope, page)?, Audience::Everyone))
     })
 }
 

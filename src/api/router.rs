@@ -1,8 +1,11 @@
 //! Matching a method and path against the route table.
 //!
-//! Patterns are literal segments and `{name}` parameters, one per segment. A path that
-//! matches some pattern with another method is 405 with `Allow`; a path that matches none is
-//! 404. Trailing slashes are not normalised (`/api/v1/me/` is 404), as the contract says.
+//! Patterns are literal segments and `{name}` parameters, one per segment. The first pattern in
+//! table order that matches a path owns it: the method is looked up among that pattern's routes
+//! only, so `/api/internal/auth/sessions/revoke-all` (POST) never falls through to
+//! `/api/internal/auth/sessions/{id}` (DELETE). A path whose pattern lacks the method is 405
+//! with `Allow` listing exactly that pattern's methods; a path that matches none is 404.
+//! Trailing slashes are not normalised (`/api/v1/me/` is 404), as the contract says.
 
 use crate::error::Error;
 
@@ -39,25 +42,25 @@ pub fn find<'r, H>(
     path: &str,
 ) -> Result<(&'r Route<H>, PathParams), Error> {
     let lookup_method = if method == "HEAD" { "GET" } else { method };
+    let Some((owner, params)) = routes
+        .iter()
+        .find_map(|route| Some((route.pattern, match_pattern(route.pattern, path)?)))
+    else {
+        return Err(Error::NotFound("Not Found".into()));
+    };
     let mut allowed: Vec<&'static str> = Vec::new();
-    for route in routes {
-        if let Some(params) = match_pattern(route.pattern, path) {
-            if route.method == lookup_method {
-                return Ok((route, params));
-            }
-            if !allowed.contains(&route.method) {
-                allowed.push(route.method);
-            }
+    for route in routes.iter().filter(|route| route.pattern == owner) {
+        if route.method == lookup_method {
+            return Ok((route, params));
+        }
+        if !allowed.contains(&route.method) {
+            allowed.push(route.method);
         }
     }
-    if allowed.is_empty() {
-        Err(Error::NotFound("Not Found".into()))
-    } else {
-        if allowed.contains(&"GET") {
-            allowed.push("HEAD");
-        }
-        Err(Error::MethodNotAllowed(allowed))
+    if allowed.contains(&"GET") {
+        allowed.push("HEAD");
     }
+    Err(Error::MethodNotAllowed(allowed))
 }
 
 fn match_pattern(pattern: &'static str, path: &str) -> Option<PathParams> {
@@ -193,6 +196,39 @@ mod tests {
                 "{path:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_literal_path_does_not_fall_through_to_a_later_parameter_route() {
+        let routes = vec![
+            Route {
+                method: "POST",
+                pattern: "/sessions/revoke-all",
+                handler: 1,
+            },
+            Route {
+                method: "DELETE",
+                pattern: "/sessions/{id}",
+                handler: 2,
+            },
+        ];
+        assert_eq!(
+            find(&routes, "DELETE", "/sessions/revoke-all").unwrap_err(),
+            Error::MethodNotAllowed(vec!["POST"])
+        );
+        assert_eq!(
+            find(&routes, "POST", "/sessions/revoke-all")
+                .unwrap()
+                .0
+                .handler,
+            1
+        );
+        let (route, params) = find(&routes, "DELETE", "/sessions/abc").unwrap();
+        assert_eq!((route.handler, params.get("id")), (2, "abc"));
+        assert_eq!(
+            find(&routes, "POST", "/sessions/abc").unwrap_err(),
+            Error::MethodNotAllowed(vec!["DELETE"])
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! through a one-time link printed at start-up. The link dies after use, and the page refuses
 //! to do anything once any user exists.
 
+use super::dashboard::{with_page_headers, ASSET_PREFIX, DASHBOARD_PATH};
 use super::extract::{is_plausible_email, Fields};
 use super::internal::auth::hash_password;
 use super::{App, Ctx};
@@ -10,23 +11,27 @@ use crate::error::Error;
 use crate::http::Response;
 use subtle::ConstantTimeEq;
 
-/// Security headers of every HTML page the server sends.
+/// A server-rendered page in the dashboard's look (its stylesheet, no script), with the page
+/// security headers. Never cached: the setup form carries the one-time token.
 pub fn html_page(status: u16, title: &str, body_html: &str) -> Response {
     let page = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · shipstar</title></head><body><main><h1>{title}</h1>{body_html}</main>\
-         </body></html>\n",
-        title = escape_html(title)
+         <title>{title} · shipstar</title>\
+         <link rel=\"icon\" href=\"{assets}icon.svg\" type=\"image/svg+xml\">\
+         <link rel=\"stylesheet\" href=\"{assets}app.css\"></head>\
+         <body class=\"auth-body\"><main class=\"auth-page\"><div class=\"auth-card\">\
+         <p class=\"brand\"><img src=\"{assets}icon.svg\" alt=\"\" width=\"28\" height=\"28\">\
+         <span>shipstar</span></p><h1>{title}</h1>{body_html}</div></main></body></html>\n",
+        title = escape_html(title),
+        assets = ASSET_PREFIX,
     );
-    Response::bytes(status, "text/html; charset=utf-8", page.into_bytes())
-        .with_header(
-            "Content-Security-Policy",
-            "default-src 'self'; frame-ancestors 'none'",
-        )
-        .with_header("X-Frame-Options", "DENY")
-        .with_header("Referrer-Policy", "no-referrer")
-        .with_header("Cache-Control", "no-store")
+    with_page_headers(Response::bytes(
+        status,
+        "text/html; charset=utf-8",
+        page.into_bytes(),
+    ))
+    .with_header("Cache-Control", "no-store")
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -57,26 +62,40 @@ fn dead_link() -> Response {
     html_page(
         404,
         "Setup link not valid",
-        "<p>This setup link is invalid or has already been used. \
-         Sign in with an existing account, or create one with <code>shipstar user create</code>.</p>",
+        &format!(
+            "<p>This setup link is invalid or has already been used. Sign in with an existing \
+             account, or create one with <code>shipstar user create</code>.</p>\
+             <p><a class=\"btn btn-primary btn-block\" href=\"{DASHBOARD_PATH}\">Go to sign in</a></p>"
+        ),
     )
 }
 
-fn form(token: &str, message: Option<&str>) -> String {
+/// The form, with the email typed so far and an inline error, if any.
+fn form(token: &str, email: &str, message: Option<&str>) -> String {
     let notice = message
-        .map(|m| format!("<p role=\"alert\">{}</p>", escape_html(m)))
+        .map(|m| {
+            format!(
+                "<div class=\"alert alert-error\" role=\"alert\">{}</div>",
+                escape_html(m)
+            )
+        })
         .unwrap_or_default();
     format!(
-        "<p>Create the first administrator of this server.</p>{notice}\
-         <form method=\"post\" action=\"/setup\">\
+        "<p class=\"muted\">Create the first administrator of this server. \
+         This link works once.</p>{notice}\
+         <form method=\"post\" action=\"/setup\" class=\"stack\">\
          <input type=\"hidden\" name=\"token\" value=\"{token}\">\
-         <p><label for=\"email\">Email</label><br>\
-         <input id=\"email\" name=\"email\" type=\"email\" required autocomplete=\"username\"></p>\
-         <p><label for=\"password\">Password (8 to 1024 characters)</label><br>\
+         <div class=\"field\"><label for=\"email\">Email</label>\
+         <input id=\"email\" name=\"email\" type=\"email\" required autocomplete=\"username\" \
+         value=\"{email}\"></div>\
+         <div class=\"field\"><label for=\"password\">Password</label>\
          <input id=\"password\" name=\"password\" type=\"password\" required minlength=\"8\" \
-         maxlength=\"1024\" autocomplete=\"new-password\"></p>\
-         <p><button type=\"submit\">Create administrator</button></p></form>",
-        token = escape_html(token)
+         maxlength=\"1024\" autocomplete=\"new-password\" aria-describedby=\"password-hint\">\
+         <p class=\"hint\" id=\"password-hint\">8 to 1024 characters.</p></div>\
+         <button type=\"submit\" class=\"btn btn-primary btn-block\">Create administrator</button>\
+         </form>",
+        token = escape_html(token),
+        email = escape_html(email),
     )
 }
 
@@ -91,7 +110,7 @@ pub fn get_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     Ok(html_page(
         200,
         "Set up shipstar",
-        &form(token.unwrap_or_default(), None),
+        &form(token.unwrap_or_default(), "", None),
     ))
 }
 
@@ -113,7 +132,7 @@ pub fn post_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         return Ok(html_page(
             422,
             "Set up shipstar",
-            &form(token, Some("Enter a valid email address.")),
+            &form(token, email, Some("Enter a valid email address.")),
         ));
     }
     if let Err(problem) = check_length(password) {
@@ -121,7 +140,11 @@ pub fn post_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
             LengthProblem::TooShort => "The password needs at least 8 characters.",
             LengthProblem::TooLong => "The password may have at most 1024 characters.",
         };
-        return Ok(html_page(422, "Set up shipstar", &form(token, Some(why))));
+        return Ok(html_page(
+            422,
+            "Set up shipstar",
+            &form(token, email, Some(why)),
+        ));
     }
     if app.store.count_users()? > 0 {
         *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -142,8 +165,10 @@ pub fn post_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         201,
         "Administrator created",
         &format!(
-            "<p>{} can now sign in. Team <code>default</code> and project <code>default</code> \
-             were created.</p>",
+            "<div class=\"alert alert-success\" role=\"status\"><strong>{}</strong> can now \
+             sign in.</div><p>Team <code>default</code> and project <code>default</code> were \
+             created. This setup link no longer works.</p>\
+             <p><a class=\"btn btn-primary btn-block\" href=\"{DASHBOARD_PATH}\">Sign in</a></p>",
             escape_html(&user.email)
         ),
     ))

@@ -208,6 +208,85 @@ fn list_page(
     Ok(Listed { items, total })
 }
 
+/// Publishes `item` under `slug` inside `tx` (see [`Store::publish_content`]).
+fn publish_as(
+    tx: &rusqlite::Connection,
+    mut item: Content,
+    slug: &str,
+    now: i64,
+) -> Result<Content, Error> {
+    if item.is_published && item.public_slug.as_deref() == Some(slug) {
+        return Ok(item);
+    }
+    let published_at = item
+        .published_at
+        .filter(|_| item.is_published)
+        .unwrap_or(now);
+    tx.prepare_cached(
+        "UPDATE content SET public_slug = ?2, is_published = 1, published_at = ?3, \
+         updated_at = ?4 WHERE id = ?1",
+    )
+    .and_then(|mut stmt| stmt.execute(params![item.id, slug, published_at, now]))
+    .map_err(|err| {
+        if is_unique_violation(&err) {
+            Error::Conflict(format!(
+                "The slug '{slug}' is already used by another {}",
+                item.kind.as_str()
+            ))
+        } else {
+            map_err(err)
+        }
+    })?;
+    item.public_slug = Some(slug.to_string());
+    item.is_published = true;
+    item.published_at = Some(published_at);
+    item.updated_at = now;
+    Ok(item)
+}
+
+/// The first of `base`, `base-2`, `base-3`, ... that no item of `kind` holds.
+fn first_free_slug(
+    conn: &rusqlite::Connection,
+    kind: ContentKind,
+    base: &str,
+) -> Result<String, Error> {
+    // Slugs are `[a-z0-9-]`, so every `base-...` sorts between `base-` and `base.` ('.'
+    // follows '-'): a range over the unique slug index, not a scan.
+    let prefix = format!("{base}-");
+    let upper = format!("{base}.");
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT public_slug FROM content WHERE kind = ?1 \
+             AND (public_slug = ?2 OR (public_slug > ?3 AND public_slug < ?4))",
+        )
+        .map_err(map_err)?;
+    let slugs = stmt
+        .query_map(params![kind.as_str(), base, prefix, upper], |row| {
+            row.get::<_, String>(0)
+        })
+        .map_err(map_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)?;
+    let taken: std::collections::HashSet<u64> = slugs
+        .iter()
+        .filter_map(|slug| {
+            if slug == base {
+                return Some(1);
+            }
+            let suffix = slug.strip_prefix(&prefix)?;
+            let n: u64 = suffix.parse().ok()?;
+            // Only the canonical spelling: `base-02` does not hold `base-2`.
+            (n >= 2 && n.to_string() == suffix).then_some(n)
+        })
+        .collect();
+    let free = (1..).find(|n| !taken.contains(n)).unwrap_or(1);
+    Ok(if free == 1 {
+        base.to_string()
+    } else {
+        format!("{base}-{free}")
+    })
+}
+
 impl Store {
     /// Stores a new draft.
     pub fn create_content(&self, new: &NewContent, now: i64) -> Result<Content, Error> {
@@ -265,7 +344,7 @@ impl Store {
                 content_columns!(),
                 " FROM content c JOIN projects p ON p.id = c.project_id WHERE ",
                 conditions!(),
-                " ORDER BY c.created_at DESC, c.id DESC LIMIT ?4 OFFSET ?5"
+                " ORDER BY c.created_at DESC, c.rowid DESC LIMIT ?4 OFFSET ?5"
             ),
             concat!("SELECT count(*) FROM content c WHERE ", conditions!()),
             &args,
@@ -319,34 +398,25 @@ impl Store {
     /// another item of the same kind is a 409.
     pub fn publish_content(&self, id: &str, slug: &str, now: i64) -> Result<Content, Error> {
         self.write(|tx| {
-            let mut item = select_content(tx, id)?.ok_or_else(content_not_found)?;
-            if item.is_published && item.public_slug.as_deref() == Some(slug) {
-                return Ok(item);
-            }
-            let published_at = item
-                .published_at
-                .filter(|_| item.is_published)
-                .unwrap_or(now);
-            tx.prepare_cached(
-                "UPDATE content SET public_slug = ?2, is_published = 1, published_at = ?3, \
-                 updated_at = ?4 WHERE id = ?1",
-            )
-            .and_then(|mut stmt| stmt.execute(params![id, slug, published_at, now]))
-            .map_err(|err| {
-                if is_unique_violation(&err) {
-                    Error::Conflict(format!(
-                        "The slug '{slug}' is already used by another {}",
-                        item.kind.as_str()
-                    ))
-                } else {
-                    map_err(err)
-                }
-            })?;
-            item.public_slug = Some(slug.to_string());
-            item.is_published = true;
-            item.published_at = Some(published_at);
-            item.updated_at = now;
-            Ok(item)
+            let item = select_content(tx, id)?.ok_or_else(content_not_found)?;
+            publish_as(tx, item, slug, now)
+        })
+    }
+
+    /// Publishes item `id` under the first of `base`, `base-2`, `base-3`, ... that no item of
+    /// its kind holds (published or not). The choice and the write share one transaction, so
+    /// a concurrent publish cannot take the slug in between, and there is no limit on how
+    /// many items may share a title.
+    pub fn publish_content_derived(
+        &self,
+        id: &str,
+        base: &str,
+        now: i64,
+    ) -> Result<Content, Error> {
+        self.write(|tx| {
+            let item = select_content(tx, id)?.ok_or_else(content_not_found)?;
+            let slug = first_free_slug(tx, item.kind, base)?;
+            publish_as(tx, item, &slug, now)
         })
     }
 
@@ -400,7 +470,7 @@ impl Store {
                     content_columns!(),
                     " FROM content c JOIN projects p ON p.id = c.project_id \
                      WHERE c.kind = ?1 AND c.is_published = 1 \
-                     ORDER BY c.published_at DESC, c.id DESC LIMIT ?2 OFFSET ?3"
+                     ORDER BY c.published_at DESC, c.rowid DESC LIMIT ?2 OFFSET ?3"
                 ),
                 "SELECT count(*) FROM content c WHERE c.kind = ?1 AND c.is_published = 1",
                 &[&kind],
@@ -413,7 +483,7 @@ impl Store {
                     content_columns!(),
                     " FROM content c JOIN projects p ON p.id = c.project_id \
                      WHERE c.project_id = ?1 AND c.kind = ?2 AND c.is_published = 1 \
-                     ORDER BY c.published_at DESC, c.id DESC LIMIT ?3 OFFSET ?4"
+                     ORDER BY c.published_at DESC, c.rowid DESC LIMIT ?3 OFFSET ?4"
                 ),
                 "SELECT count(*) FROM content c \
                  WHERE c.project_id = ?1 AND c.kind = ?2 AND c.is_published = 1",
@@ -523,6 +593,28 @@ mod tests {
     }
 
     #[test]
+    fn items_published_in_the_same_second_list_newest_row_first() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let project_id = project(store);
+        for name in ["one", "two", "three"] {
+            let item = draft(store, &project_id, ContentKind::Changelog, name, 5);
+            store.publish_content(&item.id, name, 7).unwrap();
+        }
+        let titles = |listed: Listed| -> Vec<String> {
+            listed.items.into_iter().map(|item| item.title).collect()
+        };
+        let public = store
+            .published_content(ContentKind::Changelog, None, ALL)
+            .unwrap();
+        assert_eq!(titles(public), ["three", "two", "one"]);
+        let authoring = store
+            .content_of_project(&project_id, ContentFilter::default(), ALL)
+            .unwrap();
+        assert_eq!(titles(authoring), ["three", "two", "one"]);
+    }
+
+    #[test]
     fn slugs_are_unique_per_kind_and_republishing_is_a_no_op() {
         let temp = temp_store();
         let store = &temp.store;
@@ -540,6 +632,46 @@ mod tests {
         assert_eq!(again, first);
         assert!(matches!(
             store.publish_content("no-such-id", "x", 1),
+            Err(Error::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn derived_slugs_take_the_first_free_number_without_a_limit() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let project_id = project(store);
+        let publish = |title: &str| {
+            let item = draft(store, &project_id, ContentKind::Changelog, title, 10);
+            store
+                .publish_content_derived(&item.id, "weekly", 20)
+                .unwrap()
+                .public_slug
+                .unwrap()
+        };
+        // Look-alikes hold nothing of the sequence.
+        for taken in ["weekly-3", "weekly-02", "weeklyx", "weekly-x"] {
+            let item = draft(store, &project_id, ContentKind::Changelog, taken, 10);
+            store.publish_content(&item.id, taken, 20).unwrap();
+        }
+        // Another kind's slugs do not count.
+        let post = draft(store, &project_id, ContentKind::Blog, "p", 10);
+        store.publish_content(&post.id, "weekly", 20).unwrap();
+        assert_eq!(publish("a"), "weekly");
+        assert_eq!(publish("b"), "weekly-2");
+        assert_eq!(publish("c"), "weekly-4");
+        for n in 5..=30 {
+            assert_eq!(publish("more"), format!("weekly-{n}"));
+        }
+        // An unpublished item keeps its slug reserved.
+        let first = store
+            .published_by_slug(ContentKind::Changelog, "weekly")
+            .unwrap()
+            .unwrap();
+        store.unpublish_content(&first.id, 30).unwrap();
+        assert_eq!(publish("d"), "weekly-31");
+        assert!(matches!(
+            store.publish_content_derived("no-such-id", "x", 1),
             Err(Error::NotFound(_))
         ));
     }
@@ -595,14 +727,14 @@ mod tests {
                 content_columns!(),
                 " FROM content c JOIN projects p ON p.id = c.project_id \
                  WHERE c.kind = 'blog' AND c.is_published = 1 \
-                 ORDER BY c.published_at DESC, c.id DESC LIMIT 20 OFFSET 40"
+                 ORDER BY c.published_at DESC, c.rowid DESC LIMIT 20 OFFSET 40"
             ),
             concat!(
                 "SELECT ",
                 content_columns!(),
                 " FROM content c JOIN projects p ON p.id = c.project_id \
                  WHERE c.project_id = 'x' AND c.kind = 'blog' AND c.is_published = 1 \
-                 ORDER BY c.published_at DESC, c.id DESC LIMIT 20"
+                 ORDER BY c.published_at DESC, c.rowid DESC LIMIT 20"
             ),
             "SELECT count(*) FROM content c WHERE c.kind = 'blog' AND c.is_published = 1",
         ] {

@@ -61,6 +61,34 @@ fn wrong_method_is_405_with_allow() {
     assert_eq!(resp.header("Allow"), Some("POST"));
 }
 
+/// Regression: a literal path fell through to the parameter route beside it, so `Allow` for
+/// `/api/internal/auth/sessions/revoke-all` also named DELETE (routed as a session id).
+#[test]
+fn a_literal_path_allows_only_its_own_methods() {
+    let server = TestServer::start();
+    let token = server.admin_token();
+    for method in ["DELETE", "OPTIONS", "GET"] {
+        let resp = server
+            .request(method, "/api/internal/auth/sessions/revoke-all")
+            .bearer(&token)
+            .send();
+        resp.expect_detail(405, json!("Method Not Allowed"));
+        assert_eq!(resp.header("Allow"), Some("POST"), "{method}");
+    }
+    let resp = server
+        .delete("/api/internal/users/me")
+        .bearer(&token)
+        .send();
+    resp.expect_detail(405, json!("Method Not Allowed"));
+    assert_eq!(resp.header("Allow"), Some("GET, PATCH, HEAD"));
+    // The session is still there: nothing was revoked.
+    server
+        .get("/api/internal/users/me")
+        .bearer(&token)
+        .send()
+        .expect_status(200);
+}
+
 #[test]
 fn declared_oversized_body_is_413_before_it_is_sent() {
     let server = TestServer::start();
@@ -182,10 +210,12 @@ fn panicking_handler_answers_500_and_server_keeps_serving() {
     let options = ServerOptions {
         workers: 1,
         max_body_bytes: 1024,
+        client_timeout: std::time::Duration::from_secs(30),
     };
     let stop = Arc::clone(&shutdown);
     let thread = std::thread::spawn(move || {
         http.run(&options, handler, stop, std::time::Duration::from_secs(1))
+            .unwrap()
     });
     for _ in 0..3 {
         let resp = send_raw(

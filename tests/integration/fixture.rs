@@ -142,6 +142,27 @@ impl TestServer {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// The one-time setup URL printed by a server started without an administrator.
+    pub fn setup_url(&self) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("/setup?token="))
+            .collect();
+        assert_eq!(lines.len(), 1, "expected one setup line:\n{log}");
+        lines[0]
+            .split_whitespace()
+            .find(|word| word.contains("/setup?token="))
+            .unwrap()
+            .trim_matches(|c: char| c == '"' || c == '\'' || c == '<' || c == '>')
+            .to_string()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("running")
+    }
+
     /// Path of the database file.
     pub fn db_path(&self) -> PathBuf {
         self.dir.join("test.db")

@@ -509,6 +509,11 @@ fn key_creation_is_validated() {
     let future = rfc3339(now() + 3600);
     let cases: Vec<(Value, Vec<(Value, &str)>)> = vec![
         (json!({}), vec![(json!(["body", "name"]), "missing")]),
+        // Regression: a null name was read as valid and answered 500.
+        (
+            json!({"name": null}),
+            vec![(json!(["body", "name"]), "string_type")],
+        ),
         (
             json!({"name": ""}),
             vec![(json!(["body", "name"]), "string_too_short")],
@@ -594,6 +599,13 @@ fn expiry_fields_set_expires_at() {
     assert!(
         at >= before + 3 * DAY - 1 && at <= now() + 3 * DAY + 1,
         "{at}"
+    );
+    // JSON has one number type: 3.0 is the integer 3 (it was refused with `int_parsing`).
+    let (object, _) = w.create_key_as(&w.owner, json!({"name": "float", "expires_in_days": 3.0}));
+    let at_float = parse_ts(&object["expires_at"], "expires_at");
+    assert!(
+        at_float >= before + 3 * DAY - 1 && at_float <= now() + 3 * DAY + 1,
+        "{at_float}"
     );
     let (object, _) = w.create_key_as(&w.owner, json!({"name": "max", "expires_in_days": 3650}));
     let at = parse_ts(&object["expires_at"], "expires_at");

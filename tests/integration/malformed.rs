@@ -7,8 +7,8 @@ use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 /// Sends `bytes`, closes the sending side, and returns the status if a response came within
-/// 3 s. (The HTTP/2 preface is answered 505 by the HTTP layer, which then keeps the
-/// connection open until the client closes it; bounding that is the slow-client work.)
+/// 3 s. (tiny_http never answers an HTTP/2 preface: its 505 path deadlocks that connection's
+/// thread, which no timeout can reach; see docs/SECURITY.md, "Known limits".)
 fn send_and_close(server: &TestServer, bytes: &[u8]) -> Option<u16> {
     let mut stream = TcpStream::connect(server.addr).unwrap();
     stream
@@ -72,4 +72,37 @@ fn percent_escapes_that_decode_to_traversal_never_reach_a_file() {
         assert_eq!(resp.status, 404, "{path}: {}", resp.text());
         assert!(!resp.text().contains("root:"));
     }
+}
+
+/// A declared body far larger than memory (10^14 bytes) gets its 413 and the server lives:
+/// tiny_http would drain the unread body into one buffer of that size on drop, an allocation
+/// that aborts the process, so such a connection is answered and abandoned instead.
+#[test]
+fn absurd_declared_body_lengths_get_413_and_the_server_lives() {
+    use std::io::BufRead;
+    let server = TestServer::start();
+    for path in ["/api/internal/auth/jwt/login", "/api/v1/health"] {
+        let mut stream = TcpStream::connect(server.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000000\r\n\r\nabc"
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut status_line = String::new();
+        BufReader::new(&stream).read_line(&mut status_line).unwrap();
+        assert!(
+            status_line.starts_with("HTTP/1.1 413"),
+            "{path}: {status_line:?}"
+        );
+        server.get("/api/v1/health").send().expect_status(200);
+    }
+    // A merely too-large body is still answered in full on a live connection.
+    let resp = send_raw(
+        server.addr,
+        b"POST /api/internal/auth/jwt/login HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\nConnection: close\r\n\r\nabc",
+    );
+    assert_eq!(resp.status, 413);
+    assert_eq!(resp.json()["detail"], "Request body too large");
 }

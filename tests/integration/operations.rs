@@ -116,18 +116,7 @@ fn no_admin() -> Options {
 
 /// The setup URL printed by a server started without an administrator.
 fn setup_url(server: &TestServer) -> String {
-    let log = server.log();
-    let lines: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("/setup?token="))
-        .collect();
-    assert_eq!(lines.len(), 1, "expected one setup line:\n{log}");
-    lines[0]
-        .split_whitespace()
-        .find(|word| word.contains("/setup?token="))
-        .unwrap()
-        .trim_matches(|c: char| c == '"' || c == '\'' || c == '<' || c == '>')
-        .to_string()
+    server.setup_url()
 }
 
 #[test]

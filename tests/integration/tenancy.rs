@@ -345,6 +345,14 @@ fn team_names_are_validated() {
     let at_limit = create_team(&server, &admin, json!({"name": "n".repeat(100)}));
     assert_eq!(at_limit["name"], json!("n".repeat(100)));
     expect_problems(&post(json!({})), &[(json!(["body", "name"]), "missing")]);
+    // Regression: a null name was read as valid and answered 500.
+    expect_problems(
+        &post(json!({"name": null})),
+        &[(json!(["body", "name"]), "string_type")],
+    );
+    // An optional slug sent as null is left out.
+    let derived = create_team(&server, &admin, json!({"name": "Null Slug", "slug": null}));
+    assert_eq!(derived["slug"], json!("null-slug"));
     // Every problem of one request is listed.
     expect_problems(
         &post(json!({"name": "", "slug": "Not Valid"})),
@@ -362,7 +370,7 @@ fn team_names_are_validated() {
         .send();
     expect_problems(&resp, &[(json!(["body"]), "json_invalid")]);
     // Nothing was created by the failures.
-    assert_eq!(teams_of(&server, &admin).len(), 3);
+    assert_eq!(teams_of(&server, &admin).len(), 4);
 }
 
 #[test]
@@ -531,6 +539,14 @@ fn adding_members_fails_cleanly() {
         &post(json!({"role": "member"})),
         &[(json!(["body", "email"]), "missing")],
     );
+    // Regression: null for a required field was read as valid and answered 500.
+    expect_problems(
+        &post(json!({"email": null, "role": null})),
+        &[
+            (json!(["body", "email"]), "string_type"),
+            (json!(["body", "role"]), "string_type"),
+        ],
+    );
     // Nothing changed: the owner and one member.
     let members = members_of(&w.server, &w.owner, &w.team_id);
     let roles: Vec<&Value> = members.iter().map(|m| &m["role"]).collect();
@@ -642,6 +658,15 @@ fn member_role_changes_are_validated() {
             .json(&json!({}))
             .send(),
         &[(json!(["body", "role"]), "missing")],
+    );
+    // Regression: a null role was read as valid and answered 500.
+    expect_problems(
+        &w.server
+            .patch(&path)
+            .bearer(&w.owner)
+            .json(&json!({"role": null}))
+            .send(),
+        &[(json!(["body", "role"]), "string_type")],
     );
     // Someone who is not a member of the team: 404.
     let (stranger_id, _) = w
@@ -1244,6 +1269,46 @@ fn superusers_act_on_every_team() {
     assert!(teams_of(&w.server, &w.admin)
         .iter()
         .all(|team| team["id"] != json!(w.team_id)));
+}
+
+/// Regression: a superuser demoted to `member` of a team lost the owner's powers there, which
+/// a superuser outside the team keeps.
+#[test]
+fn a_superuser_who_is_a_plain_member_still_acts_as_owner() {
+    let w = world();
+    let (admin_id, _) = w.member("second-admin@example.com", "member");
+    let second_admin = w
+        .server
+        .patch(&format!("/api/internal/users/{admin_id}"))
+        .bearer(&w.admin)
+        .json(&json!({"is_superuser": true}))
+        .send();
+    second_admin.expect_status(200);
+    let token = w.server.login("second-admin@example.com", PASSWORD);
+    // Listed with the role of the membership, yet manages the team as an owner would.
+    let roles: Vec<Value> = members_of(&w.server, &token, &w.team_id)
+        .iter()
+        .map(|m| m["role"].clone())
+        .collect();
+    assert_eq!(roles, vec![json!("owner"), json!("member")]);
+    w.server
+        .create_user(&w.admin, "hired@example.com", PASSWORD);
+    let resp = add_member(&w.server, &token, &w.team_id, "hired@example.com", "admin");
+    resp.expect_status(201);
+    let hired_id = resp.json()["user_id"].as_str().unwrap().to_string();
+    set_role(&w.server, &token, &w.team_id, &hired_id, "owner").expect_status(200);
+    set_role(&w.server, &token, &w.team_id, &w.owner_id, "member").expect_status(200);
+    create_project(
+        &w.server,
+        &token,
+        &w.team_id,
+        json!({"name": "By Member Admin"}),
+    );
+    w.server
+        .delete(&member_path(&w.team_id, &hired_id))
+        .bearer(&token)
+        .send()
+        .expect_status(400);
 }
 
 // ---------------------------------------------------------------------------------------------

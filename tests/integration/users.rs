@@ -519,6 +519,42 @@ fn post_users_missing_fields_are_all_listed_in_one_422() {
     );
 }
 
+/// Regression: a required field sent as `null` was read as valid and then answered 500.
+#[test]
+fn required_user_fields_sent_as_null_are_422_string_type() {
+    let server =
+        TestServer::start_with(Options::default().env("SHIPSTAR_ALLOW_REGISTRATION", "true"));
+    let admin = server.admin_token();
+    let both_null = [
+        (json!(["body", "email"]), "string_type"),
+        (json!(["body", "password"]), "string_type"),
+    ];
+    let body = json!({"email": null, "password": null});
+    expect_problems(
+        &server
+            .post("/api/internal/users")
+            .bearer(&admin)
+            .json(&body)
+            .send(),
+        &both_null,
+    );
+    expect_problems(
+        &server
+            .post("/api/internal/auth/register")
+            .json(&body)
+            .send(),
+        &both_null,
+    );
+    expect_problems(
+        &server
+            .post("/api/internal/users")
+            .bearer(&admin)
+            .json(&json!({"email": "n@example.com", "password": null}))
+            .send(),
+        &[(json!(["body", "password"]), "string_type")],
+    );
+}
+
 #[test]
 fn post_users_short_password_is_400_with_code_and_reason() {
     let server = TestServer::start();

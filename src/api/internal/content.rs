@@ -14,7 +14,6 @@ use crate::store::{
     Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Project,
 };
 use serde::Serialize;
-use serde_json::Value;
 
 /// Longest public slug, as the public routes accept.
 pub const MAX_PUBLIC_SLUG_CHARS: usize = 200;
@@ -196,15 +195,15 @@ pub fn patch_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let item = content_access(app, ctx)?;
     let body = extract::json_object(ctx.req)?;
     let mut fields = JsonFields::new(&body);
-    let title = fields.optional_string("title", 1, content::MAX_TITLE_CHARS);
-    if body.get("title").is_some_and(Value::is_null) {
-        fields.problems.push(FieldError::new(
-            &["body", "title"],
-            "string_type",
-            "Input should be a valid string",
-        ));
-    }
-    let text = fields.optional_string("content", 0, content::MAX_CONTENT_CHARS);
+    // Title and content may be left out but not cleared: null is refused, not ignored.
+    let title = match body.get("title") {
+        Some(_) => fields.string("title", 1, content::MAX_TITLE_CHARS),
+        None => None,
+    };
+    let text = match body.get("content") {
+        Some(_) => fields.string("content", 0, content::MAX_CONTENT_CHARS),
+        None => None,
+    };
     if let Some(text) = &text {
         fields.problems.extend(content::validate(item.kind, text));
     }
@@ -250,9 +249,10 @@ pub fn post_publish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let now = app.clock.now_secs();
     let published = match requested.or_else(|| item.public_slug.clone()) {
         Some(chosen) => app.store.publish_content(&item.id, &chosen, now)?,
-        None => slug::create_with_slug(None, &item.title, item.kind.as_str(), |candidate| {
-            app.store.publish_content(&item.id, candidate, now)
-        })?,
+        None => {
+            let base = slug::from_name(&item.title, item.kind.as_str(), slug::MAX_SLUG_CHARS);
+            app.store.publish_content_derived(&item.id, &base, now)?
+        }
     };
     Ok(ok(&dto::content_internal(&published)))
 }
