@@ -11,6 +11,11 @@
 //!
 //! `GET /?bytes=N` answers a JSON body of exactly N bytes instead (at most 1 MiB), so that a
 //! scenario with a larger answer can be compared with a ceiling of the same size on the wire.
+//!
+//! Like shipstar, it connects to itself every 10 ms: tiny_http 0.12's connection pool can leave
+//! a connection that arrives in a burst queued behind long-lived keep-alive connections, and
+//! each such empty connection lets one queued connection through (see `src/http/server.rs`).
+//! Without it the ceiling could serve only a few of wrk's connections.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,6 +24,8 @@ use std::sync::Arc;
 const BODY: &[u8] = br#"{"database":"ok","status":"ok","version":"0.1.0"}"#;
 /// Pending connections the kernel queues before `accept` (as shipstar).
 const LISTEN_BACKLOG: i32 = 1024;
+/// How often the server connects to itself to unstick tiny_http's connection pool.
+const NUDGE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
 /// The largest body `?bytes=N` may ask for.
 const MAX_SIZED_BODY: usize = 1024 * 1024;
 
@@ -111,6 +118,15 @@ fn main() -> ExitCode {
             spawned.ok()
         })
         .collect();
+    let Some(own_address) = server.server_addr().to_ip() else {
+        eprintln!("the listener has no IP address");
+        return ExitCode::FAILURE;
+    };
+    // Runs until the process is killed; a failed connect only skips one nudge.
+    while threads.iter().any(|thread| !thread.is_finished()) {
+        std::thread::sleep(NUDGE_INTERVAL);
+        let _ = std::net::TcpStream::connect_timeout(&own_address, NUDGE_INTERVAL * 5);
+    }
     for thread in threads {
         let _ = thread.join();
     }
