@@ -718,6 +718,55 @@ mod tests {
     }
 
     #[test]
+    fn public_reads_with_bound_parameters_use_the_indexes() {
+        // Plans do not look at bound values (the store's connections enable SQLite's query
+        // planner stability guarantee), so the parameterised statements must find the
+        // indexes on their own.
+        let temp = temp_store();
+        let conn = temp.store.conn().unwrap();
+        let cases: [(&str, &str, &[&dyn ToSql]); 3] = [
+            (
+                concat!(
+                    "SELECT ",
+                    content_columns!(),
+                    " FROM content c JOIN projects p ON p.id = c.project_id \
+                     WHERE c.kind = ?1 AND c.is_published = 1 \
+                     ORDER BY c.published_at DESC, c.rowid DESC LIMIT ?2 OFFSET ?3"
+                ),
+                "INDEX content_published",
+                &[&"blog", &20, &40],
+            ),
+            (
+                "SELECT count(*) FROM content c WHERE c.kind = ?1 AND c.is_published = 1",
+                "INDEX content_published",
+                &[&"blog"],
+            ),
+            (
+                concat!(
+                    "SELECT ",
+                    content_columns!(),
+                    " FROM content c JOIN projects p ON p.id = c.project_id \
+                     WHERE c.kind = ?1 AND c.public_slug = ?2 AND c.is_published = 1"
+                ),
+                "INDEX content_slugs",
+                &[&"changelog", &"v1-0"],
+            ),
+        ];
+        for (sql, index, args) in cases {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(args, |row| row.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let plan = plan.join("; ");
+            assert!(plan.contains(index), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+    }
+
+    #[test]
     fn public_lists_use_the_partial_indexes() {
         let temp = temp_store();
         let conn = temp.store.conn().unwrap();

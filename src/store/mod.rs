@@ -193,6 +193,15 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    // Plans must not depend on the values bound to a statement. Without this, SQLite reads a
+    // bound `LIMIT ?` while planning, marks the statement as depending on it, and so throws
+    // the cached plan away and compiles the SQL again every time the limit is bound: every
+    // page of every list paid a full prepare (callgrind: about 220,000 instructions, a fifth of
+    // a `GET /api/v1/blogs`). Our plans come from the indexes, never from parameter values.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(conn)
 }
 
@@ -286,6 +295,28 @@ pub(crate) mod tests {
     #[test]
     fn a_fresh_database_passes_the_integrity_check() {
         assert!(temp_store().store.integrity_ok().unwrap());
+    }
+
+    #[test]
+    fn a_bound_limit_does_not_make_sqlite_compile_a_statement_again() {
+        let temp = temp_store();
+        let conn = temp.store.conn().unwrap();
+        let mut stmt = conn
+            .prepare_cached("SELECT id FROM users ORDER BY created_at LIMIT ?1 OFFSET ?2")
+            .unwrap();
+        for (limit, offset) in [(20, 0), (5, 10), (20, 0)] {
+            let rows: Vec<String> = stmt
+                .query_map(rusqlite::params![limit, offset], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(rows.is_empty());
+        }
+        assert_eq!(
+            stmt.get_status(rusqlite::StatementStatus::RePrepare),
+            0,
+            "the statement was compiled again after binding a new LIMIT"
+        );
     }
 
     #[test]
