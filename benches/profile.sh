@@ -10,9 +10,11 @@
 # switches it off again. The bare tiny_http ceiling (benches/ceiling.rs) is profiled the same
 # way. Prints instructions per request for each class, then for each class the main parts of
 # a request (inclusive cost) and the top functions (self cost), and writes one callgrind file
-# per class, its callgrind_annotate reports and that summary to DIR. Instruction counts do not depend on the load
-# of the machine, so before/after comparisons are meaningful even on a busy one; they count
-# user-space instructions only (no kernel time, no waiting).
+# per class, its callgrind_annotate reports and that summary to DIR (default
+# target/profile). Instruction counts do not depend on the load of the machine, so
+# before/after comparisons are meaningful even on a busy one; they count user-space
+# instructions only (no kernel time, no waiting). --binary and --ceiling profile prebuilt
+# binaries instead (e.g. an older build); they need symbols, as the profiling profile keeps.
 set -euo pipefail
 export LC_ALL=C
 
@@ -26,7 +28,7 @@ while [[ $# -gt 0 ]]; do
         --out) out="$2"; shift ;;
         --binary) binary="$2"; shift ;;
         --ceiling) ceiling_bin="$2"; shift ;;
-        -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "error: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
