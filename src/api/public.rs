@@ -7,6 +7,7 @@
 //! 304 without a body. Requests are rate limited per client address (the public class); a
 //! request that presents an API key is counted against that key instead.
 
+use super::conditional::{client_has, strong_etag};
 use super::extract::{credential, Credential, Fields};
 use super::internal::content::{list_response, MAX_PUBLIC_SLUG_CHARS};
 use super::principal::authenticate_key;
@@ -16,9 +17,6 @@ use crate::content::{self, feed};
 use crate::error::{AuthFailure, Error};
 use crate::http::Response;
 use crate::store::{Content, ContentKind, Listed, Page};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use sha2::{Digest, Sha256};
 
 /// Items in a list feed.
 const FEED_ITEMS: i64 = 50;
@@ -66,7 +64,7 @@ fn cacheable(ctx: &Ctx<'_>, response: Response, audience: Audience) -> Response 
         Audience::Everyone => "public, max-age=60",
         Audience::OneKey => "private, max-age=60",
     };
-    let response = if if_none_match_hits(ctx.req.header("if-none-match"), &etag) {
+    let response = if client_has(ctx.req, &etag) {
         let mut not_modified = Response::empty(304);
         not_modified.headers = response
             .headers
@@ -81,23 +79,6 @@ fn cacheable(ctx: &Ctx<'_>, response: Response, audience: Audience) -> Response 
         .with_header("Cache-Control", cache_control)
         .with_header("ETag", etag)
         .with_header("Vary", "Authorization")
-}
-
-/// A strong entity tag of exactly these bytes.
-fn strong_etag(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest[..18]))
-}
-
-/// Whether an `If-None-Match` header matches `etag` (weak comparison, as RFC 9110 asks for
-/// this header; `*` matches any current representation).
-fn if_none_match_hits(header: Option<&str>, etag: &str) -> bool {
-    let Some(header) = header else {
-        return false;
-    };
-    header.split(',').map(str::trim).any(|candidate| {
-        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
-    })
 }
 
 /// The slug in the path, or the contract's 422.
@@ -406,21 +387,4 @@ pub fn preflight(_app: &App, _ctx: &Ctx<'_>) -> Result<Response, Error> {
             "Authorization, If-None-Match",
         )
         .with_header("Access-Control-Max-Age", "86400"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn etags_are_strong_and_match_weakly() {
-        let tag = strong_etag(b"body");
-        assert!(tag.starts_with('"') && tag.ends_with('"') && !tag.starts_with("W/"));
-        assert_ne!(tag, strong_etag(b"body2"));
-        assert!(if_none_match_hits(Some(&tag), &tag));
-        assert!(if_none_match_hits(Some(&format!("\"x\", W/{tag}")), &tag));
-        assert!(if_none_match_hits(Some("*"), &tag));
-        assert!(!if_none_match_hits(Some("\"x\""), &tag));
-        assert!(!if_none_match_hits(None, &tag));
-    }
 }
