@@ -109,3 +109,32 @@ CREATE INDEX content_published_by_project ON content(project_id, kind, published
     WHERE is_published = 1;
 -- Authoring lists: a project's items, newest first.
 CREATE INDEX content_by_project ON content(project_id, created_at);
+-- Published items per project and kind, kept by the triggers below, so that a public list's
+-- X-Total-Count is a sum over projects rather than a count over every published item.
+CREATE TABLE content_published_counts (
+    kind            TEXT NOT NULL,
+    project_id      TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    published       INTEGER NOT NULL,
+    PRIMARY KEY (kind, project_id)
+) WITHOUT ROWID;
+CREATE TRIGGER content_counts_on_insert AFTER INSERT ON content WHEN NEW.is_published = 1
+BEGIN
+    INSERT INTO content_published_counts (kind, project_id, published)
+        VALUES (NEW.kind, NEW.project_id, 1)
+        ON CONFLICT (kind, project_id) DO UPDATE SET published = published + 1;
+END;
+CREATE TRIGGER content_counts_on_delete AFTER DELETE ON content WHEN OLD.is_published = 1
+BEGIN
+    UPDATE content_published_counts SET published = published - 1
+        WHERE kind = OLD.kind AND project_id = OLD.project_id;
+END;
+CREATE TRIGGER content_counts_on_update AFTER UPDATE OF is_published, kind, project_id ON content
+    WHEN OLD.is_published != NEW.is_published OR OLD.kind != NEW.kind
+        OR OLD.project_id != NEW.project_id
+BEGIN
+    UPDATE content_published_counts SET published = published - OLD.is_published
+        WHERE kind = OLD.kind AND project_id = OLD.project_id;
+    INSERT INTO content_published_counts (kind, project_id, published)
+        VALUES (NEW.kind, NEW.project_id, NEW.is_published)
+        ON CONFLICT (kind, project_id) DO UPDATE SET published = published + NEW.is_published;
+END;

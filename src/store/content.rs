@@ -472,7 +472,7 @@ impl Store {
                      WHERE c.kind = ?1 AND c.is_published = 1 \
                      ORDER BY c.published_at DESC, c.rowid DESC LIMIT ?2 OFFSET ?3"
                 ),
-                "SELECT count(*) FROM content c WHERE c.kind = ?1 AND c.is_published = 1",
+                "SELECT coalesce(sum(published), 0) FROM content_published_counts WHERE kind = ?1",
                 &[&kind],
                 page,
             ),
@@ -485,8 +485,8 @@ impl Store {
                      WHERE c.project_id = ?1 AND c.kind = ?2 AND c.is_published = 1 \
                      ORDER BY c.published_at DESC, c.rowid DESC LIMIT ?3 OFFSET ?4"
                 ),
-                "SELECT count(*) FROM content c \
-                 WHERE c.project_id = ?1 AND c.kind = ?2 AND c.is_published = 1",
+                "SELECT coalesce(sum(published), 0) FROM content_published_counts \
+                 WHERE project_id = ?1 AND kind = ?2",
                 &[&project_id, &kind],
                 page,
             ),
@@ -615,6 +615,33 @@ mod tests {
     }
 
     #[test]
+    fn published_counts_follow_publish_unpublish_and_delete() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let project_id = project(store);
+        let total = |kind| store.published_content(kind, None, ALL).unwrap().total;
+        let items: Vec<Content> = (0..3)
+            .map(|n| draft(store, &project_id, ContentKind::Blog, &format!("b{n}"), n))
+            .collect();
+        for item in &items {
+            store.publish_content(&item.id, &item.title, 10).unwrap();
+        }
+        // Publishing again changes nothing.
+        store.publish_content(&items[0].id, "b0", 11).unwrap();
+        assert_eq!(total(ContentKind::Blog), 3);
+        assert_eq!(total(ContentKind::Changelog), 0);
+        store.unpublish_content(&items[0].id, 12).unwrap();
+        store.unpublish_content(&items[0].id, 13).unwrap();
+        assert_eq!(total(ContentKind::Blog), 2);
+        assert!(store.delete_content(&items[1].id).unwrap());
+        assert!(store.delete_content(&items[0].id).unwrap());
+        let listed = store
+            .published_content(ContentKind::Blog, Some(&project_id), ALL)
+            .unwrap();
+        assert_eq!((listed.total, listed.items.len()), (1, 1));
+    }
+
+    #[test]
     fn slugs_are_unique_per_kind_and_republishing_is_a_no_op() {
         let temp = temp_store();
         let store = &temp.store;
@@ -737,8 +764,8 @@ mod tests {
                 &[&"blog", &20, &40],
             ),
             (
-                "SELECT count(*) FROM content c WHERE c.kind = ?1 AND c.is_published = 1",
-                "INDEX content_published",
+                "SELECT coalesce(sum(published), 0) FROM content_published_counts WHERE kind = ?1",
+                "content_published_counts USING PRIMARY KEY",
                 &[&"blog"],
             ),
             (
@@ -785,7 +812,6 @@ mod tests {
                  WHERE c.project_id = 'x' AND c.kind = 'blog' AND c.is_published = 1 \
                  ORDER BY c.published_at DESC, c.rowid DESC LIMIT 20"
             ),
-            "SELECT count(*) FROM content c WHERE c.kind = 'blog' AND c.is_published = 1",
         ] {
             let plan: Vec<String> = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
