@@ -662,7 +662,7 @@ mod tests {
     }
 
     // --- RFC 7515 appendix A.1 (also RFC 7519 section 3.1) ---------------------------------
-    // Source: /work/shared/vectors/rfc7515_a1_hs256.json, RFC 7515 appendix A.1.
+    // Source: ../shared/vectors/rfc7515_a1_hs256.json, RFC 7515 appendix A.1.
 
     const A1_JWK_K: &str =
         "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
@@ -746,7 +746,7 @@ mod tests {
     }
 
     // --- RFC 7519 ------------------------------------------------------------------------
-    // Source: /work/shared/vectors/rfc7519_examples.json, RFC 7519 sections 3.1 and 6.1.
+    // Source: ../shared/vectors/rfc7519_examples.json, RFC 7519 sections 3.1 and 6.1.
 
     #[test]
     fn rfc7519_example_jwt_is_the_a1_token() {
@@ -779,7 +779,7 @@ mod tests {
     }
 
     // --- RFC 4231 section 4, test cases 1-7 ------------------------------------------------
-    // Source: /work/shared/vectors/rfc4231_hmac_sha256.json.
+    // Source: ../shared/vectors/rfc4231_hmac_sha256.json.
 
     /// (test case, key hex, data hex, HMAC-SHA-256 hex; case 5 truncated to 128 bits).
     const RFC4231: [(u32, &str, &str, &str); 7] = [
@@ -892,7 +892,7 @@ mod tests {
     }
 
     // --- Project Wycheproof HMAC-SHA256 -----------------------------------------------------
-    // Source: /work/shared/vectors/wycheproof_hmac_sha256_test.json (Wycheproof
+    // Source: ../shared/vectors/wycheproof_hmac_sha256_test.json (Wycheproof
     // hmac_sha256_test.json, 174 cases); 31 of them copied verbatim.
     //
     // Policy for truncated tags (tagSize 128): `hmac_sha256_verify` accepts only full 32-byte
@@ -1179,7 +1179,7 @@ mod tests {
     }
 
     // --- Project Wycheproof JWS, HS256 group (tcId 1-17) and tcId 31 -------------------------
-    // Source: /work/shared/vectors/wycheproof_jws_hs256_subset.json (Wycheproof
+    // Source: ../shared/vectors/wycheproof_jws_hs256_subset.json (Wycheproof
     // json_web_signature_test.json, commit 061657f12eed26eeab9b6548ce03f45219d0e7fe).
     // The payload "Zm9v" is the bytes "foo", not a JSON object, so only the signature stage can
     // accept tcId 1; `verify` rejects every case.
@@ -1333,7 +1333,7 @@ mod tests {
     }
 
     // --- RFC 7520 section 4.4 and RFC 7797 sections 4.1-4.2 ---------------------------------
-    // Source: /work/shared/vectors/jose_hs256_extra_kats.json.
+    // Source: ../shared/vectors/jose_hs256_extra_kats.json.
 
     const RFC7520_4_4_KID: &str = "018c0ae5-4d9b-471b-bfd6-eef314bc7037";
     const RFC7520_4_4_K: &str = "hJtXIZ2uSN5kbQfbtTNWbpdmhkV8FJG-Onbc6mxCcYg";
