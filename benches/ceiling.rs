@@ -12,7 +12,7 @@
 //! `GET /?bytes=N` answers a JSON body of exactly N bytes instead (at most 1 MiB), so that a
 //! scenario with a larger answer can be compared with a ceiling of the same size on the wire.
 //!
-//! Like shipstar, it connects to itself every 10 ms: tiny_http 0.12's connection pool can leave
+//! Like shipstar under load, it connects to itself 4 times every 10 ms: tiny_http 0.12's connection pool can leave
 //! a connection that arrives in a burst queued behind long-lived keep-alive connections, and
 //! each such empty connection lets one queued connection through (see `src/http/server.rs`).
 //! Without it the ceiling could serve only a few of wrk's connections.
@@ -22,10 +22,10 @@ use std::sync::Arc;
 
 /// The body: the size and shape of shipstar's health answer.
 const BODY: &[u8] = br#"{"database":"ok","status":"ok","version":"0.1.0"}"#;
-/// Pending connections the kernel queues before `accept` (as shipstar).
-const LISTEN_BACKLOG: i32 = 1024;
 /// How often the server connects to itself to unstick tiny_http's connection pool.
 const NUDGE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+/// Nudges per interval, as shipstar sends while busy (the ceiling is always busy).
+const NUDGES_PER_TICK: usize = 4;
 /// The largest body `?bytes=N` may ask for.
 const MAX_SIZED_BODY: usize = 1024 * 1024;
 
@@ -48,30 +48,6 @@ fn body_for(target: &str) -> Vec<u8> {
     }
 }
 
-fn listen(addr: &str) -> Result<std::net::TcpListener, String> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let address: std::net::SocketAddr = addr.parse().map_err(|err| format!("{addr}: {err}"))?;
-    let socket = Socket::new(
-        Domain::for_address(address),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )
-    .map_err(|err| err.to_string())?;
-    socket
-        .set_reuse_address(true)
-        .map_err(|err| err.to_string())?;
-    socket
-        .set_tcp_nodelay(true)
-        .map_err(|err| err.to_string())?;
-    socket
-        .bind(&address.into())
-        .map_err(|err| err.to_string())?;
-    socket
-        .listen(LISTEN_BACKLOG)
-        .map_err(|err| err.to_string())?;
-    Ok(socket.into())
-}
-
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(addr) = args.next() else {
@@ -87,7 +63,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let server = match listen(&addr).and_then(|listener| {
+    // shipstar's own listening socket (TCP_NODELAY, the same backlog), so the two compare fairly.
+    let server = match shipstar::http::listen(&addr).and_then(|listener| {
         tiny_http::Server::from_listener(listener, None).map_err(|e| e.to_string())
     }) {
         Ok(server) => Arc::new(server),
@@ -125,7 +102,9 @@ fn main() -> ExitCode {
     // Runs until the process is killed; a failed connect only skips one nudge.
     while threads.iter().any(|thread| !thread.is_finished()) {
         std::thread::sleep(NUDGE_INTERVAL);
-        let _ = std::net::TcpStream::connect_timeout(&own_address, NUDGE_INTERVAL * 5);
+        for _ in 0..NUDGES_PER_TICK {
+            let _ = std::net::TcpStream::connect_timeout(&own_address, NUDGE_INTERVAL * 5);
+        }
     }
     for thread in threads {
         let _ = thread.join();

@@ -44,7 +44,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// accepted connection, which matters because tiny_http writes a response through a 1 KiB
 /// buffer: a larger response leaves in two segments, and with Nagle's algorithm the second
 /// would wait for the client's delayed ACK (about 40 ms).
-pub(super) fn listen(addr: &str) -> Result<TcpListener, String> {
+pub fn listen(addr: &str) -> Result<TcpListener, String> {
     use socket2::{Domain, Protocol, Socket, Type};
     use std::net::ToSocketAddrs;
     let address = addr

@@ -15,7 +15,7 @@ mod request;
 mod response;
 mod server;
 
-pub use listener::raise_open_file_limit;
+pub use listener::{listen, raise_open_file_limit};
 pub use request::Request;
 pub use response::Response;
 pub use server::{Handler, HttpServer, ServerOptions, MAX_HEADER_BYTES};
