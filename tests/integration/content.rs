@@ -54,24 +54,6 @@ pub fn parse_ts(value: &Value) -> i64 {
         .unix_timestamp()
 }
 
-/// The sorted keys of a JSON object.
-pub fn fields_of(value: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = value
-        .as_object()
-        .unwrap_or_else(|| panic!("not an object: {value}"))
-        .keys()
-        .cloned()
-        .collect();
-    keys.sort();
-    keys
-}
-
-pub fn sorted(names: &[&str]) -> Vec<String> {
-    let mut names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    names.sort();
-    names
-}
-
 /// `value[name]` as a `&str` (panics otherwise).
 #[track_caller]
 pub fn s<'v>(value: &'v Value, name: &str) -> &'v str {

@@ -144,6 +144,11 @@ impl TestServer {
 
     /// The one-time setup URL printed by a server started without an administrator.
     pub fn setup_url(&self) -> String {
+        // The log is written by a background thread: wait for the line, boundedly.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.log().contains("/setup?token=") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let log = self.log();
         let lines: Vec<&str> = log
             .lines()
@@ -512,4 +517,23 @@ pub fn expect_problems(resp: &Resp, expected: &[(Value, &str)]) {
     got.sort();
     want.sort();
     assert_eq!(got, want, "422 problems for {}: {body}", resp.request);
+}
+
+/// The sorted keys of a JSON object (panics on anything else).
+pub fn fields_of(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// `names` as sorted owned strings, to compare with [`fields_of`].
+pub fn sorted(names: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    names.sort();
+    names
 }

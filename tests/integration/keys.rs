@@ -134,18 +134,6 @@ fn assert_key_format(key: &str) {
     assert!(shipstar::auth::api_key::is_well_formed(key));
 }
 
-/// The sorted keys of a JSON object.
-fn fields_of(value: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = value
-        .as_object()
-        .unwrap_or_else(|| panic!("not an object: {value}"))
-        .keys()
-        .cloned()
-        .collect();
-    keys.sort();
-    keys
-}
-
 /// The fields of a key object, sorted.
 fn key_object_fields() -> Vec<String> {
     let mut names: Vec<String> = [

@@ -76,12 +76,6 @@ fn keys_of(value: &Value) -> Vec<String> {
     keys
 }
 
-fn sorted(names: &[&str]) -> Vec<String> {
-    let mut names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    names.sort();
-    names
-}
-
 fn teams_of(server: &TestServer, token: &str) -> Vec<Value> {
     let resp = server.get(TEAMS).bearer(token).send();
     resp.expect_status(200);
