@@ -132,6 +132,8 @@ pub struct Config {
     pub max_body_bytes: u64,
     /// Longest pause in a client's traffic, in seconds, 1 to 3600.
     pub client_timeout_seconds: u64,
+    /// Most client connections open at once, at least 1.
+    pub max_connections: usize,
     /// Reverse proxies as IP addresses or CIDR ranges, each checked to parse.
     pub trusted_proxies: Vec<String>,
     /// The HMAC key, at least 32 bytes; `None` means the one kept in the database.
@@ -302,6 +304,13 @@ const KEYS: &[KeySpec] = &[
         default: DefaultValue::Int(30),
         check: Check::Any,
         doc: "How long a client may stay silent: mid-request, while taking a response, or idle between requests.",
+    },
+    KeySpec {
+        name: "max_connections",
+        kind: Kind::Int(1..=1_000_000),
+        default: DefaultValue::Int(1024),
+        check: Check::Any,
+        doc: "Most client connections open at once; a connection beyond it is answered 503 and closed.",
     },
     KeySpec {
         name: "trusted_proxies",
@@ -1260,6 +1269,7 @@ mod tests {
         assert!(config.workers >= 4);
         assert_eq!(config.max_body_bytes, 1_048_576);
         assert_eq!(config.client_timeout_seconds, 30);
+        assert_eq!(config.max_connections, 1024);
         assert_eq!(config.trusted_proxies, Vec::<String>::new());
         assert_eq!(config.jwt_secret, None);
         assert_eq!(config.jwt_lifetime_seconds, 3600);

@@ -152,6 +152,7 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
         workers: config.workers,
         max_body_bytes: config.max_body_bytes,
         client_timeout: Duration::from_secs(config.client_timeout_seconds),
+        max_connections: config.max_connections,
     };
     let base_url = config.effective_base_url();
     let app = Arc::new(build_app(config, Clock::System)?);

@@ -1,0 +1,446 @@
+//! One client connection, on a thread of its own: reads each request off the socket within the
+//! limits and the deadline, and writes each answer back.
+//!
+//! Every read waits at most until a deadline. A connection waiting for its next request
+//! (keep-alive) gets `client_timeout` of silence; once a request's first byte has arrived, the
+//! whole request (head and body) must arrive within `client_timeout` of it. A client that
+//! trickles one byte at a time therefore cannot hold a connection longer than one timeout per
+//! request, which per-read timeouts alone would allow indefinitely. The socket timeout is only
+//! lowered when a request does not arrive in one piece, so a request that does costs no extra
+//! system call.
+
+use super::wire::{self, Framing, Head, HeadError, MAX_HEADER_BYTES};
+use super::{Request, Response};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// Bytes asked of the socket per read while reading a head.
+const READ_CHUNK: usize = 8 * 1024;
+/// Longest line accepted in a chunked body (a chunk size with its extensions, or a trailer).
+const MAX_CHUNK_LINE_BYTES: usize = 4 * 1024;
+/// A lowered socket timeout may run this much past the deadline before it is lowered again;
+/// the slack spares a system call per read for requests that arrive in a few pieces.
+const DEADLINE_SLACK: Duration = Duration::from_millis(50);
+
+/// What reading the next request produced.
+pub(super) enum Incoming {
+    /// A complete request, with how to answer it.
+    Request(Box<Request>, Exchange),
+    /// A request refused before any handler: answer this and close the connection. The
+    /// method and path are there when the head could be parsed, for the log line.
+    Refused(Response, Exchange, Option<(String, String)>),
+    /// The client closed the connection, went silent between requests, or broke off
+    /// mid-request: close without answering.
+    Closed,
+}
+
+/// What the answer to one request needs to know about it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Exchange {
+    /// Minor HTTP version of the request (0 or 1); the answer speaks the same.
+    pub minor_version: u8,
+    /// The answer carries no body (a `HEAD` request).
+    pub head_only: bool,
+    /// Whether the connection may serve another request after this one.
+    pub keep_alive: bool,
+    /// When the request's first byte arrived.
+    pub started: Instant,
+    /// The request was refused before it was read whole, so unread input may follow.
+    pub refused: bool,
+}
+
+/// How a read ended.
+enum Fill {
+    Data,
+    Closed,
+    TimedOut,
+}
+
+/// Why a body could not be read.
+enum BodyError {
+    /// The deadline passed: 408.
+    TimedOut,
+    /// The body is larger than the limit: 413.
+    TooLarge,
+    /// The chunked framing is broken: 400.
+    Malformed,
+    /// The client went away.
+    Closed,
+}
+
+/// A client connection and what has been read from it but not yet used.
+pub(super) struct Connection {
+    stream: TcpStream,
+    peer: Option<IpAddr>,
+    /// Received bytes; `buf[pos..]` is not consumed yet.
+    buf: Vec<u8>,
+    pos: usize,
+    /// The read timeout currently set on the socket.
+    socket_timeout: Duration,
+    client_timeout: Duration,
+    max_body_bytes: u64,
+}
+
+impl Connection {
+    /// Wraps an accepted stream and sets its read and write timeouts to `client_timeout`.
+    pub(super) fn new(
+        stream: TcpStream,
+        peer: Option<IpAddr>,
+        client_timeout: Duration,
+        max_body_bytes: u64,
+    ) -> std::io::Result<Connection> {
+        let client_timeout = client_timeout.max(Duration::from_millis(1));
+        stream.set_read_timeout(Some(client_timeout))?;
+        stream.set_write_timeout(Some(client_timeout))?;
+        Ok(Connection {
+            stream,
+            peer,
+            buf: Vec::with_capacity(READ_CHUNK),
+            pos: 0,
+            socket_timeout: client_timeout,
+            client_timeout,
+            max_body_bytes,
+        })
+    }
+
+    /// Waits for the next request and reads it whole. `on_first_byte` runs once the request
+    /// has begun to arrive (before that, the connection is idle).
+    pub(super) fn next_request(&mut self, on_first_byte: &mut dyn FnMut()) -> Incoming {
+        if self.unread().is_empty() {
+            let idle_deadline = Instant::now() + self.client_timeout;
+            match self.fill(idle_deadline) {
+                Fill::Data => {}
+                Fill::Closed | Fill::TimedOut => return Incoming::Closed,
+            }
+        }
+        on_first_byte();
+        let started = Instant::now();
+        let deadline = started + self.client_timeout;
+        let default_exchange = Exchange {
+            minor_version: 1,
+            head_only: false,
+            keep_alive: false,
+            started,
+            refused: true,
+        };
+        let mut searched = 0;
+        let head_len = loop {
+            if let Some(end) = wire::head_end(self.unread(), searched) {
+                break end;
+            }
+            searched = self.unread().len();
+            if searched > MAX_HEADER_BYTES {
+                let err = HeadError::TooLarge;
+                return refuse(err.status(), err.detail(), default_exchange, None);
+            }
+            match self.fill(deadline) {
+                Fill::Data => {}
+                Fill::Closed => return Incoming::Closed,
+                Fill::TimedOut => return refuse(408, "Request timed out", default_exchange, None),
+            }
+        };
+        let parsed = wire::parse_head(&self.unread()[..head_len]);
+        self.pos += head_len;
+        let head = match parsed {
+            Ok(head) => head,
+            Err(err) => return refuse(err.status(), err.detail(), default_exchange, None),
+        };
+        let exchange = Exchange {
+            minor_version: head.minor_version,
+            head_only: head.method.eq_ignore_ascii_case("HEAD"),
+            keep_alive: head.wants_keep_alive(),
+            started,
+            refused: false,
+        };
+        // From here on a refusal leaves unread body bytes behind: the connection closes.
+        let path = head.target.split('?').next().unwrap_or_default();
+        let target = (head.method.to_ascii_uppercase(), path.to_string());
+        let refused = |status, detail| {
+            refuse(
+                status,
+                detail,
+                Exchange {
+                    keep_alive: false,
+                    refused: true,
+                    ..exchange
+                },
+                Some(target.clone()),
+            )
+        };
+        let framing = match wire::framing(&head) {
+            Ok(framing) => framing,
+            Err(err) => return refused(err.status(), err.detail()),
+        };
+        if let Framing::Length(length) = framing {
+            if length > self.max_body_bytes {
+                return refused(413, "Request body too large");
+            }
+        }
+        if framing != Framing::Empty {
+            if let Err(status) = self.answer_expectation(&head) {
+                return refused(status, "Expectation failed");
+            }
+        }
+        let body = match self.read_body(framing, deadline) {
+            Ok(body) => body,
+            Err(BodyError::TimedOut) => return refused(408, "Request timed out"),
+            Err(BodyError::TooLarge) => return refused(413, "Request body too large"),
+            Err(BodyError::Malformed) => return refused(400, "Malformed chunked body"),
+            Err(BodyError::Closed) => return Incoming::Closed,
+        };
+        let Head {
+            method,
+            target,
+            headers,
+            ..
+        } = head;
+        let (path, query) = match target.split_once('?') {
+            Some((path, query)) => (path.to_string(), query.to_string()),
+            None => (target, String::new()),
+        };
+        let request = Request {
+            method: method.to_ascii_uppercase(),
+            path,
+            query,
+            headers,
+            body,
+            peer: self.peer,
+            request_id: String::new(),
+        };
+        Incoming::Request(Box::new(request), exchange)
+    }
+
+    /// Sends `100 Continue` when the client waits for it before sending its body; an
+    /// expectation other than `100-continue` is answered 417.
+    fn answer_expectation(&mut self, head: &Head) -> Result<(), u16> {
+        let Some(expect) = head.values("expect").next() else {
+            return Ok(());
+        };
+        if !expect.eq_ignore_ascii_case("100-continue") {
+            return Err(417);
+        }
+        // An HTTP/1.0 client does not know 100; one that already sent its body needs none.
+        if head.minor_version >= 1 && self.unread().is_empty() {
+            let _ = self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        Ok(())
+    }
+
+    /// Writes the serialised answer. An error means the client is gone or stopped reading.
+    pub(super) fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)?;
+        self.stream.flush()
+    }
+
+    /// Closes after a refusal without making the client lose the answer: the unread rest of
+    /// its request is read and dropped for a moment first, because closing a socket with
+    /// unread data sends a reset, which can destroy the answer before the client reads it.
+    pub(super) fn linger_and_close(mut self) {
+        const LINGER: Duration = Duration::from_millis(500);
+        const LINGER_BYTES: usize = 1024 * 1024;
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let _ = self.stream.set_read_timeout(Some(LINGER));
+        let deadline = Instant::now() + LINGER;
+        let mut scratch = [0u8; 8192];
+        let mut drained = 0;
+        while drained < LINGER_BYTES && Instant::now() < deadline {
+            match self.stream.read(&mut scratch) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    }
+
+    fn unread(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Reads more bytes into the buffer, waiting no later than `deadline`.
+    fn fill(&mut self, deadline: Instant) -> Fill {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos > 0 && self.buf.len() + READ_CHUNK > self.buf.capacity() {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let old_len = self.buf.len();
+        self.buf.resize(old_len + READ_CHUNK, 0);
+        let result = self.read_before(deadline, old_len);
+        let read = match result {
+            Ok(n) => n,
+            Err(fill) => {
+                self.buf.truncate(old_len);
+                return fill;
+            }
+        };
+        self.buf.truncate(old_len + read);
+        if read == 0 {
+            Fill::Closed
+        } else {
+            Fill::Data
+        }
+    }
+
+    /// One read into `self.buf[at..]`, bounded by `deadline`.
+    fn read_before(&mut self, deadline: Instant, at: usize) -> Result<usize, Fill> {
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(Fill::TimedOut);
+            }
+            self.bound_socket_timeout(remaining)?;
+            match self.stream.read(&mut self.buf[at..]) {
+                Ok(n) => return Ok(n),
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    continue
+                }
+                Err(_) => return Err(Fill::Closed),
+            }
+        }
+    }
+
+    /// Makes the socket's read timeout at most `remaining` (plus the slack), and no lower
+    /// than needed: it is raised back to `client_timeout` for an idle wait.
+    fn bound_socket_timeout(&mut self, remaining: Duration) -> Result<(), Fill> {
+        let wanted = remaining.min(self.client_timeout);
+        let too_long = self.socket_timeout > wanted + DEADLINE_SLACK;
+        let too_short = self.socket_timeout < wanted && wanted == self.client_timeout;
+        if too_long || too_short {
+            let wanted = wanted.max(Duration::from_millis(1));
+            self.stream
+                .set_read_timeout(Some(wanted))
+                .map_err(|_| Fill::Closed)?;
+            self.socket_timeout = wanted;
+        }
+        Ok(())
+    }
+
+    fn read_body(&mut self, framing: Framing, deadline: Instant) -> Result<Vec<u8>, BodyError> {
+        match framing {
+            Framing::Empty => Ok(Vec::new()),
+            Framing::Length(length) => {
+                // Bounded by `max_body_bytes` (checked before) and so fits in memory.
+                let length = usize::try_from(length).map_err(|_| BodyError::TooLarge)?;
+                let mut body = Vec::with_capacity(length);
+                self.read_exact_into(&mut body, length, deadline)?;
+                Ok(body)
+            }
+            Framing::Chunked => self.read_chunked(deadline),
+        }
+    }
+
+    /// Appends exactly `count` bytes to `body`: first what is buffered, then straight from the
+    /// socket.
+    fn read_exact_into(
+        &mut self,
+        body: &mut Vec<u8>,
+        count: usize,
+        deadline: Instant,
+    ) -> Result<(), BodyError> {
+        let buffered = self.unread().len().min(count);
+        body.extend_from_slice(&self.buf[self.pos..self.pos + buffered]);
+        self.pos += buffered;
+        let target = body.len() + (count - buffered);
+        while body.len() < target {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(BodyError::TimedOut);
+            }
+            self.bound_socket_timeout(remaining)
+                .map_err(|_| BodyError::Closed)?;
+            let old_len = body.len();
+            body.resize(target.min(old_len + 64 * 1024), 0);
+            let result = self.stream.read(&mut body[old_len..]);
+            match result {
+                Ok(0) => return Err(BodyError::Closed),
+                Ok(n) => body.truncate(old_len + n),
+                Err(err) => {
+                    body.truncate(old_len);
+                    match err.kind() {
+                        ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut => {}
+                        _ => return Err(BodyError::Closed),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a chunked body and its trailer section (which is dropped), refusing it as soon as
+    /// it passes `max_body_bytes`.
+    fn read_chunked(&mut self, deadline: Instant) -> Result<Vec<u8>, BodyError> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.read_line(deadline, MAX_CHUNK_LINE_BYTES)?;
+            let size = wire::chunk_size(&line).ok_or(BodyError::Malformed)?;
+            if size == 0 {
+                break;
+            }
+            if body.len() as u64 + size > self.max_body_bytes {
+                return Err(BodyError::TooLarge);
+            }
+            // Bounded by `max_body_bytes` just above.
+            let size = usize::try_from(size).map_err(|_| BodyError::TooLarge)?;
+            self.read_exact_into(&mut body, size, deadline)?;
+            if !self.read_line(deadline, 0)?.is_empty() {
+                return Err(BodyError::Malformed);
+            }
+        }
+        let mut trailer_bytes = 0;
+        loop {
+            let line = self.read_line(deadline, MAX_CHUNK_LINE_BYTES)?;
+            if line.is_empty() {
+                return Ok(body);
+            }
+            trailer_bytes += line.len();
+            if trailer_bytes > MAX_HEADER_BYTES {
+                return Err(BodyError::Malformed);
+            }
+        }
+    }
+
+    /// Reads one line (ended by LF or CRLF, which is not returned) of at most `max` bytes.
+    fn read_line(&mut self, deadline: Instant, max: usize) -> Result<Vec<u8>, BodyError> {
+        let mut searched = 0;
+        loop {
+            let unread = self.unread();
+            if let Some(at) = unread[searched..].iter().position(|&b| b == b'\n') {
+                let end = searched + at;
+                let line = match &unread[..end] {
+                    [rest @ .., b'\r'] => rest.to_vec(),
+                    line => line.to_vec(),
+                };
+                self.pos += end + 1;
+                if line.len() > max {
+                    return Err(BodyError::Malformed);
+                }
+                return Ok(line);
+            }
+            searched = unread.len();
+            if searched > max + 1 {
+                return Err(BodyError::Malformed);
+            }
+            match self.fill(deadline) {
+                Fill::Data => {}
+                Fill::Closed => return Err(BodyError::Closed),
+                Fill::TimedOut => return Err(BodyError::TimedOut),
+            }
+        }
+    }
+}
+
+fn refuse(
+    status: u16,
+    detail: &str,
+    exchange: Exchange,
+    target: Option<(String, String)>,
+) -> Incoming {
+    Incoming::Refused(
+        Response::json(status, &serde_json::json!({ "detail": detail })),
+        exchange,
+        target,
+    )
+}
