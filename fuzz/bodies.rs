@@ -5,7 +5,7 @@
 //! Every function must return normally for any input: a panic is the finding.
 
 use shipstar::auth::{api_key, jwt};
-use shipstar::http::Request;
+use shipstar::http::{wire, Request};
 use std::sync::OnceLock;
 
 /// The keys tokens are verified against.
@@ -96,13 +96,34 @@ fn app() -> &'static App {
     })
 }
 
-/// One request through the whole application, read from `data` as
-/// `METHOD TARGET\nName: value\n...\n\nBODY`, with `{TOKEN}` replaced by a valid session
-/// token so that input gets past authentication. Any answer but 500 is fine.
+/// One request through the whole application. Input that is an HTTP/1.1 request head (with
+/// its body after it) goes through the server's own parser, as it would off the socket;
+/// anything else is read loosely as `METHOD TARGET\nName: value\n...\n\nBODY`, so that
+/// mutations of the body and headers still reach the handlers. `{TOKEN}` is replaced by a
+/// valid session token so that input gets past authentication. Any answer but 500 is fine.
 pub fn request(data: &[u8]) {
     let fixture = app();
     let text = String::from_utf8_lossy(data).replace("{TOKEN}", &fixture.token);
-    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let bytes = text.as_bytes();
+    let parsed =
+        wire::head_end(bytes, 0).and_then(|end| Some((wire::parse_head(&bytes[..end]).ok()?, end)));
+    let request = match parsed {
+        Some((head, end)) => head.into_request(bytes[end..].to_vec(), None),
+        None => loose_request(&text),
+    };
+    let response = shipstar::api::handle(&fixture.app, &request);
+    assert!(
+        (100..600).contains(&response.status) && response.status != 500,
+        "{} {} answered {}: {}",
+        request.method,
+        request.path,
+        response.status,
+        String::from_utf8_lossy(&response.body)
+    );
+}
+
+fn loose_request(text: &str) -> Request {
+    let (head, body) = text.split_once("\n\n").unwrap_or((text, ""));
     let mut lines = head.lines();
     let first = lines.next().unwrap_or_default();
     let (method, target) = first.split_once(' ').unwrap_or((first, "/"));
@@ -112,13 +133,41 @@ pub fn request(data: &[u8]) {
             request = request.with_header(name.trim(), value.trim());
         }
     }
-    let response = shipstar::api::handle(&fixture.app, &request);
-    assert!(
-        (100..600).contains(&response.status) && response.status != 500,
-        "{} {} answered {}: {}",
-        request.method,
-        request.path,
-        response.status,
-        String::from_utf8_lossy(&response.body)
+    request
+}
+
+/// The server's HTTP/1.1 reading and writing on arbitrary bytes: finding the end of a head
+/// (also when it arrives in two pieces), parsing it, framing its body, reading a chunk size,
+/// and writing an answer with the parsed headers echoed back. What the parser accepts must be
+/// what the rest of the server relies on: an origin-form target, token names in lower case,
+/// values without control characters, and an answer that cannot be split by a header value.
+pub fn wire(data: &[u8]) {
+    let end = wire::head_end(data, 0);
+    let split = data.first().map_or(0, |&b| usize::from(b)).min(data.len());
+    if wire::head_end(&data[..split], 0).is_none() {
+        assert_eq!(wire::head_end(data, split), end, "resumed search differs");
+    }
+    let _ = wire::chunk_size(data);
+    let Some(end) = end else {
+        return;
+    };
+    let Ok(head) = wire::parse_head(&data[..end]) else {
+        return;
+    };
+    assert!(head.target.starts_with('/'), "target {:?}", head.target);
+    assert!(head.minor_version <= 1);
+    for (name, value) in &head.headers {
+        assert!(!name.is_empty() && *name == name.to_ascii_lowercase());
+        assert!(!value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0));
+    }
+    let _ = wire::framing(&head);
+    let mut out = Vec::new();
+    let echoed = head.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    wire::write_response(&mut out, head.minor_version, 200, echoed, b"{}", false);
+    let blank = out.windows(4).position(|w| w == b"\r\n\r\n");
+    assert_eq!(
+        blank,
+        Some(out.len() - 6),
+        "a header value split the answer"
     );
 }

@@ -8,7 +8,7 @@
 //!   main.rs ──► cli ──► server (bootstrap: config, store, secrets, first user)
 //!                          │
 //!                          ▼
-//!   http (tiny_http worker pool, our Request/Response, body limits, panic → 500)
+//!   http (HTTP/1.1 connections, worker pool, our Request/Response, limits, panic → 500)
 //!                          │  calls one handler function per request
 //!                          ▼
 //!   api (route table, extractors, wire types, handlers, Error → Response)
@@ -18,18 +18,17 @@
 //!         rate limits: pure logic)
 //! ```
 //!
-//! Three background threads run beside the workers: the log writer (request lines are handed
-//! over a channel, so no worker waits on stderr), the usage flusher (API-key usage,
-//! `last_used_at` and session `last_seen_at` are counted in memory and written about twice a
-//! second, so checking a credential never writes) and the HTTP acceptor's supervisor (keeps
-//! tiny_http's accept loop alive, see `http::listener`). tiny_http itself reads each
-//! connection on a thread of its own; a request body it has not read yet is read on another
-//! before a worker sees the request, so no worker ever waits on a client.
+//! Beside the workers run the accept loop, one thread per open connection (capped by
+//! `max_connections`; it reads requests and writes answers, so no worker ever waits on a
+//! client), the log writer (request lines are handed over a channel, so no worker waits on
+//! stderr) and the usage flusher (API-key usage, `last_used_at` and session `last_seen_at` are
+//! counted in memory and written about twice a second, so checking a credential never
+//! writes).
 //!
 //! ## The dependency rule
 //!
 //! * `auth` knows nothing of HTTP or SQL; `store` knows nothing of HTTP or tokens.
-//! * `http` is the only module that touches `tiny_http`; `store` the only one that touches
+//! * `http` is the only module that touches sockets; `store` the only one that touches
 //!   `rusqlite`. `api` is the glue and may use both through their own types.
 //! * [`error::Error`] carries no HTTP types; `api::respond` maps it to a status in one place.
 

@@ -189,25 +189,7 @@ impl Connection {
             Err(BodyError::Malformed) => return refused(400, "Malformed chunked body"),
             Err(BodyError::Closed) => return Incoming::Closed,
         };
-        let Head {
-            method,
-            target,
-            headers,
-            ..
-        } = head;
-        let (path, query) = match target.split_once('?') {
-            Some((path, query)) => (path.to_string(), query.to_string()),
-            None => (target, String::new()),
-        };
-        let request = Request {
-            method: method.to_ascii_uppercase(),
-            path,
-            query,
-            headers,
-            body,
-            peer: self.peer,
-            request_id: String::new(),
-        };
+        let request = head.into_request(body, self.peer);
         Incoming::Request(Box::new(request), exchange)
     }
 

@@ -57,4 +57,3 @@ pub fn raise_open_file_limit() {
         }
     }
 }
-

@@ -9,11 +9,11 @@
 //! a 503 and is closed at once.
 //!
 //! Every answer gets `X-Request-Id`, `X-Content-Type-Options: nosniff` and `Server`, is
-//! serialised by tiny_http's response writer into one buffer and sent with one write, and is
-//! logged in one line. A handler that panics answers 500 and its worker lives on.
+//! serialised into one buffer and sent with one write, and is logged in one line. A handler that panics answers 500 and its worker lives on.
 
 use super::connection::{Connection, Exchange, Incoming};
 use super::listener::listen;
+use super::wire;
 use super::{Request, Response};
 use crate::logging;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -363,14 +363,8 @@ fn answer(
     }
 }
 
-/// Writes the status line, headers and body of `response` into `out`, through tiny_http's
-/// response writer (which adds `Date` and `Content-Length`, and leaves out the body of a
-/// `HEAD` answer, a 204 and a 304).
+/// Writes `response` with the headers every answer carries into `out`.
 fn serialise(response: Response, request_id: &str, exchange: Exchange, out: &mut Vec<u8>) {
-    let mut writer = tiny_http::Response::from_data(response.body)
-        .with_status_code(response.status)
-        // Every body is in memory, so its length is always sent, whatever its size.
-        .with_chunked_threshold(usize::MAX);
     let connection = match (exchange.keep_alive, exchange.minor_version) {
         (false, _) => Some("close"),
         (true, 0) => Some("keep-alive"),
@@ -387,16 +381,14 @@ fn serialise(response: Response, request_id: &str, exchange: Exchange, out: &mut
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .chain(common)
         .chain(connection.map(|value| ("Connection", value)));
-    for (name, value) in headers {
-        // A header that cannot be represented (non-ASCII) is dropped rather than sent broken;
-        // every header we build is ASCII, so this only guards against future mistakes.
-        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            writer.add_header(header);
-        }
-    }
-    let version = tiny_http::HTTPVersion(1, exchange.minor_version);
-    // Writing into a Vec cannot fail.
-    let _ = writer.raw_print(out, version, &[], exchange.head_only, None);
+    wire::write_response(
+        out,
+        exchange.minor_version,
+        response.status,
+        headers,
+        &response.body,
+        exchange.head_only,
+    );
 }
 
 fn detail_response(status: u16, detail: &str) -> Response {
@@ -412,7 +404,6 @@ fn is_sane_request_id(id: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,9 @@
 //! lenient where RFC 9112 asks for it: empty lines before the request line are skipped, a bare
 //! LF ends a line, and an absolute-form target is reduced to its path.
 
+use super::Request;
+use std::net::IpAddr;
+
 /// Largest accepted header section (request line and header fields), in bytes. Room for the
 /// longest valid session token (8 KiB) with everything a browser adds; nginx allows 32 KiB too.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
@@ -41,6 +44,24 @@ impl Head {
         self.values("connection")
             .flat_map(|value| value.split(','))
             .any(|item| item.trim().eq_ignore_ascii_case(option))
+    }
+
+    /// The request handlers see: the method in upper case, the target split into path and
+    /// query, and `body`. Its request id is left empty for the server to fill in.
+    pub fn into_request(self, body: Vec<u8>, peer: Option<IpAddr>) -> Request {
+        let (path, query) = match self.target.split_once('?') {
+            Some((path, query)) => (path.to_string(), query.to_string()),
+            None => (self.target, String::new()),
+        };
+        Request {
+            method: self.method.to_ascii_uppercase(),
+            path,
+            query,
+            headers: self.headers,
+            body,
+            peer,
+            request_id: String::new(),
+        }
     }
 
     /// Whether the client wants the connection kept open after this request: HTTP/1.1 unless it
@@ -329,6 +350,121 @@ pub fn chunk_size(line: &[u8]) -> Option<u64> {
         .and_then(|hex| u64::from_str_radix(hex, 16).ok())
 }
 
+/// Writes an answer into `out`: the status line in the request's HTTP version, `headers`,
+/// `Date`, `Content-Length`, and `body` unless `head_only` (a `HEAD` request: the length is
+/// still that of the body a `GET` would get) or the status forbids one (1xx, 204, 304).
+///
+/// A header whose name is not a token or whose value holds a control character is left out
+/// rather than sent broken, so no value can split the answer. Every header we build is clean,
+/// so this only guards against future mistakes.
+pub fn write_response<'a>(
+    out: &mut Vec<u8>,
+    minor_version: u8,
+    status: u16,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    body: &[u8],
+    head_only: bool,
+) {
+    use std::io::Write;
+    // Writing into a Vec cannot fail.
+    let _ = write!(
+        out,
+        "HTTP/1.{} {status} {}\r\n",
+        minor_version.min(1),
+        reason_phrase(status)
+    );
+    for (name, value) in headers {
+        let clean_name = !name.is_empty() && name.bytes().all(is_token_byte);
+        let clean_value = !value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f);
+        if clean_name && clean_value {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"Date: ");
+    http_date_now(out);
+    out.extend_from_slice(b"\r\n");
+    let bodiless = matches!(status, 100..=199 | 204 | 304);
+    if !bodiless {
+        let _ = write!(out, "Content-Length: {}\r\n", body.len());
+    }
+    out.extend_from_slice(b"\r\n");
+    if !bodiless && !head_only {
+        out.extend_from_slice(body);
+    }
+}
+
+/// The reason phrase of the status codes this server sends (RFC 9110); the phrase is optional
+/// on the wire, so any other code goes without one.
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        417 => "Expectation Failed",
+        422 => "Unprocessable Content",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+/// Appends the current time as an HTTP date (`Mon, 30 Nov 2026 10:51:20 GMT`), formatted once
+/// per second per thread.
+fn http_date_now(out: &mut Vec<u8>) {
+    use std::cell::RefCell;
+    thread_local! {
+        static CACHED: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = time::OffsetDateTime::now_utc();
+    CACHED.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        if cached.0 != now.unix_timestamp() {
+            *cached = (now.unix_timestamp(), http_date(now));
+        }
+        out.extend_from_slice(cached.1.as_bytes());
+    });
+}
+
+/// An HTTP date (RFC 9110 section 5.6.7): RFC 2822 in UTC with `GMT` for the zone.
+fn http_date(at: time::OffsetDateTime) -> String {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    utc.format(&time::format_description::well_known::Rfc2822)
+        .map(|text| text.replace("+0000", "GMT"))
+        .unwrap_or_else(|_| String::from("Thu, 01 Jan 1970 00:00:00 GMT"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,14 +477,18 @@ mod tests {
 
     #[test]
     fn a_plain_request_parses_with_lower_case_names_and_trimmed_values() {
-        let parsed = head("GET /api/v1/blogs?limit=5 HTTP/1.1\r\nHost: x\r\nX-Thing:  a b \t\r\n\r\n")
-            .unwrap();
+        let parsed =
+            head("GET /api/v1/blogs?limit=5 HTTP/1.1\r\nHost: x\r\nX-Thing:  a b \t\r\n\r\n")
+                .unwrap();
         assert_eq!(parsed.method, "GET");
         assert_eq!(parsed.target, "/api/v1/blogs?limit=5");
         assert_eq!(parsed.minor_version, 1);
         assert_eq!(
             parsed.headers,
-            vec![("host".into(), "x".into()), ("x-thing".into(), "a b".into())]
+            vec![
+                ("host".into(), "x".into()),
+                ("x-thing".into(), "a b".into())
+            ]
         );
     }
 
@@ -358,7 +498,11 @@ mod tests {
         assert_eq!(head_end(full, 0), Some(27));
         assert_eq!(head_end(b"GET / HTTP/1.1\nHost: x\n\nbody", 0), Some(24));
         assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: x\r\n", 0), None);
-        assert_eq!(head_end(b"\r\n\r\n", 0), None, "blank lines alone are no head");
+        assert_eq!(
+            head_end(b"\r\n\r\n", 0),
+            None,
+            "blank lines alone are no head"
+        );
         assert_eq!(head_end(b"\r\nGET / HTTP/1.1\r\n\r\n", 0), Some(20));
         assert_eq!(head_end(b"", 0), None);
         // Resuming where a shorter prefix stopped finds the same end, for every split.
@@ -381,9 +525,17 @@ mod tests {
             head("GET / HTTP/9.9\r\n\r\n"),
             Err(HeadError::VersionNotSupported)
         );
-        for bad in ["GET / HTTP/0.9", "GET / HTTP/1", "GET / http/1.1", "GET / HTTP/1.1x"] {
+        for bad in [
+            "GET / HTTP/0.9",
+            "GET / HTTP/1",
+            "GET / http/1.1",
+            "GET / HTTP/1.1x",
+        ] {
             assert!(
-                matches!(head(&format!("{bad}\r\n\r\n")), Err(HeadError::Malformed(_))),
+                matches!(
+                    head(&format!("{bad}\r\n\r\n")),
+                    Err(HeadError::Malformed(_))
+                ),
                 "{bad}"
             );
         }
@@ -459,7 +611,10 @@ mod tests {
         }
         many.push_str("\r\n");
         assert_eq!(head(&many), Err(HeadError::TooLarge));
-        let large = format!("GET / HTTP/1.1\r\nA: {}\r\n\r\n", "a".repeat(MAX_HEADER_BYTES));
+        let large = format!(
+            "GET / HTTP/1.1\r\nA: {}\r\n\r\n",
+            "a".repeat(MAX_HEADER_BYTES)
+        );
         assert_eq!(head(&large), Err(HeadError::TooLarge));
     }
 
@@ -486,12 +641,18 @@ mod tests {
     fn framing_reads_one_agreed_length_or_chunked() {
         assert_eq!(framing_of(""), Ok(Framing::Empty));
         assert_eq!(framing_of("Content-Length: 0\r\n"), Ok(Framing::Empty));
-        assert_eq!(framing_of("Content-Length: 12\r\n"), Ok(Framing::Length(12)));
+        assert_eq!(
+            framing_of("Content-Length: 12\r\n"),
+            Ok(Framing::Length(12))
+        );
         assert_eq!(
             framing_of("Content-Length: 12\r\nContent-Length: 12\r\n"),
             Ok(Framing::Length(12))
         );
-        assert_eq!(framing_of("Content-Length: 7, 7\r\n"), Ok(Framing::Length(7)));
+        assert_eq!(
+            framing_of("Content-Length: 7, 7\r\n"),
+            Ok(Framing::Length(7))
+        );
         assert_eq!(
             framing_of("Transfer-Encoding: Chunked\r\n"),
             Ok(Framing::Chunked)
@@ -535,5 +696,39 @@ mod tests {
         for bad in [&b""[..], b"zz", b"-1", b"0x10", b"1234567890abcdef0"] {
             assert_eq!(chunk_size(bad), None, "{bad:?}");
         }
+    }
+
+    fn written(status: u16, body: &[u8], head_only: bool) -> String {
+        let mut out = Vec::new();
+        let headers = [
+            ("Content-Type", "text/plain"),
+            ("X-Bad", "a\r\nSet-Cookie: x"),
+        ];
+        write_response(&mut out, 1, status, headers.into_iter(), body, head_only);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn answers_carry_length_and_date_and_drop_headers_that_would_split_them() {
+        let text = written(200, b"hello", false);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: "));
+        assert!(
+            text.ends_with(" GMT\r\nContent-Length: 5\r\n\r\nhello"),
+            "{text}"
+        );
+        assert!(!text.contains("Set-Cookie"));
+        let head = written(200, b"hello", true);
+        assert!(head.ends_with("Content-Length: 5\r\n\r\n"), "{head}");
+        for bodiless in [204, 304] {
+            let text = written(bodiless, b"ignored", false);
+            assert!(!text.contains("Content-Length") && text.ends_with("GMT\r\n\r\n"));
+        }
+        assert!(written(299, b"", false).starts_with("HTTP/1.1 299 \r\n"));
+    }
+
+    #[test]
+    fn http_dates_are_rfc_9110() {
+        let at = time::OffsetDateTime::from_unix_timestamp(1_743_433_200).unwrap();
+        assert_eq!(http_date(at), "Mon, 31 Mar 2025 15:00:00 GMT");
     }
 }

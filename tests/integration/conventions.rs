@@ -211,6 +211,7 @@ fn panicking_handler_answers_500_and_server_keeps_serving() {
         workers: 1,
         max_body_bytes: 1024,
         client_timeout: std::time::Duration::from_secs(30),
+        max_connections: 16,
     };
     let stop = Arc::clone(&shutdown);
     let thread = std::thread::spawn(move || {

@@ -153,7 +153,7 @@ fn request_target_on_generated_input() {
         r#"{"email":1,"password":null,"is_superuser":"yes"}"#,
         "[]",
     ];
-    for _ in 0..1500 {
+    for round in 0..1500 {
         let text = format!(
             "{} {}{}\n{}{}\n",
             gen.pick(&methods),
@@ -162,6 +162,14 @@ fn request_target_on_generated_input() {
             gen.pick(&auths),
             gen.pick(&types)
         );
+        // Every other input is a real HTTP/1.1 head, which goes through the server's parser.
+        let text = if round % 2 == 0 {
+            text.replacen('\n', " HTTP/1.1\r\n", 1)
+                .replace('\n', "\r\n")
+                + "\r\n"
+        } else {
+            text
+        };
         let body = gen.pick(&bodies).as_bytes().to_vec();
         let body = if gen.below(2) == 0 {
             gen.mutate(&body)
@@ -171,5 +179,40 @@ fn request_target_on_generated_input() {
         let mut input = text.into_bytes();
         input.extend_from_slice(&body);
         bodies::request(&input);
+    }
+}
+
+#[test]
+fn wire_target_on_generated_input() {
+    let mut gen = Gen(0x5eed_0004);
+    let lines = [
+        "GET / HTTP/1.1\r\n",
+        "POST /api/internal/users?x=1 HTTP/1.0\r\n",
+        "PRI * HTTP/2.0\r\n",
+        "GET http://h/p HTTP/1.1\n",
+        "\r\n",
+    ];
+    let fields = [
+        "Host: x\r\n",
+        "Content-Length: 12\r\n",
+        "Content-Length: 1, 2\r\n",
+        "Transfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Connection: keep-alive, close\r\n",
+        "X-Tab:\tvalue\t\r\n",
+        " folded\r\n",
+        "Bad Name: x\r\n",
+        "\r\n",
+    ];
+    for _ in 0..5000 {
+        let mut input = vec![gen.next() as u8];
+        input.extend_from_slice(gen.pick(&lines).as_bytes());
+        for _ in 0..gen.below(6) {
+            input.extend_from_slice(gen.pick(&fields).as_bytes());
+        }
+        input.extend_from_slice(b"\r\n1a;x=y\r\n");
+        let input = gen.mutate(&input);
+        bodies::wire(&input);
+        bodies::wire(input.get(1..).unwrap_or_default());
     }
 }

@@ -10,6 +10,7 @@ mod conventions;
 mod dashboard;
 mod dashboard_e2e;
 mod fuzz_loops;
+mod http11;
 mod keepalive;
 mod keys;
 mod malformed;

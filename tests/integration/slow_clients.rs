@@ -72,7 +72,7 @@ fn stalled_and_silent_connections_do_not_keep_a_client_waiting() {
     let resp = server.get("/api/internal/users/me").bearer(&token).send();
     resp.expect_status(200);
     assert_eq!(resp.json()["email"], json!(ADMIN_EMAIL));
-    // A well-behaved upload larger than tiny_http buffers itself (1 KiB) still goes through.
+    // A well-behaved upload of more than one segment still goes through.
     server
         .post("/api/internal/users")
         .bearer(&token)
@@ -157,9 +157,8 @@ fn oversized_header_section_gets_431_and_the_server_keeps_serving() {
     server.get("/api/v1/health").send().expect_status(200);
 }
 
-/// Accept fails with EMFILE while the process is out of file descriptors, which ends
-/// tiny_http's accept loop; once the idle connections are cut off, the server must accept
-/// again.
+/// Accept fails with EMFILE while the process is out of file descriptors; once the idle
+/// connections are cut off, the server must accept again.
 #[test]
 fn accept_resumes_after_running_out_of_file_descriptors() {
     let server = server_with_timeout(1);
@@ -190,8 +189,96 @@ fn accept_resumes_after_running_out_of_file_descriptors() {
     }
     drop(silent);
     assert!(
-        server.log().contains("the accept loop stopped"),
+        server.log().contains("cannot accept connections"),
         "EMFILE was never hit, so this test proved nothing:\n{}",
         server.log()
     );
+}
+
+/// A client that sends its header one byte at a time, each byte well within the timeout, is
+/// cut off once the whole request has taken longer than `client_timeout_seconds`: the
+/// deadline is per request, not per read.
+#[test]
+fn a_header_trickled_byte_by_byte_is_cut_off_at_the_request_deadline() {
+    let server = server_with_timeout(1);
+    let mut stream = connect(server.addr);
+    // 100 bytes at one per 100 ms would take 10 s, ten timeouts.
+    let request = format!(
+        "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: {}\r\n\r\n",
+        "s".repeat(56)
+    );
+    let mut cut_off_after = None;
+    for (sent, byte) in request.bytes().enumerate() {
+        if stream.write_all(&[byte]).is_err() {
+            cut_off_after = Some(sent);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        // Whatever the server said by now (its 408) ends the trickle.
+        stream.set_nonblocking(true).unwrap();
+        let mut peek = [0u8; 1];
+        let answered =
+            !matches!(stream.peek(&mut peek), Err(ref err) if err.kind() == ErrorKind::WouldBlock);
+        stream.set_nonblocking(false).unwrap();
+        if answered {
+            cut_off_after = Some(sent + 1);
+            break;
+        }
+    }
+    let sent = cut_off_after.unwrap_or_else(|| {
+        panic!(
+            "all {} bytes were taken one at a time: no request deadline",
+            request.len()
+        )
+    });
+    assert!(sent < request.len(), "{sent}");
+    let mut reader = BufReader::new(stream);
+    // The answer is a 408 (or, had the close raced it, nothing at all).
+    if let Ok(resp) = read_response(&mut reader) {
+        resp.expect_detail(408, json!("Request timed out"));
+    }
+    server.get("/api/v1/health").send().expect_status(200);
+}
+
+/// Connections beyond `max_connections` are answered 503 with `Retry-After` and closed at
+/// once; when the held ones go, new connections are served again.
+#[test]
+fn connections_beyond_the_cap_get_503_and_are_closed() {
+    let server = TestServer::start_with(
+        Options::default()
+            .env("SHIPSTAR_MAX_CONNECTIONS", "4")
+            .env("SHIPSTAR_CLIENT_TIMEOUT_SECONDS", "600"),
+    );
+    let held: Vec<TcpStream> = (0..4).map(|_| connect(server.addr)).collect();
+    // The server counts a connection once it has accepted it; give it the time to.
+    let deadline = Instant::now() + PATIENCE;
+    let over = loop {
+        let resp = try_send_raw(
+            server.addr,
+            b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        match resp {
+            Ok(resp) if resp.status == 503 => break resp,
+            _ => assert!(Instant::now() < deadline, "the cap was never reached"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    over.expect_detail(503, json!("Too many connections"));
+    assert_eq!(over.header("Retry-After"), Some("1"));
+    assert_eq!(over.header("Connection"), Some("close"));
+    drop(held);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match try_send_raw(
+            server.addr,
+            b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ) {
+            Ok(resp) if resp.status == 200 => break,
+            _ => assert!(
+                Instant::now() < deadline,
+                "closed connections were never given back"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
