@@ -1,6 +1,6 @@
 //! The benchmark ceiling: a bare tiny_http server that answers every request with a fixed JSON
-//! body, in the same shape as shipstar's HTTP layer (one listener with `TCP_NODELAY` and the
-//! same backlog, a fixed pool of worker threads each looping on `recv`). Whatever shipstar
+//! body (one listener bound by shipstar's own `listen`, so with `TCP_NODELAY` and the same
+//! backlog, and as many worker threads as shipstar, each looping on `recv`). Whatever shipstar
 //! does per request beyond this costs throughput relative to it, so `benches/run.sh` reports
 //! every scenario as a fraction of this server's figure measured in the same run.
 //!
@@ -12,10 +12,10 @@
 //! `GET /?bytes=N` answers a JSON body of exactly N bytes instead (at most 1 MiB), so that a
 //! scenario with a larger answer can be compared with a ceiling of the same size on the wire.
 //!
-//! Like shipstar under load, it connects to itself 4 times every 10 ms: tiny_http 0.12's connection pool can leave
-//! a connection that arrives in a burst queued behind long-lived keep-alive connections, and
-//! each such empty connection lets one queued connection through (see `src/http/server.rs`).
-//! Without it the ceiling could serve only a few of wrk's connections.
+//! It connects to itself 4 times every 10 ms: tiny_http 0.12's connection pool can leave a
+//! connection that arrives in a burst queued behind long-lived keep-alive connections, and
+//! each such empty connection lets one queued connection through. Without it the ceiling
+//! could serve only a few of wrk's connections (see docs/BENCHMARKS.md).
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -140,7 +140,7 @@ for check in "/api/internal/users/me Bearer $jwt" "/api/v1/me Bearer $api_key" "
 done
 
 # --- load --------------------------------------------------------------------------------------
-# Peak thread count: tiny_http spends one thread per connection, so it tracks the load.
+# Peak thread count: shipstar spends one thread per connection, so it tracks the load.
 (
     peak=0
     while kill -0 "$server_pid" 2>/dev/null; do

@@ -119,8 +119,11 @@ import re, subprocess, sys
 path, requests = sys.argv[1], int(sys.argv[2])
 # (label, function name fragment): inclusive cost of each part of a request.
 PARTS = [
-    ("tiny_http: read and parse the request", "<tiny_http::client::ClientConnection as core::iter::traits::iterator::Iterator>::next"),
-    ("tiny_http: write the response", "tiny_http::response::Response<R>::raw_print"),
+    ("http: read and parse the request", "shipstar::http::connection::Connection::next_request"),
+    ("http: hand to a worker and back", "shipstar::http::server::handle"),
+    ("http: serialise and write the answer", "shipstar::http::server::answer"),
+    ("ceiling (tiny_http): read and parse the request", "<tiny_http::client::ClientConnection as core::iter::traits::iterator::Iterator>::next"),
+    ("ceiling (tiny_http): write the response", "tiny_http::response::Response<R>::raw_print"),
     ("shipstar: route, handler, errors, headers", "shipstar::api::handle"),
     ("  routing", "shipstar::api::router::find"),
     ("  JWT check (HMAC-SHA-256, claims)", "shipstar::auth::jwt::verify"),

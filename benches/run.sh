@@ -4,7 +4,7 @@
 #   bash benches/run.sh [--smoke] [--duration SECS] [--verbose] [--server PATH]
 #
 # Builds the release binary and the ceiling (benches/ceiling.rs: a bare tiny_http server
-# answering a fixed JSON body, same worker-pool shape), starts both on 127.0.0.1 (shipstar on
+# answering a fixed JSON body, with as many worker threads), starts both on 127.0.0.1 (shipstar on
 # a fresh database in a temporary directory) and measures with wrk: the ceiling, health,
 # users/me (JWT), /api/v1/me (API key), login, the public changelog and blog reads, the same
 # reads again with 10,000 API keys, users and published blog posts in the database, users/me
@@ -331,22 +331,27 @@ wrk_row() {
     fi
 }
 
-# pool_threads PID NAME: how many connection threads tiny_http runs in process PID: its
-# unnamed threads (they carry the process name NAME) less the main and the accept thread.
-pool_threads() {
+# connection_threads PID NAME: how many connection threads process PID runs. shipstar names
+# its connection threads `http-connection`; tiny_http's (the ceiling's) are unnamed and carry
+# the process name NAME, beside the main and the accept thread.
+connection_threads() {
     local count
+    if [[ "$2" == shipstar ]]; then
+        cat /proc/"$1"/task/*/comm 2>/dev/null | grep -cx "http-connection" || true
+        return
+    fi
     count="$(cat /proc/"$1"/task/*/comm 2>/dev/null | grep -cx "$2" || true)"
     echo $((count - 2))
 }
 
-# tiny_http 0.12 gives each connection a thread from a pool that keeps 4 idle threads. When
-# more connections than that arrive at once, the pool can queue the extra ones behind
-# connections that stay open, and those are not served until others close (see
+# tiny_http 0.12 (the ceiling) gives each connection a thread from a pool that keeps 4 idle
+# threads. When more connections than that arrive at once, the pool can queue the extra ones
+# behind connections that stay open, and those are not served until others close (see
 # docs/BENCHMARKS.md). wrk opens all its connections at once, so a run can end up measuring
 # a handful of connections. Each run is checked after a second: the "served" column is how
 # many connection threads the target runs then (at most the connections); below three
 # quarters of wrk's connections the run is repeated (at most 3 times) and, failing that,
-# flagged in the summary.
+# flagged in the summary. shipstar starts a thread per connection as it accepts it.
 starved=()
 declare -A served_of=()
 check_after=1
@@ -355,10 +360,10 @@ if [[ $duration -lt 2 ]]; then check_after=0.5; fi
 # served_all SCENARIO PID NAME CONNECTIONS: whether PID serves (nearly) all CONNECTIONS.
 served_all() {
     local served
-    served="$(pool_threads "$2" "$3")"
+    served="$(connection_threads "$2" "$3")"
     served_of[$1]=$((served < $4 ? served : $4))
     if [[ $((4 * served)) -ge $((3 * $4)) ]]; then return 0; fi
-    echo "note: scenario $1: tiny_http is serving $served of $4 connections; measuring again" >&2
+    echo "note: scenario $1: $3 is serving $served of $4 connections; measuring again" >&2
     return 1
 }
 
@@ -402,8 +407,9 @@ printf '%-24s %5s %6s %10s %9s %9s %8s %8s %9s %9s\n' \
 ceiling_url="http://127.0.0.1:$ceiling_port/"
 # A short unrecorded warm-up of each server first: on a fresh process, tiny_http's connection
 # pool has 4 threads, and a burst of new connections queued behind them is let through one
-# nudge (10 ms) at a time, which puts the first second's p99 in the hundreds of milliseconds
-# for the ceiling and shipstar alike (see "tiny_http's connection pool" in the docs).
+# nudge (10 ms) at a time, which puts the ceiling's first-second p99 in the hundreds of
+# milliseconds (see "tiny_http's connection pool" in the docs). shipstar gets the same
+# warm-up, so both are measured warm.
 warm_up() { wrk -t "$cores" -c "$conns_get" -d 1s "$1" >/dev/null 2>&1 || true; }
 warm_up "$ceiling_url"
 run_wrk ceiling "$conns_get" -s benches/report.lua "$ceiling_url"
@@ -487,7 +493,7 @@ run_wrk blogs "$conns_get" -s benches/report.lua "$base/api/v1/blogs"
 if [[ $smoke -eq 0 ]]; then
     # The ceiling again, answering as many bytes (status line, headers and body) as the
     # changelog read does: a larger answer costs the load generator and the kernel more, and
-    # tiny_http sends one over 1 KiB in two writes, whatever the server.
+    # the ceiling (tiny_http) sends one over 1 KiB in two writes.
     wire_bytes() {
         curl -sS --max-time 10 -o /dev/null -w '%{size_header} %{size_download}' "$1" |
             awk '{ print $1 + $2 }'
@@ -564,7 +570,7 @@ run_wrk "changelog_slug_${seed_label}" "$conns_get" -s benches/report.lua \
     "$base/api/v1/changelog/changelog-0"
 run_wrk "blogs_${seed_label}" "$conns_get" -s benches/report.lua "$base/api/v1/blogs"
 
-# Memory with many connections open at once (tiny_http gives each one a thread).
+# Memory with many connections open at once (each has a thread of its own).
 run_wrk "users_me_${conns_many}_conns" "$conns_many" -s benches/report.lua "${auth[@]}" \
     "$base/api/internal/users/me"
 many_rss_kib="$(rss_kib VmHWM)"
@@ -652,7 +658,7 @@ awk -v single="$single_login_ms" -v cores="$cores" -v rps="$(figure login rps)" 
         "-", "-", "-", "<=100 MiB", sprintf("%.1f", many / 1024), (many <= 100 * 1024 ? "met" : "MISSED")
 }'
 if [[ ${#starved[@]} -gt 0 ]]; then
-    echo "warning: tiny_http left some connections unserved in every attempt of: ${starved[*]} (those rows measure fewer connections)"
+    echo "warning: some connections were left unserved in every attempt of: ${starved[*]} (those rows measure fewer connections)"
 fi
 if [[ $smoke -eq 1 ]]; then
     echo "(smoke run: $duration s per scenario, $conns_get connections, $seed_rows seeded rows; the targets are for a full run)"

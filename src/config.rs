@@ -130,7 +130,7 @@ pub struct Config {
     pub workers: usize,
     /// Largest request body in bytes, at least 1024.
     pub max_body_bytes: u64,
-    /// Longest pause in a client's traffic, in seconds, 1 to 3600.
+    /// Idle-connection and per-request deadline in seconds, 1 to 3600.
     pub client_timeout_seconds: u64,
     /// Most client connections open at once, at least 1.
     pub max_connections: usize,
@@ -303,7 +303,7 @@ const KEYS: &[KeySpec] = &[
         kind: Kind::Int(1..=MAX_CLIENT_TIMEOUT_SECONDS),
         default: DefaultValue::Int(30),
         check: Check::Any,
-        doc: "How long a client may stay silent: mid-request, while taking a response, or idle between requests.",
+        doc: "Longest silence of an idle connection, and longest time a request may take to arrive once begun (then 408); also bounds each write of an answer.",
     },
     KeySpec {
         name: "max_connections",

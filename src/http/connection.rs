@@ -284,14 +284,15 @@ impl Connection {
         }
     }
 
-    /// Makes the socket's read timeout at most `remaining` (plus the slack), and no lower
-    /// than needed: it is raised back to `client_timeout` for an idle wait.
+    /// Sets the socket's read timeout to `remaining` (at most `client_timeout`) unless it is
+    /// within [`DEADLINE_SLACK`] of that already, so that in the common case (a request that
+    /// arrives in one piece, an idle wait after it) no system call is made.
     fn bound_socket_timeout(&mut self, remaining: Duration) -> Result<(), Fill> {
-        let wanted = remaining.min(self.client_timeout);
-        let too_long = self.socket_timeout > wanted + DEADLINE_SLACK;
-        let too_short = self.socket_timeout < wanted && wanted == self.client_timeout;
-        if too_long || too_short {
-            let wanted = wanted.max(Duration::from_millis(1));
+        let wanted = remaining
+            .min(self.client_timeout)
+            .max(Duration::from_millis(1));
+        let off_by = self.socket_timeout.abs_diff(wanted);
+        if off_by > DEADLINE_SLACK {
             self.stream
                 .set_read_timeout(Some(wanted))
                 .map_err(|_| Fill::Closed)?;
@@ -425,4 +426,86 @@ fn refuse(
         exchange,
         target,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A connection on loopback: the server side wrapped, and the client's stream.
+    fn pair(client_timeout: Duration) -> (Connection, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, peer) = listener.accept().unwrap();
+        let connection = Connection::new(accepted, Some(peer.ip()), client_timeout, 1024).unwrap();
+        (connection, client)
+    }
+
+    fn send_in_pieces(mut client: TcpStream, pieces: Vec<&'static [u8]>, gap: Duration) {
+        std::thread::spawn(move || {
+            for piece in pieces {
+                if client.write_all(piece).is_err() {
+                    return;
+                }
+                std::thread::sleep(gap);
+            }
+            // Keeps the connection open until the server is done with it.
+            std::thread::sleep(Duration::from_secs(3));
+        });
+    }
+
+    #[test]
+    fn a_request_in_pieces_is_read_whole_and_the_idle_timeout_comes_back() {
+        let timeout = Duration::from_secs(2);
+        let (mut connection, client) = pair(timeout);
+        send_in_pieces(
+            client,
+            vec![
+                b"POST /a?b=1 HTTP/1.1\r\nHo",
+                b"st: x\r\nContent-Length: 5\r\n",
+                b"\r\nhel",
+                b"lo",
+                b"GET /next HTTP/1.1\r\n\r\n",
+            ],
+            Duration::from_millis(120),
+        );
+        let mut began = 0;
+        let Incoming::Request(request, exchange) = connection.next_request(&mut || began += 1)
+        else {
+            panic!("no request");
+        };
+        assert_eq!(
+            (request.method.as_str(), request.path.as_str()),
+            ("POST", "/a")
+        );
+        assert_eq!(
+            (request.query.as_str(), request.body.as_slice()),
+            ("b=1", &b"hello"[..])
+        );
+        assert!(exchange.keep_alive && !exchange.refused);
+        // The pieces lowered the socket timeout towards the request's deadline.
+        assert!(connection.socket_timeout < timeout - DEADLINE_SLACK);
+        let Incoming::Request(next, _) = connection.next_request(&mut || began += 1) else {
+            panic!("no second request");
+        };
+        assert_eq!(next.path, "/next");
+        assert_eq!(began, 2);
+        // Waiting for the second request restored the full idle timeout.
+        assert!(connection.socket_timeout.abs_diff(timeout) <= DEADLINE_SLACK);
+    }
+
+    #[test]
+    fn a_trickled_head_is_refused_408_at_the_request_deadline() {
+        let (mut connection, client) = pair(Duration::from_millis(300));
+        let trickle: Vec<&'static [u8]> = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".chunks(1).collect();
+        send_in_pieces(client, trickle, Duration::from_millis(40));
+        match connection.next_request(&mut || {}) {
+            Incoming::Refused(response, exchange, None) => {
+                assert_eq!(response.status, 408);
+                assert!(!exchange.keep_alive && exchange.refused);
+            }
+            _ => panic!("the trickled request was not refused"),
+        }
+    }
 }

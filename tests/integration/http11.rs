@@ -196,9 +196,8 @@ fn http_1_0_is_answered_in_1_0_and_closed_unless_kept_alive() {
     assert!(is_closed(&mut reader));
 }
 
-/// tiny_http deadlocked on these: the connection got no answer and its thread leaked. With a
-/// cap of 8 connections, leaking even one per request would lock the server out long before
-/// the 50th.
+/// Each gets an answer and a close. With a cap of 8 connections, a server that leaked even one
+/// connection per such request would lock itself out long before the 50th.
 #[test]
 fn http_2_and_later_get_505_and_a_close_and_leak_nothing() {
     let server = TestServer::start_with(Options::default().env("SHIPSTAR_MAX_CONNECTIONS", "8"));

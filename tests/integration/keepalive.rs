@@ -6,13 +6,12 @@ use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// Opens a few idle connections, then asks on a new one; repeated, because the stall this
-/// guards against (a lost wake-up in tiny_http's connection pool) needs two connections to
-/// arrive close together.
+/// Opens a few idle connections, then asks on a new one; repeated, because a stall of this
+/// kind (a lost wake-up in a connection pool) needs two connections to arrive close together.
 #[test]
 fn a_new_connection_is_answered_while_others_sit_idle() {
-    // Client timeouts long enough that the accept loop's visits (a few per timeout) cannot
-    // be what frees a stuck connection within the hang guard below.
+    // Client timeouts long enough that no timeout can be what frees a stuck connection
+    // within the hang guard below.
     let server =
         TestServer::start_with(Options::default().env("SHIPSTAR_CLIENT_TIMEOUT_SECONDS", "600"));
     for round in 0..40 {

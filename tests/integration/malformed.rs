@@ -78,9 +78,8 @@ fn percent_escapes_that_decode_to_traversal_never_reach_a_file() {
     }
 }
 
-/// A declared body far larger than memory (10^14 bytes) gets its 413 and the server lives:
-/// tiny_http would drain the unread body into one buffer of that size on drop, an allocation
-/// that aborts the process, so such a connection is answered and abandoned instead.
+/// A declared body far larger than memory (10^14 bytes) gets its 413 before any of it is read,
+/// and the server lives (a server that buffered or drained the declared length would abort).
 #[test]
 fn absurd_declared_body_lengths_get_413_and_the_server_lives() {
     use std::io::BufRead;
