@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 /// Bytes asked of the socket per read while reading a head.
 const READ_CHUNK: usize = 8 * 1024;
+/// Least free room in the buffer for a read; below it, the buffer is compacted or grown.
+const MIN_READ_ROOM: usize = 2 * 1024;
 /// Longest line accepted in a chunked body (a chunk size with its extensions, or a trailer).
 const MAX_CHUNK_LINE_BYTES: usize = 4 * 1024;
 /// A lowered socket timeout may run this much past the deadline before it is lowered again;
@@ -73,9 +75,11 @@ enum BodyError {
 pub(super) struct Connection {
     stream: TcpStream,
     peer: Option<IpAddr>,
-    /// Received bytes; `buf[pos..]` is not consumed yet.
+    /// Received bytes are `buf[..end]`, and `buf[pos..end]` is not consumed yet. The buffer
+    /// stays allocated and zeroed at its full length, so a read costs no clearing.
     buf: Vec<u8>,
     pos: usize,
+    end: usize,
     /// The read timeout currently set on the socket.
     socket_timeout: Duration,
     client_timeout: Duration,
@@ -96,8 +100,9 @@ impl Connection {
         Ok(Connection {
             stream,
             peer,
-            buf: Vec::with_capacity(READ_CHUNK),
+            buf: vec![0; READ_CHUNK],
             pos: 0,
+            end: 0,
             socket_timeout: client_timeout,
             client_timeout,
             max_body_bytes,
@@ -235,33 +240,30 @@ impl Connection {
     }
 
     fn unread(&self) -> &[u8] {
-        &self.buf[self.pos..]
+        &self.buf[self.pos..self.end]
     }
 
     /// Reads more bytes into the buffer, waiting no later than `deadline`.
     fn fill(&mut self, deadline: Instant) -> Fill {
-        if self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-        } else if self.pos > 0 && self.buf.len() + READ_CHUNK > self.buf.capacity() {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
+        if self.pos == self.end {
+            (self.pos, self.end) = (0, 0);
         }
-        let old_len = self.buf.len();
-        self.buf.resize(old_len + READ_CHUNK, 0);
-        let result = self.read_before(deadline, old_len);
-        let read = match result {
-            Ok(n) => n,
-            Err(fill) => {
-                self.buf.truncate(old_len);
-                return fill;
+        if self.buf.len() - self.end < MIN_READ_ROOM {
+            // Move the unread bytes to the front, and grow only when that leaves too little
+            // room (a head or chunk line longer than the buffer; callers bound those).
+            self.buf.copy_within(self.pos..self.end, 0);
+            (self.pos, self.end) = (0, self.end - self.pos);
+            if self.buf.len() - self.end < MIN_READ_ROOM {
+                self.buf.resize(self.buf.len() + READ_CHUNK, 0);
             }
-        };
-        self.buf.truncate(old_len + read);
-        if read == 0 {
-            Fill::Closed
-        } else {
-            Fill::Data
+        }
+        match self.read_before(deadline, self.end) {
+            Ok(0) => Fill::Closed,
+            Ok(read) => {
+                self.end += read;
+                Fill::Data
+            }
+            Err(fill) => fill,
         }
     }
 
