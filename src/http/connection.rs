@@ -444,31 +444,35 @@ mod tests {
         (connection, client)
     }
 
-    fn send_in_pieces(mut client: TcpStream, pieces: Vec<&'static [u8]>, gap: Duration) {
+    /// Sends `pieces` with `gap` between them on a thread of its own, which then keeps the
+    /// connection open for a while; the thread gives the stream back when joined.
+    fn send_in_pieces(
+        mut client: TcpStream,
+        pieces: Vec<&'static [u8]>,
+        gap: Duration,
+    ) -> std::thread::JoinHandle<TcpStream> {
         std::thread::spawn(move || {
             for piece in pieces {
                 if client.write_all(piece).is_err() {
-                    return;
+                    break;
                 }
                 std::thread::sleep(gap);
             }
-            // Keeps the connection open until the server is done with it.
-            std::thread::sleep(Duration::from_secs(3));
-        });
+            client
+        })
     }
 
     #[test]
     fn a_request_in_pieces_is_read_whole_and_the_idle_timeout_comes_back() {
         let timeout = Duration::from_secs(2);
         let (mut connection, client) = pair(timeout);
-        send_in_pieces(
+        let sender = send_in_pieces(
             client,
             vec![
                 b"POST /a?b=1 HTTP/1.1\r\nHo",
                 b"st: x\r\nContent-Length: 5\r\n",
                 b"\r\nhel",
                 b"lo",
-                b"GET /next HTTP/1.1\r\n\r\n",
             ],
             Duration::from_millis(120),
         );
@@ -488,12 +492,15 @@ mod tests {
         assert!(exchange.keep_alive && !exchange.refused);
         // The pieces lowered the socket timeout towards the request's deadline.
         assert!(connection.socket_timeout < timeout - DEADLINE_SLACK);
+        // The next request comes only once the connection is idle.
+        let mut client = sender.join().unwrap();
+        client.write_all(b"GET /next HTTP/1.1\r\n\r\n").unwrap();
         let Incoming::Request(next, _) = connection.next_request(&mut || began += 1) else {
             panic!("no second request");
         };
         assert_eq!(next.path, "/next");
         assert_eq!(began, 2);
-        // Waiting for the second request restored the full idle timeout.
+        // Waiting for it restored the full idle timeout.
         assert!(connection.socket_timeout.abs_diff(timeout) <= DEADLINE_SLACK);
     }
 
@@ -501,7 +508,7 @@ mod tests {
     fn a_trickled_head_is_refused_408_at_the_request_deadline() {
         let (mut connection, client) = pair(Duration::from_millis(300));
         let trickle: Vec<&'static [u8]> = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".chunks(1).collect();
-        send_in_pieces(client, trickle, Duration::from_millis(40));
+        let _sender = send_in_pieces(client, trickle, Duration::from_millis(40));
         match connection.next_request(&mut || {}) {
             Incoming::Refused(response, exchange, None) => {
                 assert_eq!(response.status, 408);
