@@ -33,7 +33,7 @@ const ACCEPT_POLL: Duration = Duration::from_millis(100);
 /// How long the accept loop pauses after `accept` failed for want of resources (file
 /// descriptors, memory): the pending connections wait in the kernel's backlog meanwhile.
 const ACCEPT_RETRY: Duration = Duration::from_millis(20);
-/// Least time between two log lines about failing accepts.
+/// Least time between two log lines about the same accept-side trouble.
 const ACCEPT_WARN_INTERVAL: Duration = Duration::from_secs(10);
 /// Stack of a connection thread: it parses and serialises, the handler runs on a worker.
 const CONNECTION_STACK_BYTES: usize = 256 * 1024;
@@ -158,10 +158,11 @@ fn worker_loop(queue: &Mutex<Receiver<Job>>, handler: &Handler) {
 }
 
 fn accept_loop(socket: &TcpListener, shared: &Arc<Shared>) {
-    let mut last_warning: Option<Instant> = None;
+    let mut accept_warning = Warning::default();
+    let mut admit_warning = Warning::default();
     while !shared.shutdown.load(Ordering::SeqCst) {
         match socket.accept() {
-            Ok((stream, peer)) => admit(stream, peer, shared),
+            Ok((stream, peer)) => admit(stream, peer, shared, &mut admit_warning),
             Err(err) => {
                 use std::io::ErrorKind;
                 if matches!(
@@ -173,13 +174,7 @@ fn accept_loop(socket: &TcpListener, shared: &Arc<Shared>) {
                 // EMFILE, ENFILE, ENOBUFS, ENOMEM: wait for resources to come back. Anything
                 // else (a connection reset before it was accepted) concerns one connection.
                 if matches!(err.raw_os_error(), Some(24 | 23 | 105 | 12)) {
-                    if last_warning.is_none_or(|at| at.elapsed() >= ACCEPT_WARN_INTERVAL) {
-                        last_warning = Some(Instant::now());
-                        logging::event(
-                            logging::Level::Warn,
-                            &format!("cannot accept connections ({err}); retrying"),
-                        );
-                    }
+                    accept_warning.log(&format!("cannot accept connections ({err}); retrying"));
                     std::thread::sleep(ACCEPT_RETRY);
                 }
             }
@@ -188,8 +183,12 @@ fn accept_loop(socket: &TcpListener, shared: &Arc<Shared>) {
 }
 
 /// Starts a thread for a new connection, or answers 503 when the cap is reached.
-fn admit(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
+fn admit(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>, last_warning: &mut Warning) {
     if shared.open.load(Ordering::SeqCst) >= shared.options.max_connections {
+        last_warning.log(&format!(
+            "connection limit reached (max_connections = {}); answering 503",
+            shared.options.max_connections
+        ));
         refuse_over_capacity(stream);
         return;
     }
@@ -205,10 +204,7 @@ fn admit(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
     if started.is_err() {
         // The stream was moved into the closure and dropped with it: the client sees a close.
         shared.open.fetch_sub(1, Ordering::SeqCst);
-        logging::event(
-            logging::Level::Warn,
-            "cannot start a thread for a new connection; closed it",
-        );
+        last_warning.log("cannot start a thread for a new connection; closed it");
     }
 }
 
@@ -224,9 +220,28 @@ fn refuse_over_capacity(mut stream: TcpStream) {
         refused: false,
     };
     let mut out = Vec::new();
-    serialise(response, "-", exchange, &mut out);
+    serialise(response, &crate::ids::request_id(), exchange, &mut out);
     let _ = stream.set_write_timeout(Some(OVER_CAPACITY_WRITE_TIMEOUT));
     let _ = stream.write_all(&out);
+}
+
+/// A warning logged at most once per [`ACCEPT_WARN_INTERVAL`], so that a lasting condition
+/// (no descriptors, the connection cap) cannot flood the log.
+#[derive(Default)]
+struct Warning {
+    last: Option<Instant>,
+}
+
+impl Warning {
+    fn log(&mut self, message: &str) {
+        if self
+            .last
+            .is_none_or(|at| at.elapsed() >= ACCEPT_WARN_INTERVAL)
+        {
+            self.last = Some(Instant::now());
+            logging::event(logging::Level::Warn, message);
+        }
+    }
 }
 
 /// Counts a connection as busy while it lives.

@@ -144,12 +144,7 @@ impl TestServer {
 
     /// The one-time setup URL printed by a server started without an administrator.
     pub fn setup_url(&self) -> String {
-        // The log is written by a background thread: wait for the line, boundedly.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !self.log().contains("/setup?token=") && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let log = self.log();
+        let log = self.log_once_it_has("/setup?token=");
         let lines: Vec<&str> = log
             .lines()
             .filter(|l| l.contains("/setup?token="))
@@ -161,6 +156,19 @@ impl TestServer {
             .unwrap()
             .trim_matches(|c: char| c == '"' || c == '\'' || c == '<' || c == '>')
             .to_string()
+    }
+
+    /// The log once it contains `needle`, or as it is after 5 s: the log is written by a
+    /// thread of the server's own, so a line can lag behind the event it reports.
+    pub fn log_once_it_has(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() >= deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// The server's process id.

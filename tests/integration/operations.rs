@@ -809,9 +809,7 @@ fn json_log_format_gives_one_object_per_line_with_the_request_fields() {
 fn json_log_format_covers_the_setup_link_line_too() {
     let server = TestServer::start_with(no_admin().env("SHIPSTAR_LOG_FORMAT", "json"));
     server.get("/api/v1/health").send().expect_status(200);
-    // The log writer is a thread of its own: wait until it has written the link.
-    server.setup_url();
-    let log = server.log();
+    let log = server.log_once_it_has("/setup?token=");
     let mut setup_lines = 0;
     for line in log.lines().filter(|l| !l.trim().is_empty()) {
         let value: Value = serde_json::from_str(line)

@@ -188,10 +188,10 @@ fn accept_resumes_after_running_out_of_file_descriptors() {
         std::thread::sleep(Duration::from_millis(200));
     }
     drop(silent);
+    let log = server.log_once_it_has("cannot accept connections");
     assert!(
-        server.log().contains("cannot accept connections"),
-        "EMFILE was never hit, so this test proved nothing:\n{}",
-        server.log()
+        log.contains("cannot accept connections"),
+        "EMFILE was never hit, so this test proved nothing:\n{log}"
     );
 }
 
@@ -266,6 +266,10 @@ fn connections_beyond_the_cap_get_503_and_are_closed() {
     over.expect_detail(503, json!("Too many connections"));
     assert_eq!(over.header("Retry-After"), Some("1"));
     assert_eq!(over.header("Connection"), Some("close"));
+    assert_eq!(over.header("X-Request-Id").map(str::len), Some(32));
+    let warning = "connection limit reached (max_connections = 4)";
+    let log = server.log_once_it_has(warning);
+    assert!(log.contains(warning), "no warning:\n{log}");
     drop(held);
     let deadline = Instant::now() + PATIENCE;
     loop {
