@@ -9,7 +9,8 @@
 //! a 503 and is closed at once.
 //!
 //! Every answer gets `X-Request-Id`, `X-Content-Type-Options: nosniff` and `Server`, is
-//! serialised into one buffer and sent with one write, and is logged in one line. A handler that panics answers 500 and its worker lives on.
+//! serialised into one buffer and sent with one write, and is logged in one line. A handler
+//! that panics answers 500 and its worker lives on.
 
 use super::connection::{Connection, Exchange, Incoming};
 use super::listener::listen;
