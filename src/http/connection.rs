@@ -158,10 +158,10 @@ impl Connection {
             started,
             refused: false,
         };
-        // From here on a refusal leaves unread body bytes behind: the connection closes.
-        let path = head.target.split('?').next().unwrap_or_default();
-        let target = (head.method.to_ascii_uppercase(), path.to_string());
+        // From here on a refusal leaves unread body bytes behind: the connection closes. The
+        // method and path for its log line are copied only when it happens.
         let refused = |status, detail| {
+            let path = head.target.split('?').next().unwrap_or_default();
             refuse(
                 status,
                 detail,
@@ -170,7 +170,7 @@ impl Connection {
                     refused: true,
                     ..exchange
                 },
-                Some(target.clone()),
+                Some((head.method.to_ascii_uppercase(), path.to_string())),
             )
         };
         let framing = match wire::framing(&head) {
