@@ -865,23 +865,8 @@ fn list_defaults_to_20_and_refuses_bad_query_values() {
             .len(),
         21
     );
-    let cases: [(&str, Vec<(Value, &str)>); 6] = [
-        (
-            "?limit=0",
-            vec![(json!(["query", "limit"]), "greater_than_equal")],
-        ),
-        (
-            "?limit=101",
-            vec![(json!(["query", "limit"]), "less_than_equal")],
-        ),
-        (
-            "?limit=abc",
-            vec![(json!(["query", "limit"]), "int_parsing")],
-        ),
-        (
-            "?offset=-1",
-            vec![(json!(["query", "offset"]), "greater_than_equal")],
-        ),
+    let mut cases = pagination_query_errors();
+    cases.extend([
         (
             "?type=news&published=maybe",
             vec![
@@ -897,7 +882,7 @@ fn list_defaults_to_20_and_refuses_bad_query_values() {
                 (json!(["query", "type"]), "value_error"),
             ],
         ),
-    ];
+    ]);
     for (query, problems) in cases {
         expect_problems(&w.list(&w.owner, query), &problems);
     }

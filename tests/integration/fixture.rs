@@ -527,6 +527,29 @@ pub fn expect_problems(resp: &Resp, expected: &[(Value, &str)]) {
     assert_eq!(got, want, "422 problems for {}: {body}", resp.request);
 }
 
+/// The 422 problems every paginated list answers for a bad `limit` or `offset`: query
+/// strings with the (`loc`, `type`) pairs each must produce.
+pub fn pagination_query_errors() -> Vec<(&'static str, Vec<(Value, &'static str)>)> {
+    vec![
+        (
+            "?limit=0",
+            vec![(serde_json::json!(["query", "limit"]), "greater_than_equal")],
+        ),
+        (
+            "?limit=101",
+            vec![(serde_json::json!(["query", "limit"]), "less_than_equal")],
+        ),
+        (
+            "?limit=abc",
+            vec![(serde_json::json!(["query", "limit"]), "int_parsing")],
+        ),
+        (
+            "?offset=-1",
+            vec![(serde_json::json!(["query", "offset"]), "greater_than_equal")],
+        ),
+    ]
+}
+
 /// The sorted keys of a JSON object (panics on anything else).
 pub fn fields_of(value: &Value) -> Vec<String> {
     let mut keys: Vec<String> = value

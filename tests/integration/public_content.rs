@@ -478,31 +478,14 @@ fn lists_are_newest_published_first_paginated_and_filtered_by_project() {
 fn list_query_errors_are_422_with_query_locs() {
     let w = world();
     for list in ["/api/v1/changelogs", "/api/v1/blogs", "/api/v1/kb"] {
-        let cases: [(&str, Vec<(Value, &str)>); 5] = [
-            (
-                "?limit=0",
-                vec![(json!(["query", "limit"]), "greater_than_equal")],
-            ),
-            (
-                "?limit=101",
-                vec![(json!(["query", "limit"]), "less_than_equal")],
-            ),
-            (
-                "?limit=abc",
-                vec![(json!(["query", "limit"]), "int_parsing")],
-            ),
-            (
-                "?offset=-1",
-                vec![(json!(["query", "offset"]), "greater_than_equal")],
-            ),
-            (
-                "?limit=abc&offset=x",
-                vec![
-                    (json!(["query", "limit"]), "int_parsing"),
-                    (json!(["query", "offset"]), "int_parsing"),
-                ],
-            ),
-        ];
+        let mut cases = pagination_query_errors();
+        cases.push((
+            "?limit=abc&offset=x",
+            vec![
+                (json!(["query", "limit"]), "int_parsing"),
+                (json!(["query", "offset"]), "int_parsing"),
+            ],
+        ));
         for (query, problems) in cases {
             let resp = w.server.get(&format!("{list}{query}")).send();
             expect_problems(&resp, &problems);

@@ -42,6 +42,23 @@ fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
     }
 }
 
+/// Asks for health on new connections until one is answered 200; fails with `why` and the
+/// server's log if none is within [`PATIENCE`].
+fn health_comes_back(server: &TestServer, why: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let resp = try_send_raw(
+            server.addr,
+            b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        if resp.is_ok_and(|resp| resp.status == 200) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{why}:\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn stalled_and_silent_connections_do_not_keep_a_client_waiting() {
     // This process holds a thousand sockets too.
@@ -171,22 +188,7 @@ fn accept_resumes_after_running_out_of_file_descriptors() {
     }
     // Far more connections than descriptors; the kernel queues the rest.
     let silent: Vec<TcpStream> = (0..100).map(|_| connect(server.addr)).collect();
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        match try_send_raw(
-            server.addr,
-            b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        ) {
-            Ok(resp) if resp.status == 200 => break,
-            _ => {}
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server stopped accepting:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    health_comes_back(&server, "the server stopped accepting");
     drop(silent);
     let log = server.log_once_it_has("cannot accept connections");
     assert!(
@@ -271,18 +273,5 @@ fn connections_beyond_the_cap_get_503_and_are_closed() {
     let log = server.log_once_it_has(warning);
     assert!(log.contains(warning), "no warning:\n{log}");
     drop(held);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        match try_send_raw(
-            server.addr,
-            b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        ) {
-            Ok(resp) if resp.status == 200 => break,
-            _ => assert!(
-                Instant::now() < deadline,
-                "closed connections were never given back"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    health_comes_back(&server, "closed connections were never given back");
 }

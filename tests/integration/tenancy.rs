@@ -64,18 +64,6 @@ fn assert_uuid_v4(value: &Value, what: &str) {
     );
 }
 
-/// The sorted keys of a JSON object.
-fn keys_of(value: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = value
-        .as_object()
-        .unwrap_or_else(|| panic!("not an object: {value}"))
-        .keys()
-        .cloned()
-        .collect();
-    keys.sort();
-    keys
-}
-
 fn teams_of(server: &TestServer, token: &str) -> Vec<Value> {
     let resp = server.get(TEAMS).bearer(token).send();
     resp.expect_status(200);
@@ -189,7 +177,7 @@ fn bootstrap_admin_owns_the_default_team() {
     assert_eq!(teams.len(), 1, "{teams:?}");
     let team = &teams[0];
     assert_eq!(
-        keys_of(team),
+        fields_of(team),
         sorted(&["id", "name", "slug", "role", "created_at"])
     );
     assert_eq!(team["slug"], json!("default"));
@@ -233,7 +221,7 @@ fn creating_a_team_makes_the_caller_its_owner() {
     resp.expect_status(201);
     let team = resp.json();
     assert_eq!(
-        keys_of(&team),
+        fields_of(&team),
         sorted(&["id", "name", "slug", "role", "created_at"])
     );
     assert_eq!(team["name"], json!("Acme Corp"));
@@ -252,7 +240,7 @@ fn creating_a_team_makes_the_caller_its_owner() {
     let members = members_of(&server, &user, team_id);
     assert_eq!(members.len(), 1, "{members:?}");
     assert_eq!(
-        keys_of(&members[0]),
+        fields_of(&members[0]),
         sorted(&["user_id", "email", "role", "added_at"])
     );
     assert_eq!(members[0]["user_id"], json!(user_id));
@@ -464,7 +452,7 @@ fn owners_add_members_who_then_see_the_team() {
     resp.expect_status(201);
     let member = resp.json();
     assert_eq!(
-        keys_of(&member),
+        fields_of(&member),
         sorted(&["user_id", "email", "role", "added_at"])
     );
     assert_eq!(member["user_id"], json!(user_id));
@@ -799,7 +787,7 @@ fn bootstrap_admin_sees_the_default_project() {
     assert_eq!(projects.len(), 1, "{projects:?}");
     let project = &projects[0];
     assert_eq!(
-        keys_of(project),
+        fields_of(project),
         sorted(&["id", "team_id", "name", "slug", "created_at"])
     );
     assert_eq!(project["slug"], json!("default"));
@@ -826,7 +814,7 @@ fn owners_create_projects_that_members_read() {
     resp.expect_status(201);
     let project = resp.json();
     assert_eq!(
-        keys_of(&project),
+        fields_of(&project),
         sorted(&["id", "team_id", "name", "slug", "created_at"])
     );
     assert_eq!(project["name"], json!("Mobile App"));
