@@ -23,13 +23,12 @@ pub fn error_response(err: &Error) -> Response {
                 AuthFailure::ApiKey => API_KEY_UNAUTHORIZED.to_string(),
                 AuthFailure::Misplaced(hint) => hint.clone(),
             };
-            return Response::json(401, &json!({ "detail": detail }))
-                .with_header("WWW-Authenticate", "Bearer");
+            return Response::detail(401, &detail).with_header("WWW-Authenticate", "Bearer");
         }
         Error::Forbidden(why) => (403, Value::from(why.as_str())),
         Error::NotFound(what) => (404, Value::from(what.as_str())),
         Error::MethodNotAllowed(allowed) => {
-            return Response::json(405, &json!({ "detail": "Method Not Allowed" }))
+            return Response::detail(405, "Method Not Allowed")
                 .with_header("Allow", allowed.join(", "));
         }
         Error::Conflict(what) => (409, Value::from(what.as_str())),
@@ -44,9 +43,9 @@ pub fn error_response(err: &Error) -> Response {
         }
         Error::RateLimited { retry_after_secs } => {
             let secs = (*retry_after_secs).max(1);
-            return Response::json(
+            return Response::detail(
                 429,
-                &json!({ "detail": format!("Rate limit exceeded. Retry after {secs} seconds.") }),
+                &format!("Rate limit exceeded. Retry after {secs} seconds."),
             )
             .with_header("Retry-After", secs.to_string());
         }

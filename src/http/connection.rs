@@ -423,11 +423,7 @@ fn refuse(
     exchange: Exchange,
     target: Option<(String, String)>,
 ) -> Incoming {
-    Incoming::Refused(
-        Response::json(status, &serde_json::json!({ "detail": detail })),
-        exchange,
-        target,
-    )
+    Incoming::Refused(Response::detail(status, detail), exchange, target)
 }
 
 #[cfg(test)]

@@ -31,6 +31,11 @@ impl Response {
         }
     }
 
+    /// The error shape every refusal uses: `{"detail": "<detail>"}` as JSON.
+    pub fn detail(status: u16, detail: &str) -> Self {
+        Self::json(status, &serde_json::json!({ "detail": detail }))
+    }
+
     /// A response with a body of the given content type.
     pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
         Response {

@@ -150,7 +150,7 @@ fn worker_loop(queue: &Mutex<Receiver<Job>>, handler: &Handler) {
                     logging::Level::Error,
                     &format!("request {} panicked", request.request_id),
                 );
-                detail_response(500, "Internal Server Error")
+                Response::detail(500, "Internal Server Error")
             }
         };
         // The connection may be gone; its answer then has nowhere to go.
@@ -212,7 +212,7 @@ fn admit(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>, last_warning
 /// Tells a connection beyond `max_connections` to come back later, without waiting on it.
 fn refuse_over_capacity(mut stream: TcpStream) {
     use std::io::Write;
-    let response = detail_response(503, "Too many connections").with_header("Retry-After", "1");
+    let response = Response::detail(503, "Too many connections").with_header("Retry-After", "1");
     let exchange = Exchange {
         minor_version: 1,
         head_only: false,
@@ -303,7 +303,7 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
                         request_id,
                         String::new(),
                         String::new(),
-                        detail_response(503, "Service Unavailable"),
+                        Response::detail(503, "Service Unavailable"),
                         exchange,
                     ),
                 }
@@ -405,10 +405,6 @@ fn serialise(response: Response, request_id: &str, exchange: Exchange, out: &mut
         &response.body,
         exchange.head_only,
     );
-}
-
-fn detail_response(status: u16, detail: &str) -> Response {
-    Response::json(status, &serde_json::json!({ "detail": detail }))
 }
 
 /// An incoming request id is echoed only when it is short and made of safe characters, so it
