@@ -232,11 +232,14 @@ function errorBox(err) {
   return h('div', { class: 'alert alert-error', role: 'alert' }, typeof err === 'string' ? err : describe(err));
 }
 
-/** A labelled input. `attrs` go on the control; returns {wrap, input}. */
-function field({ label, name, type = 'text', value, hint, attrs = {} }) {
-  const id = attrs.id || uid(name || 'field');
+/**
+ * A form control with its label and optional hint: `makeControl(id, hintId)` builds the
+ * control. Returns {wrap, input}.
+ */
+function labelled({ label, name, hint, attrs = {} }, fallbackName, makeControl) {
+  const id = attrs.id || uid(name || fallbackName);
   const hintId = hint ? `${id}-hint` : null;
-  const input = h('input', { id, name, type, value, 'aria-describedby': hintId, ...attrs });
+  const input = makeControl(id, hintId);
   const wrap = h(
     'div',
     { class: 'field' },
@@ -247,41 +250,36 @@ function field({ label, name, type = 'text', value, hint, attrs = {} }) {
   return { wrap, input };
 }
 
-function textareaField({ label, name, value = '', hint, attrs = {} }) {
-  const id = attrs.id || uid(name || 'text');
-  const hintId = hint ? `${id}-hint` : null;
-  const input = h('textarea', { id, name, 'aria-describedby': hintId, ...attrs });
-  input.value = value;
-  const wrap = h(
-    'div',
-    { class: 'field' },
-    h('label', { for: id }, label),
-    input,
-    hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
-  );
-  return { wrap, input };
+/** A labelled input. `attrs` go on the control; returns {wrap, input}. */
+function field(spec) {
+  const { name, type = 'text', value, attrs = {} } = spec;
+  return labelled(spec, 'field', (id, hintId) =>
+    h('input', { id, name, type, value, 'aria-describedby': hintId, ...attrs }));
+}
+
+function textareaField(spec) {
+  const { name, value = '', attrs = {} } = spec;
+  return labelled(spec, 'text', (id, hintId) => {
+    const input = h('textarea', { id, name, 'aria-describedby': hintId, ...attrs });
+    input.value = value;
+    return input;
+  });
 }
 
 /** A labelled select; `options` are [value, text] pairs. */
-function selectField({ label, name, options, value, hint, attrs = {} }) {
-  const id = attrs.id || uid(name || 'select');
-  const hintId = hint ? `${id}-hint` : null;
-  const input = h(
-    'select',
-    { id, name, 'aria-describedby': hintId, ...attrs },
-    options.map(([v, text]) => h('option', { value: v }, text)),
-  );
-  if (value !== undefined) {
-    input.value = value;
-  }
-  const wrap = h(
-    'div',
-    { class: 'field' },
-    h('label', { for: id }, label),
-    input,
-    hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
-  );
-  return { wrap, input };
+function selectField(spec) {
+  const { name, options, value, attrs = {} } = spec;
+  return labelled(spec, 'select', (id, hintId) => {
+    const input = h(
+      'select',
+      { id, name, 'aria-describedby': hintId, ...attrs },
+      options.map(([v, text]) => h('option', { value: v }, text)),
+    );
+    if (value !== undefined) {
+      input.value = value;
+    }
+    return input;
+  });
 }
 
 /**
