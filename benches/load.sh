@@ -112,24 +112,13 @@ jwt="$(curl -sS --max-time 10 --data-urlencode "username=$email" --data-urlencod
 [[ -n "$jwt" ]] || die "login failed"
 api_key="$("$bin" --database "$tmp/load.db" key create --project default --user "$email" \
     --name load 2>>"$tmp/server.log")" || die "shipstar key create failed"
-python3 - "$base" "$jwt" <<'PY' || die "seeding a changelog failed"
-import http.client, json, sys, urllib.parse
-base, jwt = sys.argv[1], sys.argv[2]
-url = urllib.parse.urlparse(base)
-conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-headers = {"Authorization": "Bearer " + jwt, "Content-Type": "application/json"}
-def call(method, path, body=None):
-    conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-    response = conn.getresponse()
-    data = response.read()
-    if response.status not in (200, 201):
-        sys.exit("%s %s: HTTP %d %s" % (method, path, response.status, data[:200]))
-    return json.loads(data)
-project = call("GET", "/api/internal/projects")[0]["id"]
+PYTHONPATH="$root/benches" python3 - "$base" "$jwt" <<'PY' || die "seeding a changelog failed"
+import json, sys
+from api import Api
+api = Api(sys.argv[1], sys.argv[2])
 entries = [{"category": "Added", "title": "Load", "description": "A changelog for the load test."}]
-item = call("POST", "/api/internal/projects/%s/content" % project,
-            {"type": "changelog", "title": "Load", "content": json.dumps({"title": "Load", "entries": entries})})
-call("POST", "/api/internal/content/%s/publish" % item["id"], {"slug": "load"})
+api.publish(api.first_project(), "changelog", "Load",
+            json.dumps({"title": "Load", "entries": entries}), "load")
 PY
 for check in "/api/internal/users/me Bearer $jwt" "/api/v1/me Bearer $api_key" "/api/v1/health" "/api/v1/changelogs"; do
     read -r path scheme credential <<<"$check"

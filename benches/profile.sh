@@ -280,29 +280,16 @@ login_json="$(client 1 POST /api/internal/auth/jwt/login \
 jwt="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["access_token"])' "$login_json")"
 api_key="$("$binary" --database "$tmp/profile.db" key create --project default --user "$email" \
     --name profile 2>/dev/null)" || die "key create failed"
-python3 - "$base" "$jwt" <<'PY' || die "seeding content failed"
-import http.client, json, sys, urllib.parse
-base, jwt = sys.argv[1], sys.argv[2]
-url = urllib.parse.urlparse(base)
-conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
-auth = {"Authorization": "Bearer " + jwt, "Content-Type": "application/json"}
-def call(method, path, body=None):
-    conn.request(method, path, body=None if body is None else json.dumps(body), headers=auth)
-    response = conn.getresponse()
-    data = response.read()
-    if response.status not in (200, 201):
-        sys.exit("%s %s: HTTP %d %s" % (method, path, response.status, data[:200]))
-    return json.loads(data)
-project = call("GET", "/api/internal/projects")[0]["id"]
-entries = [{"category": c, "title": "%s item %d" % (c, n), "description": "Details of the change."}
-           for n, c in enumerate(["Added", "Changed", "Fixed", "Fixed", "Security"])]
-items = [("changelog", 0, json.dumps({"title": "Changelog 0", "entries": entries}))]
+PYTHONPATH="$root/benches" python3 - "$base" "$jwt" <<'PY' || die "seeding content failed"
+import json, sys
+from api import Api, CHANGELOG_ENTRIES
+api = Api(sys.argv[1], sys.argv[2], timeout=120)
+project = api.first_project()
+items = [("changelog", 0, json.dumps({"title": "Changelog 0", "entries": CHANGELOG_ENTRIES}))]
 items += [("blog", i, "# Blog %d\n\nA paragraph of a post, long enough to look like one. " % i * 3)
           for i in range(20)]
 for kind, i, text in items:
-    item = call("POST", "/api/internal/projects/%s/content" % project,
-                {"type": kind, "title": "%s %d" % (kind, i), "content": text})
-    call("POST", "/api/internal/content/%s/publish" % item["id"], {"slug": "%s-%d" % (kind, i)})
+    api.publish(project, kind, "%s %d" % (kind, i), text, "%s-%d" % (kind, i))
 PY
 profile health "$requests" GET /api/v1/health
 profile api_key_me "$requests" GET /api/v1/me "Authorization=Bearer $api_key"

@@ -457,33 +457,19 @@ wrk_row login_saturating "$conns_login"
 # seed_content COUNT KIND FIRST: COUNT published items of KIND (slugs KIND-FIRST, ...),
 # created and published over HTTP.
 seed_content() {
-    python3 - "$base" "$jwt" "$1" "$2" "$3" <<'PY'
-import http.client, json, sys, urllib.parse
+    PYTHONPATH="$root/benches" python3 - "$base" "$jwt" "$1" "$2" "$3" <<'PY'
+import json, sys
+from api import Api, CHANGELOG_ENTRIES
 base, jwt, count, kind, first = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
-url = urllib.parse.urlparse(base)
-conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-auth = {"Authorization": "Bearer " + jwt}
-conn.request("GET", "/api/internal/projects", headers=auth)
-project = json.loads(conn.getresponse().read())[0]["id"]
-headers = dict(auth, **{"Content-Type": "application/json"})
-entries = [{"category": c, "title": "%s item %d" % (c, n), "description": "Details of the change."}
-           for n, c in enumerate(["Added", "Changed", "Fixed", "Fixed", "Security"])]
-def call(method, path, body):
-    conn.request(method, path, body=json.dumps(body), headers=headers)
-    response = conn.getresponse()
-    data = response.read()
-    if response.status not in (200, 201):
-        sys.exit("%s %s: HTTP %d %s" % (method, path, response.status, data[:200]))
-    return json.loads(data)
+api = Api(base, jwt)
+project = api.first_project()
 for i in range(first, first + count):
     title = "%s %d of the benchmark" % (kind.capitalize(), i)
     if kind == "changelog":
-        text = json.dumps({"title": title, "entries": entries})
+        text = json.dumps({"title": title, "entries": CHANGELOG_ENTRIES})
     else:
         text = "# %s\n\nA paragraph of a post, long enough to look like one. " % title * 3
-    item = call("POST", "/api/internal/projects/%s/content" % project,
-                {"type": kind, "title": title, "content": text})
-    call("POST", "/api/internal/content/%s/publish" % item["id"], {"slug": "%s-%d" % (kind, i)})
+    api.publish(project, kind, title, text, "%s-%d" % (kind, i))
 PY
 }
 seed_content 1 changelog 0 || die "seeding a changelog failed"
@@ -512,22 +498,14 @@ fi
 # --- the same reads with many rows --------------------------------------------------------
 # API keys, created through the API: the key lookup must not slow down (indexed by hash).
 seed_started="$(now_us)"
-python3 - "$base" "$jwt" "$seed_rows" <<'PY' || die "seeding API keys failed"
-import http.client, json, sys, urllib.parse
+PYTHONPATH="$root/benches" python3 - "$base" "$jwt" "$seed_rows" <<'PY' || die "seeding API keys failed"
+import sys
+from api import Api
 base, jwt, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-url = urllib.parse.urlparse(base)
-conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-auth = {"Authorization": "Bearer " + jwt}
-conn.request("GET", "/api/internal/projects", headers=auth)
-project = json.loads(conn.getresponse().read())[0]["id"]
-headers = dict(auth, **{"Content-Type": "application/json"})
+api = Api(base, jwt)
+project = api.first_project()
 for i in range(count):
-    body = json.dumps({"name": "seed %d" % i})
-    conn.request("POST", "/api/internal/projects/%s/api-keys" % project, body=body, headers=headers)
-    response = conn.getresponse()
-    response.read()
-    if response.status != 201:
-        sys.exit("key %d: HTTP %d" % (i, response.status))
+    api.call("POST", "/api/internal/projects/%s/api-keys" % project, {"name": "seed %d" % i})
 PY
 echo "== seeded $seed_rows more API keys in $(( ($(now_us) - seed_started) / 1000 )) ms" >&2
 run_wrk "api_key_me_${seed_label}" "$conns_get" -s benches/report.lua \
