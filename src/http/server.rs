@@ -322,7 +322,8 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
         });
         drop(busy);
         if !written.sent || !exchange.keep_alive {
-            if written.unread_input {
+            // A refused request may have left input unread (see `linger_and_close`).
+            if exchange.refused {
                 connection.linger_and_close();
             }
             return;
@@ -355,8 +356,6 @@ struct Written {
     principal: Option<String>,
     /// The answer reached the socket.
     sent: bool,
-    /// The request was refused with part of it unread (see [`Connection::linger_and_close`]).
-    unread_input: bool,
 }
 
 /// Serialises and sends `response`.
@@ -375,7 +374,6 @@ fn answer(
         status,
         principal,
         sent: connection.write(out).is_ok(),
-        unread_input: exchange.refused,
     }
 }
 
