@@ -141,13 +141,8 @@ pub fn world_with(options: Options) -> World {
     let server = TestServer::start_with(options.env("SHIPSTAR_BASE_URL", BASE_URL));
     let admin = server.admin_token();
     let (_, owner) = server.create_user(&admin, "owner@example.com", PASSWORD);
-    let resp = server
-        .post("/api/internal/teams")
-        .bearer(&owner)
-        .json(&json!({"name": "Content Team"}))
-        .send();
-    resp.expect_status(201);
-    let team_id = s(&resp.json(), "id").to_string();
+    let team = create_team(&server, &owner, json!({"name": "Content Team"}));
+    let team_id = s(&team, "id").to_string();
     let mut w = World {
         server,
         admin,
@@ -180,22 +175,17 @@ impl World {
     /// A user with a team and a project of their own: (token, project id, project slug).
     pub fn outsider(&self, email: &str) -> (String, String, String) {
         let (_, token) = self.server.create_user(&self.admin, email, PASSWORD);
-        let resp = self
-            .server
-            .post("/api/internal/teams")
-            .bearer(&token)
-            .json(&json!({"name": format!("Team of {email}")}))
-            .send();
-        resp.expect_status(201);
-        let team_id = s(&resp.json(), "id").to_string();
-        let resp = self
-            .server
-            .post(&format!("/api/internal/teams/{team_id}/projects"))
-            .bearer(&token)
-            .json(&json!({"name": format!("Project of {email}")}))
-            .send();
-        resp.expect_status(201);
-        let project = resp.json();
+        let team = create_team(
+            &self.server,
+            &token,
+            json!({"name": format!("Team of {email}")}),
+        );
+        let project = create_project(
+            &self.server,
+            &token,
+            s(&team, "id"),
+            json!({"name": format!("Project of {email}")}),
+        );
         (token, s(&project, "id").into(), s(&project, "slug").into())
     }
 

@@ -527,6 +527,28 @@ pub fn expect_problems(resp: &Resp, expected: &[(Value, &str)]) {
     assert_eq!(got, want, "422 problems for {}: {body}", resp.request);
 }
 
+/// Creates a team as `token` and returns its object (fails unless 201).
+pub fn create_team(server: &TestServer, token: &str, body: Value) -> Value {
+    let resp = server
+        .post("/api/internal/teams")
+        .bearer(token)
+        .json(&body)
+        .send();
+    resp.expect_status(201);
+    resp.json()
+}
+
+/// Creates a project in `team_id` as `token` and returns its object (fails unless 201).
+pub fn create_project(server: &TestServer, token: &str, team_id: &str, body: Value) -> Value {
+    let resp = server
+        .post(&format!("/api/internal/teams/{team_id}/projects"))
+        .bearer(token)
+        .json(&body)
+        .send();
+    resp.expect_status(201);
+    resp.json()
+}
+
 /// The 422 problems every paginated list answers for a bad `limit` or `offset`: query
 /// strings with the (`loc`, `type`) pairs each must produce.
 pub fn pagination_query_errors() -> Vec<(&'static str, Vec<(Value, &'static str)>)> {

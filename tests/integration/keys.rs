@@ -264,20 +264,10 @@ fn world() -> World {
     let server = server();
     let admin = server.admin_token();
     let (owner_id, owner) = server.create_user(&admin, "owner@example.com", PASSWORD);
-    let resp = server
-        .post("/api/internal/teams")
-        .bearer(&owner)
-        .json(&json!({"name": "Key Team"}))
-        .send();
-    resp.expect_status(201);
-    let team_id = resp.json()["id"].as_str().unwrap().to_string();
-    let resp = server
-        .post(&format!("/api/internal/teams/{team_id}/projects"))
-        .bearer(&owner)
-        .json(&json!({"name": "Key Project"}))
-        .send();
-    resp.expect_status(201);
-    let project_id = resp.json()["id"].as_str().unwrap().to_string();
+    let team = create_team(&server, &owner, json!({"name": "Key Team"}));
+    let team_id = team["id"].as_str().unwrap().to_string();
+    let project = create_project(&server, &owner, &team_id, json!({"name": "Key Project"}));
+    let project_id = project["id"].as_str().unwrap().to_string();
     World {
         server,
         admin,

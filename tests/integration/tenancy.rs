@@ -76,24 +76,6 @@ fn projects_of(server: &TestServer, token: &str) -> Vec<Value> {
     resp.json().as_array().unwrap().clone()
 }
 
-/// Creates a team and returns its object.
-fn create_team(server: &TestServer, token: &str, body: Value) -> Value {
-    let resp = server.post(TEAMS).bearer(token).json(&body).send();
-    resp.expect_status(201);
-    resp.json()
-}
-
-/// Creates a project in `team_id` and returns its object.
-fn create_project(server: &TestServer, token: &str, team_id: &str, body: Value) -> Value {
-    let resp = server
-        .post(&format!("{TEAMS}/{team_id}/projects"))
-        .bearer(token)
-        .json(&body)
-        .send();
-    resp.expect_status(201);
-    resp.json()
-}
-
 fn members_path(team_id: &str) -> String {
     format!("{TEAMS}/{team_id}/members")
 }
