@@ -27,16 +27,6 @@ function describeAgent(agent) {
   return system ? `${browser[1]} on ${system[1]}` : browser[1];
 }
 
-function section(title, description, ...children) {
-  const id = uid('section-title');
-  return h(
-    'section',
-    { class: 'card', 'aria-labelledby': id },
-    h('div', { class: 'card-header' }, h('div', {}, h('h2', { id }, title), description ? h('p', { class: 'muted small' }, description) : null)),
-    ...children,
-  );
-}
-
 function profileCard() {
   const me = ctx.me;
   const first = field({ label: 'First name', name: 'first_name', value: me.first_name || '', attrs: { id: 'profile-first', maxlength: '100', autocomplete: 'given-name' } });
@@ -80,7 +70,7 @@ function profileCard() {
     ctx.me.is_verified ? badge('Verified', 'success') : badge('Not verified', 'warning'),
     h('span', { class: 'muted small' }, `Account created ${formatDateTime(ctx.me.created_at)}`),
   );
-  return section('Profile', null, form, flags);
+  return card('Profile', null, form, flags);
 }
 
 function passwordCard(onChanged) {
@@ -109,7 +99,7 @@ function passwordCard(onChanged) {
       onChanged();
     },
   );
-  return section('Password', 'Changing it signs out every other session.', form);
+  return card('Password', 'Changing it signs out every other session.', form);
 }
 
 function sessionsCard() {
@@ -183,8 +173,8 @@ function sessionsCard() {
     }
   }
   load();
-  const card = section('Sessions', 'Every place your account is signed in.', problem, body, h('div', { class: 'card-footer row row-end' }, revokeOthers));
-  return { card, reload: load };
+  const element = card('Sessions', 'Every place your account is signed in.', problem, body, h('div', { class: 'card-footer row row-end' }, revokeOthers));
+  return { card: element, reload: load };
 }
 
 function renderAccount(container) {

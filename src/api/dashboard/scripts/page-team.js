@@ -16,16 +16,6 @@ function roleOptions(callerIsOwner) {
   return options;
 }
 
-function cardWith(titleText, description, ...children) {
-  const id = uid('card-title');
-  return h(
-    'section',
-    { class: 'card', 'aria-labelledby': id },
-    h('div', { class: 'card-header' }, h('div', {}, h('h2', { id }, titleText), description ? h('p', { class: 'muted small' }, description) : null)),
-    ...children,
-  );
-}
-
 function membersCard(team, role) {
   const manage = canManage(role);
   const isOwner = role === 'owner';
@@ -152,7 +142,7 @@ function membersCard(team, role) {
   }
 
   load();
-  return cardWith(
+  return card(
     'Members',
     'Owners and admins manage keys, projects and members; members see keys and usage and write content.',
     problem,
@@ -218,7 +208,7 @@ function projectsCard(team, role) {
       },
     ).form;
   }
-  return cardWith('Projects', 'Each project has its own API keys and content.', body, form);
+  return card('Projects', 'Each project has its own API keys and content.', body, form);
 }
 
 function newTeamCard() {
@@ -233,7 +223,7 @@ function newTeamCard() {
       go('/team', { team: team.id });
     },
   );
-  return cardWith('Create a team', 'You become the owner of the new team.', form);
+  return card('Create a team', 'You become the owner of the new team.', form);
 }
 
 function usersCard() {
@@ -309,7 +299,7 @@ function usersCard() {
     },
   );
   load();
-  return cardWith('Users', 'Every account on this server (visible to superusers only).', problem, body, form);
+  return card('Users', 'Every account on this server (visible to superusers only).', problem, body, form);
 }
 
 function renderTeam(container, query) {

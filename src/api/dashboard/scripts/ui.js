@@ -232,6 +232,17 @@ function errorBox(err) {
   return h('div', { class: 'alert alert-error', role: 'alert' }, typeof err === 'string' ? err : describe(err));
 }
 
+/** A titled card section (the title labels it), with an optional description line. */
+function card(title, description, ...children) {
+  const id = uid('card-title');
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': id },
+    h('div', { class: 'card-header' }, h('div', {}, h('h2', { id }, title), description ? h('p', { class: 'muted small' }, description) : null)),
+    ...children,
+  );
+}
+
 /**
  * A form control with its label and optional hint: `makeControl(id, hintId)` builds the
  * control. Returns {wrap, input}.
