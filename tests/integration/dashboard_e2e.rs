@@ -77,6 +77,7 @@ fn reload_until_text_is(browser: &Browser, css: &str, expected: &str) {
 }
 
 #[test]
+#[ignore = "needs Chromium and chromedriver: run ./test"]
 fn dashboard_end_to_end_in_headless_chromium() {
     let server = TestServer::start_with(Options {
         with_admin: false,
@@ -355,6 +356,7 @@ fn sign_in(browser: &Browser, email: &str, password: &str) {
 }
 
 #[test]
+#[ignore = "needs Chromium and chromedriver: run ./test"]
 fn dashboard_refreshes_expired_sessions_hides_buttons_from_members_and_counts_down_after_429() {
     // Tokens live 2 s, so the page must refresh one; four sign-ins per minute, so the fifth
     // gets a 429.

@@ -24,8 +24,9 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 pub const WAIT: Duration = Duration::from_secs(20);
 
 const INSTALL_HINT: &str = "the dashboard browser test needs Chromium and chromedriver: \
-     install them with `sudo apt-get install -y chromium chromium-driver` (Debian/Ubuntu), \
-     or point CHROMEDRIVER and CHROMIUM at the binaries";
+     run ./test, which installs them (Debian/Ubuntu), or install them yourself \
+     (`sudo apt-get install -y chromium chromium-driver`) or point CHROMEDRIVER and CHROMIUM \
+     at the binaries";
 
 /// An element reference of the current page.
 #[derive(Debug, Clone)]
