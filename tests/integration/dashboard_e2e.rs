@@ -7,7 +7,7 @@
 //! `target/screenshots/`.
 
 use crate::fixture::*;
-use crate::webdriver::Browser;
+use crate::webdriver::{Browser, ARROW_DOWN, ENTER};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -484,19 +484,190 @@ fn dashboard_refreshes_expired_sessions_hides_buttons_from_members_and_counts_do
         ),
         json!(true)
     );
-    // Seconds shown, or 0 once the countdown has ended ("You can try again now.").
+    // The alert announces the wait once; the seconds tick in a line that is not a live
+    // region. Seconds shown there, or 0 once the countdown has ended.
+    let alert_text = || {
+        browser
+            .js(
+                "return document.getElementById('signin-error').textContent;",
+                json!([]),
+            )
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let announced = alert_text();
     let seconds_left = || {
         browser
             .js(
-                "const m = document.getElementById('signin-error').textContent
-                   .match(/in (\\d+) second/);
+                "const el = document.getElementById('signin-countdown');
+                 const m = el.hidden ? null : el.textContent.match(/in (\\d+) second/);
                  return m ? parseInt(m[1], 10) : 0;",
                 json!([]),
             )
             .as_i64()
             .unwrap_or_default()
     };
+    assert_eq!(
+        browser.js(
+            "const el = document.getElementById('signin-countdown');
+             return [el.getAttribute('role'), el.getAttribute('aria-live'), el.closest('[aria-live]:not([aria-live=off]),[role=alert],[role=status]') === null];",
+            json!([])
+        ),
+        json!([null, null, true]),
+        "the ticking countdown must not be a live region"
+    );
     let start = seconds_left();
     assert!(start >= 1, "countdown starts at {start}");
     browser.wait_until("the countdown to tick", || seconds_left() < start);
+    if seconds_left() > 0 {
+        assert_eq!(
+            alert_text(),
+            announced,
+            "the alert was rewritten while counting down"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs Chromium and chromedriver: run ./test"]
+fn dashboard_keyboard_paths_confirm_choices_keep_toasts_and_preview_the_servers_slug() {
+    let server = TestServer::start();
+    let base = format!("http://{}", server.addr);
+    let admin = server.admin_token();
+    let team_id = server
+        .get("/api/internal/teams")
+        .bearer(&admin)
+        .send()
+        .json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let member = server
+        .post("/api/internal/users")
+        .bearer(&admin)
+        .json(&json!({"email": "member@example.com", "password": "member-password"}))
+        .send();
+    member.expect_status(201);
+    let member_id = member.json()["id"].as_str().unwrap().to_string();
+    server
+        .post(&format!("/api/internal/teams/{team_id}/members"))
+        .bearer(&admin)
+        .json(&json!({"email": "member@example.com", "role": "member"}))
+        .send()
+        .expect_status(201);
+    let second = server
+        .post(&format!("/api/internal/teams/{team_id}/projects"))
+        .bearer(&admin)
+        .json(&json!({"name": "Second project"}))
+        .send();
+    second.expect_status(201);
+    let second_id = second.json()["id"].as_str().unwrap().to_string();
+    let default_id = server
+        .get("/api/internal/projects")
+        .bearer(&admin)
+        .send()
+        .json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let role_of_member = || {
+        server
+            .get(&format!("/api/internal/teams/{team_id}/members"))
+            .bearer(&admin)
+            .send()
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user_id"] == json!(member_id))
+            .map(|m| m["role"].clone())
+            .unwrap()
+    };
+
+    let browser = Browser::launch(&server.dir);
+    browser.goto(&format!("{base}/dashboard"));
+    sign_in(&browser, ADMIN_EMAIL, ADMIN_PASSWORD);
+    browser.wait_text("#page-title", "API Keys");
+
+    // The project picker: an arrow key changes the choice but not the page; Show applies it.
+    browser.goto(&format!("{base}/dashboard#/keys?project={default_id}"));
+    browser.wait_text("#page-title", "API Keys");
+    let before = browser.current_url();
+    browser.send_keys("select[name=project]", ARROW_DOWN);
+    browser.wait_until("the arrow key to change the project select", || {
+        browser.js(
+            "return document.querySelector('select[name=project]').value;",
+            json!([]),
+        ) != json!(default_id)
+    });
+    assert_eq!(browser.current_url(), before, "an arrow key navigated");
+    browser.send_keys("[data-picker-apply=project]", ENTER);
+    browser.wait_until("Show to open the chosen project", || {
+        browser.current_url().contains(&second_id)
+    });
+
+    // A member's role: an arrow key changes nothing on the server; Save does.
+    browser.goto(&format!("{base}/dashboard#/team"));
+    let select = format!("select[data-member-role='{member_id}']");
+    browser.wait_visible(&select);
+    assert_clean_page(&browser, "team with role pickers");
+    browser.send_keys(&select, ARROW_DOWN);
+    browser.wait_until("the arrow key to change the role select", || {
+        browser.js(
+            "return document.querySelector(arguments[0]).value;",
+            json!([select]),
+        ) != json!("member")
+    });
+    let chosen = browser.js(
+        "return document.querySelector(arguments[0]).value;",
+        json!([select]),
+    );
+    assert_eq!(
+        role_of_member(),
+        json!("member"),
+        "an arrow key changed the role"
+    );
+    browser.send_keys(&format!("[data-member-role-save='{member_id}']"), ENTER);
+    browser.wait_until("Save to change the role", || role_of_member() == chosen);
+
+    // The toast that says so stays until dismissed, and its Dismiss button takes the keyboard.
+    browser.wait_text("#toasts", "member@example.com is now");
+    browser.send_keys("#toasts .toast-dismiss", ENTER);
+    browser.wait_gone("#toasts .toast");
+
+    // The publish dialog's slug preview is what the server derives, for titles where a
+    // naive rule would differ: accents, no ASCII at all, and more than 100 characters.
+    let long_title = "Release notes ".repeat(9);
+    for title in [
+        "Ünïcode café — déjà vu!",
+        "日本語のお知らせ",
+        long_title.as_str(),
+    ] {
+        let item = server
+            .post(&format!("/api/internal/projects/{default_id}/content"))
+            .bearer(&admin)
+            .json(&json!({"type": "blog", "title": title, "content": "Body."}))
+            .send();
+        item.expect_status(201);
+        let id = item.json()["id"].as_str().unwrap().to_string();
+        browser.goto(&format!("{base}/dashboard#/content/{id}"));
+        browser.click("#content-publish");
+        browser.wait_visible("#publish-slug");
+        let preview = browser.js(
+            "return document.getElementById('publish-slug').placeholder;",
+            json!([]),
+        );
+        browser.click("#publish-dialog button[type=submit]");
+        browser.wait_visible("#content-public-link");
+        let published = server
+            .get(&format!("/api/internal/sources/content/{id}"))
+            .bearer(&admin)
+            .send();
+        assert_eq!(
+            published.json()["public_slug"],
+            preview,
+            "slug preview for {title:?}"
+        );
+    }
 }

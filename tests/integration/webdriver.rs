@@ -28,6 +28,11 @@ const INSTALL_HINT: &str = "the dashboard browser test needs Chromium and chrome
      (`sudo apt-get install -y chromium chromium-driver`) or point CHROMEDRIVER and CHROMIUM \
      at the binaries";
 
+/// The Down Arrow key, for [`Browser::send_keys`] (WebDriver's code point for it).
+pub const ARROW_DOWN: &str = "\u{E015}";
+/// The Enter key, for [`Browser::send_keys`].
+pub const ENTER: &str = "\u{E007}";
+
 /// An element reference of the current page.
 #[derive(Debug, Clone)]
 pub struct Element(String);
@@ -320,6 +325,17 @@ impl Browser {
             "POST",
             &format!("/element/{}/value", el.0),
             Some(json!({ "text": text })),
+        );
+    }
+
+    /// Types `keys` into the element matching `css` (focusing it first) without clearing it:
+    /// the keyboard path. Special keys are WebDriver code points, such as [`ARROW_DOWN`].
+    pub fn send_keys(&self, css: &str, keys: &str) {
+        let el = self.wait_visible(css);
+        self.cmd(
+            "POST",
+            &format!("/element/{}/value", el.0),
+            Some(json!({ "text": keys })),
         );
     }
 

@@ -14,14 +14,27 @@ const TYPES = {
 
 const CATEGORIES = ['Added', 'Improved', 'Changed', 'Fixed', 'Deprecated', 'Removed', 'Security'];
 
-/** What the server would make of a title when no slug is given (shown as a placeholder). */
-function slugify(text) {
-  return text
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 200);
+/** Longest slug the server derives from a title (`MAX_SLUG_CHARS` in the server's slug rule). */
+const DERIVED_SLUG_CHARS = 100;
+
+/**
+ * The slug the server derives from a title when none is given, by the server's own rule:
+ * ASCII letters and digits lower-cased, any other run of characters one dash (accented
+ * letters included: the server does not transliterate), at most 100 characters, and the
+ * content type when nothing is left. The browser test publishes odd titles and checks that
+ * this preview is what the server chose. (When that slug is taken, the server adds -2, -3.)
+ */
+function slugify(text, fallback) {
+  let slug = '';
+  for (const c of text) {
+    if (/^[A-Za-z0-9]$/.test(c)) {
+      slug += c.toLowerCase();
+    } else if (slug && !slug.endsWith('-')) {
+      slug += '-';
+    }
+  }
+  slug = slug.slice(0, DERIVED_SLUG_CHARS).replace(/-+$/, '');
+  return slug || fallback;
 }
 
 function contentPath(item, suffix = '') {
@@ -48,7 +61,7 @@ function openPublish(item, onDone) {
     hint: `Lowercase letters, digits and single dashes. Leave it empty to derive it from the title. Public address: /api/v1/${info.publicPath}/<slug>`,
     attrs: {
       id: 'publish-slug',
-      placeholder: slugify(item.title) || 'march-2025',
+      placeholder: slugify(item.title, item.type),
       pattern: '[a-z0-9]+(-[a-z0-9]+)*',
       maxlength: '200',
       autocomplete: 'off',
@@ -339,7 +352,7 @@ function editorView(container, { item, type, project }) {
     return current;
   };
 
-  const errorArea = h('div', { class: 'alert alert-error', role: 'alert', hidden: true });
+  const { box: errorArea } = inlineAlert();
   const form = h(
     'form',
     { class: 'card', id: 'content-form', novalidate: false },
@@ -356,16 +369,9 @@ function editorView(container, { item, type, project }) {
   form.addEventListener('input', markDirty);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const submit = form.querySelector('#content-save');
-    showFormError(form, errorArea, null);
-    busy(submit, true);
-    try {
+    await withBusy(form.querySelector('#content-save'), (err) => showFormError(form, errorArea, err), async () => {
       if (await save()) toast('Saved.');
-    } catch (err) {
-      showFormError(form, errorArea, err);
-    } finally {
-      busy(submit, false);
-    }
+    });
   });
 
   const afterChange = (updated) => {
@@ -384,15 +390,8 @@ function editorView(container, { item, type, project }) {
           showFormError(form, errorArea, null);
           if (dirty) {
             if (!form.reportValidity()) return;
-            busy(publish, true);
-            try {
-              await save();
-            } catch (err) {
-              showFormError(form, errorArea, err);
-              return;
-            } finally {
-              busy(publish, false);
-            }
+            const saved = await withBusy(publish, (err) => showFormError(form, errorArea, err), save);
+            if (!saved) return;
           }
           openPublish(current, afterChange);
         },

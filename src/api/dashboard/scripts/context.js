@@ -85,9 +85,11 @@ function teamName(teamId) {
   return team ? team.name : 'Other team';
 }
 
-/** A labelled project select, grouped by team when there are several. */
+/**
+ * A labelled project select, grouped by team when there are several; `onChange(id)` runs when
+ * the choice is applied with its Show button (not on each arrow key).
+ */
 function projectPicker(selected, onChange) {
-  const id = uid('project-picker');
   const teamIds = [...new Set(ctx.projects.map((p) => p.team_id))];
   const option = (p) => h('option', { value: p.id }, p.name);
   const options =
@@ -96,18 +98,28 @@ function projectPicker(selected, onChange) {
           h('optgroup', { label: teamName(teamId) }, ctx.projects.filter((p) => p.team_id === teamId).map(option)),
         )
       : ctx.projects.map(option);
-  const select = h('select', { id, name: 'project', onchange: (e) => onChange(e.target.value) }, options);
-  select.value = selected ? selected.id : '';
-  return h('div', { class: 'picker' }, h('label', { for: id }, 'Project'), select);
+  return confirmSelect({
+    id: uid('project-picker'),
+    label: 'Project',
+    name: 'project',
+    options,
+    value: selected ? selected.id : '',
+    applyLabel: 'Show',
+    applyAttrs: { 'data-picker-apply': 'project' },
+    onApply: onChange,
+  }).wrap;
 }
 
+/** A labelled team select, applied with its Show button like `projectPicker`. */
 function teamPicker(selected, onChange) {
-  const id = uid('team-picker');
-  const select = h(
-    'select',
-    { id, name: 'team', onchange: (e) => onChange(e.target.value) },
-    ctx.teams.map((t) => h('option', { value: t.id }, t.name)),
-  );
-  select.value = selected ? selected.id : '';
-  return h('div', { class: 'picker' }, h('label', { for: id }, 'Team'), select);
+  return confirmSelect({
+    id: uid('team-picker'),
+    label: 'Team',
+    name: 'team',
+    options: ctx.teams.map((t) => h('option', { value: t.id }, t.name)),
+    value: selected ? selected.id : '',
+    applyLabel: 'Show',
+    applyAttrs: { 'data-picker-apply': 'team' },
+    onApply: onChange,
+  }).wrap;
 }

@@ -104,11 +104,7 @@ function passwordCard(onChanged) {
 
 function sessionsCard() {
   const body = h('div', {}, loading());
-  const problem = h('div', { class: 'alert alert-error card-alert', role: 'alert', hidden: true });
-  const showProblem = (err) => {
-    problem.textContent = err ? describe(err) : '';
-    problem.hidden = !err;
-  };
+  const { box: problem, show: showProblem } = inlineAlert('card-alert');
   const revokeOthers = button('Sign out everywhere else', {
     class: 'btn',
     id: 'revoke-others',
@@ -135,19 +131,12 @@ function sessionsCard() {
       : button('Sign out', {
           class: 'btn btn-sm',
           'aria-label': `Sign out ${describeAgent(session.user_agent)} from ${session.ip || 'an unknown address'}`,
-          onclick: async (event) => {
-            const btn = event.currentTarget;
-            showProblem(null);
-            busy(btn, true);
-            try {
+          onclick: (event) =>
+            withBusy(event.currentTarget, showProblem, async () => {
               await api('DELETE', `/api/internal/auth/sessions/${encodeURIComponent(session.id)}`);
               toast('Session signed out.');
               load();
-            } catch (err) {
-              busy(btn, false);
-              showProblem(err);
-            }
-          },
+            }),
         });
     return h(
       'tr',

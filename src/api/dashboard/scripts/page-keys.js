@@ -112,7 +112,7 @@ function renderKeys(container, query) {
   }
   const project = currentProject(query.get('project'));
   const manage = canManage(projectRole(project.id));
-  const actionError = h('div', { class: 'alert alert-error', role: 'alert', hidden: true });
+  const { box: actionError, show: showActionError } = inlineAlert();
   const card = h('section', { class: 'card', 'aria-label': 'API keys' });
 
   const openCreate = () => {
@@ -205,19 +205,12 @@ function renderKeys(container, query) {
     });
   };
 
-  const toggle = async (key, btn) => {
-    actionError.hidden = true;
-    busy(btn, true);
-    try {
+  const toggle = (key, btn) =>
+    withBusy(btn, (err) => showActionError(err, `Could not change “${key.name}”: `), async () => {
       await api('PATCH', keyPath(key), { json: { is_active: !key.is_active } });
       toast(key.is_active ? `Deactivated “${key.name}”.` : `Reactivated “${key.name}”.`);
       await load();
-    } catch (err) {
-      busy(btn, false);
-      actionError.textContent = `Could not change “${key.name}”: ${describe(err)}`;
-      actionError.hidden = false;
-    }
-  };
+    });
 
   const row = (key) => {
     const status = keyStatus(key);

@@ -1,5 +1,7 @@
 // The sign-in page: email and password, errors inline, and after a 429 a countdown that
-// keeps the button disabled until the server will listen again.
+// keeps the button disabled until the server will listen again. The alert announces the wait
+// once; the seconds tick in a separate line that is not a live region, so a screen reader is
+// not interrupted every second.
 
 function renderSignIn(root, { notice, onSignedIn }) {
   let countdown = null;
@@ -22,27 +24,32 @@ function renderSignIn(root, { notice, onSignedIn }) {
     autocomplete: 'current-password',
   });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block', id: 'signin-submit' }, 'Sign in');
+  const wait = h('p', { class: 'muted small', id: 'signin-countdown', hidden: true });
 
   const showError = (text) => {
     error.textContent = text;
     error.hidden = !text;
   };
 
+  const secondsText = (n) => `${n} second${n === 1 ? '' : 's'}`;
   const startCountdown = (seconds) => {
     clearInterval(countdown);
     let left = Math.max(1, seconds);
+    showError(`Too many sign-in attempts. Try again in ${secondsText(left)}.`);
     const tick = () => {
-      if (!error.isConnected) {
+      if (!wait.isConnected) {
         clearInterval(countdown);
         return;
       }
       if (left <= 0) {
         clearInterval(countdown);
+        wait.hidden = true;
         submit.disabled = false;
         showError('You can try again now.');
         return;
       }
-      showError(`Too many sign-in attempts. Try again in ${left} second${left === 1 ? '' : 's'}.`);
+      wait.textContent = `Sign-in opens again in ${secondsText(left)}.`;
+      wait.hidden = false;
       left -= 1;
     };
     submit.disabled = true;
@@ -57,6 +64,7 @@ function renderSignIn(root, { notice, onSignedIn }) {
     h('div', { class: 'field' }, h('label', { for: 'signin-email' }, 'Email'), email),
     h('div', { class: 'field' }, h('label', { for: 'signin-password' }, 'Password'), password),
     submit,
+    wait,
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();

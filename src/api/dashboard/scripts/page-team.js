@@ -20,11 +20,7 @@ function membersCard(team, role) {
   const manage = canManage(role);
   const isOwner = role === 'owner';
   const body = h('div', {}, loading());
-  const problem = h('div', { class: 'alert alert-error card-alert', role: 'alert', hidden: true });
-  const showProblem = (text) => {
-    problem.textContent = text || '';
-    problem.hidden = !text;
-  };
+  const { box: problem, show: showProblem } = inlineAlert('card-alert');
   const membersPath = `/api/internal/teams/${encodeURIComponent(team.id)}/members`;
 
   const row = (member) => {
@@ -32,31 +28,31 @@ function membersCard(team, role) {
     const mayChange = manage && (member.role !== 'owner' || isOwner);
     let roleCell;
     if (mayChange) {
-      const select = h(
-        'select',
-        {
-          'aria-label': `Role of ${member.email}`,
-          'data-member-role': member.user_id,
-          onchange: async () => {
-            showProblem('');
-            select.disabled = true;
-            try {
-              await api('PATCH', `${membersPath}/${encodeURIComponent(member.user_id)}`, { json: { role: select.value } });
-              toast(`${member.email} is now ${ROLE_TEXT[select.value].toLowerCase()}.`);
-              member.role = select.value;
-              if (you) await reloadTeamsAndProjects();
-            } catch (err) {
-              select.value = member.role;
-              showProblem(`Could not change the role of ${member.email}: ${describe(err)}`);
-            } finally {
-              select.disabled = false;
-            }
-          },
+      roleCell = confirmSelect({
+        id: uid('member-role'),
+        label: `Role of ${member.email}`,
+        labelHidden: true,
+        name: 'role',
+        options: roleOptions(isOwner || member.role === 'owner').map(([v, t]) => h('option', { value: v }, t)),
+        value: member.role,
+        applyLabel: 'Save',
+        applyAttrs: { 'aria-label': `Save the role of ${member.email}`, 'data-member-role-save': member.user_id },
+        onApply: async (newRole) => {
+          showProblem('');
+          try {
+            await api('PATCH', `${membersPath}/${encodeURIComponent(member.user_id)}`, { json: { role: newRole } });
+            toast(`${member.email} is now ${ROLE_TEXT[newRole].toLowerCase()}.`);
+            member.role = newRole;
+            if (you) await reloadTeamsAndProjects();
+            return true;
+          } catch (err) {
+            showProblem(`Could not change the role of ${member.email}: ${describe(err)}`);
+            return false;
+          }
         },
-        roleOptions(isOwner || member.role === 'owner').map(([v, t]) => h('option', { value: v }, t)),
-      );
-      select.value = member.role;
-      roleCell = select;
+      });
+      roleCell.select.setAttribute('data-member-role', member.user_id);
+      roleCell = roleCell.wrap;
     } else {
       roleCell = badge(ROLE_TEXT[member.role] || member.role, member.role === 'owner' ? 'accent' : '');
     }
@@ -228,7 +224,7 @@ function newTeamCard() {
 
 function usersCard() {
   const body = h('div', {}, loading());
-  const problem = h('div', { class: 'alert alert-error card-alert', role: 'alert', hidden: true });
+  const { box: problem, show: showProblem } = inlineAlert('card-alert');
   const row = (user) => {
     const you = user.id === ctx.me.id;
     const toggle = you
@@ -236,20 +232,12 @@ function usersCard() {
       : button(user.is_active ? 'Deactivate' : 'Activate', {
           class: 'btn btn-sm',
           'aria-label': `${user.is_active ? 'Deactivate' : 'Activate'} ${user.email}`,
-          onclick: async (event) => {
-            const btn = event.currentTarget;
-            problem.hidden = true;
-            busy(btn, true);
-            try {
+          onclick: (event) =>
+            withBusy(event.currentTarget, showProblem, async () => {
               await api('PATCH', `/api/internal/users/${encodeURIComponent(user.id)}`, { json: { is_active: !user.is_active } });
               toast(user.is_active ? `Deactivated ${user.email}: their sessions and keys stopped working.` : `Activated ${user.email}.`);
               load();
-            } catch (err) {
-              busy(btn, false);
-              problem.textContent = describe(err);
-              problem.hidden = false;
-            }
-          },
+            }),
         });
     const name = [user.first_name, user.last_name].filter(Boolean).join(' ');
     return h(

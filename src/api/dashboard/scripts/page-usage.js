@@ -106,10 +106,6 @@ function renderUsage(container, query) {
   };
   let pending = null;
   const onResize = () => {
-    if (!container.isConnected) {
-      window.removeEventListener('resize', onResize);
-      return;
-    }
     clearTimeout(pending);
     pending = setTimeout(draw, 120);
   };
@@ -159,4 +155,9 @@ function renderUsage(container, query) {
       list.replaceChildren(errorBox(err));
     }
   })();
+  // The router runs this when the page is left, so the listener never outlives the page.
+  return () => {
+    window.removeEventListener('resize', onResize);
+    clearTimeout(pending);
+  };
 }

@@ -144,10 +144,6 @@ function timeEl(iso, text) {
   return h('time', { datetime: iso, title: formatDateTime(iso) }, text);
 }
 
-/** "1 request", "3 requests". */
-function plural(n, one, many = `${one}s`) {
-  return `${formatNumber(n)} ${n === 1 ? one : many}`;
-}
 
 // ---- Building blocks ----------------------------------------------------------------------
 
@@ -225,6 +221,19 @@ function empty({ icon: iconName = 'folder', title, text, action }) {
 
 function loading(text = 'Loading…') {
   return h('p', { class: 'loading', role: 'status' }, text);
+}
+
+/**
+ * An inline error alert, hidden until used: `show(err)` shows an ApiError, Error or sentence
+ * (prefixed with `prefix` when given), `show(null)` hides it. Returns {box, show}.
+ */
+function inlineAlert(extraClass = '') {
+  const box = h('div', { class: `alert alert-error ${extraClass}`.trim(), role: 'alert', hidden: true });
+  const show = (err, prefix = '') => {
+    box.textContent = err ? `${prefix}${typeof err === 'string' ? err : describe(err)}` : '';
+    box.hidden = !err;
+  };
+  return { box, show };
 }
 
 /** An alert box for an error (ApiError or message), or null to show nothing. */
@@ -329,15 +338,7 @@ function actionForm(attrs, children, action) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const submit = event.submitter || form.querySelector('[type=submit]');
-    showFormError(form, box, null);
-    if (submit) busy(submit, true);
-    try {
-      await action(form);
-    } catch (err) {
-      if (form.isConnected) showFormError(form, box, err);
-    } finally {
-      if (submit) busy(submit, false);
-    }
+    await withBusy(submit, (err) => form.isConnected && showFormError(form, box, err), () => action(form));
   });
   return { form, box };
 }
@@ -410,14 +411,81 @@ function confirmAction({ title, message, confirmLabel, danger = true, action }) 
   });
 }
 
-/** A short message at the corner of the screen, announced to screen readers. */
+/** How many toasts stay on screen at once; a new one pushes out the oldest. */
+const MAX_TOASTS = 3;
+
+/**
+ * A short message at the corner of the screen, announced to screen readers. It stays until it
+ * is dismissed (its Dismiss button is reachable by keyboard) or pushed out by newer ones: no
+ * time limit, so nobody has to read it within a few seconds (WCAG 2.2.1).
+ */
 function toast(message, kind = '') {
   const region = document.getElementById('toasts');
   if (!region) return;
-  const item = h('div', { class: `toast ${kind ? `toast-${kind}` : ''}`.trim() }, message);
-  item.addEventListener('click', () => item.remove());
+  const dismiss = h('button', { type: 'button', class: 'toast-dismiss', 'aria-label': `Dismiss: ${message}` }, 'Dismiss');
+  const item = h('div', { class: `toast ${kind ? `toast-${kind}` : ''}`.trim() }, h('span', { class: 'toast-text' }, message), dismiss);
+  dismiss.addEventListener('click', () => {
+    // Keep keyboard focus in the region rather than dropping it to the document's start.
+    const next = item.nextElementSibling || item.previousElementSibling;
+    item.remove();
+    const target = next && next.querySelector('button');
+    if (target) target.focus();
+    else document.getElementById('main')?.focus();
+  });
   region.append(item);
-  setTimeout(() => item.remove(), 4000);
+  while (region.children.length > MAX_TOASTS) {
+    region.firstElementChild.remove();
+  }
+}
+
+/**
+ * Runs `action` with `btn` (if any) disabled and marked busy; a failure is shown through
+ * `showError(err)` (an inline alert) instead of escaping. `showError(null)` clears the alert
+ * first. Returns whether the action succeeded.
+ */
+async function withBusy(btn, showError, action) {
+  showError(null);
+  if (btn) busy(btn, true);
+  try {
+    await action();
+    return true;
+  } catch (err) {
+    showError(err);
+    return false;
+  } finally {
+    if (btn) busy(btn, false);
+  }
+}
+
+/**
+ * A select whose change takes effect only when its Apply button is pressed (or Enter in a
+ * form), never on each arrow key (WCAG 3.2.2). `onApply(value)` runs then. The button is
+ * disabled while the value is the one applied. Returns {wrap, select, apply}.
+ */
+function confirmSelect({ id, label, labelHidden = false, name, options, value, applyLabel = 'Apply', applyAttrs = {}, onApply }) {
+  const select = h('select', { id, name, 'aria-label': labelHidden ? label : null }, options);
+  select.value = value;
+  let applied = select.value;
+  const apply = h('button', { type: 'submit', class: 'btn btn-sm', disabled: true, ...applyAttrs }, applyLabel);
+  select.addEventListener('change', () => {
+    apply.disabled = select.value === applied;
+  });
+  const wrap = h(
+    'form',
+    { class: 'picker' },
+    labelHidden ? null : h('label', { for: id }, label),
+    select,
+    apply,
+  );
+  wrap.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (select.value === applied) return;
+    const ok = await onApply(select.value);
+    if (ok !== false) applied = select.value;
+    else select.value = applied;
+    apply.disabled = select.value === applied;
+  });
+  return { wrap, select, apply };
 }
 
 /** A table that turns into stacked cards on narrow screens; `columns` are header labels. */
