@@ -52,9 +52,10 @@ pub enum Command {
     /// Manage JWT signing keys.
     #[command(subcommand)]
     Secret(SecretCommand),
-    /// Write a consistent copy of the live database to PATH (safe while serving).
+    /// Write a consistent copy of the live database to PATH (safe while serving), a new file
+    /// with mode 0600; an existing file or a symbolic link at PATH is refused.
     Backup {
-        /// Where to write the copy; must not exist.
+        /// Where to write the copy: a new file in an existing folder.
         path: PathBuf,
     },
     /// Apply pending schema migrations and exit.
@@ -190,12 +191,34 @@ pub enum SecretCommand {
 /// Parses the command line, runs it, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let outcome = match &cli.command {
+        // Backup tells a destination it refuses (exit 2) from a failure (exit 1).
+        Command::Backup { path } => load_config(&cli, None)
+            .map_err(|err| (1, err.to_string()))
+            .and_then(|config| backup(&config, path)),
+        _ => run(cli).map_err(|message| (1, message)),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err((status, message)) => {
             eprintln!("error: {message}");
-            ExitCode::from(1)
+            ExitCode::from(status)
         }
+    }
+}
+
+/// `shipstar backup PATH`. A destination the store refuses (it exists, is a symbolic link,
+/// or its folder is missing) is a usage error, exit status 2, with the store's sentence
+/// saying what to do; anything else is exit status 1.
+fn backup(config: &Config, path: &std::path::Path) -> Result<(), (u8, String)> {
+    let store = crate::server::open_store(config).map_err(|err| (1, err.to_string()))?;
+    match store.backup_to(path) {
+        Ok(()) => {
+            println!("backup written to {}", path.display());
+            Ok(())
+        }
+        Err(Error::Conflict(why) | Error::NotFound(why)) => Err((2, why)),
+        Err(err) => Err((1, err.to_string())),
     }
 }
 
@@ -245,11 +268,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Backup { path } => {
-            with_store(&config, |store| store.backup_to(&path))?;
-            println!("backup written to {}", path.display());
-            Ok(())
-        }
+        Command::Backup { path } => backup(&config, &path).map_err(|(_, message)| message),
         Command::Secret(SecretCommand::Rotate) => {
             if config.jwt_secret.is_some() {
                 return Err("jwt_secret is set in the configuration; rotate it there \

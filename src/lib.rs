@@ -31,6 +31,7 @@
 //! * `http` is the only module that touches sockets; `store` the only one that touches
 //!   `rusqlite`. `api` is the glue and may use both through their own types.
 //! * [`error::Error`] carries no HTTP types; `api::respond` maps it to a status in one place.
+//! * [`json`] (strict JSON parsing) and [`clock`] are pure helpers any module may use.
 
 #![forbid(unsafe_code)]
 
@@ -43,6 +44,7 @@ pub mod content;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod json;
 pub mod logging;
 pub mod server;
 pub mod store;

@@ -124,7 +124,8 @@ pub fn api_key(key: &crate::store::ApiKey) -> Value {
         "key_prefix": key.key_prefix,
         "created_by": key.created_by,
         "created_at": rfc3339(key.created_at),
-        "expires_at": key.expires_at.map(rfc3339),
+        // A rolled key ends with its overlap when that comes before its own expiry.
+        "expires_at": key.ends_at().map(rfc3339),
         "last_used_at": key.last_used_at.map(rfc3339),
         "is_active": key.is_active,
         "deactivated_at": key.deactivated_at.map(rfc3339),

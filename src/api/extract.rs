@@ -6,6 +6,7 @@ use crate::error::{AuthFailure, Error, FieldError};
 use crate::http::Request;
 use crate::store::Page;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 /// The prefix every API key starts with.
 pub const API_KEY_PREFIX: &str = "sk_live_";
@@ -122,7 +123,12 @@ pub fn decode_pairs(text: &str) -> Option<Vec<(String, String)>> {
     Some(pairs)
 }
 
-/// The fields of a form body (or query) by name, checked for duplicates.
+/// At most this many repeated field names are listed in one 422 answer.
+const MAX_REPEATED_REPORTED: usize = 10;
+
+/// The fields of a form body (or query) by name. A name given more than once is refused
+/// when the body or query is parsed, whether or not the route reads that field: two readers
+/// that disagree on which of two values counts are how a value slips past a check.
 #[derive(Debug)]
 pub struct Fields {
     pairs: Vec<(String, String)>,
@@ -196,10 +202,7 @@ impl Fields {
                 "Form body has a malformed percent-escape or is not UTF-8",
             ))
         })?;
-        Ok(Fields {
-            pairs,
-            part: "body",
-        })
+        Fields::unique(pairs, "body")
     }
 
     /// Parses the query string: 422 for broken escapes.
@@ -211,10 +214,36 @@ impl Fields {
                 "Query string has a malformed percent-escape or is not UTF-8",
             ))
         })?;
-        Ok(Fields {
-            pairs,
-            part: "query",
-        })
+        Fields::unique(pairs, "query")
+    }
+
+    /// The fields, or 422 with one problem per name given more than once (compared after
+    /// decoding, so `a` and `%61` are the same field). A set, not pairwise comparison: a 1 MiB
+    /// form can hold hundreds of thousands of fields.
+    fn unique(pairs: Vec<(String, String)>, part: &'static str) -> Result<Fields, Error> {
+        let mut seen = HashSet::with_capacity(pairs.len());
+        let mut reported = HashSet::new();
+        let mut repeated: Vec<&str> = Vec::new();
+        for (name, _) in &pairs {
+            if !seen.insert(name.as_str()) && reported.insert(name.as_str()) {
+                repeated.push(name);
+                // The answer stays small however many names a large body repeats.
+                if repeated.len() == MAX_REPEATED_REPORTED {
+                    break;
+                }
+            }
+        }
+        if repeated.is_empty() {
+            return Ok(Fields { pairs, part });
+        }
+        Err(Error::Validation(
+            repeated
+                .into_iter()
+                .map(|name| {
+                    FieldError::new(&[part, name], "value_error", "Field given more than once")
+                })
+                .collect(),
+        ))
     }
 
     /// The single value of `name`: records `missing` or a duplicate in `problems`.
@@ -252,7 +281,8 @@ impl Fields {
 }
 
 /// Parses a JSON object body: 415 unless `Content-Type` is JSON, 422 `json_invalid` for
-/// broken JSON, 422 for a JSON value that is not an object.
+/// broken JSON or an object (at any depth) that repeats a member name (the message names
+/// it), 422 for a JSON value that is not an object.
 pub fn json_object(req: &Request) -> Result<Map<String, Value>, Error> {
     match req.media_type().as_deref() {
         Some("application/json") => {}
@@ -262,7 +292,9 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, Error> {
             ))
         }
     }
-    let value: Value = serde_json::from_slice(&req.body).map_err(|err| {
+    // Strict: an object (at any depth) that repeats a member name is `json_invalid` too,
+    // where serde_json alone would silently keep the last one.
+    let value: Value = crate::json::from_slice(&req.body).map_err(|err| {
         Error::invalid(FieldError::new(
             &["body"],
             "json_invalid",
@@ -595,18 +627,95 @@ mod tests {
         assert!(decode_pairs("a=%ff").is_none());
     }
 
-    #[test]
-    fn duplicate_form_field_is_a_problem() {
-        let req = Request::new("POST", "/")
+    fn form(body: &str) -> Request {
+        Request::new("POST", "/")
             .with_header("content-type", "application/x-www-form-urlencoded")
-            .with_body("username=a&username=b");
-        let fields = Fields::from_form(&req).unwrap();
-        let mut problems = Vec::new();
-        assert_eq!(fields.required("username", &mut problems), None);
-        assert_eq!(fields.required("password", &mut problems), None);
-        assert_eq!(problems.len(), 2);
-        assert_eq!(problems[0].kind, "value_error");
-        assert_eq!(problems[1].kind, "missing");
+            .with_body(body)
+    }
+
+    /// The (loc, type, msg) of each problem of a 422, or a panic.
+    fn problems(
+        result: Result<impl std::fmt::Debug, Error>,
+    ) -> Vec<(Vec<Value>, &'static str, String)> {
+        match result {
+            Err(Error::Validation(problems)) => problems
+                .into_iter()
+                .map(|p| (p.loc, p.kind, p.msg))
+                .collect(),
+            other => panic!("not a 422: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_repeated_form_field_is_422_even_when_the_route_does_not_read_it() {
+        let found = problems(Fields::from_form(&form("username=a&username=b&password=p")));
+        assert_eq!(
+            found,
+            [(
+                vec![Value::from("body"), Value::from("username")],
+                "value_error",
+                "Field given more than once".to_string()
+            )]
+        );
+        // Names are compared decoded: `%61` is `a`.
+        let found = problems(Fields::from_form(&form("a=1&%61=2")));
+        assert_eq!(found[0].0, vec![Value::from("body"), Value::from("a")]);
+        // One problem per repeated name, however often it repeats.
+        let found = problems(Fields::from_form(&form("x=1&y=1&x=2&x=3&y=2")));
+        let names: Vec<&Value> = found.iter().map(|(loc, _, _)| &loc[1]).collect();
+        assert_eq!(names, [&Value::from("x"), &Value::from("y")]);
+        // Distinct names pass, and a missing field is still reported by the route.
+        let fields = Fields::from_form(&form("username=a&grant_type=")).unwrap();
+        let mut missing = Vec::new();
+        assert_eq!(fields.required("username", &mut missing), Some("a"));
+        assert_eq!(fields.required("password", &mut missing), None);
+        assert_eq!(missing[0].kind, "missing");
+    }
+
+    #[test]
+    fn a_repeated_query_field_is_422() {
+        let req = Request::new("GET", "/?limit=5&offset=0&tag=a&tag=b");
+        let found = problems(Fields::from_query(&req));
+        assert_eq!(found[0].0, vec![Value::from("query"), Value::from("tag")]);
+        assert!(Fields::from_query(&Request::new("GET", "/?limit=5&offset=0")).is_ok());
+    }
+
+    #[test]
+    fn a_body_repeating_many_names_gets_a_short_answer() {
+        let body: String = (0..5000).map(|i| format!("f{i}=1&f{i}=2&")).collect();
+        let found = problems(Fields::from_form(&form(&body)));
+        assert_eq!(found.len(), MAX_REPEATED_REPORTED);
+        assert_eq!(found[0].0[1], Value::from("f0"));
+    }
+
+    fn json_request(body: &str) -> Request {
+        Request::new("POST", "/")
+            .with_header("content-type", "application/json")
+            .with_body(body)
+    }
+
+    #[test]
+    fn a_json_body_repeating_a_member_name_is_json_invalid_naming_it() {
+        for (body, name) in [
+            (r#"{"name": "a", "name": "b"}"#, "name"),
+            (r#"{"name": "a", "meta": {"x": 1, "x": 2}}"#, "x"),
+            (r#"{"list": [{"k": 1}, {"k": 1, "k": 2}]}"#, "k"),
+            (r#"{"a": 1, "\u0061": 2}"#, "a"),
+        ] {
+            let found = problems(json_object(&json_request(body)));
+            assert_eq!(found.len(), 1, "{body}");
+            let (loc, kind, msg) = &found[0];
+            assert_eq!(loc, &vec![Value::from("body")], "{body}");
+            assert_eq!(*kind, "json_invalid", "{body}");
+            assert!(
+                msg.starts_with(&format!(
+                    "JSON decode error: duplicate object member name \"{name}\""
+                )),
+                "{body}: {msg}"
+            );
+        }
+        // The same name in sibling objects is not a repeat.
+        assert!(json_object(&json_request(r#"{"a": {"k": 1}, "b": {"k": 2}}"#)).is_ok());
     }
 
     #[test]

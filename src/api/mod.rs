@@ -198,8 +198,8 @@ static ROUTES: &[Route<HandlerFn>] = &[
     route("GET", "/dashboard", dashboard::get_index),
     route("GET", "/dashboard/", dashboard::get_dashboard_slash),
     route("GET", "/dashboard/assets/{name}", dashboard::get_asset),
-    route("GET", "/setup", setup::get_setup),
-    route("POST", "/setup", setup::post_setup),
+    route("GET", setup::SETUP_PATH, setup::get_setup),
+    route("POST", setup::SETUP_PATH, setup::post_setup),
 ];
 
 /// Answers one request: route, run the handler, map any error. Never panics on input; a
@@ -207,6 +207,13 @@ static ROUTES: &[Route<HandlerFn>] = &[
 pub fn handle(app: &App, req: &Request) -> Response {
     let (route, params) = match router::find(ROUTES, &req.method, &req.path) {
         Ok(found) => found,
+        // Once any user exists `/setup` is 404 for every method, not 405 for the ones it
+        // never took: the page is gone, and nothing about it should still be learnable.
+        Err(Error::MethodNotAllowed(_))
+            if req.path == setup::SETUP_PATH && setup::is_closed(app).unwrap_or(false) =>
+        {
+            return setup::dead_link();
+        }
         Err(err) => return respond::error_response(&err),
     };
     let ctx = Ctx {

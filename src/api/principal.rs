@@ -176,8 +176,7 @@ pub fn authenticate_key(app: &App, ctx: &Ctx<'_>, raw: &str) -> Result<KeyCaller
     let key = &holder.key;
     *ctx.principal.borrow_mut() = Some(format!("key:{}", key.key_prefix));
     let usable = key.is_active
-        && key.expires_at.is_none_or(|at| at > now)
-        && key.retires_at.is_none_or(|at| at > now)
+        && key.ends_at().is_none_or(|at| at > now)
         && holder.user.is_active
         && (holder.role.is_some() || holder.user.is_superuser);
     if !usable {
@@ -185,7 +184,8 @@ pub fn authenticate_key(app: &App, ctx: &Ctx<'_>, raw: &str) -> Result<KeyCaller
         return Err(unauthorized());
     }
     app.usage.note_use(key, now);
-    *ctx.key_used.borrow_mut() = Some((key.id.clone(), key.expires_at));
+    // The end of a roll's overlap counts as an expiry for the warning header too.
+    *ctx.key_used.borrow_mut() = Some((key.id.clone(), key.ends_at()));
     throttle_with(app, ctx, Class::Authenticated, || format!("key:{}", key.id))?;
     Ok(KeyCaller {
         key: holder.key,

@@ -1,6 +1,7 @@
 //! The first-start setup page: creates the first superuser (with team and project `default`)
-//! through a one-time link printed at start-up. The link dies after use, and the page refuses
-//! to do anything once any user exists.
+//! through a one-time link printed at start-up. The link dies after use, and once any user
+//! exists (created here, by the CLI next to a running server, or by any other means) every
+//! request to `/setup` is 404, whatever its method and token.
 
 use super::dashboard::{with_page_headers, ASSET_PREFIX, DASHBOARD_PATH};
 use super::extract::{is_plausible_email, Fields};
@@ -58,7 +59,26 @@ fn token_is_valid(app: &App, presented: Option<&str>) -> bool {
     }
 }
 
-fn dead_link() -> Response {
+/// The path of the setup page.
+pub const SETUP_PATH: &str = "/setup";
+
+/// Whether the setup page is gone for good: true once any user exists. The database is asked
+/// (a user created by the CLI while the server runs counts) only while the token is armed;
+/// the first answer of "yes" disarms it, so later requests cost one lock and no query.
+pub fn is_closed(app: &App) -> Result<bool, Error> {
+    let mut token = app.setup_token.lock().unwrap_or_else(|p| p.into_inner());
+    if token.is_none() {
+        return Ok(true);
+    }
+    if app.store.has_users()? {
+        *token = None;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// The 404 page of a setup link that is unknown, used, or no longer needed.
+pub fn dead_link() -> Response {
     html_page(
         404,
         "Setup link not valid",
@@ -101,6 +121,9 @@ fn form(token: &str, email: &str, message: Option<&str>) -> String {
 
 /// `GET /setup?token=`: the form, while the token is valid.
 pub fn get_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    if is_closed(app)? {
+        return Ok(dead_link());
+    }
     let query = Fields::from_query(ctx.req)?;
     let mut problems = Vec::new();
     let token = query.optional("token", &mut problems);
@@ -117,6 +140,9 @@ pub fn get_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 /// `POST /setup` (form: token, email, password): creates the first superuser, team
 /// `default` and project `default`, and retires the token.
 pub fn post_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+    if is_closed(app)? {
+        return Ok(dead_link());
+    }
     let fields = Fields::from_form(ctx.req)?;
     let mut problems = Vec::new();
     let token = fields.optional("token", &mut problems);
@@ -146,7 +172,7 @@ pub fn post_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
             &form(token, email, Some(why)),
         ));
     }
-    if app.store.count_users()? > 0 {
+    if app.store.has_users()? {
         *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = None;
         return Ok(dead_link());
     }

@@ -45,6 +45,18 @@ pub struct ApiKey {
     pub retires_at: Option<i64>,
 }
 
+impl ApiKey {
+    /// The instant the key stops working by time alone: the earlier of its own expiry and
+    /// the end of a roll's overlap; `None` when neither is set. This is what the key object
+    /// shows as `expires_at`, so a rolled key never looks like it lasts longer than it does.
+    pub fn ends_at(&self) -> Option<i64> {
+        match (self.expires_at, self.retires_at) {
+            (Some(expires), Some(retires)) => Some(expires.min(retires)),
+            (expires, retires) => expires.or(retires),
+        }
+    }
+}
+
 /// What is stored for a new key.
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
@@ -358,5 +370,36 @@ impl Store {
             })
             .map_err(map_err)?;
         rows.collect::<Result<_, _>>().map_err(map_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(expires_at: Option<i64>, retires_at: Option<i64>) -> ApiKey {
+        ApiKey {
+            id: "k".into(),
+            project_id: "p".into(),
+            name: "n".into(),
+            key_prefix: "sk_live_abcdefgh".into(),
+            created_by: "u".into(),
+            created_at: 0,
+            expires_at,
+            expires_in_days: None,
+            last_used_at: None,
+            is_active: true,
+            deactivated_at: None,
+            retires_at,
+        }
+    }
+
+    #[test]
+    fn a_key_ends_at_the_earlier_of_its_expiry_and_its_retirement() {
+        assert_eq!(key(None, None).ends_at(), None);
+        assert_eq!(key(Some(50), None).ends_at(), Some(50));
+        assert_eq!(key(None, Some(70)).ends_at(), Some(70));
+        assert_eq!(key(Some(50), Some(70)).ends_at(), Some(50));
+        assert_eq!(key(Some(90), Some(70)).ends_at(), Some(70));
     }
 }

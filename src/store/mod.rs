@@ -99,23 +99,58 @@ impl Store {
         Ok(verdict == "ok")
     }
 
-    /// Writes a consistent copy of the live database to `target` (which must not exist),
-    /// safe while a server is serving from the same file.
+    /// Writes a consistent copy of the live database to `target`, a new file, safe while a
+    /// server is serving from the same file.
+    ///
+    /// The copy holds every password hash and signing key, so no other user may ever get a
+    /// handle on it: the file is created here, empty and with mode 0600, before its first
+    /// byte ([`create_backup_file`]); only then does `VACUUM INTO` (a consistent snapshot
+    /// read in one transaction, which accepts an existing empty file) fill it. An existing
+    /// path is refused, a symbolic link too (dangling or not), so the copy never lands
+    /// anywhere but where it was asked to. Errors name the cause: the path exists (409), is a
+    /// link (409), its folder is missing or not a folder (404).
     pub fn backup_to(&self, target: &Path) -> Result<(), Error> {
-        if target.exists() {
-            return Err(Error::Conflict(format!(
-                "{} already exists; choose a new path",
-                target.display()
-            )));
-        }
         let target_text = target
             .to_str()
             .ok_or_else(|| Error::BadRequest("backup path must be valid UTF-8".into()))?;
+        let file = create_backup_file(target)?;
+        let filled = self.fill_backup(&file, target, target_text);
+        if filled.is_err() {
+            // Leave nothing half-written behind, but remove only the file made here.
+            if same_file(&file, target) {
+                let _ = std::fs::remove_file(target);
+            }
+        }
+        filled
+    }
+
+    /// Copies the database into `file`, the empty file just created at `target`.
+    fn fill_backup(
+        &self,
+        file: &std::fs::File,
+        target: &Path,
+        target_text: &str,
+    ) -> Result<(), Error> {
         let conn = self.conn()?;
         conn.execute("VACUUM INTO ?1", [target_text])
-            .map_err(map_err)?;
-        set_private_mode(target).map_err(|err| Error::Internal(err.to_string()))?;
-        Ok(())
+            .map_err(|err| {
+                Error::Unavailable(format!(
+                    "writing the backup to {} failed: {err}",
+                    target.display()
+                ))
+            })?;
+        // SQLite opened the file by name. Had someone swapped the path in between (only
+        // possible in a folder others may write to), the copy went elsewhere: say so rather
+        // than report success.
+        if !same_file(file, target) {
+            return Err(Error::Conflict(format!(
+                "{} was replaced while the backup was written; write backups into a folder \
+                 only you can change",
+                target.display()
+            )));
+        }
+        file.sync_all()
+            .map_err(|err| Error::Unavailable(format!("cannot flush {}: {err}", target.display())))
     }
 
     /// A connection from the pool (or a new one), returned to the pool when dropped.
@@ -221,9 +256,80 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
     }
 }
 
-fn set_private_mode(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+/// Creates the backup file at `target`: new (never an existing file), never through a
+/// symbolic link, and mode 0600 from its creation, so it is private before its first byte.
+///
+/// `create_new` is `O_CREAT | O_EXCL`, which fails on any existing name, a symbolic link
+/// included even when it dangles, and creates the file atomically; the mode is given to
+/// `open` itself, not set afterwards. The umask can only have narrowed it, so it is set to
+/// exactly 0600 on the open file (SQLite must be able to write it), still before any byte.
+pub fn create_backup_file(target: &Path) -> Result<std::fs::File, Error> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(target)
+        .map_err(|err| backup_target_error(target, &err))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|err| {
+            Error::Internal(format!(
+                "cannot set the mode of {}: {err}",
+                target.display()
+            ))
+        })?;
+    Ok(file)
+}
+
+/// What went wrong creating the backup file, as one sentence saying what to do.
+fn backup_target_error(target: &Path, err: &std::io::Error) -> Error {
+    use std::io::ErrorKind;
+    let folder = match target.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    match err.kind() {
+        ErrorKind::AlreadyExists => {
+            let is_link =
+                std::fs::symlink_metadata(target).is_ok_and(|meta| meta.file_type().is_symlink());
+            if is_link {
+                Error::Conflict(format!(
+                    "{} is a symbolic link; backup never writes through a link: give the path \
+                     of a new file",
+                    target.display()
+                ))
+            } else {
+                Error::Conflict(format!(
+                    "{} already exists; backup never overwrites a file: give the path of a new \
+                     file, or move the old one away first",
+                    target.display()
+                ))
+            }
+        }
+        ErrorKind::NotFound => Error::NotFound(format!(
+            "folder {} does not exist; create it first or give a path in an existing folder",
+            folder.display()
+        )),
+        ErrorKind::NotADirectory => Error::NotFound(format!(
+            "{} is not a folder; give a path in an existing folder",
+            folder.display()
+        )),
+        ErrorKind::PermissionDenied => Error::Forbidden(format!(
+            "cannot create {}: permission denied; give a path in a folder you may write to",
+            target.display()
+        )),
+        _ => Error::Unavailable(format!("cannot create {}: {err}", target.display())),
+    }
+}
+
+/// Whether `target` still names `file` itself (same device and inode), without following a
+/// link at `target`.
+fn same_file(file: &std::fs::File, target: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::symlink_metadata(target)) {
+        (Ok(ours), Ok(there)) => ours.dev() == there.dev() && ours.ino() == there.ino(),
+        _ => false,
+    }
 }
 
 /// Maps a SQLite failure to the crate's error: lock timeouts and unusable files are 503
@@ -338,6 +444,72 @@ pub(crate) mod tests {
             temp.store.backup_to(&target),
             Err(Error::Conflict(_))
         ));
+    }
+
+    #[test]
+    fn the_backup_file_is_private_and_empty_before_its_first_byte() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = temp_store();
+        let target = temp.dir.join("fresh.db");
+        let file = create_backup_file(&target).unwrap();
+        let meta = std::fs::symlink_metadata(&target).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.len(), 0);
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert!(same_file(&file, &target));
+        temp.store
+            .fill_backup(&file, &target, target.to_str().unwrap())
+            .unwrap();
+        assert!(std::fs::metadata(&target).unwrap().len() > 0);
+        assert!(Store::open(&target).unwrap().is_healthy());
+    }
+
+    #[test]
+    fn backup_refuses_links_live_or_dangling_and_leaves_their_targets_alone() {
+        let temp = temp_store();
+        let victim = temp.dir.join("victim.txt");
+        std::fs::write(&victim, b"keep me").unwrap();
+        let live = temp.dir.join("live-link.db");
+        std::os::unix::fs::symlink(&victim, &live).unwrap();
+        let dangling = temp.dir.join("dangling-link.db");
+        let nowhere = temp.dir.join("nowhere.db");
+        std::os::unix::fs::symlink(&nowhere, &dangling).unwrap();
+        for link in [&live, &dangling] {
+            match temp.store.backup_to(link) {
+                Err(Error::Conflict(why)) => {
+                    assert!(why.contains("symbolic link"), "{why}");
+                    assert!(why.contains(&link.display().to_string()), "{why}");
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(std::fs::symlink_metadata(link)
+                .unwrap()
+                .file_type()
+                .is_symlink());
+        }
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        assert!(!nowhere.exists());
+    }
+
+    #[test]
+    fn backup_into_a_missing_folder_names_the_folder() {
+        let temp = temp_store();
+        let folder = temp.dir.join("no-such-folder");
+        match temp.store.backup_to(&folder.join("copy.db")) {
+            Err(Error::NotFound(why)) => {
+                assert!(
+                    why.contains(&format!("folder {} does not exist", folder.display())),
+                    "{why}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let file = temp.dir.join("plain-file");
+        std::fs::write(&file, b"x").unwrap();
+        match temp.store.backup_to(&file.join("copy.db")) {
+            Err(Error::NotFound(why)) => assert!(why.contains("is not a folder"), "{why}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -219,6 +219,16 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(map_err)
     }
 
+    /// Whether any user exists: one index probe, however many users there are (a
+    /// `count(*)` would read them all), cheap enough to ask on every setup request.
+    pub fn has_users(&self) -> Result<bool, Error> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM users)")
+            .map_err(map_err)?;
+        stmt.query_row([], |row| row.get(0)).map_err(map_err)
+    }
+
     /// How many users exist.
     pub fn count_users(&self) -> Result<i64, Error> {
         let conn = self.conn()?;
@@ -340,6 +350,14 @@ mod tests {
             .unwrap();
         assert_eq!(found, user);
         assert_eq!(temp.store.user_by_id(&user.id).unwrap(), Some(user));
+    }
+
+    #[test]
+    fn has_users_turns_true_with_the_first_user() {
+        let temp = temp_store();
+        assert!(!temp.store.has_users().unwrap());
+        temp.store.create_user(&alice(), 100).unwrap();
+        assert!(temp.store.has_users().unwrap());
     }
 
     #[test]

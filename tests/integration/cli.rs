@@ -429,6 +429,58 @@ fn backup_while_serving_is_a_private_copy_a_new_server_serves() {
 }
 
 #[test]
+fn backup_refuses_an_existing_file_and_links_live_or_dangling_with_exit_2() {
+    let server = TestServer::start();
+    let existing = server.dir.join("existing.db");
+    std::fs::write(&existing, b"an older backup").unwrap();
+    let victim = server.dir.join("victim.txt");
+    std::fs::write(&victim, b"not yours").unwrap();
+    let live = server.dir.join("live-link.db");
+    std::os::unix::fs::symlink(&victim, &live).unwrap();
+    let nowhere = server.dir.join("created-through-the-link.db");
+    let dangling = server.dir.join("dangling-link.db");
+    std::os::unix::fs::symlink(&nowhere, &dangling).unwrap();
+
+    for (path, says) in [
+        (&existing, "already exists"),
+        (&live, "is a symbolic link"),
+        (&dangling, "is a symbolic link"),
+    ] {
+        let out = server.cli(&["backup", path.to_str().unwrap()], None);
+        let line = expect_one_line_error(&out, "backup onto an existing path");
+        assert_eq!(out.status.code(), Some(2), "{line}");
+        assert!(line.contains(&path.display().to_string()), "{line}");
+        assert!(line.contains(says), "{line}");
+        assert!(line.contains("give the path of a new file"), "{line}");
+    }
+    assert_eq!(std::fs::read(&existing).unwrap(), b"an older backup");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"not yours");
+    assert!(
+        std::fs::symlink_metadata(&nowhere).is_err(),
+        "the dangling link's target was created"
+    );
+    assert!(std::fs::symlink_metadata(&live)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn backup_into_a_missing_folder_names_the_folder() {
+    let server = TestServer::start();
+    let folder = server.dir.join("no-such-folder");
+    let out = server.cli(&["backup", folder.join("copy.db").to_str().unwrap()], None);
+    let line = expect_one_line_error(&out, "backup into a missing folder");
+    assert_eq!(out.status.code(), Some(2), "{line}");
+    assert!(
+        line.contains(&format!("folder {} does not exist", folder.display())),
+        "{line}"
+    );
+    assert!(!line.contains("unavailable"), "{line}");
+    assert!(!folder.exists());
+}
+
+#[test]
 fn migrate_exits_0_on_a_new_and_on_a_served_database() {
     let dir = temp_dir();
     let out = run_cli(&dir.join("test.db"), &["migrate"], None);

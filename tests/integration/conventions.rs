@@ -173,6 +173,67 @@ fn broken_json_is_422_json_invalid() {
 }
 
 #[test]
+fn a_repeated_member_name_at_any_depth_is_422_json_invalid_and_changes_nothing() {
+    let server = TestServer::start();
+    let token = server.admin_token();
+    let teams = || {
+        let resp = server.get("/api/internal/teams").bearer(&token).send();
+        resp.expect_status(200);
+        resp.json().as_array().unwrap().len()
+    };
+    let before = teams();
+    for (body, name) in [
+        (
+            r#"{"name": "Nested", "extra": {"a": 1, "b": [{"x": 1, "x": 2}]}}"#,
+            "x",
+        ),
+        (r#"{"name": "First", "\u006eame": "Second"}"#, "name"),
+    ] {
+        let resp = server
+            .post("/api/internal/teams")
+            .bearer(&token)
+            .header("Content-Type", "application/json")
+            .body(body.as_bytes().to_vec())
+            .send();
+        resp.expect_status(422);
+        let detail = resp.json()["detail"].clone();
+        assert_eq!(detail.as_array().unwrap().len(), 1, "{detail}");
+        assert_eq!(detail[0]["loc"], json!(["body"]));
+        assert_eq!(detail[0]["type"], json!("json_invalid"));
+        let msg = detail[0]["msg"].as_str().unwrap();
+        assert!(
+            msg.contains(&format!("duplicate object member name \"{name}\"")),
+            "{msg}"
+        );
+    }
+    assert_eq!(teams(), before, "a refused body created a team");
+}
+
+#[test]
+fn a_repeated_form_or_query_field_is_422_even_when_the_route_ignores_it() {
+    let server = TestServer::start();
+    let resp = server
+        .post("/api/internal/auth/jwt/login")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(
+            format!("username={ADMIN_EMAIL}&password={ADMIN_PASSWORD}&extra=1&extra=2")
+                .into_bytes(),
+        )
+        .send();
+    expect_problems(&resp, &[(json!(["body", "extra"]), "value_error")]);
+    assert!(
+        resp.header("Cache-Control").is_none(),
+        "no token was issued"
+    );
+    let resp = server.get("/api/v1/blogs?limit=5&x=1&x=2").send();
+    expect_problems(&resp, &[(json!(["query", "x"]), "value_error")]);
+    server
+        .get("/api/v1/blogs?limit=5&x=1")
+        .send()
+        .expect_status(200);
+}
+
+#[test]
 fn token_responses_are_not_cacheable() {
     let server = TestServer::start();
     let resp = server

@@ -1224,6 +1224,67 @@ fn rolling_keeps_the_expiry_rule_and_validates_the_overlap() {
     assert_valid(&w.server, &target_raw, "within a 30-day overlap");
 }
 
+/// The `expires_at` of key `id` as every answer that shows it reports it: GET, the list, and
+/// a PATCH that changes something else.
+fn shown_expiry(w: &World, id: &str) -> Value {
+    let got = w.get_key(id)["expires_at"].clone();
+    let listed = w
+        .list_keys(&w.owner)
+        .into_iter()
+        .find(|key| key["id"] == json!(id))
+        .unwrap_or_else(|| panic!("key {id} is not listed"));
+    assert_eq!(listed["expires_at"], got, "list and GET disagree");
+    let resp = w.patch_key(id, json!({"name": "renamed after the roll"}));
+    resp.expect_status(200);
+    assert_eq!(
+        resp.json()["expires_at"],
+        got,
+        "PATCH answer and GET disagree"
+    );
+    got
+}
+
+#[test]
+fn a_rolled_key_shows_the_end_of_its_overlap_as_its_expiry() {
+    let w = world();
+    // With an overlap: the old key's expires_at is the moment it stops working.
+    let (old, old_raw) = w.create_key("overlap end");
+    let old_id = old["id"].as_str().unwrap();
+    assert_eq!(old["expires_at"], Value::Null);
+    let before = now();
+    w.roll(old_id, json!({"overlap_seconds": 3600}))
+        .expect_status(201);
+    let after = now();
+    let end = parse_ts(&shown_expiry(&w, old_id), "old key expires_at");
+    assert!(
+        (before + 3600..=after + 3600).contains(&end),
+        "expires_at {end} is not the roll ({before}..={after}) plus the overlap"
+    );
+    assert_valid(&w.server, &old_raw, "within the overlap");
+
+    // An own expiry earlier than the overlap's end is kept.
+    let own = rfc3339(now() + 600);
+    let (early, _) = w.create_key_as(&w.owner, json!({"name": "early", "expires_at": own}));
+    let early_id = early["id"].as_str().unwrap();
+    w.roll(early_id, json!({"overlap_seconds": 3600}))
+        .expect_status(201);
+    assert_eq!(shown_expiry(&w, early_id), json!(own));
+
+    // Overlap 0: the old key ends at the roll, and says so.
+    let (instant, instant_raw) = w.create_key("no overlap");
+    let instant_id = instant["id"].as_str().unwrap();
+    let before = now();
+    w.roll(instant_id, json!({"overlap_seconds": 0}))
+        .expect_status(201);
+    let after = now();
+    let end = parse_ts(&shown_expiry(&w, instant_id), "instant expires_at");
+    assert!(
+        (before..=after).contains(&end),
+        "expires_at {end} is not the moment of the roll ({before}..={after})"
+    );
+    assert_refused(&w.server, &instant_raw, "rolled without overlap");
+}
+
 #[test]
 fn deactivating_the_creator_stops_their_keys() {
     let w = world();

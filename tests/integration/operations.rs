@@ -224,6 +224,74 @@ fn setup_link_is_not_printed_again_after_restart_once_a_user_exists() {
 }
 
 #[test]
+fn setup_is_404_for_every_method_once_the_cli_created_a_user_next_to_the_server() {
+    let server = TestServer::start_with(no_admin());
+    let url = setup_url(&server);
+    let path = &url[url.find("/setup").unwrap()..];
+    let token = path.strip_prefix("/setup?token=").unwrap();
+    server.get(path).send().expect_status(200);
+
+    let out = server.cli(
+        &[
+            "user",
+            "create",
+            "--email",
+            "cli@example.com",
+            "--superuser",
+            "--password-stdin",
+        ],
+        Some("cli-users-password\n"),
+    );
+    assert!(
+        out.status.success(),
+        "user create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The running server notices the new user: the valid link is dead for every method.
+    server.get(path).send().expect_status(404);
+    server.get("/setup").send().expect_status(404);
+    let resp = server
+        .post("/setup")
+        .form(&[
+            ("token", token),
+            ("email", "late@example.com"),
+            ("password", "lates-password"),
+        ])
+        .send();
+    resp.expect_status(404);
+    server
+        .post("/setup")
+        .form(&[("token", token), ("email", "not an email")])
+        .send()
+        .expect_status(404);
+    for method in ["PUT", "DELETE", "PATCH"] {
+        server.request(method, path).send().expect_status(404);
+    }
+    // Nothing was created: the CLI's user is the only one.
+    let cli_user = server.login("cli@example.com", "cli-users-password");
+    let users = server.get("/api/internal/users").bearer(&cli_user).send();
+    users.expect_status(200);
+    assert_eq!(
+        users.json().as_array().unwrap().len(),
+        1,
+        "{}",
+        users.text()
+    );
+}
+
+#[test]
+fn setup_answers_405_for_other_methods_while_no_user_exists() {
+    let server = TestServer::start_with(no_admin());
+    let url = setup_url(&server);
+    let path = &url[url.find("/setup").unwrap()..];
+    let resp = server.request("PUT", path).send();
+    resp.expect_status(405);
+    assert_eq!(resp.header("Allow"), Some("GET, POST, HEAD"));
+    server.get(path).send().expect_status(200);
+}
+
+#[test]
 fn headless_bootstrap_creates_an_active_superuser_and_prints_no_link() {
     let server = TestServer::start();
     assert!(!server.log().contains("/setup?token="), "{}", server.log());

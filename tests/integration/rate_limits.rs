@@ -83,6 +83,39 @@ fn login_per_email_limit_is_separate_from_the_ip_limit() {
 }
 
 #[test]
+fn current_password_checks_are_throttled_like_logins() {
+    let server = with_limits(&[("SHIPSTAR_RATE_LIMIT_LOGIN_PER_MINUTE", "4")]);
+    // The sign-in spends one of the four.
+    let token = server.admin_token();
+    let change = |current: &str| {
+        server
+            .patch("/api/internal/users/me")
+            .bearer(&token)
+            .json(&json!({"email": "moved@example.com", "current_password": current}))
+            .send()
+    };
+    for remaining in [2, 1, 0] {
+        let resp = change("a-wrong-guess");
+        resp.expect_detail(400, json!("CURRENT_PASSWORD_INCORRECT"));
+        assert_eq!(header_num(&resp, "X-RateLimit-Limit"), 4);
+        assert_eq!(header_num(&resp, "X-RateLimit-Remaining"), remaining);
+    }
+    // Past the limit even the right password is refused: the throttle comes before hashing.
+    let resp = change(ADMIN_PASSWORD);
+    resp.expect_detail(429, json!("Rate limit exceeded. Retry after 15 seconds."));
+    assert_eq!(resp.header("Retry-After"), Some("15"));
+    assert_eq!(header_num(&resp, "X-RateLimit-Remaining"), 0);
+    assert!(header_num(&resp, "X-RateLimit-Reset") > 1_700_000_000);
+    // And so is a login from the same address: both draw on one budget.
+    let resp = bad_login(&server, ADMIN_EMAIL, None);
+    resp.expect_status(429);
+    // The email did not change.
+    let me = server.get("/api/internal/users/me").bearer(&token).send();
+    me.expect_status(200);
+    assert_eq!(me.json()["email"], json!(ADMIN_EMAIL));
+}
+
+#[test]
 fn forwarded_for_from_an_untrusted_peer_does_not_pick_a_new_bucket() {
     let server = with_limits(&[("SHIPSTAR_RATE_LIMIT_LOGIN_PER_MINUTE", "1")]);
     bad_login(&server, "a@example.com", Some("198.51.100.1")).expect_status(400);
