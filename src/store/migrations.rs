@@ -11,7 +11,10 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// `UPGRADES[i]` turns a version `i + 1` file into version `i + 2`.
-const UPGRADES: &[&str] = &[include_str!("upgrades/0002_content.sql")];
+const UPGRADES: &[&str] = &[
+    include_str!("upgrades/0002_content.sql"),
+    include_str!("upgrades/0003_signing_keys.sql"),
+];
 
 /// The version a fresh database gets and an older one is upgraded to.
 pub const LATEST_VERSION: i64 = 1 + UPGRADES.len() as i64;
