@@ -1620,6 +1620,92 @@ mod tests {
         );
     }
 
+    const SECRET_A: &str = "fallback-secret-a-0123456789abcdef";
+    const SECRET_B: &str = "fallback-secret-b-0123456789abcdef";
+    const SIGNING: &str = "signing-secret-s-0123456789abcdef";
+
+    fn exposed(secrets: &[Secret]) -> Vec<&str> {
+        secrets.iter().map(Secret::expose).collect()
+    }
+
+    #[test]
+    fn jwt_secret_fallbacks_come_from_file_env_list_and_env_file_one_per_line() {
+        let file = format!(
+            "jwt_secret = \"{SIGNING}\"\njwt_secret_fallbacks = [\"{SECRET_A}\", \"{SECRET_B}\"]\n"
+        );
+        let config = load_with(Some(&file), &[], &[]).unwrap();
+        assert_eq!(exposed(&config.jwt_secret_fallbacks), [SECRET_A, SECRET_B]);
+
+        let listed = format!("{SECRET_A},{SECRET_B}");
+        let env = [
+            ("SHIPSTAR_JWT_SECRET", SIGNING),
+            ("SHIPSTAR_JWT_SECRET_FALLBACKS", listed.as_str()),
+        ];
+        let config = load_with(None, &env, &[]).unwrap();
+        assert_eq!(exposed(&config.jwt_secret_fallbacks), [SECRET_A, SECRET_B]);
+        assert_eq!(config.source("jwt_secret_fallbacks"), Source::Env);
+
+        // One per line, CRLF or LF, blank lines skipped; a comma is part of a line's secret.
+        let with_comma = format!("{SECRET_B},tail");
+        let temp = TempFile::new(&format!("{SECRET_A}\r\n\n{with_comma}\n"));
+        let path = temp.text();
+        let env = [
+            ("SHIPSTAR_JWT_SECRET", SIGNING),
+            ("SHIPSTAR_JWT_SECRET_FALLBACKS_FILE", path.as_str()),
+        ];
+        let config = load_with(None, &env, &[]).unwrap();
+        assert_eq!(
+            exposed(&config.jwt_secret_fallbacks),
+            [SECRET_A, with_comma.as_str()]
+        );
+        let described = config.describe();
+        assert!(
+            described.contains(
+                "jwt_secret_fallbacks = [\"***\", \"***\"]  # environment variable \
+                 SHIPSTAR_JWT_SECRET_FALLBACKS_FILE\n"
+            ),
+            "{described}"
+        );
+        assert!(!described.contains(SECRET_A), "{described}");
+    }
+
+    #[test]
+    fn a_short_fallback_is_rejected_by_position_without_echoing_it() {
+        let short = "short-fallback";
+        let listed = format!("{SECRET_A},{short}");
+        let env = [
+            ("SHIPSTAR_JWT_SECRET", SIGNING),
+            ("SHIPSTAR_JWT_SECRET_FALLBACKS", listed.as_str()),
+        ];
+        let message = error_of(load_with(None, &env, &[]));
+        assert!(message.contains("invalid jwt_secret_fallbacks"), "{message}");
+        assert!(message.contains("entry 2"), "{message}");
+        assert!(message.contains("at least 32 bytes"), "{message}");
+        assert!(!message.contains(short) && !message.contains(SECRET_A), "{message}");
+    }
+
+    #[test]
+    fn fallbacks_need_jwt_secret_and_may_not_repeat_it_or_each_other() {
+        let cases = [
+            (None, format!("{SECRET_A}"), "needs jwt_secret"),
+            (Some(SIGNING), format!("{SECRET_A},{SIGNING}"), "entry 2 equals jwt_secret"),
+            (
+                Some(SIGNING),
+                format!("{SECRET_A},{SECRET_B},{SECRET_A}"),
+                "entry 3 repeats",
+            ),
+        ];
+        for (signing, listed, expected) in cases {
+            let mut env = vec![("SHIPSTAR_JWT_SECRET_FALLBACKS", listed.as_str())];
+            if let Some(signing) = signing {
+                env.push(("SHIPSTAR_JWT_SECRET", signing));
+            }
+            let message = error_of(load_with(None, &env, &[]));
+            assert!(message.contains(expected), "{listed}: {message}");
+            assert!(!message.contains(SECRET_A), "{message}");
+        }
+    }
+
     #[test]
     fn secret_is_read_from_the_file_env_var_less_one_newline() {
         let secret = "0123456789abcdef0123456789abcdef";
