@@ -1678,17 +1678,27 @@ mod tests {
             ("SHIPSTAR_JWT_SECRET_FALLBACKS", listed.as_str()),
         ];
         let message = error_of(load_with(None, &env, &[]));
-        assert!(message.contains("invalid jwt_secret_fallbacks"), "{message}");
+        assert!(
+            message.contains("invalid jwt_secret_fallbacks"),
+            "{message}"
+        );
         assert!(message.contains("entry 2"), "{message}");
         assert!(message.contains("at least 32 bytes"), "{message}");
-        assert!(!message.contains(short) && !message.contains(SECRET_A), "{message}");
+        assert!(
+            !message.contains(short) && !message.contains(SECRET_A),
+            "{message}"
+        );
     }
 
     #[test]
     fn fallbacks_need_jwt_secret_and_may_not_repeat_it_or_each_other() {
         let cases = [
-            (None, format!("{SECRET_A}"), "needs jwt_secret"),
-            (Some(SIGNING), format!("{SECRET_A},{SIGNING}"), "entry 2 equals jwt_secret"),
+            (None, SECRET_A.to_owned(), "needs jwt_secret"),
+            (
+                Some(SIGNING),
+                format!("{SECRET_A},{SIGNING}"),
+                "entry 2 equals jwt_secret",
+            ),
             (
                 Some(SIGNING),
                 format!("{SECRET_A},{SECRET_B},{SECRET_A}"),

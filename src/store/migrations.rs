@@ -108,9 +108,12 @@ mod tests {
         .unwrap();
         bring_up_to_date(&mut old).unwrap();
         let mut stmt = old
-            .prepare("SELECT kid, superseded_at, retired_at, secret FROM signing_keys ORDER BY rowid")
+            .prepare(
+                "SELECT kid, superseded_at, retired_at, secret FROM signing_keys ORDER BY rowid",
+            )
             .unwrap();
-        let rows: Vec<(String, Option<i64>, Option<i64>, Vec<u8>)> = stmt
+        type Row = (String, Option<i64>, Option<i64>, Vec<u8>);
+        let rows: Vec<Row> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .unwrap()
             .map(Result::unwrap)

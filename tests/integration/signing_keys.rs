@@ -121,7 +121,11 @@ fn rotation_next_to_a_running_server_keeps_old_tokens_and_signs_new_ones_with_th
     let old_kid = kid_of(&before);
     let out = server.cli(&["secret", "rotate"], None);
     expect_exit(&out, 0, "secret rotate");
-    assert!(text(&out.stdout).contains(&old_kid), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(&old_kid),
+        "{}",
+        text(&out.stdout)
+    );
 
     // No restart: the old token still works, and the very next login uses the new key.
     assert_eq!(me(&server, &before), 200);
@@ -163,7 +167,11 @@ fn a_token_minted_with_a_rotated_out_secret_from_a_database_copy_is_401() {
 fn me_is_401(server: &TestServer, token: &str) {
     let resp = server.get(ME).bearer(token).send();
     resp.expect_status(401);
-    assert!(resp.header("WWW-Authenticate").is_some(), "{}", resp.request);
+    assert!(
+        resp.header("WWW-Authenticate").is_some(),
+        "{}",
+        resp.request
+    );
 }
 
 #[test]
@@ -179,7 +187,11 @@ fn retire_makes_the_old_keys_tokens_fail_at_once_on_the_running_server() {
         "retire the current key",
     );
     assert!(refused.contains("secret rotate"), "{refused}");
-    assert_eq!(me(&server, &old), 200, "a refused retirement changes nothing");
+    assert_eq!(
+        me(&server, &old),
+        200,
+        "a refused retirement changes nothing"
+    );
 
     expect_exit(&server.cli(&["secret", "rotate"], None), 0, "secret rotate");
     assert_eq!(me(&server, &old), 200);
@@ -254,28 +266,37 @@ fn secret_list_shows_one_line_per_key_marking_current_and_retired_and_never_a_se
     assert!(current.contains("  retired -  "), "{current}");
     let retired = line_of(&lines, &first_kid);
     assert!(retired.ends_with("  retired"), "{retired}");
-    assert!(!retired.contains("retired -"), "retirement time missing: {retired}");
+    assert!(
+        !retired.contains("retired -"),
+        "retirement time missing: {retired}"
+    );
     let older = line_of(&lines, &second_kid);
-    assert!(older.contains("older, verifies tokens issued until 20"), "{older}");
+    assert!(
+        older.contains("older, verifies tokens issued until 20"),
+        "{older}"
+    );
     assert_eq!(
-        lines.iter().filter(|line| line.ends_with(" current")).count(),
+        lines
+            .iter()
+            .filter(|line| line.ends_with(" current"))
+            .count(),
         1
     );
     for line in &lines {
         // `KID  created <RFC 3339>  retired <RFC 3339 or ->  STATE`
         let fields: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(fields[1], "created", "{line}");
-        assert!(
-            fields[2].len() == 20 && fields[2].ends_with('Z'),
-            "{line}"
-        );
+        assert!(fields[2].len() == 20 && fields[2].ends_with('Z'), "{line}");
         assert_eq!(fields[3], "retired", "{line}");
     }
     let all = lines.join("\n");
     for secret in [&second_secret, &current_secret] {
         let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
         assert!(!all.contains(&hex), "a secret is printed:\n{all}");
-        assert!(!all.contains(&b64url_encode(secret)), "a secret is printed:\n{all}");
+        assert!(
+            !all.contains(&b64url_encode(secret)),
+            "a secret is printed:\n{all}"
+        );
     }
 }
 
