@@ -31,9 +31,32 @@ CREATE INDEX sessions_by_user ON sessions(user_id);
 
 CREATE TABLE signing_keys (
     kid             TEXT PRIMARY KEY,
-    secret          BLOB NOT NULL,                  -- HMAC key; never logged or printed
-    created_at      INTEGER NOT NULL
+    secret          BLOB,                           -- HMAC key; never logged or printed; NULL once retired and for configured keys
+    is_configured   INTEGER NOT NULL DEFAULT 0,     -- jwt_secret or a fallback: the configuration holds the secret
+    created_at      INTEGER NOT NULL,               -- began signing (configured: first start that saw it)
+    superseded_at   INTEGER,                        -- a newer key signs from here on: only tokens with iat <= this verify
+    retired_at      INTEGER                         -- verifies nothing from here on
 );
+-- Counts every change to signing_keys (triggers below). The per-request session lookup reads
+-- it in the same statement, so a running server notices a retirement on the very next request
+-- without a query of its own.
+CREATE TABLE signing_keys_version (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    version         INTEGER NOT NULL
+);
+INSERT INTO signing_keys_version (id, version) VALUES (1, 0);
+CREATE TRIGGER signing_keys_version_on_insert AFTER INSERT ON signing_keys
+BEGIN
+    UPDATE signing_keys_version SET version = version + 1;
+END;
+CREATE TRIGGER signing_keys_version_on_update AFTER UPDATE ON signing_keys
+BEGIN
+    UPDATE signing_keys_version SET version = version + 1;
+END;
+CREATE TRIGGER signing_keys_version_on_delete AFTER DELETE ON signing_keys
+BEGIN
+    UPDATE signing_keys_version SET version = version + 1;
+END;
 
 CREATE TABLE teams (
     id              TEXT PRIMARY KEY,

@@ -10,10 +10,10 @@ use std::sync::OnceLock;
 
 /// The keys tokens are verified against.
 fn keys() -> Vec<jwt::SigningKey> {
-    vec![jwt::SigningKey {
-        kid: "k1".into(),
-        secret: b"fuzz-secret-fuzz-secret-fuzz-secret!".to_vec(),
-    }]
+    vec![jwt::SigningKey::new(
+        "k1",
+        b"fuzz-secret-fuzz-secret-fuzz-secret!".to_vec(),
+    )]
 }
 
 /// The JWT verifier on arbitrary text, and on arbitrary header and payload bytes carrying a

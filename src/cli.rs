@@ -7,7 +7,7 @@
 use crate::api::{keyring, slug};
 use crate::config::{Config, Overrides};
 use crate::error::{Error, StartupError};
-use crate::store::{RevokeSessions, Store, UserChanges};
+use crate::store::{RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
 use clap::{Parser, Subcommand};
 use std::io::Read;
 use std::path::PathBuf;
@@ -181,28 +181,62 @@ pub enum KeyCommand {
     },
 }
 
-/// `shipstar secret ...`
+/// `shipstar secret ...`: the JWT signing keys kept in the database. When `jwt_secret` is
+/// configured the configuration owns the keys, and `rotate` and `retire` refuse (exit 2).
 #[derive(Debug, Subcommand)]
 pub enum SecretCommand {
-    /// Add a new JWT signing key; tokens signed by older keys stay valid until they expire.
+    /// Add a signing key that signs every token from now on; older keys keep verifying only
+    /// the tokens they signed before (until those tokens' refresh grace ends).
     Rotate,
+    /// Retire a signing key: every token it signed fails at once (its users sign in again).
+    /// The key that signs cannot be retired: rotate first.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["kid", "all_but_current"])))]
+    Retire {
+        /// The key's id, as `shipstar secret list` shows it.
+        #[arg(long, value_name = "K")]
+        kid: Option<String>,
+        /// Retire every key but the one that signs.
+        #[arg(long)]
+        all_but_current: bool,
+    },
+    /// List the signing keys, one line each: kid, creation, retirement, state (never a secret).
+    List,
+}
+
+/// A failed command: the one line printed on stderr, and the exit status (1 for a failure,
+/// 2 for a request the command refuses as given, like a usage error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Exit status.
+    pub status: u8,
+    /// What went wrong and what to do, one line.
+    pub message: String,
+}
+
+impl Failure {
+    /// Exit status 2: the request cannot be done as given; the message says what to do.
+    fn refused(message: impl Into<String>) -> Self {
+        Failure {
+            status: 2,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure { status: 1, message }
+    }
 }
 
 /// Parses the command line, runs it, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = match &cli.command {
-        // Backup tells a destination it refuses (exit 2) from a failure (exit 1).
-        Command::Backup { path } => load_config(&cli, None)
-            .map_err(|err| (1, err.to_string()))
-            .and_then(|config| backup(&config, path)),
-        _ => run(cli).map_err(|message| (1, message)),
-    };
-    match outcome {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err((status, message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(status)
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.status)
         }
     }
 }
@@ -210,15 +244,15 @@ pub fn main() -> ExitCode {
 /// `shipstar backup PATH`. A destination the store refuses (it exists, is a symbolic link,
 /// or its folder is missing) is a usage error, exit status 2, with the store's sentence
 /// saying what to do; anything else is exit status 1.
-fn backup(config: &Config, path: &std::path::Path) -> Result<(), (u8, String)> {
-    let store = crate::server::open_store(config).map_err(|err| (1, err.to_string()))?;
+fn backup(config: &Config, path: &std::path::Path) -> Result<(), Failure> {
+    let store = crate::server::open_store(config).map_err(|err| err.to_string())?;
     match store.backup_to(path) {
         Ok(()) => {
             println!("backup written to {}", path.display());
             Ok(())
         }
-        Err(Error::Conflict(why) | Error::NotFound(why)) => Err((2, why)),
-        Err(err) => Err((1, err.to_string())),
+        Err(Error::Conflict(why) | Error::NotFound(why)) => Err(Failure::refused(why)),
+        Err(err) => Err(err.to_string().into()),
     }
 }
 
@@ -242,14 +276,23 @@ fn with_store<T>(
     work(&store).map_err(|err| err.to_string())
 }
 
-/// Runs one parsed command; the error is the one line printed on stderr.
-pub fn run(cli: Cli) -> Result<(), String> {
+/// Runs one parsed command; the error is the line printed on stderr and the exit status.
+pub fn run(cli: Cli) -> Result<(), Failure> {
     let listen = match &cli.command {
         Command::Serve { listen } => listen.as_ref(),
         _ => None,
     };
     let config = load_config(&cli, listen).map_err(|err| err.to_string())?;
     match cli.command {
+        Command::Secret(command) => run_secret(&config, command),
+        Command::Backup { path } => backup(&config, &path),
+        command => run_command(config, command).map_err(Failure::from),
+    }
+}
+
+/// Runs every command but `secret`; the error is the one line printed on stderr.
+fn run_command(config: Config, command: Command) -> Result<(), String> {
+    match command {
         Command::Serve { .. } => crate::server::serve(config).map_err(|err| err.to_string()),
         Command::Version => {
             println!("shipstar {}", crate::VERSION);
@@ -268,26 +311,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Backup { path } => backup(&config, &path).map_err(|(_, message)| message),
-        Command::Secret(SecretCommand::Rotate) => {
-            if config.jwt_secret.is_some() {
-                return Err("jwt_secret is set in the configuration; rotate it there \
-                            (tokens signed with the old secret will stop working)"
-                    .into());
-            }
-            let now = crate::clock::Clock::System.now_secs();
-            let key = keyring::generate(now);
-            with_store(&config, |store| {
-                store.ensure_signing_key(&keyring::generate(now))?;
-                store.add_signing_key(&key)
-            })?;
-            println!(
-                "added signing key {}; a running server signs with it within {} s",
-                key.kid,
-                keyring::RELOAD_SECS
-            );
-            Ok(())
-        }
+        // `run` sends `secret` and `backup` to their own functions, keeping their exit
+        // status; these arms only keep the match whole.
+        Command::Secret(command) => run_secret(&config, command).map_err(|failure| failure.message),
+        Command::Backup { path } => backup(&config, &path).map_err(|failure| failure.message),
         Command::User(command) => run_user(&config, command),
         Command::Team(TeamCommand::Create { name, slug, owner }) => {
             check_name_and_slug(&name, slug.as_deref())?;
@@ -519,4 +546,135 @@ fn run_key(config: &Config, command: KeyCommand) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// The line `secret rotate` and `secret retire` refuse with while the configuration owns the
+/// keys: it names both keys to edit instead.
+fn configuration_owns_the_keys(command: &str) -> Failure {
+    Failure::refused(format!(
+        "jwt_secret is configured, so the configuration owns the signing keys and `secret \
+         {command}` changes nothing: set a new jwt_secret and list the old one in \
+         jwt_secret_fallbacks to rotate, remove it from jwt_secret_fallbacks to retire it, \
+         then restart the server"
+    ))
+}
+
+/// `shipstar secret rotate | retire | list` (auth.md, "Signing keys").
+fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
+    let store = crate::server::open_store(config).map_err(|err| err.to_string())?;
+    let fail = |err: Error| Failure::from(err.to_string());
+    let now = crate::clock::Clock::System.now_secs();
+    // The configuration owns the keys if this command's configuration sets jwt_secret, or if
+    // the last server start recorded a configured key that signs (its configuration may not
+    // be this command's).
+    let keys = store.signing_keys().map_err(fail)?;
+    let configured =
+        config.jwt_secret.is_some() || keys.iter().any(|key| key.is_configured && key.is_current());
+    match command {
+        SecretCommand::List => {
+            for key in &keys {
+                println!("{}", key_line(key, configured));
+            }
+            Ok(())
+        }
+        SecretCommand::Rotate if configured => Err(configuration_owns_the_keys("rotate")),
+        SecretCommand::Retire { .. } if configured => Err(configuration_owns_the_keys("retire")),
+        SecretCommand::Rotate => {
+            let first = keyring::generate(now);
+            let stored = store.ensure_signing_key(&first).map_err(fail)?;
+            if stored.iter().any(|key| key.kid == first.kid) {
+                println!(
+                    "added signing key {} (the first); it signs from now on",
+                    first.kid
+                );
+                return Ok(());
+            }
+            let key = keyring::generate(now);
+            let superseded = store.rotate_signing_key(&key).map_err(fail)?;
+            println!(
+                "added signing key {}; it signs every token from now on, and {} verifies only \
+                 the tokens it signed until now (`shipstar secret retire --kid {}` ends them at once)",
+                key.kid,
+                superseded.join(", "),
+                superseded.join(" "),
+            );
+            Ok(())
+        }
+        SecretCommand::Retire { kid: Some(kid), .. } => {
+            match store.retire_signing_key(&kid, now).map_err(fail)? {
+                RetireOutcome::Retired => {
+                    println!(
+                        "retired signing key {kid}: every token it signed fails from the next \
+                         request on (its users sign in again)"
+                    );
+                    Ok(())
+                }
+                RetireOutcome::AlreadyRetired => {
+                    println!("signing key {kid} was already retired; nothing changed");
+                    Ok(())
+                }
+                RetireOutcome::Unknown => Err(Failure::refused(format!(
+                    "no signing key has kid {kid:?}; `shipstar secret list` shows the kids"
+                ))),
+                RetireOutcome::Current => Err(Failure::refused(format!(
+                    "signing key {kid} signs new tokens and cannot be retired; run `shipstar \
+                     secret rotate` first, then retire it"
+                ))),
+                RetireOutcome::Configured => Err(configuration_owns_the_keys("retire")),
+            }
+        }
+        SecretCommand::Retire { .. } => {
+            let retired = store.retire_superseded_signing_keys(now).map_err(fail)?;
+            if retired.is_empty() {
+                println!("no signing key to retire: only the current one verifies tokens");
+            } else {
+                println!(
+                    "retired signing keys {}: every token they signed fails from the next \
+                     request on (their users sign in again)",
+                    retired.join(", ")
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One line of `secret list`: `KID  created TIME  retired TIME|-  STATE`, where STATE is
+/// `current` (signs), `older, verifies tokens issued until TIME`, `retired`, or `unused` (a
+/// database key while the configuration owns the keys). Never the secret.
+fn key_line(key: &StoredSigningKey, configured: bool) -> String {
+    let retired = key.retired_at.map_or_else(|| "-".to_owned(), timestamp);
+    let origin = if key.is_configured {
+        " (configured)"
+    } else {
+        ""
+    };
+    let state = match (key.retired_at, key.superseded_at) {
+        (Some(_), _) => "retired".to_owned(),
+        _ if configured && !key.is_configured => "unused (jwt_secret is configured)".to_owned(),
+        (None, None) => format!("current{origin}"),
+        (None, Some(until)) => {
+            format!(
+                "older{origin}, verifies tokens issued until {}",
+                timestamp(until)
+            )
+        }
+    };
+    format!(
+        "{:<16}  created {}  retired {:<20}  {state}",
+        key.kid,
+        timestamp(key.created_at),
+        retired
+    )
+}
+
+/// RFC 3339 in UTC, to the second.
+fn timestamp(unix_secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix_secs)
+        .ok()
+        .and_then(|at| {
+            at.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix_secs.to_string())
 }

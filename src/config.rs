@@ -138,6 +138,10 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// The HMAC key, at least 32 bytes; `None` means the one kept in the database.
     pub jwt_secret: Option<Secret>,
+    /// Former `jwt_secret` values, each at least 32 bytes, none equal to `jwt_secret` or to
+    /// another; empty unless `jwt_secret` is set. They verify only tokens they signed before
+    /// they stopped signing (auth.md, "Signing keys").
+    pub jwt_secret_fallbacks: Vec<Secret>,
     /// Token lifetime in seconds, at least 1.
     pub jwt_lifetime_seconds: i64,
     /// Allowed clock skew in seconds, at least 0.
@@ -201,6 +205,9 @@ enum Kind {
     List,
     /// A string masked wherever it is printed, also readable from `SHIPSTAR_<KEY>_FILE`.
     Secret,
+    /// A list of secrets, each masked wherever it is printed: comma-separated in
+    /// `SHIPSTAR_<KEY>` and flags, one per line in the file `SHIPSTAR_<KEY>_FILE` names.
+    SecretList,
 }
 
 /// A key's value when no layer sets it.
@@ -326,6 +333,13 @@ const KEYS: &[KeySpec] = &[
         default: DefaultValue::Unset("generated on first start and kept in the database"),
         check: Check::MinBytes(32),
         doc: "HMAC-SHA256 key of session tokens (its UTF-8 bytes), at least 32 bytes.",
+    },
+    KeySpec {
+        name: "jwt_secret_fallbacks",
+        kind: Kind::SecretList,
+        default: DefaultValue::List(&[]),
+        check: Check::MinBytes(32),
+        doc: "Former jwt_secret values: each verifies the tokens it signed before it stopped signing, until their refresh grace ends; remove one to retire it.",
     },
     KeySpec {
         name: "jwt_lifetime_seconds",
@@ -493,7 +507,7 @@ impl Kind {
             Kind::Str | Kind::Secret => "a string",
             Kind::Int(_) => "an integer",
             Kind::Bool => "a boolean (true or false)",
-            Kind::List => "a list of strings",
+            Kind::List | Kind::SecretList => "a list of strings",
         }
     }
 }
@@ -714,6 +728,7 @@ impl Config {
                 ),
             ));
         }
+        self.check_fallbacks()?;
         match (&self.admin_email, &self.admin_password) {
             (Some(_), None) => Err(self.invalid(
                 "admin_email",
@@ -726,6 +741,37 @@ impl Config {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// `jwt_secret_fallbacks` only next to `jwt_secret`, none equal to it or to another (a
+    /// repeated secret is a mistake in the list, and would make its rotation moment moot).
+    fn check_fallbacks(&self) -> Result<(), StartupError> {
+        let fallbacks = &self.jwt_secret_fallbacks;
+        let Some(secret) = &self.jwt_secret else {
+            if fallbacks.is_empty() {
+                return Ok(());
+            }
+            return Err(self.invalid(
+                "jwt_secret_fallbacks",
+                "needs jwt_secret set too (fallbacks verify old tokens next to the secret that \
+                 signs); set jwt_secret or remove the fallbacks",
+            ));
+        };
+        for (index, fallback) in fallbacks.iter().enumerate() {
+            if fallback == secret {
+                return Err(self.invalid(
+                    "jwt_secret_fallbacks",
+                    &format!("entry {} equals jwt_secret; remove it", index + 1),
+                ));
+            }
+            if fallbacks[..index].contains(fallback) {
+                return Err(self.invalid(
+                    "jwt_secret_fallbacks",
+                    &format!("entry {} repeats an earlier entry; remove it", index + 1),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn invalid(&self, key: &str, problem: &str) -> StartupError {
@@ -850,7 +896,7 @@ fn apply_env(slots: &mut [Slot], env: &dyn Fn(&str) -> Option<String>) -> Result
         let var = spec.env_var();
         let file_var = format!("{var}_FILE");
         let from_file = match spec.kind {
-            Kind::Secret => set(&file_var),
+            Kind::Secret | Kind::SecretList => set(&file_var),
             _ => None,
         };
         let (raw, origin) = match (set(&var), from_file) {
@@ -860,7 +906,18 @@ fn apply_env(slots: &mut [Slot], env: &dyn Fn(&str) -> Option<String>) -> Result
                 )))
             }
             (Some(raw), None) => (raw, Origin::env(&var)),
-            (None, Some(path)) => (read_secret_file(&file_var, &path)?, Origin::env(&file_var)),
+            (None, Some(path)) => {
+                let text = read_secret_file(&file_var, &path)?;
+                let value = match spec.kind {
+                    Kind::SecretList => secret_lines(&text),
+                    _ => toml::Value::String(text),
+                };
+                *slot = Slot {
+                    value: Some(value),
+                    origin: Origin::env(&file_var),
+                };
+                continue;
+            }
             (None, None) => continue,
         };
         let value = parse_text(&spec.kind, &raw)
@@ -871,6 +928,18 @@ fn apply_env(slots: &mut [Slot], env: &dyn Fn(&str) -> Option<String>) -> Result
         };
     }
     Ok(())
+}
+
+/// A secret list's file: one secret per line (`\n` or `\r\n`), blank lines skipped; any other
+/// whitespace is part of the secret, as in a single secret's file.
+fn secret_lines(text: &str) -> toml::Value {
+    toml::Value::Array(
+        text.split('\n')
+            .map(|line| line.strip_suffix('\r').unwrap_or(line))
+            .filter(|line| !line.is_empty())
+            .map(|line| toml::Value::String(line.to_owned()))
+            .collect(),
+    )
 }
 
 /// Reads the file a `SHIPSTAR_<KEY>_FILE` variable names, less one trailing newline (the one
@@ -919,7 +988,7 @@ fn parse_text(kind: &Kind, raw: &str) -> Result<toml::Value, String> {
             "false" | "0" => Ok(toml::Value::Boolean(false)),
             _ => Err(format!("expected true, false, 1 or 0, got {raw:?}")),
         },
-        Kind::List => Ok(toml::Value::Array(
+        Kind::List | Kind::SecretList => Ok(toml::Value::Array(
             raw.split(',')
                 .map(str::trim)
                 .filter(|item| !item.is_empty())
@@ -944,6 +1013,20 @@ fn check_value(spec: &KeySpec, value: &toml::Value) -> Result<(), String> {
             }
         }
         (Kind::Bool, toml::Value::Boolean(_)) => Ok(()),
+        (Kind::SecretList, toml::Value::Array(items)) => {
+            items
+                .iter()
+                .enumerate()
+                .try_for_each(|(index, item)| match item {
+                    // The entry's position, never its value.
+                    toml::Value::String(text) => check_text(spec.check, text)
+                        .map_err(|problem| format!("entry {}: {problem}", index + 1)),
+                    other => Err(format!(
+                        "expected a list of strings, found a list holding {}",
+                        other.type_str()
+                    )),
+                })
+        }
         (Kind::List, toml::Value::Array(items)) => items.iter().try_for_each(|item| match item {
             toml::Value::String(text) => check_text(spec.check, text),
             other => Err(format!(
@@ -1535,6 +1618,102 @@ mod tests {
             config.jwt_secret.map(|s| s.expose().to_owned()),
             Some(exactly)
         );
+    }
+
+    const SECRET_A: &str = "fallback-secret-a-0123456789abcdef";
+    const SECRET_B: &str = "fallback-secret-b-0123456789abcdef";
+    const SIGNING: &str = "signing-secret-s-0123456789abcdef";
+
+    fn exposed(secrets: &[Secret]) -> Vec<&str> {
+        secrets.iter().map(Secret::expose).collect()
+    }
+
+    #[test]
+    fn jwt_secret_fallbacks_come_from_file_env_list_and_env_file_one_per_line() {
+        let file = format!(
+            "jwt_secret = \"{SIGNING}\"\njwt_secret_fallbacks = [\"{SECRET_A}\", \"{SECRET_B}\"]\n"
+        );
+        let config = load_with(Some(&file), &[], &[]).unwrap();
+        assert_eq!(exposed(&config.jwt_secret_fallbacks), [SECRET_A, SECRET_B]);
+
+        let listed = format!("{SECRET_A},{SECRET_B}");
+        let env = [
+            ("SHIPSTAR_JWT_SECRET", SIGNING),
+            ("SHIPSTAR_JWT_SECRET_FALLBACKS", listed.as_str()),
+        ];
+        let config = load_with(None, &env, &[]).unwrap();
+        assert_eq!(exposed(&config.jwt_secret_fallbacks), [SECRET_A, SECRET_B]);
+        assert_eq!(config.source("jwt_secret_fallbacks"), Source::Env);
+
+        // One per line, CRLF or LF, blank lines skipped; a comma is part of a line's secret.
+        let with_comma = format!("{SECRET_B},tail");
+        let temp = TempFile::new(&format!("{SECRET_A}\r\n\n{with_comma}\n"));
+        let path = temp.text();
+        let env = [
+            ("SHIPSTAR_JWT_SECRET", SIGNING),
+            ("SHIPSTAR_JWT_SECRET_FALLBACKS_FILE", path.as_str()),
+        ];
+        let config = load_with(None, &env, &[]).unwrap();
+        assert_eq!(
+            exposed(&config.jwt_secret_fallbacks),
+            [SECRET_A, with_comma.as_str()]
+        );
+        let described = config.describe();
+        assert!(
+            described.contains(
+                "jwt_secret_fallbacks = [\"***\", \"***\"]  # environment variable \
+                 SHIPSTAR_JWT_SECRET_FALLBACKS_FILE\n"
+            ),
+            "{described}"
+        );
+        assert!(!described.contains(SECRET_A), "{described}");
+    }
+
+    #[test]
+    fn a_short_fallback_is_rejected_by_position_without_echoing_it() {
+        let short = "short-fallback";
+        let listed = format!("{SECRET_A},{short}");
+        let env = [
+            ("SHIPSTAR_JWT_SECRET", SIGNING),
+            ("SHIPSTAR_JWT_SECRET_FALLBACKS", listed.as_str()),
+        ];
+        let message = error_of(load_with(None, &env, &[]));
+        assert!(
+            message.contains("invalid jwt_secret_fallbacks"),
+            "{message}"
+        );
+        assert!(message.contains("entry 2"), "{message}");
+        assert!(message.contains("at least 32 bytes"), "{message}");
+        assert!(
+            !message.contains(short) && !message.contains(SECRET_A),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn fallbacks_need_jwt_secret_and_may_not_repeat_it_or_each_other() {
+        let cases = [
+            (None, SECRET_A.to_owned(), "needs jwt_secret"),
+            (
+                Some(SIGNING),
+                format!("{SECRET_A},{SIGNING}"),
+                "entry 2 equals jwt_secret",
+            ),
+            (
+                Some(SIGNING),
+                format!("{SECRET_A},{SECRET_B},{SECRET_A}"),
+                "entry 3 repeats",
+            ),
+        ];
+        for (signing, listed, expected) in cases {
+            let mut env = vec![("SHIPSTAR_JWT_SECRET_FALLBACKS", listed.as_str())];
+            if let Some(signing) = signing {
+                env.push(("SHIPSTAR_JWT_SECRET", signing));
+            }
+            let message = error_of(load_with(None, &env, &[]));
+            assert!(message.contains(expected), "{listed}: {message}");
+            assert!(!message.contains(SECRET_A), "{message}");
+        }
     }
 
     #[test]

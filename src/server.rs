@@ -1,9 +1,11 @@
-//! Bringing the server up: open the database, set up signing keys and password hashing,
+//! Bringing the server up: open the database, set up signing keys (recording configured
+//! fallbacks' takeover moments) and password hashing,
 //! create the first administrator or print the setup link, bind, serve until a signal, then
 //! shut down cleanly.
 
 use crate::api::client_ip::ProxyRange;
-use crate::api::{self, keyring::KeyRing, App};
+use crate::api::keyring::{ConfiguredSecrets, KeyRing};
+use crate::api::{self, App};
 use crate::auth::password::{HashParams, PasswordHasher};
 use crate::auth::ratelimit::{Limits, RateLimiter};
 use crate::clock::Clock;
@@ -53,11 +55,15 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
     let store = open_store(&config)?;
     let hasher = password_hasher(&config)?;
     let now = clock.now_secs();
-    let secret = config
-        .jwt_secret
-        .as_ref()
-        .map(|s| s.expose().as_bytes().to_vec());
-    let keys = KeyRing::open(&store, secret.as_deref(), now)?;
+    let configured = config.jwt_secret.as_ref().map(|secret| ConfiguredSecrets {
+        signing: secret.expose().as_bytes(),
+        fallbacks: config
+            .jwt_secret_fallbacks
+            .iter()
+            .map(|fallback| fallback.expose().as_bytes())
+            .collect(),
+    });
+    let keys = KeyRing::open(&store, configured.as_ref(), now)?;
     let limits = Limits {
         public: config.rate_limit_public_per_minute,
         authenticated: config.rate_limit_auth_per_minute,

@@ -6,9 +6,10 @@
 //! honest client, who simply signs in again.
 
 use super::extract::{credential, Credential};
+use super::keyring::Verified;
 use super::{throttle, throttle_with, App, Ctx};
 use crate::auth::api_key;
-use crate::auth::jwt::{self, Claims, Validation};
+use crate::auth::jwt::{Claims, Validation};
 use crate::auth::ratelimit::Class;
 use crate::error::{AuthFailure, Error};
 use crate::store::{ApiKey, Project, Session, User};
@@ -74,11 +75,10 @@ pub fn require_superuser(app: &App, ctx: &Ctx<'_>) -> Result<SessionCaller, Erro
 /// absolute age) and the user (exists, active).
 pub fn verify_session_token(app: &App, token: &str) -> Result<SessionCaller, Error> {
     let now = app.clock.now_secs();
-    let keys = app.keys.keys(&app.store, now);
     let validation = Validation::new(app.config.jwt_leeway_seconds);
-    let claims = jwt::verify(token, &keys, &validation, now)
-        .map_err(|_| Error::Unauthorized(AuthFailure::Session))?;
-    let (user, session) = live_session_of(app, &claims, now)?;
+    let verified = app.keys.verify(&app.store, token, &validation, now)?;
+    let (user, session) = live_session_of(app, &verified, now)?;
+    let claims = verified.claims;
     if session.generation != claims.gen {
         return Err(Error::Unauthorized(AuthFailure::Session));
     }
@@ -93,14 +93,22 @@ pub fn verify_session_token(app: &App, token: &str) -> Result<SessionCaller, Err
     })
 }
 
-/// The session and user named by `claims`, if the session is live (not revoked, within its
-/// absolute maximum age, owned by `sub`) and the user is active. Generation is not checked.
-pub fn live_session_of(app: &App, claims: &Claims, now: i64) -> Result<(User, Session), Error> {
+/// The session and user named by a verified token's claims, if the session is live (not
+/// revoked, within its absolute maximum age, owned by `sub`) and the user is active, and the
+/// token's signing key is still good (checked against the key counter read with the session,
+/// so a key retired since it was cached fails here). Generation is not checked.
+pub fn live_session_of(
+    app: &App,
+    verified: &Verified<'_>,
+    now: i64,
+) -> Result<(User, Session), Error> {
     let unauthorized = || Error::Unauthorized(AuthFailure::Session);
-    let (session, user) = app
+    let claims = &verified.claims;
+    let (session, user, keys_version) = app
         .store
         .session_with_user(&claims.sid)?
         .ok_or_else(unauthorized)?;
+    app.keys.confirm(&app.store, verified, keys_version, now)?;
     let max_age = app.config.session_max_age_seconds;
     if session.revoked_at.is_some()
         || session.user_id != claims.sub

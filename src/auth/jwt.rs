@@ -165,6 +165,21 @@ pub struct SigningKey {
     pub kid: String,
     /// HMAC-SHA-256 key bytes. Never logged.
     pub secret: Vec<u8>,
+    /// The rotation moment of an older key: a token it signed verifies only when its `iat` is
+    /// at or before this (unix seconds), so someone holding the old secret cannot mint new
+    /// tokens. `None` for the key that signs now.
+    pub issued_until: Option<i64>,
+}
+
+impl SigningKey {
+    /// A key with no rotation bound: the one that signs now.
+    pub fn new(kid: impl Into<String>, secret: Vec<u8>) -> Self {
+        SigningKey {
+            kid: kid.into(),
+            secret,
+            issued_until: None,
+        }
+    }
 }
 
 impl fmt::Debug for SigningKey {
@@ -172,6 +187,7 @@ impl fmt::Debug for SigningKey {
         f.debug_struct("SigningKey")
             .field("kid", &self.kid)
             .field("secret", &"***")
+            .field("issued_until", &self.issued_until)
             .finish()
     }
 }
@@ -238,6 +254,8 @@ pub enum JwtError {
     CriticalHeader,
     /// `kid` names no key we have.
     UnknownKey,
+    /// Signed by an older key but issued (`iat`) after that key stopped signing.
+    IssuedAfterRotation,
     /// Signature not 32 bytes, or the MAC does not match.
     BadSignature,
     /// Claims are not a JSON object without duplicate names holding the expected types.
@@ -259,6 +277,7 @@ impl fmt::Display for JwtError {
             JwtError::BadAlgorithm => "token algorithm is not HS256",
             JwtError::CriticalHeader => "token header has a crit member",
             JwtError::UnknownKey => "token kid names no known key",
+            JwtError::IssuedAfterRotation => "token was issued after its key stopped signing",
             JwtError::BadSignature => "token signature does not match",
             JwtError::BadClaims => "token claims are missing or have the wrong type",
             JwtError::Expired => "token has expired",
@@ -440,10 +459,20 @@ fn parse_unique_object(bytes: &[u8]) -> Option<Map<String, Value>> {
 // Verification
 // ---------------------------------------------------------------------------------------------
 
-/// Steps 1-3 of the module docs: shape, header, MAC. On success returns the payload part, still
-/// base64url-encoded, now known to be signed by one of `keys`. `verify` calls this, and the
-/// tests run the published JWS vectors (whose payloads are not our claims) through it directly.
-fn verify_signature_stage<'t>(token: &'t str, keys: &[SigningKey]) -> Result<&'t str, JwtError> {
+/// What the signature stage proved: the payload part (still base64url-encoded) is signed by
+/// one of our keys, and the latest `iat` that key may vouch for.
+#[derive(Debug, PartialEq, Eq)]
+struct Signed<'t> {
+    payload_b64: &'t str,
+    /// `None`: no bound (the matching key signs now).
+    issued_until: Option<i64>,
+}
+
+/// Steps 1-3 of the module docs: shape, header, MAC. On success returns the payload part, now
+/// known to be signed by one of `keys`, with that key's rotation bound. `verify` calls this,
+/// and the tests run the published JWS vectors (whose payloads are not our claims) through it
+/// directly.
+fn verify_signature_stage<'t>(token: &'t str, keys: &[SigningKey]) -> Result<Signed<'t>, JwtError> {
     // Step 1: size and shape.
     if token.len() > MAX_TOKEN_BYTES {
         return Err(JwtError::TooLong);
@@ -497,18 +526,31 @@ fn verify_signature_stage<'t>(token: &'t str, keys: &[SigningKey]) -> Result<&'t
     // Candidates: the key `kid` names, or every key when there is no `kid`. Every candidate is
     // checked (no early exit) and each comparison is constant-time; which key matched is not
     // secret, but this keeps the timing independent of the tag's bytes.
+    // Without a `kid`, two keys could in principle both match; the token then gets the more
+    // permissive bound of the two, as either key alone would have given it.
     let mut matched = Choice::from(0u8);
+    let mut issued_until = Some(i64::MIN);
     for key in keys
         .iter()
         .filter(|key| kid.is_none_or(|kid| key.kid == kid))
     {
         let expected = hmac_sha256(&key.secret, signing_input);
-        matched |= expected.as_slice().ct_eq(tag.as_slice());
+        let this = expected.as_slice().ct_eq(tag.as_slice());
+        matched |= this;
+        if bool::from(this) {
+            issued_until = match (issued_until, key.issued_until) {
+                (None, _) | (_, None) => None,
+                (Some(a), Some(b)) => Some(a.max(b)),
+            };
+        }
     }
     if !bool::from(matched) {
         return Err(JwtError::BadSignature);
     }
-    Ok(payload_b64)
+    Ok(Signed {
+        payload_b64,
+        issued_until,
+    })
 }
 
 /// A claim that must be a JSON string.
@@ -552,7 +594,8 @@ fn parse_claims(payload: &[u8]) -> Result<Claims, JwtError> {
 /// seconds. `Ok` is returned only when every rule of the contract that this module can check
 /// holds, in the order the module docs give: shape and size, header (`alg` exactly `HS256`, no
 /// `crit`, a `kid` naming one of `keys`), a full 32-byte HMAC-SHA-256 tag matching in constant
-/// time, claims of the right types without duplicate names, `aud` equal to
+/// time, claims of the right types without duplicate names, `iat` at or before the matching
+/// key's [`SigningKey::issued_until`] (an older key), `aud` equal to
 /// `validation.audience`, not expired (expired when `now >= exp + leeway`, so `exp == now` is
 /// expired at leeway 0; skipped when `allow_expired`), and `nbf`, if present, not after
 /// `now + leeway`. Session and user checks are the caller's. Never panics, whatever the input.
@@ -562,9 +605,16 @@ pub fn verify(
     validation: &Validation,
     now: i64,
 ) -> Result<Claims, JwtError> {
-    let payload_b64 = verify_signature_stage(token, keys)?;
-    let payload = b64url_decode(payload_b64).ok_or(JwtError::Malformed)?;
+    let signed = verify_signature_stage(token, keys)?;
+    let payload = b64url_decode(signed.payload_b64).ok_or(JwtError::Malformed)?;
     let claims = parse_claims(&payload)?;
+    // An older key vouches only for what it signed before the rotation: with its secret
+    // alone (a leaked backup, say), a token dated later is refused.
+    if let Some(until) = signed.issued_until {
+        if claims.iat > until {
+            return Err(JwtError::IssuedAfterRotation);
+        }
+    }
 
     if claims.aud != validation.audience {
         return Err(JwtError::WrongAudience);
@@ -607,6 +657,7 @@ mod tests {
         SigningKey {
             kid: kid.to_owned(),
             secret: vec![fill; 32],
+            issued_until: None,
         }
     }
 
@@ -685,6 +736,7 @@ mod tests {
         SigningKey {
             kid: "rfc7515-a1".to_owned(),
             secret: hex(A1_KEY_HEX),
+            issued_until: None,
         }
     }
 
@@ -723,7 +775,7 @@ mod tests {
     fn rfc7515_a1_token_passes_the_mac_and_fails_on_claims() {
         // No kid in the header, so the MAC is tried against every key.
         assert_eq!(
-            verify_signature_stage(&a1_token(), &[a1_key()]),
+            verify_signature_stage(&a1_token(), &[a1_key()]).map(|signed| signed.payload_b64),
             Ok(A1_PAYLOAD_B64)
         );
         assert_eq!(
@@ -1294,6 +1346,7 @@ mod tests {
         SigningKey {
             kid: WYCHEPROOF_JWS_KID.to_owned(),
             secret: b64url_decode(WYCHEPROOF_JWS_K).unwrap(),
+            issued_until: None,
         }
     }
 
@@ -1325,6 +1378,7 @@ mod tests {
         let key = SigningKey {
             kid: "kid-ec-sign".to_owned(),
             secret: wycheproof_jws_key().secret,
+            issued_until: None,
         };
         assert_eq!(
             verify_signature_stage(jws, &[key]),
@@ -1353,6 +1407,7 @@ mod tests {
         let key = SigningKey {
             kid: RFC7520_4_4_KID.to_owned(),
             secret: b64url_decode(RFC7520_4_4_K).unwrap(),
+            issued_until: None,
         };
         assert_eq!(
             sign_input(RFC7520_4_4_SIGNING_INPUT.as_bytes(), &key.secret),
@@ -1466,6 +1521,7 @@ mod tests {
         let odd_key = SigningKey {
             kid: "kid with \"quotes\"".to_owned(),
             secret: vec![7; 32],
+            issued_until: None,
         };
         let token = sign(&odd, &odd_key);
         assert_eq!(
@@ -1478,6 +1534,59 @@ mod tests {
     fn token_signed_with_an_older_key_is_accepted_when_kid_names_it() {
         let token = sign(&claims(), &keys()[1]);
         assert_eq!(check(&token), Ok(claims()));
+    }
+
+    /// `keys()` with k1 (the older key) rotated out at `until`.
+    fn keys_rotated_at(until: i64) -> Vec<SigningKey> {
+        let mut keys = keys();
+        keys[1].issued_until = Some(until);
+        keys
+    }
+
+    fn claims_issued_at(iat: i64) -> Claims {
+        Claims { iat, ..claims() }
+    }
+
+    #[test]
+    fn older_key_verifies_tokens_issued_at_or_before_its_rotation() {
+        let keys = keys_rotated_at(NOW - 100);
+        for iat in [NOW - 500, NOW - 100] {
+            let token = sign(&claims_issued_at(iat), &keys[1]);
+            assert_eq!(
+                verify(&token, &keys, &Validation::new(0), NOW),
+                Ok(claims_issued_at(iat)),
+                "iat {iat}"
+            );
+        }
+    }
+
+    #[test]
+    fn older_key_refuses_a_token_issued_after_its_rotation() {
+        let keys = keys_rotated_at(NOW - 100);
+        let token = sign(&claims_issued_at(NOW - 99), &keys[1]);
+        assert_eq!(
+            verify(&token, &keys, &Validation::new(0), NOW),
+            Err(JwtError::IssuedAfterRotation)
+        );
+        // The same claims under the current key are fine: the bound is the key's, not the
+        // token's.
+        let current = sign(&claims_issued_at(NOW - 99), &keys[0]);
+        assert!(verify(&current, &keys, &Validation::new(0), NOW).is_ok());
+    }
+
+    #[test]
+    fn older_key_bound_holds_for_a_token_without_kid() {
+        let keys = keys_rotated_at(NOW - 100);
+        let payload = serde_json::to_string(&serde_json::json!({
+            "sub": "u1", "sid": "s1", "gen": 0, "iat": NOW - 10, "exp": NOW + 3600,
+            "aud": AUDIENCE, "jti": "j1"
+        }))
+        .unwrap();
+        let token = forge(r#"{"alg":"HS256"}"#, &payload, &keys[1].secret);
+        assert_eq!(
+            verify(&token, &keys, &Validation::new(0), NOW),
+            Err(JwtError::IssuedAfterRotation)
+        );
     }
 
     #[test]
@@ -1518,6 +1627,7 @@ mod tests {
         let key = SigningKey {
             kid: "k-public".to_owned(),
             secret: b"super-secret-bytes".to_vec(),
+            issued_until: None,
         };
         let shown = format!("{key:?}");
         assert!(

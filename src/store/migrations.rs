@@ -11,7 +11,10 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// `UPGRADES[i]` turns a version `i + 1` file into version `i + 2`.
-const UPGRADES: &[&str] = &[include_str!("upgrades/0002_content.sql")];
+const UPGRADES: &[&str] = &[
+    include_str!("upgrades/0002_content.sql"),
+    include_str!("upgrades/0003_signing_keys.sql"),
+];
 
 /// The version a fresh database gets and an older one is upgraded to.
 pub const LATEST_VERSION: i64 = 1 + UPGRADES.len() as i64;
@@ -91,6 +94,38 @@ mod tests {
         };
         assert_eq!(version(&fresh), LATEST_VERSION);
         assert_eq!(version(&old), LATEST_VERSION);
+    }
+
+    #[test]
+    fn upgrade_marks_every_signing_key_but_the_newest_as_superseded_at_the_next_ones_creation() {
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(VERSION_1_SCHEMA).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        old.execute_batch(
+            "INSERT INTO signing_keys (kid, secret, created_at) VALUES
+                 ('first', x'01', 100), ('second', x'02', 200), ('third', x'03', 200);",
+        )
+        .unwrap();
+        bring_up_to_date(&mut old).unwrap();
+        let mut stmt = old
+            .prepare(
+                "SELECT kid, superseded_at, retired_at, secret FROM signing_keys ORDER BY rowid",
+            )
+            .unwrap();
+        type Row = (String, Option<i64>, Option<i64>, Vec<u8>);
+        let rows: Vec<Row> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("first".to_owned(), Some(200), None, vec![1]),
+                ("second".to_owned(), Some(200), None, vec![2]),
+                ("third".to_owned(), None, None, vec![3]),
+            ]
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ mod users;
 pub use api_keys::{ApiKey, ApiKeyChanges, KeyHolder, NewApiKey, UsageBatch, UsageDay};
 pub use content::{Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Page};
 pub use sessions::Session;
-pub use signing_keys::StoredSigningKey;
+pub use signing_keys::{RetireOutcome, StoredSigningKey};
 pub use tenancy::{Member, Project, Team};
 pub use users::{NewUser, RevokeSessions, User, UserChanges};
 

@@ -144,9 +144,10 @@ impl Store {
             .map_err(map_err)
     }
 
-    /// The session with this id together with its user, in one lookup (the per-request
-    /// token check needs both).
-    pub fn session_with_user(&self, id: &str) -> Result<Option<(Session, User)>, Error> {
+    /// The session with this id together with its user and the signing keys' change counter,
+    /// in one lookup: the per-request token check needs all three, and reading the counter
+    /// here lets a running server notice a retired signing key without a query of its own.
+    pub fn session_with_user(&self, id: &str) -> Result<Option<(Session, User, i64)>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare_cached(concat!(
@@ -154,12 +155,17 @@ impl Store {
                 session_columns_s!(),
                 ", ",
                 user_columns_u!(),
-                " FROM sessions s \
-                 JOIN users u ON u.id = s.user_id WHERE s.id = ?1"
+                ", (SELECT version FROM signing_keys_version WHERE id = 1) AS keys_version \
+                 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1"
             ))
             .map_err(map_err)?;
         stmt.query_row([id], |row| {
-            Ok((session_from_row(row)?, user_from_row(row, 10)?))
+            let keys_version: Option<i64> = row.get("keys_version")?;
+            Ok((
+                session_from_row(row)?,
+                user_from_row(row, 10)?,
+                keys_version.unwrap_or_default(),
+            ))
         })
         .optional()
         .map_err(map_err)
@@ -314,7 +320,7 @@ mod tests {
         let store = &temp.store;
         let user = a_user(store);
         let session = store.create_session(&user.id, None, None, 10, 100).unwrap();
-        let (joined, owner) = store.session_with_user(&session.id).unwrap().unwrap();
+        let (joined, owner, _) = store.session_with_user(&session.id).unwrap().unwrap();
         assert_eq!((joined, owner), (session.clone(), user.clone()));
         let seen = |at: i64| crate::store::UsageBatch {
             sessions_seen: vec![(session.id.clone(), at)],

@@ -101,6 +101,8 @@ fn every_command_has_help_that_exits_0_and_names_it() {
         &["user", "activate"],
         &["secret"],
         &["secret", "rotate"],
+        &["secret", "retire"],
+        &["secret", "list"],
         &["backup"],
         &["migrate"],
         &["config"],

@@ -18,6 +18,7 @@ mod openapi;
 mod operations;
 mod public_content;
 mod rate_limits;
+mod signing_keys;
 mod slow_clients;
 mod storage;
 mod tenancy;

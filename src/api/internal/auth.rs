@@ -28,10 +28,7 @@ fn issue_token(
     session_created_at: i64,
     now: i64,
 ) -> Result<(String, i64), Error> {
-    let keys = app.keys.keys(&app.store, now);
-    let key = keys
-        .first()
-        .ok_or_else(|| Error::Internal("no JWT signing key".into()))?;
+    let key = app.keys.signing_key(&app.store, now)?;
     let session_end = session_created_at.saturating_add(app.config.session_max_age_seconds);
     let exp = now
         .saturating_add(app.config.jwt_lifetime_seconds)
@@ -46,7 +43,7 @@ fn issue_token(
         jti: crate::ids::random_hex(16),
         nbf: None,
     };
-    Ok((jwt::sign(&claims, key), exp - now))
+    Ok((jwt::sign(&claims, &key), exp - now))
 }
 
 /// The 422 problem for a password over 1024 characters (refused before any hashing).
@@ -142,17 +139,20 @@ pub fn post_refresh(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         _ => return Err(unauthorized()),
     };
     let now = app.clock.now_secs();
-    let keys = app.keys.keys(&app.store, now);
     let validation = Validation {
         allow_expired: true,
         ..Validation::new(app.config.jwt_leeway_seconds)
     };
-    let claims = jwt::verify(token, &keys, &validation, now).map_err(|_| unauthorized())?;
+    let verified = app
+        .keys
+        .verify(&app.store, token, &validation, now)
+        .map_err(|_| unauthorized())?;
+    let claims = &verified.claims;
     throttle(app, ctx, Class::Refresh, &claims.sid)?;
     if claims.exp.saturating_add(app.config.refresh_grace_seconds) <= now {
         return Err(unauthorized());
     }
-    let (user, mut session) = live_session_of(app, &claims, now)?;
+    let (user, mut session) = live_session_of(app, &verified, now)?;
     *ctx.principal.borrow_mut() = Some(format!("user:{}", user.id));
     if claims.gen == session.generation {
         let next_exp = now.saturating_add(app.config.jwt_lifetime_seconds);
