@@ -37,6 +37,7 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod content;
