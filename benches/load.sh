@@ -95,6 +95,8 @@ export SHIPSTAR_ADMIN_EMAIL="$email" SHIPSTAR_ADMIN_PASSWORD="$password"
 export SHIPSTAR_RATE_LIMIT_LOGIN_PER_MINUTE=0 SHIPSTAR_RATE_LIMIT_LOGIN_EMAIL_PER_MINUTE=0 \
     SHIPSTAR_RATE_LIMIT_AUTH_PER_MINUTE=0 SHIPSTAR_RATE_LIMIT_PUBLIC_PER_MINUTE=0 \
     SHIPSTAR_RATE_LIMIT_REFRESH_PER_MINUTE=0
+# Every connection comes from one address, the load generator's: no per-address cap.
+export SHIPSTAR_MAX_CONNECTIONS_PER_IP=0
 
 (cd "$tmp" && exec "$bin" serve --listen "127.0.0.1:$port" --database "$tmp/load.db" \
     </dev/null >"$tmp/server.out" 2>"$tmp/server.log") &

@@ -223,6 +223,8 @@ export SHIPSTAR_RATE_LIMIT_LOGIN_EMAIL_PER_MINUTE=0
 export SHIPSTAR_RATE_LIMIT_AUTH_PER_MINUTE=0
 export SHIPSTAR_RATE_LIMIT_PUBLIC_PER_MINUTE=0
 export SHIPSTAR_RATE_LIMIT_REFRESH_PER_MINUTE=0
+# Every client here is one load generator on one address: no per-address connection cap.
+export SHIPSTAR_MAX_CONNECTIONS_PER_IP=0
 
 echo "== starting $bin on 127.0.0.1:$port" >&2
 start_us="$(now_us)"

@@ -134,6 +134,9 @@ pub struct Config {
     pub client_timeout_seconds: u64,
     /// Most client connections open at once, at least 1.
     pub max_connections: usize,
+    /// Most connections open at once from one client address; 0 means no cap. Trusted
+    /// proxies are exempt.
+    pub max_connections_per_ip: usize,
     /// Reverse proxies as IP addresses or CIDR ranges, each checked to parse.
     pub trusted_proxies: Vec<String>,
     /// The HMAC key, at least 32 bytes; `None` means the one kept in the database.
@@ -318,6 +321,13 @@ const KEYS: &[KeySpec] = &[
         default: DefaultValue::Int(1024),
         check: Check::Any,
         doc: "Most client connections open at once; a connection beyond it is answered 503 and closed.",
+    },
+    KeySpec {
+        name: "max_connections_per_ip",
+        kind: Kind::Int(0..=1_000_000),
+        default: DefaultValue::Int(64),
+        check: Check::Any,
+        doc: "Most connections open at once from one client address (an IPv6 client: its /64); one more is answered 503 and closed. 0 means no cap; trusted proxies are exempt.",
     },
     KeySpec {
         name: "trusted_proxies",
@@ -1353,6 +1363,7 @@ mod tests {
         assert_eq!(config.max_body_bytes, 1_048_576);
         assert_eq!(config.client_timeout_seconds, 30);
         assert_eq!(config.max_connections, 1024);
+        assert_eq!(config.max_connections_per_ip, 64);
         assert_eq!(config.trusted_proxies, Vec::<String>::new());
         assert_eq!(config.jwt_secret, None);
         assert_eq!(config.jwt_lifetime_seconds, 3600);

@@ -19,7 +19,7 @@
 //! ```
 //!
 //! Beside the workers run the accept loop, one thread per open connection (capped by
-//! `max_connections`; it reads requests and writes answers, so no worker ever waits on a
+//! `max_connections` and, per client address, `max_connections_per_ip`; it reads requests and writes answers, so no worker ever waits on a
 //! client), the log writer (request lines are handed over a channel, so no worker waits on
 //! stderr) and the usage flusher (API-key usage, `last_used_at` and session `last_seen_at` are
 //! counted in memory and written about twice a second, so checking a credential never
@@ -30,6 +30,8 @@
 //! * `auth` knows nothing of HTTP or SQL; `store` knows nothing of HTTP or tokens.
 //! * `http` is the only module that touches sockets; `store` the only one that touches
 //!   `rusqlite`. `api` is the glue and may use both through their own types.
+//! * `client_ip` (trusted proxies, and which address a request comes from) is plain logic
+//!   that `http` (the per-address connection cap) and `api` (everything else) share.
 //! * [`error::Error`] carries no HTTP types; `api::respond` maps it to a status in one place.
 //! * [`json`] (strict JSON parsing) and [`clock`] are pure helpers any module may use.
 
@@ -38,6 +40,7 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod content;

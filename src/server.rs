@@ -1,13 +1,12 @@
 //! Bringing the server up: open the database, set up signing keys (recording configured
-//! fallbacks' takeover moments) and password hashing,
-//! create the first administrator or print the setup link, bind, serve until a signal, then
-//! shut down cleanly.
+//! fallbacks' takeover moments) and password hashing, create the first administrator or print
+//! the setup link, bind, serve until a signal, then shut down cleanly.
 
-use crate::api::client_ip::ProxyRange;
 use crate::api::keyring::{ConfiguredSecrets, KeyRing};
 use crate::api::{self, App};
 use crate::auth::password::{HashParams, PasswordHasher};
 use crate::auth::ratelimit::{Limits, RateLimiter};
+use crate::client_ip::TrustedProxies;
 use crate::clock::Clock;
 use crate::config::{Config, LogFormat};
 use crate::error::StartupError;
@@ -72,15 +71,8 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
         refresh: config.rate_limit_refresh_per_minute,
     };
     let limiter = RateLimiter::new(limits, config.rate_limit_max_entries);
-    let trusted_proxies = config
-        .trusted_proxies
-        .iter()
-        .map(|text| {
-            ProxyRange::parse(text).ok_or_else(|| {
-                StartupError(format!("trusted_proxies: {text:?} is not an IP or CIDR"))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)
+        .map_err(|err| StartupError(format!("trusted_proxies: {err}")))?;
     let app = App {
         config,
         store,
@@ -154,14 +146,18 @@ fn spawn_usage_flusher(
 pub fn serve(config: Config) -> Result<(), StartupError> {
     init_logging(&config);
     let listen = config.listen.clone();
-    let options = ServerOptions {
-        workers: config.workers,
-        max_body_bytes: config.max_body_bytes,
-        client_timeout: Duration::from_secs(config.client_timeout_seconds),
-        max_connections: config.max_connections,
-    };
     let base_url = config.effective_base_url();
     let app = Arc::new(build_app(config, Clock::System)?);
+    let options = ServerOptions {
+        workers: app.config.workers,
+        max_body_bytes: app.config.max_body_bytes,
+        client_timeout: Duration::from_secs(app.config.client_timeout_seconds),
+        max_connections: app.config.max_connections,
+        max_connections_per_ip: app.config.max_connections_per_ip,
+        // The same parsed list the handlers use: a proxy exempt from the per-address cap is
+        // exactly one whose X-Forwarded-For is believed.
+        trusted_proxies: app.trusted_proxies.clone(),
+    };
     crate::http::raise_open_file_limit();
     let http = HttpServer::bind(&listen)
         .map_err(|err| StartupError(format!("cannot listen on {listen}: {err}")))?;

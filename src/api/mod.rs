@@ -3,7 +3,6 @@
 //!
 //! May use `http`, `auth`, `store`, `config` and `clock`; never `tiny_http` or `rusqlite`.
 
-pub mod client_ip;
 pub mod conditional;
 pub mod dashboard;
 pub mod dto;
@@ -22,6 +21,7 @@ mod v1;
 
 use crate::auth::password::PasswordHasher;
 use crate::auth::ratelimit::{Class, Decision, RateLimiter};
+use crate::client_ip::{self, TrustedProxies};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Error;
@@ -30,6 +30,7 @@ use crate::store::Store;
 use keyring::KeyRing;
 use router::{PathParams, Route};
 use std::cell::RefCell;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 /// Responses authenticated by a key expiring within this many seconds carry
@@ -55,7 +56,7 @@ pub struct App {
     /// Per-class request rate limits.
     pub limiter: RateLimiter,
     /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<client_ip::ProxyRange>,
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// What a handler receives: the request and its path parameters.
@@ -73,14 +74,26 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The client address (see [`client_ip`]).
+    /// The client address as text (`-` when unknown), the key of per-address rate limits.
     pub fn client_ip(&self, app: &App) -> String {
-        client_ip::client_ip(
-            self.req.peer,
-            self.req.header("x-forwarded-for"),
-            &app.trusted_proxies,
-        )
+        client_ip::display(self.client_addr(app))
     }
+
+    /// The client address (see [`client_address`]).
+    pub fn client_addr(&self, app: &App) -> Option<IpAddr> {
+        client_address(app, self.req)
+    }
+}
+
+/// The client address of `req`: the socket peer, or behind a trusted proxy the address it
+/// names (see [`client_ip::client_ip`]), reading every `X-Forwarded-For` line. The one
+/// address used for rate limits, sessions and the log line.
+pub fn client_address(app: &App, req: &Request) -> Option<IpAddr> {
+    client_ip::client_ip(
+        req.peer,
+        req.header_values("x-forwarded-for"),
+        &app.trusted_proxies,
+    )
 }
 
 /// Counts the request against `class` for `client`: 429 when over the limit. The decision
@@ -203,8 +216,14 @@ static ROUTES: &[Route<HandlerFn>] = &[
 ];
 
 /// Answers one request: route, run the handler, map any error. Never panics on input; a
-/// panic from a bug is turned into a 500 by the HTTP layer.
+/// panic from a bug is turned into a 500 by the HTTP layer. The answer carries the resolved
+/// client address, so that the log line names the client rather than its proxy.
 pub fn handle(app: &App, req: &Request) -> Response {
+    let response = route_and_run(app, req);
+    response.with_client_ip(client_address(app, req))
+}
+
+fn route_and_run(app: &App, req: &Request) -> Response {
     let (route, params) = match router::find(ROUTES, &req.method, &req.path) {
         Ok(found) => found,
         // Once any user exists `/setup` is 404 for every method, not 405 for the ones it

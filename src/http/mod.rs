@@ -14,6 +14,7 @@
 //!
 //! Must not import `auth`, `store` or `api`: handlers arrive as a plain function.
 
+mod admission;
 mod connection;
 mod listener;
 mod request;

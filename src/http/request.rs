@@ -61,6 +61,19 @@ impl Request {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Every value of header `name` (case-insensitive), one per field line, in arrival order.
+    /// A list-valued field sent on several lines is these values joined by commas (RFC 9110
+    /// section 5.3), so a reader of such a field must look at all of them, not the first.
+    pub fn header_values<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl DoubleEndedIterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
     /// How many times header `name` occurs.
     pub fn header_count(&self, name: &str) -> usize {
         self.headers
@@ -103,6 +116,12 @@ mod tests {
         assert_eq!(req.media_type().as_deref(), Some("application/json"));
         assert_eq!(req.header("x-A"), Some("1"));
         assert_eq!(req.header_count("X-a"), 2);
+        assert_eq!(req.header_values("X-A").collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(
+            req.header_values("X-A").rev().collect::<Vec<_>>(),
+            ["2", "1"]
+        );
+        assert_eq!(req.header_values("missing").count(), 0);
         assert_eq!(req.header("missing"), None);
     }
 }

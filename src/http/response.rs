@@ -1,6 +1,7 @@
 //! Our own response type: status, headers and a body in memory.
 
 use serde::Serialize;
+use std::net::IpAddr;
 
 /// One HTTP response. The HTTP layer adds the headers every response carries.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +14,9 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Who made the request, for the log line only (`user:<id>`, `key:<prefix>`); never sent.
     pub principal: Option<String>,
+    /// The client address the handler resolved (behind trusted proxies, the address they
+    /// name), for the log line only; never sent. `None` logs the socket peer.
+    pub client_ip: Option<IpAddr>,
 }
 
 impl Response {
@@ -43,6 +47,7 @@ impl Response {
             headers: vec![("Content-Type".to_string(), content_type.to_string())],
             body,
             principal: None,
+            client_ip: None,
         }
     }
 
@@ -53,6 +58,7 @@ impl Response {
             headers: Vec::new(),
             body: Vec::new(),
             principal: None,
+            client_ip: None,
         }
     }
 
@@ -65,6 +71,12 @@ impl Response {
     /// Records who made the request, for the log line.
     pub fn with_principal(mut self, principal: Option<String>) -> Self {
         self.principal = principal;
+        self
+    }
+
+    /// Records the resolved client address, for the log line.
+    pub fn with_client_ip(mut self, client_ip: Option<IpAddr>) -> Self {
+        self.client_ip = client_ip;
         self
     }
 

@@ -5,17 +5,20 @@
 //! happens on the connection's own thread (see `connection`); the workers only ever run the
 //! handler, so a client that stalls can hold its connection's thread but never a worker, and
 //! the number of requests handled at once stays at `workers` whatever the number of
-//! connections. Connections are capped at `max_connections`: beyond it a new connection gets
-//! a 503 and is closed at once.
+//! connections. Connections are capped at `max_connections`, and per client address at
+//! `max_connections_per_ip` with a reserve for new addresses (see `admission`): a connection
+//! beyond a cap gets a 503 and is closed at once.
 //!
 //! Every answer gets `X-Request-Id`, `X-Content-Type-Options: nosniff` and `Server`, is
 //! serialised into one buffer and sent with one write, and is logged in one line. A handler
 //! that panics answers 500 and its worker lives on.
 
+use super::admission::{Admission, Caps, Refusal, Slot};
 use super::connection::{Connection, Exchange, Incoming};
 use super::listener::listen;
 use super::wire;
 use super::{Request, Response};
+use crate::client_ip::TrustedProxies;
 use crate::logging;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -55,6 +58,12 @@ pub struct ServerOptions {
     pub client_timeout: Duration,
     /// Most connections open at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Most connections open at once from one client address (IPv6: per /64); more are
+    /// answered 503 and closed. 0 means no cap.
+    pub max_connections_per_ip: usize,
+    /// Peers exempt from `max_connections_per_ip` and from the reserve for new addresses: a
+    /// trusted proxy carries many clients.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// A bound listening socket, not yet serving: connections wait in the kernel's backlog.
@@ -74,8 +83,8 @@ struct Job {
 struct Shared {
     options: ServerOptions,
     jobs: Sender<Job>,
-    /// Connections open now.
-    open: AtomicUsize,
+    /// Connections open now, and who may open one more.
+    admission: Arc<Admission>,
     /// Connections in the middle of a request (from its first byte to its answer written).
     busy: AtomicUsize,
     shutdown: Arc<AtomicBool>,
@@ -121,7 +130,11 @@ impl HttpServer {
         let shared = Arc::new(Shared {
             options: options.clone(),
             jobs,
-            open: AtomicUsize::new(0),
+            admission: Admission::new(Caps {
+                max_connections: options.max_connections,
+                max_per_address: options.max_connections_per_ip,
+                trusted_proxies: options.trusted_proxies.clone(),
+            }),
             busy: AtomicUsize::new(0),
             shutdown,
         });
@@ -158,12 +171,21 @@ fn worker_loop(queue: &Mutex<Receiver<Job>>, handler: &Handler) {
     }
 }
 
+/// The accept side's rate-limited warnings, one per kind of trouble.
+#[derive(Default)]
+struct Warnings {
+    accept: Warning,
+    thread: Warning,
+    full: Warning,
+    address_full: Warning,
+    reserve: Warning,
+}
+
 fn accept_loop(socket: &TcpListener, shared: &Arc<Shared>) {
-    let mut accept_warning = Warning::default();
-    let mut admit_warning = Warning::default();
+    let mut warnings = Warnings::default();
     while !shared.shutdown.load(Ordering::SeqCst) {
         match socket.accept() {
-            Ok((stream, peer)) => admit(stream, peer, shared, &mut admit_warning),
+            Ok((stream, peer)) => admit(stream, peer, shared, &mut warnings),
             Err(err) => {
                 use std::io::ErrorKind;
                 if matches!(
@@ -175,7 +197,9 @@ fn accept_loop(socket: &TcpListener, shared: &Arc<Shared>) {
                 // EMFILE, ENFILE, ENOBUFS, ENOMEM: wait for resources to come back. Anything
                 // else (a connection reset before it was accepted) concerns one connection.
                 if matches!(err.raw_os_error(), Some(24 | 23 | 105 | 12)) {
-                    accept_warning.log(&format!("cannot accept connections ({err}); retrying"));
+                    warnings
+                        .accept
+                        .log(&format!("cannot accept connections ({err}); retrying"));
                     std::thread::sleep(ACCEPT_RETRY);
                 }
             }
@@ -183,33 +207,64 @@ fn accept_loop(socket: &TcpListener, shared: &Arc<Shared>) {
     }
 }
 
-/// Starts a thread for a new connection, or answers 503 when the cap is reached.
-fn admit(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>, last_warning: &mut Warning) {
-    if shared.open.load(Ordering::SeqCst) >= shared.options.max_connections {
-        last_warning.log(&format!(
-            "connection limit reached (max_connections = {}); answering 503",
-            shared.options.max_connections
-        ));
-        refuse_over_capacity(stream);
-        return;
-    }
-    shared.open.fetch_add(1, Ordering::SeqCst);
+/// Starts a thread for a new connection, or answers 503 when a cap refuses it.
+fn admit(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>, warnings: &mut Warnings) {
+    let slot = match shared.admission.admit(peer.ip()) {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            warn_refused(refusal, peer, &shared.options, warnings);
+            refuse_over_capacity(stream);
+            return;
+        }
+    };
     let for_thread = Arc::clone(shared);
     let started = std::thread::Builder::new()
         .name("http-connection".into())
         .stack_size(CONNECTION_STACK_BYTES)
         .spawn(move || {
+            // Held for the connection's life; dropped however the thread ends, a panic
+            // included, so the place is always given back.
+            let _slot: Slot = slot;
             serve_connection(stream, peer, &for_thread);
-            for_thread.open.fetch_sub(1, Ordering::SeqCst);
         });
     if started.is_err() {
-        // The stream was moved into the closure and dropped with it: the client sees a close.
-        shared.open.fetch_sub(1, Ordering::SeqCst);
-        last_warning.log("cannot start a thread for a new connection; closed it");
+        // The stream and the slot were moved into the closure and dropped with it: the client
+        // sees a close and the place is free again.
+        warnings
+            .thread
+            .log("cannot start a thread for a new connection; closed it");
     }
 }
 
-/// Tells a connection beyond `max_connections` to come back later, without waiting on it.
+/// Logs (at most once per [`ACCEPT_WARN_INTERVAL`] for each kind) why a connection was
+/// refused. The address is the socket peer: a per-address refusal happens before any request,
+/// so there is no header to name anyone else, and a trusted proxy is never refused per address.
+fn warn_refused(
+    refusal: Refusal,
+    peer: SocketAddr,
+    options: &ServerOptions,
+    warnings: &mut Warnings,
+) {
+    match refusal {
+        Refusal::Full => warnings.full.log(&format!(
+            "connection limit reached (max_connections = {}); answering 503",
+            options.max_connections
+        )),
+        Refusal::AddressFull => warnings.address_full.log(&format!(
+            "connection limit per address reached by {} (max_connections_per_ip = {}); answering 503",
+            peer.ip(),
+            options.max_connections_per_ip
+        )),
+        Refusal::ReserveOnly => warnings.reserve.log(&format!(
+            "connection limit nearly reached (max_connections = {}): the last places are kept for \
+             addresses holding few connections; answering 503 to {}",
+            options.max_connections,
+            peer.ip()
+        )),
+    }
+}
+
+/// Tells a connection refused by a cap to come back later, without waiting on it.
 fn refuse_over_capacity(mut stream: TcpStream) {
     use std::io::Write;
     let response = Response::detail(503, "Too many connections").with_header("Retry-After", "1");
@@ -313,7 +368,9 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
         let written = answer(&mut connection, &mut out, response, &request_id, exchange);
         logging::request(&logging::RequestLog {
             request_id: &request_id,
-            client_ip: peer.ip().to_string(),
+            // The handler names the client behind a trusted proxy; a request refused before
+            // it reached the handler is known only by its socket peer.
+            client_ip: written.client_ip.unwrap_or(peer.ip()).to_string(),
             method: if method.is_empty() { "-" } else { &method },
             path: if path.is_empty() { "-" } else { &path },
             status: written.status,
@@ -354,6 +411,7 @@ fn handle(
 struct Written {
     status: u16,
     principal: Option<String>,
+    client_ip: Option<std::net::IpAddr>,
     /// The answer reached the socket.
     sent: bool,
 }
@@ -368,11 +426,13 @@ fn answer(
 ) -> Written {
     let status = response.status;
     let principal = response.principal.take();
+    let client_ip = response.client_ip;
     out.clear();
     serialise(response, request_id, exchange, out);
     Written {
         status,
         principal,
+        client_ip,
         sent: connection.write(out).is_ok(),
     }
 }

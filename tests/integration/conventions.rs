@@ -273,6 +273,8 @@ fn panicking_handler_answers_500_and_server_keeps_serving() {
         max_body_bytes: 1024,
         client_timeout: std::time::Duration::from_secs(30),
         max_connections: 16,
+        max_connections_per_ip: 0,
+        trusted_proxies: Default::default(),
     };
     let stop = Arc::clone(&shutdown);
     let thread = std::thread::spawn(move || {

@@ -5,6 +5,7 @@ mod fixture;
 
 mod auth;
 mod cli;
+mod client_addresses;
 mod content;
 mod conventions;
 mod dashboard;

@@ -63,8 +63,15 @@ fn health_comes_back(server: &TestServer, why: &str) {
 fn stalled_and_silent_connections_do_not_keep_a_client_waiting() {
     // This process holds a thousand sockets too.
     shipstar::http::raise_open_file_limit();
-    // The default timeout (30 s) outlasts the test, so every bad connection stays open.
-    let server = TestServer::start();
+    // The default timeout (30 s) outlasts the test, so every bad connection stays open. One
+    // address plays every client here, and this test is about threads: the per-address cap
+    // and the reserve for new addresses (client_addresses.rs) would refuse it, so they are
+    // off, with room for all the bad connections.
+    let server = TestServer::start_with(
+        Options::default()
+            .env("SHIPSTAR_MAX_CONNECTIONS_PER_IP", "0")
+            .env("SHIPSTAR_MAX_CONNECTIONS", "2048"),
+    );
     let token = server.admin_token();
     let mut bad = Vec::new();
     for index in 0..500 {

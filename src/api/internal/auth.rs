@@ -112,7 +112,8 @@ pub fn post_login(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         .req
         .header("user-agent")
         .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
-    let ip = ctx.req.peer.map(|ip| ip.to_string());
+    // The client, not a trusted proxy in front of it (auth.md: one client IP everywhere).
+    let ip = ctx.client_addr(app).map(|ip| ip.to_string());
     let provisional_exp = now.saturating_add(app.config.jwt_lifetime_seconds);
     let session = app.store.create_session(
         &user.id,
