@@ -65,7 +65,12 @@ mod tests {
     fn tags(html: &str) -> Vec<String> {
         html.split('<')
             .skip(1)
-            .map(|rest| rest.split('>').next().unwrap_or_default().to_ascii_lowercase())
+            .map(|rest| {
+                rest.split('>')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+            })
             .collect()
     }
 
@@ -74,7 +79,8 @@ mod tests {
     fn has_event_handler(tag: &str) -> bool {
         let bytes = tag.as_bytes();
         (1..bytes.len()).any(|at| {
-            let after_separator = matches!(bytes[at - 1], b' ' | b'\t' | b'\n' | b'/' | b'"' | b'\'');
+            let after_separator =
+                matches!(bytes[at - 1], b' ' | b'\t' | b'\n' | b'/' | b'"' | b'\'');
             if !after_separator || !tag[at..].starts_with("on") {
                 return false;
             }
@@ -96,17 +102,29 @@ mod tests {
                 .collect();
             assert!(
                 ![
-                    "script", "iframe", "frame", "object", "embed", "style", "svg", "math",
-                    "form", "input", "button", "textarea", "meta", "base", "link", "template",
-                    "noscript",
+                    "script", "iframe", "frame", "object", "embed", "style", "svg", "math", "form",
+                    "input", "button", "textarea", "meta", "base", "link", "template", "noscript",
                 ]
                 .contains(&name.as_str()),
                 "<{name}> survived in {html:?}"
             );
-            for sign in ["javascript:", "vbscript:", "data:", "style=", "srcdoc", "formaction"] {
-                assert!(!tag.contains(sign), "{sign:?} survived in <{tag}> of {html:?}");
+            for sign in [
+                "javascript:",
+                "vbscript:",
+                "data:",
+                "style=",
+                "srcdoc",
+                "formaction",
+            ] {
+                assert!(
+                    !tag.contains(sign),
+                    "{sign:?} survived in <{tag}> of {html:?}"
+                );
             }
-            assert!(!has_event_handler(&tag), "event handler in <{tag}> of {html:?}");
+            assert!(
+                !has_event_handler(&tag),
+                "event handler in <{tag}> of {html:?}"
+            );
         }
     }
 
@@ -134,7 +152,10 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("<li>one</li>"), "{html}");
-        assert!(html.contains("<table>") && html.contains("<td>2</td>"), "{html}");
+        assert!(
+            html.contains("<table>") && html.contains("<td>2</td>"),
+            "{html}"
+        );
         assert!(html.contains("<del>gone</del>"), "{html}");
     }
 
@@ -152,7 +173,8 @@ mod tests {
 
     #[test]
     fn script_elements_are_dropped_with_their_text() {
-        let html = to_safe_html("before\n\n<script>alert(1)</script>\n\nafter <script>x()</script>");
+        let html =
+            to_safe_html("before\n\n<script>alert(1)</script>\n\nafter <script>x()</script>");
         assert!(!html.contains("alert") && !html.contains("x()"), "{html}");
         assert!(html.contains("before") && html.contains("after"), "{html}");
         assert_inert(&html);
@@ -237,7 +259,8 @@ mod tests {
 
     #[test]
     fn links_get_a_rel_that_hands_the_target_nothing() {
-        let html = to_safe_html("<a href=\"https://example.com\" rel=\"opener\" target=\"_self\">x</a>");
+        let html =
+            to_safe_html("<a href=\"https://example.com\" rel=\"opener\" target=\"_self\">x</a>");
         assert!(
             html.contains("rel=\"nofollow noopener noreferrer\"") && !html.contains("opener\""),
             "{html}"
@@ -250,7 +273,9 @@ mod tests {
     #[test]
     fn empty_and_odd_input_renders_without_panicking() {
         assert_eq!(to_safe_html(""), "");
-        for odd in ["\0", "\u{FEFF}", "[", "<", "&", "](", "|\n|-|", "> > > >", "\r\n\r\n"] {
+        for odd in [
+            "\0", "\u{FEFF}", "[", "<", "&", "](", "|\n|-|", "> > > >", "\r\n\r\n",
+        ] {
             assert_inert(&to_safe_html(odd));
         }
         let deep = "> ".repeat(5_000) + "x";

@@ -200,9 +200,11 @@ fn by_category(entries: &[Entry]) -> Vec<(&str, Vec<(usize, &Entry)>)> {
 /// with the entries as a list; descriptions are plain text.
 fn changelog_html(item: &Content) -> String {
     let mut html = String::new();
-    if let Some(title) = changelog_title(&item.body).filter(|t| !t.is_empty() && *t != item.title)
-    {
-        html.push_str(&format!("<p class=\"public-lead\">{}</p>", html_text(&title)));
+    if let Some(title) = changelog_title(&item.body).filter(|t| !t.is_empty() && *t != item.title) {
+        html.push_str(&format!(
+            "<p class=\"public-lead\">{}</p>",
+            html_text(&title)
+        ));
     }
     let entries = entries(item.kind, &item.body);
     if entries.is_empty() {
@@ -471,7 +473,10 @@ mod tests {
             list_feed_path(ContentKind::Changelog),
             Some("/api/v1/changelogs/feed")
         );
-        assert_eq!(list_feed_path(ContentKind::Blog), Some("/api/v1/blogs/feed"));
+        assert_eq!(
+            list_feed_path(ContentKind::Blog),
+            Some("/api/v1/blogs/feed")
+        );
         assert_eq!(list_feed_path(ContentKind::Kb), None);
     }
 
@@ -488,7 +493,10 @@ mod tests {
     #[test]
     fn a_changelog_page_has_sections_per_category_in_first_seen_order() {
         let html = item_page(&LAYOUT, &changelog());
-        assert!(html.starts_with("<!doctype html>\n<html lang=\"en\">"), "{html}");
+        assert!(
+            html.starts_with("<!doctype html>\n<html lang=\"en\">"),
+            "{html}"
+        );
         assert!(html.contains("<title>March &amp; April · Web &lt;App&gt;</title>"));
         assert!(html.contains("<h1>March &amp; April</h1>"));
         assert!(html.contains("<p class=\"public-lead\">Release 1.4</p>"));
@@ -520,11 +528,14 @@ mod tests {
     #[test]
     fn dates_show_publication_and_period() {
         let html = item_page(&LAYOUT, &changelog());
-        assert!(html.contains(
-            "Published <time datetime=\"2025-03-31T15:00:00Z\">31 March 2025</time> · \
+        assert!(
+            html.contains(
+                "Published <time datetime=\"2025-03-31T15:00:00Z\">31 March 2025</time> · \
              Covers <time datetime=\"2025-03-01T00:00:00Z\">1 March 2025</time> to \
              <time datetime=\"2025-03-31T00:00:00Z\">31 March 2025</time>"
-        ), "{html}");
+            ),
+            "{html}"
+        );
     }
 
     #[test]
@@ -535,7 +546,10 @@ mod tests {
             "# Big news\n\n*Really* big. [x](javascript:alert(1)) <img src=x onerror=alert(1)>\n\n<script>alert(2)</script>",
         );
         let html = item_page(&LAYOUT, &post);
-        assert!(html.contains("<div class=\"prose\"><h1>Big news</h1>"), "{html}");
+        assert!(
+            html.contains("<div class=\"prose\"><h1>Big news</h1>"),
+            "{html}"
+        );
         assert!(html.contains("<em>Really</em>"));
         for bad in ["<script", "onerror", "javascript:", "alert(2)"] {
             assert!(!html.contains(bad), "{bad} in {html}");
@@ -551,10 +565,13 @@ mod tests {
             {"category": "Start", "title": "Sign in", "body": "**Go** to /dashboard."},
         ]});
         let html = item_page(&LAYOUT, &item(ContentKind::Kb, "Guide", &body.to_string()));
-        assert!(html.contains(
-            "<li>Start<ul><li><a href=\"#article-1\">Install</a></li>\
+        assert!(
+            html.contains(
+                "<li>Start<ul><li><a href=\"#article-1\">Install</a></li>\
              <li><a href=\"#article-3\">Sign in</a></li></ul></li>"
-        ), "{html}");
+            ),
+            "{html}"
+        );
         assert!(html.contains(
             "<article id=\"article-1\"><h3>Install</h3><div class=\"prose\"><p>Run <code>make</code>.</p>\n</div></article>"
         ), "{html}");
@@ -566,7 +583,11 @@ mod tests {
 
     #[test]
     fn empty_sets_say_so() {
-        let empty = item(ContentKind::Changelog, "T", r#"{"title": "T", "entries": []}"#);
+        let empty = item(
+            ContentKind::Changelog,
+            "T",
+            r#"{"title": "T", "entries": []}"#,
+        );
         assert!(item_page(&LAYOUT, &empty).contains("This changelog has no entries."));
         let empty = item(ContentKind::Kb, "T", r#"{"articles": []}"#);
         assert!(item_page(&LAYOUT, &empty).contains("This set has no articles."));
@@ -598,13 +619,18 @@ mod tests {
                 total: 45,
             },
         );
-        assert!(html.contains("<title>Blog · Web &lt;App&gt; · page 2</title>"), "{html}");
+        assert!(
+            html.contains("<title>Blog · Web &lt;App&gt; · page 2</title>"),
+            "{html}"
+        );
         assert!(html.contains("<h1>Blog · Web &lt;App&gt;</h1>"));
         assert!(html.contains("45 published · page 2 of 3"));
         assert!(html.contains("<h2><a href=\"/blog/post-0\">Post &lt;0&gt;</a></h2>"));
         assert!(html.contains("<a href=\"/blog/post-1\">"));
         assert!(html.contains("<a rel=\"prev\" href=\"/blog?project=web-app\">Newer</a>"));
-        assert!(html.contains("<a rel=\"next\" href=\"/blog?project=web-app&amp;page=3\">Older</a>"));
+        assert!(
+            html.contains("<a rel=\"next\" href=\"/blog?project=web-app&amp;page=3\">Older</a>")
+        );
         assert!(html.contains(
             "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"Blog · Web &lt;App&gt; · page 2\" href=\"/api/v1/blogs/feed\">"
         ));
@@ -669,7 +695,10 @@ mod tests {
         let items = listing_items(3);
         let pages = [
             item_page(&LAYOUT, &changelog()),
-            item_page(&LAYOUT, &item(ContentKind::Blog, "b", "<b style=\"x\" onclick=\"y\">z</b>")),
+            item_page(
+                &LAYOUT,
+                &item(ContentKind::Blog, "b", "<b style=\"x\" onclick=\"y\">z</b>"),
+            ),
             list_page(
                 &LAYOUT,
                 &Listing {

@@ -17,6 +17,7 @@ mod malformed;
 mod openapi;
 mod operations;
 mod public_content;
+mod public_pages;
 mod rate_limits;
 mod slow_clients;
 mod storage;
