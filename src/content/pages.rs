@@ -111,6 +111,15 @@ fn section_name(kind: ContentKind) -> &'static str {
     }
 }
 
+/// What several items of a kind are called, in running text.
+fn plural(kind: ContentKind) -> &'static str {
+    match kind {
+        ContentKind::Changelog => "changelogs",
+        ContentKind::Blog => "blog posts",
+        ContentKind::Kb => "knowledge-base pages",
+    }
+}
+
 /// The full HTML document of one published item.
 pub fn item_page(layout: &Layout<'_>, item: &Content) -> String {
     let slug = item.public_slug.as_deref().unwrap_or_default();
@@ -139,9 +148,9 @@ pub fn item_page(layout: &Layout<'_>, item: &Content) -> String {
         main.push_str(&format!("<a href=\"{}\">RSS feed</a> · ", html_text(feed)));
     }
     main.push_str(&format!(
-        "<a href=\"{}\">All of the {}</a></p></footer></article>",
+        "<a href=\"{}\">All {}</a></p></footer></article>",
         list_path(item.kind),
-        section_name(item.kind).to_lowercase()
+        plural(item.kind)
     ));
     let title = format!("{} · {}", item.title, item.project_name);
     document(layout, &title, Some(item.kind), feed.as_deref(), &main)
@@ -523,6 +532,7 @@ mod tests {
         assert!(html.contains("<a href=\"/api/v1/changelog/march-2025/feed\">RSS feed</a>"));
         assert!(html.contains("<link rel=\"stylesheet\" href=\"/assets/app.css\">"));
         assert!(html.contains("<a href=\"/changelog\" aria-current=\"page\">Changelog</a>"));
+        assert!(html.contains("<a href=\"/changelog\">All changelogs</a>"));
     }
 
     #[test]
