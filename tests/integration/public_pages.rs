@@ -607,3 +607,27 @@ fn every_feed_item_link_opens_its_page_on_this_server() {
         );
     }
 }
+
+#[test]
+fn pages_count_against_the_public_rate_limit_and_say_so_in_html() {
+    let w = world_with(Options::default().env("SHIPSTAR_RATE_LIMIT_PUBLIC_PER_MINUTE", "2"));
+    page_ok(&w, "/changelog");
+    page_error(
+        &w,
+        "/changelog/nope",
+        404,
+        "No published changelog has this address.",
+    );
+    let resp = page_error(&w, "/blog", 429, "Rate limit exceeded. Retry after");
+    let retry: u64 = resp
+        .header("Retry-After")
+        .and_then(|secs| secs.parse().ok())
+        .unwrap_or_else(|| panic!("no Retry-After: {:?}", resp.headers));
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert!(
+        resp.text().contains("<h1>Too many requests</h1>"),
+        "{}",
+        resp.text()
+    );
+    assert_eq!(resp.header("X-RateLimit-Remaining"), Some("0"));
+}
