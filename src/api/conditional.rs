@@ -1,7 +1,7 @@
 //! Conditional requests: strong entity tags and `If-None-Match`, shared by every cacheable
-//! answer (public content, the OpenAPI document, dashboard files).
+//! answer (public content, public pages, the OpenAPI document, dashboard files).
 
-use crate::http::Request;
+use crate::http::{Request, Response};
 use sha2::{Digest, Sha256};
 
 /// A strong entity tag for exactly these bytes: the first 128 bits of their SHA-256 in hex,
@@ -23,6 +23,22 @@ pub fn client_has(req: &Request, etag: &str) -> bool {
             .map(|(_, value)| value.as_str()),
         etag,
     )
+}
+
+/// `response`, a complete successful answer, made cacheable: it gains `Cache-Control:
+/// cache_control` and the strong `ETag` of its body. When the request's `If-None-Match`
+/// names that tag, the answer is instead a bodiless 304 with the same two headers (and none
+/// of the original ones: the client already has them).
+pub fn cacheable(req: &Request, response: Response, cache_control: &str) -> Response {
+    let etag = strong_etag(&response.body);
+    let response = if client_has(req, &etag) {
+        Response::empty(304)
+    } else {
+        response
+    };
+    response
+        .with_header("Cache-Control", cache_control)
+        .with_header("ETag", etag)
 }
 
 fn if_none_match_matches<'a>(values: impl IntoIterator<Item = &'a str>, etag: &str) -> bool {
@@ -57,6 +73,24 @@ mod tests {
         assert!(tag.starts_with('"') && tag.ends_with('"'));
         assert_eq!(tag, strong_etag(b"body"));
         assert_ne!(tag, strong_etag(b"body2"));
+    }
+
+    #[test]
+    fn cacheable_answers_carry_validators_and_a_matching_copy_gets_304() {
+        let page = || Response::bytes(200, "text/html", b"<p>x</p>".to_vec());
+        let fresh = cacheable(&Request::new("GET", "/p"), page(), "public, max-age=60");
+        let etag = strong_etag(b"<p>x</p>");
+        assert_eq!(fresh.status, 200);
+        assert_eq!(fresh.body, b"<p>x</p>");
+        assert_eq!(fresh.header("ETag"), Some(etag.as_str()));
+        assert_eq!(fresh.header("Cache-Control"), Some("public, max-age=60"));
+        let req = Request::new("GET", "/p").with_header("If-None-Match", &etag);
+        let current = cacheable(&req, page(), "public, max-age=60");
+        assert_eq!(current.status, 304);
+        assert!(current.body.is_empty() && current.header("Content-Type").is_none());
+        assert_eq!(current.header("ETag"), Some(etag.as_str()));
+        let stale = Request::new("GET", "/p").with_header("If-None-Match", "\"other\"");
+        assert_eq!(cacheable(&stale, page(), "no-cache").status, 200);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod extract;
 mod internal;
 pub mod keyring;
 mod openapi;
+mod pages;
 pub mod principal;
 mod public;
 pub mod respond;
@@ -211,6 +212,12 @@ static ROUTES: &[Route<HandlerFn>] = &[
     route("GET", "/dashboard", dashboard::get_index),
     route("GET", "/dashboard/", dashboard::get_dashboard_slash),
     route("GET", "/dashboard/assets/{name}", dashboard::get_asset),
+    route("GET", "/changelog", pages::get_changelog_list_page),
+    route("GET", "/changelog/{public_slug}", pages::get_changelog_page),
+    route("GET", "/blog", pages::get_blog_list_page),
+    route("GET", "/blog/{public_slug}", pages::get_blog_page),
+    route("GET", "/kb", pages::get_kb_list_page),
+    route("GET", "/kb/{public_slug}", pages::get_kb_page),
     route("GET", setup::SETUP_PATH, setup::get_setup),
     route("POST", setup::SETUP_PATH, setup::post_setup),
 ];

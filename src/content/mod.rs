@@ -1,4 +1,5 @@
-//! What content may contain, and how it is shown in feeds. Knows nothing of HTTP or SQL.
+//! What content may contain, and how it is shown in feeds ([`feed`]) and public pages
+//! ([`pages`], with Markdown through [`markdown`]). Knows nothing of HTTP or SQL.
 //!
 //! A changelog's and a KB set's `content` is JSON *text* (a string holding JSON), as in the
 //! Shipstar docs; it is checked against its shape here and stored verbatim, so a client reads
@@ -6,6 +7,8 @@
 //! limited.
 
 pub mod feed;
+pub mod markdown;
+pub mod pages;
 
 use crate::error::FieldError;
 use crate::store::ContentKind;
@@ -172,6 +175,15 @@ pub fn entries(kind: ContentKind, content: &str) -> Vec<Entry> {
         .unwrap_or_default()
 }
 
+/// The `title` inside a changelog's JSON text (`None` when the text has none, which
+/// validation keeps out of the database).
+pub fn changelog_title(content: &str) -> Option<String> {
+    match serde_json::from_str::<Value>(content) {
+        Ok(Value::Object(root)) => root.get("title").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    }
+}
+
 /// The list field and the per-item text field of a structured kind.
 fn list_fields(kind: ContentKind) -> (&'static str, &'static str) {
     match kind {
@@ -254,6 +266,9 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].title, "Dark mode");
         assert_eq!(entries[1].category, "Fixed");
+        assert_eq!(changelog_title(&text).as_deref(), Some("March"));
+        assert_eq!(changelog_title("not json"), None);
+        assert_eq!(changelog_title(r#"{"title": 5}"#), None);
     }
 
     #[test]

@@ -124,6 +124,9 @@ fn request_target_on_generated_input() {
         "/api/internal/api-keys",
         "/setup",
         "/",
+        "/changelog",
+        "/blog/hello-world",
+        "/kb/Bad_Slug",
     ];
     let queries = [
         "",
@@ -131,6 +134,7 @@ fn request_target_on_generated_input() {
         "?limit=-1&offset=x",
         "?token=%zz",
         "?a=%C3%28",
+        "?page=2&project=x",
     ];
     let auths = [
         "",

@@ -18,6 +18,7 @@ mod malformed;
 mod openapi;
 mod operations;
 mod public_content;
+mod public_pages;
 mod rate_limits;
 mod signing_keys;
 mod slow_clients;
