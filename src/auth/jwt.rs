@@ -44,7 +44,6 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use hmac::digest::{Key, KeyInit};
 use hmac::{Hmac, Mac};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -366,91 +365,12 @@ pub fn sign(claims: &Claims, key: &SigningKey) -> String {
 // Strict JSON: objects with a repeated member name are an error, at any depth
 // ---------------------------------------------------------------------------------------------
 
-/// A `serde_json::Value` whose deserialization fails on a repeated object member name.
-///
-/// Names are compared after unescaping, so `{"a":1,"\u0061":2}` is a duplicate too. Integer and
-/// float literals stay distinct (`1` is an integer, `1.0` and `1e0` are floats), which lets the
-/// claims reject non-integer times.
-struct UniqueKeys(Value);
-
-impl<'de> Deserialize<'de> for UniqueKeys {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_any(UniqueKeysVisitor)
-            .map(UniqueKeys)
-    }
-}
-
-struct UniqueKeysVisitor;
-
-impl<'de> Visitor<'de> for UniqueKeysVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("JSON without duplicate object member names")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        // JSON has no NaN or infinity, so `from_f64` only returns `None` for input serde_json
-        // would not produce; treat it as an error anyway rather than inventing a value.
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("non-finite number"))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(UniqueKeys(item)) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut members = Map::new();
-        while let Some(name) = map.next_key::<String>()? {
-            if members.contains_key(&name) {
-                return Err(de::Error::custom("duplicate object member name"));
-            }
-            let UniqueKeys(value) = map.next_value()?;
-            members.insert(name, value);
-        }
-        Ok(Value::Object(members))
-    }
-}
-
-/// Parses `bytes` as one JSON object (nothing after it) with no repeated member names.
+/// Parses `bytes` as one JSON object (nothing after it) with no repeated member names at any
+/// depth, through the crate's strict JSON reader (the one request bodies go through). Integer
+/// and float literals stay distinct there, which lets the claims reject non-integer times.
 fn parse_unique_object(bytes: &[u8]) -> Option<Map<String, Value>> {
-    match serde_json::from_slice::<UniqueKeys>(bytes) {
-        Ok(UniqueKeys(Value::Object(members))) => Some(members),
+    match crate::json::from_slice(bytes) {
+        Ok(Value::Object(members)) => Some(members),
         _ => None,
     }
 }
