@@ -40,10 +40,12 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod content;
+pub mod ephemeral;
 pub mod error;
 pub mod http;
 pub mod ids;
 pub mod logging;
+pub mod seed;
 pub mod server;
 pub mod store;
 
