@@ -21,5 +21,6 @@ mod rate_limits;
 mod slow_clients;
 mod storage;
 mod tenancy;
+mod test_suites;
 mod users;
 mod webdriver;
