@@ -335,7 +335,10 @@ pub fn open_existing_store(config: &Config) -> Result<Store, Failure> {
              with `shipstar migrate`",
             absolute.display(),
             config.database,
-            config.origin_of("database")
+            match config.origin_of("database").as_str() {
+                "default" => "the default (no flag, variable or config file sets it)".to_owned(),
+                origin => origin.to_owned(),
+            }
         )));
     }
     Ok(crate::server::open_store(config)?)

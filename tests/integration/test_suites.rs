@@ -557,13 +557,17 @@ fn a_malformed_key_or_bad_field_in_a_seed_is_refused_before_anything_is_written(
 // Finding the database; help; config
 // ---------------------------------------------------------------------------------------------
 
+/// Arguments, environment, the database path looked for, and what chose it.
+type MissingCase<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str, &'a str);
+
 #[test]
 fn commands_refuse_a_missing_database_naming_the_path_and_what_chose_it() {
     let dir = temp_dir();
     let config = dir.join("shipstar-test.toml");
     std::fs::write(&config, "database = \"from-file.db\"\n").unwrap();
     let config_arg = config.to_str().unwrap().to_string();
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str, &str)> = vec![
+    // (arguments, environment, the path looked for, what chose it)
+    let cases: Vec<MissingCase<'_>> = vec![
         (vec!["user", "list"], vec![], "shipstar.db", "default"),
         (
             vec![
