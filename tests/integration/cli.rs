@@ -102,6 +102,7 @@ fn every_command_has_help_that_exits_0_and_names_it() {
         &["secret"],
         &["secret", "rotate"],
         &["backup"],
+        &["seed"],
         &["migrate"],
         &["config"],
         &["version"],
