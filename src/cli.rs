@@ -1,27 +1,37 @@
 //! The command line: `shipstar <command>`, each with `--help`.
 //!
 //! Commands that change data open the same database file as a running server and work next
-//! to it (SQLite WAL with a busy timeout). Errors print one line on stderr saying what to do,
-//! and exit with status 1; usage errors exit with status 2.
+//! to it (SQLite WAL with a busy timeout). Every command finds the database as the server
+//! does (flag, environment, config file, default); every command but `serve` and `migrate`
+//! refuses one that does not exist, so a mistyped path cannot silently create an empty
+//! database. Errors print one line on stderr saying what to do, and exit with status 1;
+//! usage errors, a missing database and a seed that is wrong or conflicts exit with status 2.
 
 use crate::api::{keyring, slug};
 use crate::config::{Config, Overrides};
+use crate::ephemeral::EphemeralDatabase;
 use crate::error::{Error, StartupError};
 use crate::store::{RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// Exit status of a command that failed while running.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status of a usage error, a missing database or a refused seed: the input is wrong.
+pub const EXIT_USAGE: u8 = 2;
 
 /// shipstar: a self-hosted Shipstar API server (auth, changelogs, blog, KB) on SQLite.
 #[derive(Debug, Parser)]
 #[command(name = "shipstar", version = crate::VERSION, propagate_version = true)]
 pub struct Cli {
-    /// Config file (TOML). Default: $SHIPSTAR_CONFIG, else ./shipstar.toml if present.
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Config file (TOML). Default: ./shipstar.toml if present.
+    #[arg(long, global = true, value_name = "PATH", env = "SHIPSTAR_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Database file (overrides the `database` setting).
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Database file (the `database` setting; default shipstar.db).
+    #[arg(long, global = true, value_name = "PATH", env = "SHIPSTAR_DATABASE")]
     pub database: Option<String>,
     /// What to do.
     #[command(subcommand)]
@@ -31,11 +41,25 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server.
+    /// Run the server; once ready it prints one JSON line on stdout: url, database, pid.
     Serve {
         /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
-        #[arg(long, value_name = "ADDR")]
+        #[arg(long, value_name = "ADDR", env = "SHIPSTAR_LISTEN")]
         listen: Option<String>,
+        /// Use a fresh temporary database, deleted when the server exits, and a free
+        /// loopback port unless --listen says otherwise.
+        #[arg(long)]
+        ephemeral: bool,
+        /// Create the users, teams, projects, API keys and content of this TOML or JSON file
+        /// before serving, in one transaction (see `shipstar seed`).
+        #[arg(long, value_name = "FILE")]
+        seed: Option<PathBuf>,
+    },
+    /// Create the users, teams, members, projects, API keys and content of a TOML or JSON
+    /// file in one transaction; a conflict with existing data changes nothing.
+    Seed {
+        /// The seed document (`.toml` or `.json`).
+        file: PathBuf,
     },
     /// Manage users.
     #[command(subcommand)]
@@ -203,107 +227,250 @@ pub enum SecretCommand {
     List,
 }
 
-/// A failed command: the one line printed on stderr, and the exit status (1 for a failure,
-/// 2 for a request the command refuses as given, like a usage error).
+/// A failed command: the one line printed on stderr, and the exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// Exit status.
-    pub status: u8,
-    /// What went wrong and what to do, one line.
+    /// What went wrong and what to do, on one line.
     pub message: String,
+    /// [`EXIT_FAILURE`] or [`EXIT_USAGE`].
+    pub code: u8,
 }
 
 impl Failure {
-    /// Exit status 2: the request cannot be done as given; the message says what to do.
-    fn refused(message: impl Into<String>) -> Self {
+    /// A failure caused by wrong input (exit status 2).
+    pub fn usage(message: impl Into<String>) -> Failure {
         Failure {
-            status: 2,
             message: message.into(),
+            code: EXIT_USAGE,
         }
     }
 }
 
 impl From<String> for Failure {
-    fn from(message: String) -> Self {
-        Failure { status: 1, message }
+    fn from(message: String) -> Failure {
+        Failure {
+            message,
+            code: EXIT_FAILURE,
+        }
     }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Failure {
+        Failure::from(message.to_owned())
+    }
+}
+
+impl From<StartupError> for Failure {
+    fn from(err: StartupError) -> Failure {
+        Failure::from(err.0)
+    }
+}
+
+/// The command-line parser with `serve --help` listing every environment variable.
+pub fn command() -> clap::Command {
+    let mut vars = String::from("Environment (each setting also has a config-file key):\n");
+    for (var, doc) in Config::env_vars() {
+        vars.push_str(&format!("  {var}\n          {doc}\n"));
+    }
+    Cli::command().mut_subcommand("serve", |serve| serve.after_help(vars))
 }
 
 /// Parses the command line, runs it, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => forget_env_values(cli, &matches),
+        Err(err) => err.exit(),
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("error: {}", failure.message);
-            ExitCode::from(failure.status)
+            ExitCode::from(failure.code)
         }
     }
 }
 
-/// `shipstar backup PATH`. A destination the store refuses (it exists, is a symbolic link,
-/// or its folder is missing) is a usage error, exit status 2, with the store's sentence
-/// saying what to do; anything else is exit status 1.
-fn backup(config: &Config, path: &std::path::Path) -> Result<(), Failure> {
-    let store = crate::server::open_store(config).map_err(|err| err.to_string())?;
-    match store.backup_to(path) {
-        Ok(()) => {
-            println!("backup written to {}", path.display());
-            Ok(())
-        }
-        Err(Error::Conflict(why) | Error::NotFound(why)) => Err(Failure::refused(why)),
-        Err(err) => Err(err.to_string().into()),
+/// Drops the values clap read from `SHIPSTAR_CONFIG`, `SHIPSTAR_DATABASE` and
+/// `SHIPSTAR_LISTEN`: clap declares them only so that `--help` shows them. The configuration
+/// layer reads the same variables itself, which keeps flag > environment > file > default
+/// and lets every message say where a value came from.
+fn forget_env_values(mut cli: Cli, matches: &ArgMatches) -> Cli {
+    let from_env =
+        |matches: &ArgMatches, id: &str| matches.value_source(id) == Some(ValueSource::EnvVariable);
+    if from_env(matches, "config") {
+        cli.config = None;
     }
+    if from_env(matches, "database") {
+        cli.database = None;
+    }
+    if let (Command::Serve { listen, .. }, Some(serve)) =
+        (&mut cli.command, matches.subcommand_matches("serve"))
+    {
+        if from_env(serve, "listen") {
+            *listen = None;
+        }
+        // A global flag's source is recorded on the subcommand's matches too.
+        if from_env(serve, "database") {
+            cli.database = None;
+        }
+        if from_env(serve, "config") {
+            cli.config = None;
+        }
+    }
+    if let Some((_, sub)) = matches.subcommand() {
+        if from_env(sub, "database") {
+            cli.database = None;
+        }
+        if from_env(sub, "config") {
+            cli.config = None;
+        }
+    }
+    cli
 }
 
-fn load_config(cli: &Cli, listen: Option<&String>) -> Result<Config, StartupError> {
-    let mut flags = Vec::new();
+fn load_config(cli: &Cli, flags: Vec<(&'static str, String)>) -> Result<Config, StartupError> {
+    let mut flags = flags;
     if let Some(database) = &cli.database {
         flags.push(("database", database.clone()));
-    }
-    if let Some(listen) = listen {
-        flags.push(("listen", listen.clone()));
     }
     let env = |name: &str| std::env::var(name).ok();
     Config::load(cli.config.as_deref(), &env, &Overrides(flags))
 }
 
+/// Opens the database of `config`, refusing one that does not exist (exit 2): the message
+/// names the path and the flag, variable, file or default that chose it.
+pub fn open_existing_store(config: &Config) -> Result<Store, Failure> {
+    let path = Path::new(&config.database);
+    if !path.exists() {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        return Err(Failure::usage(format!(
+            "database {} does not exist ({:?} comes from {}); point --database, \
+             SHIPSTAR_DATABASE or the config file at the server's database, or create it \
+             with `shipstar migrate`",
+            absolute.display(),
+            config.database,
+            match config.origin_of("database").as_str() {
+                "default" => "the default (no flag, variable or config file sets it)".to_owned(),
+                origin => origin.to_owned(),
+            }
+        )));
+    }
+    Ok(crate::server::open_store(config)?)
+}
+
 fn with_store<T>(
     config: &Config,
     work: impl FnOnce(&Store) -> Result<T, Error>,
-) -> Result<T, String> {
-    let store = crate::server::open_store(config).map_err(|err| err.to_string())?;
-    work(&store).map_err(|err| err.to_string())
+) -> Result<T, Failure> {
+    let store = open_existing_store(config)?;
+    work(&store).map_err(|err| Failure::from(err.to_string()))
 }
 
-/// Runs one parsed command; the error is the line printed on stderr and the exit status.
-pub fn run(cli: Cli) -> Result<(), Failure> {
-    let listen = match &cli.command {
-        Command::Serve { listen } => listen.as_ref(),
-        _ => None,
-    };
-    let config = load_config(&cli, listen).map_err(|err| err.to_string())?;
-    match cli.command {
-        Command::Secret(command) => run_secret(&config, command),
-        Command::Backup { path } => backup(&config, &path),
-        command => run_command(config, command).map_err(Failure::from),
+/// A refused seed is wrong input (exit 2); a database failure while writing it is not.
+fn seed_failure(file: &Path, err: Error) -> Failure {
+    let message = format!("seed file {}: {err}", file.display());
+    match err {
+        Error::Conflict(_) | Error::NotFound(_) | Error::Forbidden(_) => Failure::usage(message),
+        _ => Failure::from(message),
     }
 }
 
-/// Runs every command but `secret`; the error is the one line printed on stderr.
-fn run_command(config: Config, command: Command) -> Result<(), String> {
-    match command {
-        Command::Serve { .. } => crate::server::serve(config).map_err(|err| err.to_string()),
+/// Reads and checks the seed at `file`, hashes its passwords and writes it to `store`;
+/// returns the summary line. Nothing is written unless all of it is.
+fn apply_seed(config: &Config, store: &Store, file: &Path) -> Result<String, Failure> {
+    let now = crate::clock::Clock::System.now_secs();
+    let checked = crate::seed::read(file, now).map_err(Failure::usage)?;
+    let summary = checked.summary();
+    let hasher = crate::server::password_hasher(config)?;
+    let rows = checked.hash_passwords(&hasher)?;
+    store
+        .apply_seed(&rows, now)
+        .map_err(|err| seed_failure(file, err))?;
+    Ok(summary)
+}
+
+/// `shipstar serve`: with `--ephemeral`, on a fresh private database removed at exit; with
+/// `--seed`, after writing the seed.
+fn run_serve(
+    cli: &Cli,
+    listen: Option<String>,
+    ephemeral: bool,
+    seed: Option<PathBuf>,
+) -> Result<(), Failure> {
+    if ephemeral && cli.database.is_some() {
+        return Err(Failure::usage(
+            "--ephemeral makes its own temporary database; leave out --database",
+        ));
+    }
+    let temporary = if ephemeral {
+        Some(EphemeralDatabase::create()?)
+    } else {
+        None
+    };
+    let mut flags = Vec::new();
+    if let Some(temporary) = &temporary {
+        flags.push((
+            "database",
+            temporary.database().to_string_lossy().into_owned(),
+        ));
+        if listen.is_none() {
+            flags.push(("listen", "127.0.0.1:0".to_owned()));
+        }
+    }
+    if let Some(listen) = listen {
+        flags.push(("listen", listen));
+    }
+    let mut config = load_config(cli, flags)?;
+    if temporary.is_some() {
+        config.use_throwaway_password_hashing();
+    }
+    if let Some(file) = &seed {
+        let store = crate::server::open_store(&config)?;
+        apply_seed(&config, &store, file)?;
+    }
+    let served = crate::server::serve(config);
+    // Removed only now: the server has closed the database.
+    drop(temporary);
+    Ok(served?)
+}
+
+/// Runs one parsed command; the error is the one line printed on stderr and its exit status.
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Serve {
+        listen,
+        ephemeral,
+        seed,
+    } = &cli.command
+    {
+        return run_serve(&cli, listen.clone(), *ephemeral, seed.clone());
+    }
+    let config = load_config(&cli, Vec::new())?;
+    match cli.command {
+        Command::Serve { .. } => Ok(()),
+        Command::Seed { file } => {
+            let store = open_existing_store(&config)?;
+            let summary = apply_seed(&config, &store, &file)?;
+            println!("seeded {summary} into {}", store.path().display());
+            Ok(())
+        }
         Command::Version => {
             println!("shipstar {}", crate::VERSION);
             Ok(())
         }
         Command::Config => {
+            match config.file_read() {
+                Some(file) => println!("# config file: {file}"),
+                None => println!(
+                    "# config file: none read (no --config, SHIPSTAR_CONFIG or ./shipstar.toml)"
+                ),
+            }
             print!("{}", config.describe());
             Ok(())
         }
         Command::Migrate => {
-            let store = crate::server::open_store(&config).map_err(|err| err.to_string())?;
+            let store = crate::server::open_store(&config)?;
             println!(
                 "database {} is at schema version {}",
                 store.path().display(),
@@ -311,10 +478,8 @@ fn run_command(config: Config, command: Command) -> Result<(), String> {
             );
             Ok(())
         }
-        // `run` sends `secret` and `backup` to their own functions, keeping their exit
-        // status; these arms only keep the match whole.
-        Command::Secret(command) => run_secret(&config, command).map_err(|failure| failure.message),
-        Command::Backup { path } => backup(&config, &path).map_err(|failure| failure.message),
+        Command::Backup { path } => backup(&config, &path),
+        Command::Secret(command) => run_secret(&config, command),
         Command::User(command) => run_user(&config, command),
         Command::Team(TeamCommand::Create { name, slug, owner }) => {
             check_name_and_slug(&name, slug.as_deref())?;
@@ -346,7 +511,7 @@ fn run_command(config: Config, command: Command) -> Result<(), String> {
     }
 }
 
-fn read_password_stdin() -> Result<String, String> {
+fn read_password_stdin() -> Result<String, Failure> {
     let mut text = String::new();
     std::io::stdin()
         .take(64 * 1024)
@@ -371,7 +536,7 @@ fn find_user(store: &Store, email: &str) -> Result<crate::store::User, Error> {
     })
 }
 
-fn run_user(config: &Config, command: UserCommand) -> Result<(), String> {
+fn run_user(config: &Config, command: UserCommand) -> Result<(), Failure> {
     let now = crate::clock::Clock::System.now_secs();
     match command {
         UserCommand::Create {
@@ -383,7 +548,7 @@ fn run_user(config: &Config, command: UserCommand) -> Result<(), String> {
             password_stdin,
         } => {
             if !crate::api::extract::is_plausible_email(&email) {
-                return Err(format!("{email:?} is not a valid email address"));
+                return Err(format!("{email:?} is not a valid email address").into());
             }
             let (password, generated) = if password_stdin {
                 (read_password_stdin()?, false)
@@ -442,7 +607,7 @@ fn run_user(config: &Config, command: UserCommand) -> Result<(), String> {
     }
 }
 
-fn set_active(config: &Config, email: &str, active: bool, now: i64) -> Result<(), String> {
+fn set_active(config: &Config, email: &str, active: bool, now: i64) -> Result<(), Failure> {
     with_store(config, |store| {
         let user = find_user(store, email)?;
         let changes = UserChanges {
@@ -459,15 +624,20 @@ fn set_active(config: &Config, email: &str, active: bool, now: i64) -> Result<()
     Ok(())
 }
 
-fn check_name_and_slug(name: &str, slug: Option<&str>) -> Result<(), String> {
+fn check_name_and_slug(name: &str, slug: Option<&str>) -> Result<(), Failure> {
     let chars = name.chars().count();
-    if !(1..=100).contains(&chars) {
-        return Err("the name must have 1 to 100 characters".into());
+    if !(1..=slug::MAX_NAME_CHARS).contains(&chars) {
+        return Err(format!(
+            "the name must have 1 to {} characters",
+            slug::MAX_NAME_CHARS
+        )
+        .into());
     }
     match slug {
         Some(slug) if !slug::is_valid(slug, slug::MAX_SLUG_CHARS) => Err(format!(
             "{slug:?} is not a valid slug: use lower-case letters, digits and single hyphens"
-        )),
+        )
+        .into()),
         _ => Ok(()),
     }
 }
@@ -478,7 +648,7 @@ fn find_project(store: &Store, slug: &str) -> Result<crate::store::Project, Erro
         .ok_or_else(|| Error::NotFound(format!("no project with slug {slug}")))
 }
 
-fn run_key(config: &Config, command: KeyCommand) -> Result<(), String> {
+fn run_key(config: &Config, command: KeyCommand) -> Result<(), Failure> {
     let now = crate::clock::Clock::System.now_secs();
     match command {
         KeyCommand::Create {
@@ -548,10 +718,25 @@ fn run_key(config: &Config, command: KeyCommand) -> Result<(), String> {
     }
 }
 
+/// `shipstar backup PATH`. A destination the store refuses (it exists, is a symbolic link,
+/// or its folder is missing) is a usage error, exit status 2, with the store's sentence
+/// saying what to do; anything else is exit status 1.
+fn backup(config: &Config, path: &std::path::Path) -> Result<(), Failure> {
+    let store = open_existing_store(config)?;
+    match store.backup_to(path) {
+        Ok(()) => {
+            println!("backup written to {}", path.display());
+            Ok(())
+        }
+        Err(Error::Conflict(why) | Error::NotFound(why)) => Err(Failure::usage(why)),
+        Err(err) => Err(err.to_string().into()),
+    }
+}
+
 /// The line `secret rotate` and `secret retire` refuse with while the configuration owns the
 /// keys: it names both keys to edit instead.
 fn configuration_owns_the_keys(command: &str) -> Failure {
-    Failure::refused(format!(
+    Failure::usage(format!(
         "jwt_secret is configured, so the configuration owns the signing keys and `secret \
          {command}` changes nothing: set a new jwt_secret and list the old one in \
          jwt_secret_fallbacks to rotate, remove it from jwt_secret_fallbacks to retire it, \
@@ -561,7 +746,7 @@ fn configuration_owns_the_keys(command: &str) -> Failure {
 
 /// `shipstar secret rotate | retire | list` (auth.md, "Signing keys").
 fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
-    let store = crate::server::open_store(config).map_err(|err| err.to_string())?;
+    let store = open_existing_store(config)?;
     let fail = |err: Error| Failure::from(err.to_string());
     let now = crate::clock::Clock::System.now_secs();
     // The configuration owns the keys if this command's configuration sets jwt_secret, or if
@@ -613,10 +798,10 @@ fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
                     println!("signing key {kid} was already retired; nothing changed");
                     Ok(())
                 }
-                RetireOutcome::Unknown => Err(Failure::refused(format!(
+                RetireOutcome::Unknown => Err(Failure::usage(format!(
                     "no signing key has kid {kid:?}; `shipstar secret list` shows the kids"
                 ))),
-                RetireOutcome::Current => Err(Failure::refused(format!(
+                RetireOutcome::Current => Err(Failure::usage(format!(
                     "signing key {kid} signs new tokens and cannot be retired; run `shipstar \
                      secret rotate` first, then retire it"
                 ))),

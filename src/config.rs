@@ -188,6 +188,9 @@ pub struct Config {
     /// Where each key's value came from; filled by the loader.
     #[serde(skip)]
     origins: Origins,
+    /// The config file that was read and how it was found; `None` when no file was read.
+    #[serde(skip)]
+    file_read: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,8 +255,8 @@ struct KeySpec {
     kind: Kind,
     default: DefaultValue,
     check: Check,
-    /// Also the key's comment in `shipstar.example.toml`, which a test holds to this text.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Also the key's comment in `shipstar.example.toml`, which a test holds to this text,
+    /// and its line in `shipstar serve --help`.
     doc: &'static str,
 }
 
@@ -637,6 +640,8 @@ struct Slot {
 /// A config file, read and parsed as TOML.
 struct ConfigFile {
     path: PathBuf,
+    /// How the file was found ("given by --config"), for `shipstar config`.
+    how: &'static str,
     table: toml::Table,
 }
 
@@ -683,6 +688,63 @@ impl Config {
         self.origins
             .get(key)
             .map_or(Source::Default, |origin| origin.source)
+    }
+
+    /// Where `key`'s value came from, worded for a message: `flag --database`,
+    /// `environment variable SHIPSTAR_DATABASE`, `config file /etc/shipstar.toml`, `default`.
+    pub fn origin_of(&self, key: &str) -> String {
+        self.origins
+            .get(key)
+            .map_or_else(|| "default".to_owned(), |origin| origin.what.clone())
+    }
+
+    /// The config file that was read and how it was found, e.g.
+    /// `/etc/shipstar.toml (named by SHIPSTAR_CONFIG)`; `None` when no file was read.
+    pub fn file_read(&self) -> Option<&str> {
+        self.file_read.as_deref()
+    }
+
+    /// For a database that is thrown away when the server exits (`serve --ephemeral`): the
+    /// Argon2 keys still at their built-in default drop to the cheapest cost Argon2 accepts
+    /// (8 KiB per lane, one pass), the way test settings of web frameworks swap in a fast
+    /// password hasher. A hash's cost only guards a stolen database file, and this one lives
+    /// in a private directory and is deleted at exit; test suites sign in often and would
+    /// otherwise pay tens of milliseconds per login and per seeded user. A value set in the
+    /// file, the environment or a flag is kept.
+    pub fn use_throwaway_password_hashing(&mut self) {
+        let origin = Origin {
+            source: Source::Flag,
+            what: "flag --ephemeral (cheapest cost for a throwaway database)".to_owned(),
+        };
+        if self.source("argon2_iterations") == Source::Default {
+            self.argon2_iterations = 1;
+            self.origins.0.insert("argon2_iterations", origin.clone());
+        }
+        if self.source("argon2_memory_kib") == Source::Default {
+            let min = ARGON2_MIN_KIB_PER_LANE * u64::from(self.argon2_parallelism);
+            self.argon2_memory_kib = u32::try_from(min).unwrap_or(self.argon2_memory_kib);
+            self.origins.0.insert("argon2_memory_kib", origin);
+        }
+    }
+
+    /// Every environment variable the configuration reads, with its one-line meaning, in
+    /// declaration order: `SHIPSTAR_CONFIG`, then `SHIPSTAR_<KEY>` per key (and
+    /// `SHIPSTAR_<KEY>_FILE` for secrets). Shown by `shipstar serve --help`.
+    pub fn env_vars() -> Vec<(String, &'static str)> {
+        let mut vars = vec![(
+            CONFIG_PATH_VAR.to_owned(),
+            "Config file (TOML) when --config is not given.",
+        )];
+        for spec in KEYS {
+            vars.push((spec.env_var(), spec.doc));
+            if spec.kind == Kind::Secret {
+                vars.push((
+                    format!("{}_FILE", spec.env_var()),
+                    "File holding that secret.",
+                ));
+            }
+        }
+        vars
     }
 
     /// The listing of `shipstar config`: one line `key = value  # source` per key, in
@@ -810,17 +872,21 @@ fn find_config_file(
     Ok(None)
 }
 
-fn read_config_file(path: &Path, how: &str) -> Result<ConfigFile, StartupError> {
+fn read_config_file(path: &Path, how: &'static str) -> Result<ConfigFile, StartupError> {
     let text = std::fs::read_to_string(path).map_err(|err| {
         StartupError(format!(
             "cannot read config file {} ({how}): {err}",
             path.display()
         ))
     })?;
-    parse_config_file(path, &text)
+    parse_config_file(path, how, &text)
 }
 
-fn parse_config_file(path: &Path, text: &str) -> Result<ConfigFile, StartupError> {
+fn parse_config_file(
+    path: &Path,
+    how: &'static str,
+    text: &str,
+) -> Result<ConfigFile, StartupError> {
     let table = text.parse::<toml::Table>().map_err(|err| {
         let line = err
             .span()
@@ -834,6 +900,7 @@ fn parse_config_file(path: &Path, text: &str) -> Result<ConfigFile, StartupError
     })?;
     Ok(ConfigFile {
         path: path.to_owned(),
+        how,
         table,
     })
 }
@@ -851,6 +918,9 @@ fn resolve(
             origin: Origin::builtin(spec),
         })
         .collect();
+    let file_read = file
+        .as_ref()
+        .map(|file| format!("{} ({})", file.path.display(), file.how));
     if let Some(file) = file {
         apply_file(&mut slots, file)?;
     }
@@ -876,6 +946,7 @@ fn resolve(
         ))
     })?;
     config.origins = Origins(origins);
+    config.file_read = file_read;
     config.check_combinations()?;
     Ok(config)
 }
@@ -1274,7 +1345,7 @@ mod tests {
     #[test]
     fn example_file_lists_every_key_with_its_default() {
         let text = uncomment_assignments(EXAMPLE);
-        let file = parse_config_file(Path::new("shipstar.example.toml"), &text).unwrap();
+        let file = parse_config_file(Path::new("shipstar.example.toml"), "test", &text).unwrap();
         let listed: Vec<&str> = file.table.keys().map(String::as_str).collect();
         let listed: BTreeSet<&str> = listed.into_iter().collect();
         let declared: BTreeSet<&str> = Config::key_names().into_iter().collect();

@@ -44,11 +44,13 @@ pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod content;
+pub mod ephemeral;
 pub mod error;
 pub mod http;
 pub mod ids;
 pub mod json;
 pub mod logging;
+pub mod seed;
 pub mod server;
 pub mod store;
 

@@ -13,6 +13,7 @@ use crate::error::StartupError;
 use crate::http::{HttpServer, ServerOptions};
 use crate::logging::{self, Level};
 use crate::store::{NewUser, Store};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -142,10 +143,48 @@ fn spawn_usage_flusher(
         .map_err(|err| StartupError(format!("cannot start the usage flusher: {err}")))
 }
 
-/// Runs `shipstar serve` until SIGINT/SIGTERM.
-pub fn serve(config: Config) -> Result<(), StartupError> {
+/// The one line `serve` prints on stdout once it is ready:
+/// `{"url": "http://127.0.0.1:PORT", "database": "...", "pid": N}`. The URL is one a client
+/// on this machine can connect to (an unspecified listen address becomes loopback); the
+/// database path is absolute.
+pub fn ready_line(bound: SocketAddr, database: &Path) -> String {
+    let host = match bound.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let url = format!("http://{}", SocketAddr::new(host, bound.port()));
+    let database = std::path::absolute(database).unwrap_or_else(|_| database.to_path_buf());
+    // Spelt out rather than serialized so the spacing is exactly the documented one.
+    format!(
+        "{{\"url\": {}, \"database\": {}, \"pid\": {}}}",
+        serde_json::Value::from(url),
+        serde_json::Value::from(database.to_string_lossy().into_owned()),
+        std::process::id()
+    )
+}
+
+/// Prints [`ready_line`] and flushes it, so a test harness reading a pipe sees it at once.
+fn print_ready_line(bound: SocketAddr, database: &Path) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    // A closed stdout (the harness stopped reading) must not stop the server.
+    let _ = writeln!(stdout, "{}", ready_line(bound, database));
+    let _ = stdout.flush();
+}
+
+/// Runs `shipstar serve` until SIGINT/SIGTERM. Once it accepts connections it prints one
+/// line on stdout ([`ready_line`]); everything else goes to the log on stderr.
+pub fn serve(mut config: Config) -> Result<(), StartupError> {
     init_logging(&config);
     let listen = config.listen.clone();
+    // Bound before the app is built so that with port 0 the real port is known to every
+    // link the server makes (`base_url` derives from `listen`) and to its log lines.
+    crate::http::raise_open_file_limit();
+    let http = HttpServer::bind(&listen)
+        .map_err(|err| StartupError(format!("cannot listen on {listen}: {err}")))?;
+    let bound = http.local_addr();
+    config.listen = bound.to_string();
     let base_url = config.effective_base_url();
     let app = Arc::new(build_app(config, Clock::System)?);
     let options = ServerOptions {
@@ -158,9 +197,6 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
         // exactly one whose X-Forwarded-For is believed.
         trusted_proxies: app.trusted_proxies.clone(),
     };
-    crate::http::raise_open_file_limit();
-    let http = HttpServer::bind(&listen)
-        .map_err(|err| StartupError(format!("cannot listen on {listen}: {err}")))?;
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&shutdown))
@@ -182,20 +218,19 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     if let Some(token) = setup_token {
-        // The one-time link is the way in on a fresh server, so it is printed on purpose.
-        let base = if base_url.ends_with(":0") {
-            format!("http://{}", http.local_addr())
-        } else {
-            base_url
-        };
+        // The one-time link is the way in on a fresh server, so it is printed on purpose
+        // (to the log on stderr: stdout carries the ready line alone).
         logging::event(
             Level::Info,
-            &format!("No users yet. Create the first administrator at: {base}/setup?token={token}"),
+            &format!(
+                "No users yet. Create the first administrator at: {base_url}/setup?token={token}"
+            ),
         );
     }
     let flusher = spawn_usage_flusher(Arc::clone(&app), Arc::clone(&shutdown))?;
     let handler_app = Arc::clone(&app);
     let handler: crate::http::Handler = Arc::new(move |req| api::handle(&handler_app, req));
+    print_ready_line(bound, app.store.path());
     http.run(&options, handler, shutdown, SHUTDOWN_GRACE)
         .map_err(|err| StartupError(format!("cannot serve on {listen}: {err}")))?;
     let _ = flusher.join();

@@ -4,6 +4,8 @@ use crate::error::{Error, FieldError};
 
 /// Longest team or project slug.
 pub const MAX_SLUG_CHARS: usize = 100;
+/// Longest team, project or API key name, in characters (at least 1).
+pub const MAX_NAME_CHARS: usize = 100;
 
 /// Whether `slug` matches `^[a-z0-9]+(-[a-z0-9]+)*$` and is 1..=`max` characters long.
 pub fn is_valid(slug: &str, max: usize) -> bool {

@@ -14,6 +14,8 @@ use crate::error::FieldError;
 use crate::store::ContentKind;
 use serde_json::{Map, Value};
 
+/// Longest public slug of a published item, as the public routes accept.
+pub const MAX_PUBLIC_SLUG_CHARS: usize = 200;
 /// Longest item title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
 /// Longest `content`, in characters (the request body limit applies first).

@@ -139,7 +139,11 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
     })
 }
 
-fn insert_key(tx: &rusqlite::Transaction<'_>, new: &NewApiKey, now: i64) -> Result<ApiKey, Error> {
+pub(super) fn insert_key(
+    tx: &rusqlite::Transaction<'_>,
+    new: &NewApiKey,
+    now: i64,
+) -> Result<ApiKey, Error> {
     let key = ApiKey {
         id: crate::ids::uuid_v4(),
         project_id: new.project_id.clone(),
@@ -171,7 +175,14 @@ fn insert_key(tx: &rusqlite::Transaction<'_>, new: &NewApiKey, now: i64) -> Resu
             key.expires_in_days
         ])
     })
-    .map_err(map_err)?;
+    .map_err(|err| {
+        // Only a key given in full (a seed) can collide; a generated one has 190 random bits.
+        if super::is_unique_violation(&err) {
+            Error::Conflict("This API key is already stored.".into())
+        } else {
+            map_err(err)
+        }
+    })?;
     Ok(key)
 }
 

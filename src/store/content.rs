@@ -193,7 +193,10 @@ fn content_from_row(row: &Row<'_>) -> rusqlite::Result<Content> {
     })
 }
 
-fn select_content(conn: &rusqlite::Connection, id: &str) -> Result<Option<Content>, Error> {
+pub(super) fn select_content(
+    conn: &rusqlite::Connection,
+    id: &str,
+) -> Result<Option<Content>, Error> {
     conn.prepare_cached(
         "SELECT c.id, c.project_id, p.name, c.kind, c.title, c.body, c.period_start, \
          c.period_end, c.public_slug, c.is_published, c.published_at, c.created_at, c.updated_at \
@@ -237,7 +240,7 @@ fn list_page(
 }
 
 /// Publishes `item` under `slug` inside `tx` (see [`Store::publish_content`]).
-fn publish_as(
+pub(super) fn publish_as(
     tx: &rusqlite::Connection,
     mut item: Content,
     slug: &str,
@@ -273,7 +276,7 @@ fn publish_as(
 }
 
 /// The first of `base`, `base-2`, `base-3`, ... that no item of `kind` holds.
-fn first_free_slug(
+pub(super) fn first_free_slug(
     conn: &rusqlite::Connection,
     kind: ContentKind,
     base: &str,
@@ -315,29 +318,39 @@ fn first_free_slug(
     })
 }
 
+/// Inserts a new draft inside `tx` and returns its id.
+pub(super) fn insert_content(
+    tx: &rusqlite::Transaction<'_>,
+    new: &NewContent,
+    now: i64,
+) -> Result<String, Error> {
+    let id = crate::ids::uuid_v4();
+    tx.prepare_cached(
+        "INSERT INTO content (id, project_id, kind, title, body, period_start, \
+         period_end, is_published, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            id,
+            new.project_id,
+            new.kind.as_str(),
+            new.title,
+            new.body,
+            new.period_start,
+            new.period_end,
+            now
+        ])
+    })
+    .map_err(map_err)?;
+    Ok(id)
+}
+
 impl Store {
     /// Stores a new draft.
     pub fn create_content(&self, new: &NewContent, now: i64) -> Result<Content, Error> {
-        let id = crate::ids::uuid_v4();
         self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO content (id, project_id, kind, title, body, period_start, \
-                 period_end, is_published, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    id,
-                    new.project_id,
-                    new.kind.as_str(),
-                    new.title,
-                    new.body,
-                    new.period_start,
-                    new.period_end,
-                    now
-                ])
-            })
-            .map_err(map_err)?;
+            let id = insert_content(tx, new, now)?;
             select_content(tx, &id)?.ok_or_else(content_not_found)
         })
     }

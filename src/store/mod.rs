@@ -15,6 +15,7 @@
 mod api_keys;
 mod content;
 mod migrations;
+mod seed;
 mod sessions;
 mod signing_keys;
 mod tenancy;
@@ -22,6 +23,7 @@ mod users;
 
 pub use api_keys::{ApiKey, ApiKeyChanges, KeyHolder, NewApiKey, UsageBatch, UsageDay};
 pub use content::{Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Page};
+pub use seed::{SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedRows, SeedTeam};
 pub use sessions::Session;
 pub use signing_keys::{RetireOutcome, StoredSigningKey};
 pub use tenancy::{Member, Project, Team};

@@ -77,6 +77,28 @@ pub(super) fn insert_team(
     Ok(team)
 }
 
+/// Adds `user_id` to a team with `role` inside `tx`; 409 when already a member.
+pub(super) fn insert_member(
+    tx: &rusqlite::Transaction<'_>,
+    team_id: &str,
+    user_id: &str,
+    role: &str,
+    now: i64,
+) -> Result<(), Error> {
+    tx.prepare_cached(
+        "INSERT INTO team_members (team_id, user_id, role, added_at) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![team_id, user_id, role, now]))
+    .map_err(|err| {
+        if is_unique_violation(&err) {
+            Error::Conflict("This user is already a member of the team.".into())
+        } else {
+            map_err(err)
+        }
+    })?;
+    Ok(())
+}
+
 pub(super) fn insert_project(
     tx: &rusqlite::Transaction<'_>,
     team_id: &str,
@@ -194,7 +216,7 @@ fn owner_count(tx: &rusqlite::Transaction<'_>, team_id: &str) -> Result<i64, Err
         .map_err(map_err)
 }
 
-fn role_in(
+pub(super) fn role_in(
     tx: &rusqlite::Transaction<'_>,
     team_id: &str,
     user_id: &str,
@@ -289,17 +311,7 @@ impl Store {
         now: i64,
     ) -> Result<Member, Error> {
         self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO team_members (team_id, user_id, role, added_at) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .and_then(|mut stmt| stmt.execute(params![team_id, user_id, role, now]))
-            .map_err(|err| {
-                if is_unique_violation(&err) {
-                    Error::Conflict("This user is already a member of the team.".into())
-                } else {
-                    map_err(err)
-                }
-            })?;
+            insert_member(tx, team_id, user_id, role, now)?;
             let email: String = tx
                 .prepare_cached("SELECT email FROM users WHERE id = ?1")
                 .and_then(|mut stmt| stmt.query_row([user_id], |row| row.get(0)))

@@ -104,6 +104,7 @@ fn every_command_has_help_that_exits_0_and_names_it() {
         &["secret", "retire"],
         &["secret", "list"],
         &["backup"],
+        &["seed"],
         &["migrate"],
         &["config"],
         &["version"],

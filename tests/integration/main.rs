@@ -24,5 +24,6 @@ mod signing_keys;
 mod slow_clients;
 mod storage;
 mod tenancy;
+mod test_suites;
 mod users;
 mod webdriver;

@@ -16,7 +16,7 @@ use crate::store::{
 use serde::Serialize;
 
 /// Longest public slug, as the public routes accept.
-pub const MAX_PUBLIC_SLUG_CHARS: usize = 200;
+pub const MAX_PUBLIC_SLUG_CHARS: usize = content::MAX_PUBLIC_SLUG_CHARS;
 
 /// The detail of a 403 for a key addressing another project's content.
 const OTHER_PROJECT: &str = "This resource belongs to another project";

@@ -12,7 +12,7 @@ use crate::store::{ApiKey, ApiKeyChanges, NewApiKey};
 use serde_json::{json, Value};
 
 /// Longest key name, in characters.
-const MAX_KEY_NAME_CHARS: usize = 100;
+const MAX_KEY_NAME_CHARS: usize = crate::api::slug::MAX_NAME_CHARS;
 /// Longest relative expiry.
 const MAX_EXPIRES_IN_DAYS: i64 = 3650;
 /// Longest overlap of a roll (30 days).

@@ -3,14 +3,11 @@
 use crate::api::extract::{self, JsonFields};
 use crate::api::principal::{project_role, require_manager, require_session, team_role, Role};
 use crate::api::respond::ok;
-use crate::api::slug::{self, MAX_SLUG_CHARS};
+use crate::api::slug::{self, MAX_NAME_CHARS, MAX_SLUG_CHARS};
 use crate::api::{dto, App, Ctx};
 use crate::error::{Error, FieldError};
 use crate::http::Response;
 use serde_json::Value;
-
-/// Longest team or project name, in characters.
-const MAX_NAME_CHARS: usize = 100;
 
 /// Reads `{"name", "slug"?}` for a new team or project.
 fn read_name_and_slug(ctx: &Ctx<'_>) -> Result<(String, Option<String>), Error> {
