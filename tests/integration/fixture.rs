@@ -590,3 +590,52 @@ pub fn sorted(names: &[&str]) -> Vec<String> {
     names.sort();
     names
 }
+
+/// A path inside the repository.
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// The Python interpreter that runs the Python test tools: `SHIPSTAR_PYTHON` (which `./test`
+/// points at its `.venv/`), else `python3`.
+pub fn python() -> String {
+    std::env::var("SHIPSTAR_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Fails, saying how to install it, unless the Python package `package` is importable at the
+/// version `tests/requirements.txt` pins: `version_args` (after `python -m`) print the
+/// version as their last word. Tests that call this are `#[ignore]`d with the reason, so
+/// plain `cargo test` lists them; `./test` installs the tools and runs them.
+pub fn require_python_tool(package: &str, version_args: &[&str]) {
+    let install = "run ./test, which installs it into .venv/ (or `pip install -r \
+                   tests/requirements.txt` and point SHIPSTAR_PYTHON at that Python)";
+    let requirements = std::fs::read_to_string(repo_path("tests/requirements.txt"))
+        .expect("tests/requirements.txt");
+    let pinned = requirements
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(&format!("{package}==")))
+        .unwrap_or_else(|| panic!("tests/requirements.txt pins {package}==X.Y.Z"))
+        .trim()
+        .to_string();
+    let output = Command::new(python())
+        .args(["-m"])
+        .args(version_args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {}: {err}; {install}", python()));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "{package} is not installed ({}); {install}",
+        all.trim()
+    );
+    let installed = all.split_whitespace().last().unwrap_or_default();
+    assert_eq!(
+        installed, pinned,
+        "{package} {installed} is installed but the tests pin {pinned}; {install}"
+    );
+}

@@ -11,7 +11,6 @@
 
 use crate::fixture::*;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,10 +21,6 @@ const FUZZ_TIME_LIMIT: Duration = Duration::from_secs(240);
 const DEFAULT_SEED: &str = "1";
 const SPARE_EMAIL: &str = "spare@example.com";
 const SPARE_PASSWORD: &str = "spare-password-for-fuzzing";
-
-fn repo_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
 
 #[test]
 fn openapi_json_is_an_openapi_3_1_document_with_validators_and_no_cors() {
@@ -84,45 +79,6 @@ fn openapi_json_is_an_openapi_3_1_document_with_validators_and_no_cors() {
     let resp = server.request("POST", DOCUMENT).send();
     resp.expect_detail(405, json!("Method Not Allowed"));
     assert_eq!(resp.header("Allow"), Some("GET, HEAD"));
-}
-
-/// The pinned schemathesis version, from `tests/requirements.txt`.
-fn pinned_version() -> String {
-    let requirements = std::fs::read_to_string(repo_path("tests/requirements.txt"))
-        .expect("tests/requirements.txt");
-    requirements
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("schemathesis=="))
-        .expect("tests/requirements.txt pins schemathesis==X.Y.Z")
-        .trim()
-        .to_string()
-}
-
-/// The Python interpreter that runs schemathesis (`SHIPSTAR_PYTHON`, else `python3`).
-fn python() -> String {
-    std::env::var("SHIPSTAR_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-/// Fails, saying how to install it, unless the pinned schemathesis is importable.
-fn require_schemathesis() {
-    let install = "run ./test, which installs it into .venv/ (or `pip install -r tests/requirements.txt` and set SHIPSTAR_PYTHON)";
-    let pinned = pinned_version();
-    let output = Command::new(python())
-        .args(["-m", "schemathesis.cli", "--version"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run {}: {err}; {install}", python()));
-    let text = String::from_utf8_lossy(&output.stdout);
-    let installed = text.split_whitespace().last().unwrap_or_default();
-    assert!(
-        output.status.success(),
-        "schemathesis is not installed ({}); {install}",
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
-    assert_eq!(
-        installed, pinned,
-        "schemathesis {installed} is installed but the tests pin {pinned}; {install}"
-    );
 }
 
 /// What the run needs to know about the server it fuzzes.
@@ -249,7 +205,7 @@ fn run_schemathesis(server: &TestServer, fixture: &Fixture) -> (bool, String) {
 #[test]
 #[ignore = "needs schemathesis: run ./test"]
 fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_describe() {
-    require_schemathesis();
+    require_python_tool("schemathesis", &["schemathesis.cli", "--version"]);
     let server =
         TestServer::start_with(Options::default().env("SHIPSTAR_ALLOW_REGISTRATION", "true"));
     let fixture = prepare(&server);
