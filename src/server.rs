@@ -75,6 +75,7 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let public_reads = api::gate::Gate::new(config.effective_public_read_concurrency());
     let app = App {
         config,
         store,
@@ -85,6 +86,8 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
         usage: api::usage::UsageRecorder::default(),
         limiter,
         trusted_proxies,
+        public_reads,
+        feeds: api::feed_cache::FeedCache::default(),
     };
     bootstrap_first_user(&app)?;
     Ok(app)

@@ -7,6 +7,7 @@
 use super::{is_unique_violation, map_err, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row, ToSql};
+use std::sync::atomic::Ordering;
 
 /// The content columns (alias `c`, with the project's name from `p`) in the order
 /// `content_from_row` reads them. A macro so that `concat!` builds each statement at compile
@@ -316,10 +317,33 @@ fn first_free_slug(
 }
 
 impl Store {
+    /// A number that changes with every write to content (create, update, publish,
+    /// unpublish, delete) made through this handle, and only then.
+    ///
+    /// It is raised after the write's transaction ended, whether it committed or not, so a
+    /// reader that takes the number *before* reading content can cache what it read under
+    /// that number: when the number is still the same later, no write has ended since, and
+    /// a write that ended in between has raised it already. Writes made by another process
+    /// on the same file are not seen (none edits content: content is written only by the
+    /// server's own routes).
+    pub fn content_generation(&self) -> u64 {
+        self.content_generation.load(Ordering::Acquire)
+    }
+
+    /// A write to content; raises the generation once the transaction is over.
+    fn write_content<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let result = self.write(work);
+        self.content_generation.fetch_add(1, Ordering::AcqRel);
+        result
+    }
+
     /// Stores a new draft.
     pub fn create_content(&self, new: &NewContent, now: i64) -> Result<Content, Error> {
         let id = crate::ids::uuid_v4();
-        self.write(|tx| {
+        self.write_content(|tx| {
             tx.prepare_cached(
                 "INSERT INTO content (id, project_id, kind, title, body, period_start, \
                  period_end, is_published, created_at, updated_at) \
@@ -387,7 +411,7 @@ impl Store {
         changes: &ContentChanges,
         now: i64,
     ) -> Result<Content, Error> {
-        self.write(|tx| {
+        self.write_content(|tx| {
             let mut item = select_content(tx, id)?.ok_or_else(content_not_found)?;
             if let Some(title) = &changes.title {
                 item.title = title.clone();
@@ -425,7 +449,7 @@ impl Store {
     /// changes nothing; under another slug, it moves (keeping `published_at`). A slug held by
     /// another item of the same kind is a 409.
     pub fn publish_content(&self, id: &str, slug: &str, now: i64) -> Result<Content, Error> {
-        self.write(|tx| {
+        self.write_content(|tx| {
             let item = select_content(tx, id)?.ok_or_else(content_not_found)?;
             publish_as(tx, item, slug, now)
         })
@@ -441,7 +465,7 @@ impl Store {
         base: &str,
         now: i64,
     ) -> Result<Content, Error> {
-        self.write(|tx| {
+        self.write_content(|tx| {
             let item = select_content(tx, id)?.ok_or_else(content_not_found)?;
             let slug = first_free_slug(tx, item.kind, base)?;
             publish_as(tx, item, &slug, now)
@@ -450,7 +474,7 @@ impl Store {
 
     /// Takes item `id` off the public endpoints (it keeps its slug for a later republish).
     pub fn unpublish_content(&self, id: &str, now: i64) -> Result<Content, Error> {
-        self.write(|tx| {
+        self.write_content(|tx| {
             let mut item = select_content(tx, id)?.ok_or_else(content_not_found)?;
             if !item.is_published {
                 return Ok(item);
@@ -470,7 +494,7 @@ impl Store {
 
     /// Deletes item `id`; false when it did not exist.
     pub fn delete_content(&self, id: &str) -> Result<bool, Error> {
-        self.write(|tx| {
+        self.write_content(|tx| {
             tx.prepare_cached("DELETE FROM content WHERE id = ?1")
                 .and_then(|mut stmt| stmt.execute([id]))
                 .map(|deleted| deleted > 0)
@@ -559,6 +583,43 @@ mod tests {
         limit: 100,
         offset: 0,
     };
+
+    #[test]
+    fn every_content_write_and_only_that_raises_the_generation() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let project_id = project(store);
+        let mut last = store.content_generation();
+        let mut changed = |what: &str| {
+            let now = store.content_generation();
+            assert!(now > last, "{what} did not raise the generation");
+            last = now;
+        };
+        let item = draft(store, &project_id, ContentKind::Blog, "A", 10);
+        changed("create");
+        let changes = ContentChanges {
+            title: Some("B".into()),
+            body: None,
+            period_start: None,
+            period_end: None,
+        };
+        store.update_content(&item.id, &changes, 11).unwrap();
+        changed("update");
+        store.publish_content(&item.id, "a", 12).unwrap();
+        changed("publish");
+        store.unpublish_content(&item.id, 13).unwrap();
+        changed("unpublish");
+        store.publish_content_derived(&item.id, "b", 14).unwrap();
+        changed("publish with a derived slug");
+        let before_reads = store.content_generation();
+        store.published_content(ContentKind::Blog, None, ALL).unwrap();
+        store.published_by_slug(ContentKind::Blog, "b").unwrap();
+        store.content_by_id(&item.id).unwrap();
+        assert_eq!(store.content_generation(), before_reads, "reads change nothing");
+        assert!(store.delete_content(&item.id).unwrap());
+        let now = store.content_generation();
+        assert!(now > before_reads, "delete did not raise the generation");
+    }
 
     #[test]
     fn publish_lists_newest_first_and_unpublish_hides() {

@@ -31,6 +31,7 @@ use crate::error::{Error, StartupError};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -45,6 +46,8 @@ const MAX_IDLE_CONNECTIONS: usize = 64;
 pub struct Store {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Counts writes to content through this handle; see [`Store::content_generation`].
+    content_generation: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -66,6 +69,7 @@ impl Store {
         Ok(Store {
             path: path.to_path_buf(),
             idle: Mutex::new(vec![conn]),
+            content_generation: AtomicU64::new(0),
         })
     }
 
