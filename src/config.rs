@@ -1365,8 +1365,15 @@ mod tests {
         assert!(set
             .describe()
             .contains("max_concurrent_public_reads = 3  # environment variable"));
-        let message = error_of(load_with(Some("max_concurrent_public_reads = 0\n"), &[], &[]));
-        assert!(message.contains("invalid max_concurrent_public_reads"), "{message}");
+        let message = error_of(load_with(
+            Some("max_concurrent_public_reads = 0\n"),
+            &[],
+            &[],
+        ));
+        assert!(
+            message.contains("invalid max_concurrent_public_reads"),
+            "{message}"
+        );
         let message = error_of(load_with(Some("max_content_bytes = 1023\n"), &[], &[]));
         assert!(message.contains("invalid max_content_bytes"), "{message}");
     }

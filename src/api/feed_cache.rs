@@ -106,9 +106,15 @@ mod tests {
     fn a_late_build_of_an_older_generation_does_not_replace_a_newer_one() {
         let cache = FeedCache::default();
         let calls = Cell::new(0);
-        cache.get_or_build("blog", 5, || build("new", true, &calls)).unwrap();
+        cache
+            .get_or_build("blog", 5, || build("new", true, &calls))
+            .unwrap();
         let old = cache.get_or_build("blog", 4, || build("old", true, &calls));
-        assert_eq!(old, Ok(b"old".to_vec()), "the request still gets what it built");
+        assert_eq!(
+            old,
+            Ok(b"old".to_vec()),
+            "the request still gets what it built"
+        );
         let current = cache.get_or_build("blog", 5, || build("x", true, &calls));
         assert_eq!(current, Ok(b"new".to_vec()));
         assert_eq!(calls.get(), 2);
@@ -118,8 +124,12 @@ mod tests {
     fn unkept_documents_and_failures_are_not_served_again() {
         let cache = FeedCache::default();
         let calls = Cell::new(0);
-        cache.get_or_build("blog", 1, || build("kept", true, &calls)).unwrap();
-        cache.get_or_build("blog", 2, || build("empty", false, &calls)).unwrap();
+        cache
+            .get_or_build("blog", 1, || build("kept", true, &calls))
+            .unwrap();
+        cache
+            .get_or_build("blog", 2, || build("empty", false, &calls))
+            .unwrap();
         let after = cache.get_or_build("blog", 2, || build("empty 2", false, &calls));
         assert_eq!(after, Ok(b"empty 2".to_vec()));
         let failed: Result<Vec<u8>, &str> = cache.get_or_build("blog", 3, || Err("db down"));

@@ -508,12 +508,20 @@ mod tests {
             let resp = get(app, path);
             assert_eq!(resp.status, 503, "{path}");
             assert_eq!(resp.header("Retry-After"), Some("1"), "{path}");
-            assert_eq!(resp.header("Access-Control-Allow-Origin"), Some("*"), "{path}");
+            assert_eq!(
+                resp.header("Access-Control-Allow-Origin"),
+                Some("*"),
+                "{path}"
+            );
             assert_eq!(resp.header("ETag"), None, "{path}");
             let body: Value = serde_json::from_slice(&resp.body).unwrap();
             assert_eq!(body, json!({ "detail": BUSY }), "{path}");
         }
-        assert_eq!(app.public_reads.inside(), 2, "a refused read holds no place");
+        assert_eq!(
+            app.public_reads.inside(),
+            2,
+            "a refused read holds no place"
+        );
         // Health and the preflight do not pass the gate.
         let health = get(app, "/api/v1/health");
         assert_eq!(health.status, 200);
@@ -524,7 +532,11 @@ mod tests {
         assert_eq!(get(app, "/api/v1/blogs/feed").status, 200);
         assert_eq!(get(app, "/api/v1/changelogs").status, 200);
         assert_eq!(get(app, "/api/v1/blog/any").status, 404);
-        assert_eq!(app.public_reads.inside(), 0, "every answered read gave its place back");
+        assert_eq!(
+            app.public_reads.inside(),
+            0,
+            "every answered read gave its place back"
+        );
     }
 
     #[test]

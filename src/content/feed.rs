@@ -295,7 +295,11 @@ mod tests {
         for limit in [60, 61, 62, 63, 100, 4096] {
             let (html, cut) = paragraphs_excerpt(&text, limit);
             assert!(cut, "{limit}");
-            assert!(html.len() <= limit + "…</p>".len(), "{limit}: {}", html.len());
+            assert!(
+                html.len() <= limit + "…</p>".len(),
+                "{limit}: {}",
+                html.len()
+            );
             assert!(html.starts_with("<p>é&amp;🎉<br/>"), "{limit}: {html}");
             assert!(html.ends_with("</p>"), "{limit}: {html}");
             assert_eq!(html.matches("<p>").count(), html.matches("</p>").count());

@@ -612,10 +612,16 @@ mod tests {
         store.publish_content_derived(&item.id, "b", 14).unwrap();
         changed("publish with a derived slug");
         let before_reads = store.content_generation();
-        store.published_content(ContentKind::Blog, None, ALL).unwrap();
+        store
+            .published_content(ContentKind::Blog, None, ALL)
+            .unwrap();
         store.published_by_slug(ContentKind::Blog, "b").unwrap();
         store.content_by_id(&item.id).unwrap();
-        assert_eq!(store.content_generation(), before_reads, "reads change nothing");
+        assert_eq!(
+            store.content_generation(),
+            before_reads,
+            "reads change nothing"
+        );
         assert!(store.delete_content(&item.id).unwrap());
         let now = store.content_generation();
         assert!(now > before_reads, "delete did not raise the generation");
