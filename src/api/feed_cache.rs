@@ -24,10 +24,13 @@ pub struct Built {
     pub keep: bool,
 }
 
+/// A kept document: the content generation it was built from, and its bytes.
+type Kept = (u64, Arc<Vec<u8>>);
+
 /// Documents by key, each with the content generation it was built from.
 #[derive(Debug, Default)]
 pub struct FeedCache {
-    documents: Mutex<HashMap<&'static str, (u64, Arc<Vec<u8>>)>>,
+    documents: Mutex<HashMap<&'static str, Kept>>,
 }
 
 impl FeedCache {
@@ -64,7 +67,7 @@ impl FeedCache {
         Ok(built.body)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, (u64, Arc<Vec<u8>>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Kept>> {
         // The map is always whole (one insert or remove at a time), so a panic elsewhere
         // while it was held leaves nothing half-done.
         self.documents
