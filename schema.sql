@@ -161,3 +161,24 @@ BEGIN
         VALUES (NEW.kind, NEW.project_id, NEW.is_published)
         ON CONFLICT (kind, project_id) DO UPDATE SET published = published + NEW.is_published;
 END;
+
+-- Counts every change to content, since version 4: a server keeping documents built from
+-- published content (the list feeds) serves them only while this is unchanged, so a write by
+-- any process on this database is seen by the next request.
+CREATE TABLE content_version (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    version         INTEGER NOT NULL
+);
+INSERT INTO content_version (id, version) VALUES (1, 0);
+CREATE TRIGGER content_version_on_insert AFTER INSERT ON content
+BEGIN
+    UPDATE content_version SET version = version + 1;
+END;
+CREATE TRIGGER content_version_on_update AFTER UPDATE ON content
+BEGIN
+    UPDATE content_version SET version = version + 1;
+END;
+CREATE TRIGGER content_version_on_delete AFTER DELETE ON content
+BEGIN
+    UPDATE content_version SET version = version + 1;
+END;

@@ -381,7 +381,7 @@ fn seed_failure(file: &Path, err: Error) -> Failure {
 /// returns the summary line. Nothing is written unless all of it is.
 fn apply_seed(config: &Config, store: &Store, file: &Path) -> Result<String, Failure> {
     let now = crate::clock::Clock::System.now_secs();
-    let checked = crate::seed::read(file, now).map_err(Failure::usage)?;
+    let checked = crate::seed::read(file, now, config.max_content_bytes).map_err(Failure::usage)?;
     let summary = checked.summary();
     let hasher = crate::server::password_hasher(config)?;
     let rows = checked.hash_passwords(&hasher)?;

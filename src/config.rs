@@ -130,6 +130,12 @@ pub struct Config {
     pub workers: usize,
     /// Largest request body in bytes, at least 1024.
     pub max_body_bytes: u64,
+    /// Largest stored `content` of a changelog, blog post or KB set in UTF-8 bytes, at least
+    /// 1024; a longer one is a 422 on create and update.
+    pub max_content_bytes: usize,
+    /// Public content reads (lists, items, feeds) answered at once, at least 1; `None` means
+    /// [`Config::effective_public_read_concurrency`] derives it from `workers`.
+    pub max_concurrent_public_reads: Option<usize>,
     /// Idle-connection and per-request deadline in seconds, 1 to 3600.
     pub client_timeout_seconds: u64,
     /// Most client connections open at once, at least 1.
@@ -310,6 +316,23 @@ const KEYS: &[KeySpec] = &[
         default: DefaultValue::Int(1_048_576),
         check: Check::Any,
         doc: "Largest accepted request body in bytes; a larger one is answered 413.",
+    },
+    KeySpec {
+        name: "max_content_bytes",
+        kind: Kind::Int(1024..=U32_MAX),
+        default: DefaultValue::Int(262_144),
+        check: Check::Any,
+        doc: "Largest content of a changelog, blog post or KB set in bytes; a longer one is answered 422.",
+    },
+    KeySpec {
+        name: "max_concurrent_public_reads",
+        kind: Kind::Int(1..=MAX_WORKERS),
+        default: DefaultValue::Derived(
+            Config::describe_public_read_concurrency,
+            "half of workers, at least 1",
+        ),
+        check: Check::Any,
+        doc: "Public content reads (lists, items, feeds) served at once; one more is answered 503 with Retry-After: 1, so a flood of them leaves workers for everything else.",
     },
     KeySpec {
         name: "client_timeout_seconds",
@@ -782,6 +805,20 @@ impl Config {
         }
     }
 
+    /// `max_concurrent_public_reads` if set, else half of `workers` (at least 1), so that a
+    /// flood of public reads always leaves the other half of the workers to health, login and
+    /// authenticated calls.
+    pub fn effective_public_read_concurrency(&self) -> usize {
+        self.max_concurrent_public_reads
+            .unwrap_or(self.workers / 2)
+            .max(1)
+    }
+
+    /// [`Config::effective_public_read_concurrency`] as `shipstar config` prints it.
+    fn describe_public_read_concurrency(&self) -> String {
+        self.effective_public_read_concurrency().to_string()
+    }
+
     /// Every key name, in declaration order (for tests and docs).
     pub fn key_names() -> Vec<&'static str> {
         KEYS.iter().map(|spec| spec.name).collect()
@@ -1238,12 +1275,14 @@ mod tests {
     const EXAMPLE: &str = include_str!("../shipstar.example.toml");
 
     /// Keys whose value in the example file differs from the built-in default, and why:
-    /// `base_url` is derived from `listen` and `workers`/`hash_threads` from the CPU count, so
+    /// `base_url` is derived from `listen`, `max_concurrent_public_reads` from `workers`, and
+    /// `workers`/`hash_threads` from the CPU count, so
     /// the file can only show a sample; the secrets and the admin pair have no default (unset),
     /// so the file shows placeholders.
     const EXAMPLE_EXCEPTIONS: &[&str] = &[
         "base_url",
         "workers",
+        "max_concurrent_public_reads",
         "hash_threads",
         "jwt_secret",
         "admin_email",
@@ -1409,6 +1448,7 @@ mod tests {
         let mut config = Config::defaults();
         // Set every optional field, so none is skipped when serialized.
         config.base_url = Some("http://example.com".to_owned());
+        config.max_concurrent_public_reads = Some(2);
         config.jwt_secret = Some(Secret::new("s".repeat(32)));
         config.admin_email = Some("admin@example.com".to_owned());
         config.admin_password = Some(Secret::new("password".to_owned()));
@@ -1432,6 +1472,12 @@ mod tests {
         assert_eq!(config.workers, usize::try_from(default_workers()).unwrap());
         assert!(config.workers >= 4);
         assert_eq!(config.max_body_bytes, 1_048_576);
+        assert_eq!(config.max_content_bytes, 262_144);
+        assert_eq!(config.max_concurrent_public_reads, None);
+        assert_eq!(
+            config.effective_public_read_concurrency(),
+            config.workers / 2
+        );
         assert_eq!(config.client_timeout_seconds, 30);
         assert_eq!(config.max_connections, 1024);
         assert_eq!(config.max_connections_per_ip, 64);
@@ -1460,6 +1506,41 @@ mod tests {
         for name in Config::key_names() {
             assert_eq!(config.source(name), Source::Default, "{name}");
         }
+    }
+
+    #[test]
+    fn public_read_concurrency_is_half_the_workers_unless_set() {
+        let derived = |workers: &str| {
+            let config = load_with(None, &[("SHIPSTAR_WORKERS", workers)], &[]).unwrap();
+            config.effective_public_read_concurrency()
+        };
+        assert_eq!(derived("1"), 1);
+        assert_eq!(derived("2"), 1);
+        assert_eq!(derived("9"), 4);
+        let set = load_with(
+            None,
+            &[
+                ("SHIPSTAR_WORKERS", "8"),
+                ("SHIPSTAR_MAX_CONCURRENT_PUBLIC_READS", "3"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(set.effective_public_read_concurrency(), 3);
+        assert!(set
+            .describe()
+            .contains("max_concurrent_public_reads = 3  # environment variable"));
+        let message = error_of(load_with(
+            Some("max_concurrent_public_reads = 0\n"),
+            &[],
+            &[],
+        ));
+        assert!(
+            message.contains("invalid max_concurrent_public_reads"),
+            "{message}"
+        );
+        let message = error_of(load_with(Some("max_content_bytes = 1023\n"), &[], &[]));
+        assert!(message.contains("invalid max_content_bytes"), "{message}");
     }
 
     #[test]

@@ -167,9 +167,10 @@ impl Checked {
     }
 }
 
-/// Reads the seed at `path` (at most [`MAX_SEED_BYTES`]) and checks it. The error is one
-/// line naming the file and every problem.
-pub fn read(path: &Path, now: i64) -> Result<Checked, String> {
+/// Reads the seed at `path` (at most [`MAX_SEED_BYTES`]) and checks it, content against
+/// `max_content_bytes` as the API does. The error is one line naming the file and every
+/// problem.
+pub fn read(path: &Path, now: i64, max_content_bytes: usize) -> Result<Checked, String> {
     let file = std::fs::File::open(path)
         .map_err(|err| format!("cannot read seed file {}: {err}", path.display()))?;
     let mut text = String::new();
@@ -182,12 +183,17 @@ pub fn read(path: &Path, now: i64) -> Result<Checked, String> {
             path.display()
         ));
     }
-    check(&text, Format::detect(path, &text), now)
+    check(&text, Format::detect(path, &text), now, max_content_bytes)
         .map_err(|problems| format!("seed file {}: {problems}", path.display()))
 }
 
 /// Parses and checks a seed document; the error lists every problem, `; `-separated.
-pub fn check(text: &str, format: Format, now: i64) -> Result<Checked, String> {
+pub fn check(
+    text: &str,
+    format: Format,
+    now: i64,
+    max_content_bytes: usize,
+) -> Result<Checked, String> {
     let doc: Document = match format {
         Format::Json => serde_json::from_str(text).map_err(|err| format!("not valid JSON: {err}")),
         Format::Toml => toml::from_str(text).map_err(|err| {
@@ -202,7 +208,7 @@ pub fn check(text: &str, format: Format, now: i64) -> Result<Checked, String> {
         }),
     }?;
     let mut problems = Problems::default();
-    let checked = check_document(doc, now, &mut problems);
+    let checked = check_document(doc, now, max_content_bytes, &mut problems);
     if problems.0.is_empty() {
         Ok(checked)
     } else {
@@ -261,7 +267,12 @@ impl Problems {
     }
 }
 
-fn check_document(doc: Document, now: i64, problems: &mut Problems) -> Checked {
+fn check_document(
+    doc: Document,
+    now: i64,
+    max_content_bytes: usize,
+    problems: &mut Problems,
+) -> Checked {
     let mut users = Vec::new();
     for (i, user) in doc.users.into_iter().enumerate() {
         let email = problems.email(format!("users[{i}].email"), &user.email);
@@ -366,14 +377,19 @@ fn check_document(doc: Document, now: i64, problems: &mut Problems) -> Checked {
         });
     }
     for (i, item) in doc.content.into_iter().enumerate() {
-        if let Some(seed) = check_content(i, item, problems) {
+        if let Some(seed) = check_content(i, item, max_content_bytes, problems) {
             rows.content.push(seed);
         }
     }
     Checked { users, rows }
 }
 
-fn check_content(i: usize, item: ContentDoc, problems: &mut Problems) -> Option<SeedContent> {
+fn check_content(
+    i: usize,
+    item: ContentDoc,
+    max_content_bytes: usize,
+    problems: &mut Problems,
+) -> Option<SeedContent> {
     let place = |field: &str| format!("content[{i}].{field}");
     let kind = ContentKind::parse(&item.kind);
     if kind.is_none() {
@@ -396,7 +412,7 @@ fn check_content(i: usize, item: ContentDoc, problems: &mut Problems) -> Option<
         }
     }
     let kind = kind?;
-    for problem in crate::content::validate(kind, &item.content) {
+    for problem in crate::content::validate(kind, &item.content, max_content_bytes) {
         // The API's location is ["body", "content", ...]; here it is content[i].content....
         let inner: Vec<String> = problem
             .loc
@@ -450,6 +466,8 @@ fn check_content(i: usize, item: ContentDoc, problems: &mut Problems) -> Option<
 mod tests {
     use super::*;
 
+    /// The default `max_content_bytes`.
+    const MAX_CONTENT: usize = 262_144;
     const NOW: i64 = 1_750_000_000;
 
     fn key() -> String {
@@ -502,7 +520,7 @@ published = false
     #[test]
     fn a_full_toml_seed_is_checked_into_rows() {
         let key = key();
-        let checked = check(&full_toml(&key), Format::Toml, NOW).unwrap();
+        let checked = check(&full_toml(&key), Format::Toml, NOW, MAX_CONTENT).unwrap();
         assert_eq!(
             checked.summary(),
             "1 users, 1 teams, 0 members, 1 projects, 1 API keys, 2 content items"
@@ -531,8 +549,8 @@ published = false
 
     #[test]
     fn an_empty_document_is_an_empty_seed() {
-        assert!(check("{}", Format::Json, NOW).is_ok());
-        assert!(check("", Format::Toml, NOW).is_ok());
+        assert!(check("{}", Format::Json, NOW, MAX_CONTENT).is_ok());
+        assert!(check("", Format::Toml, NOW, MAX_CONTENT).is_ok());
     }
 
     #[test]
@@ -547,7 +565,7 @@ published = false
                          "period_start": "2025-01-01T00:00:00Z", "published": false,
                          "slug": "x"}]
         }"#;
-        let message = check(doc, Format::Json, NOW).err().unwrap();
+        let message = check(doc, Format::Json, NOW, MAX_CONTENT).err().unwrap();
         for expected in [
             "users[0].email: \"not-an-email\" is not a valid email address",
             "users[0].password: must have 8 to 1024 characters",
@@ -573,17 +591,21 @@ published = false
             "[[users]]\nemail = \"a@b.co\"\npasword = \"x\"\n",
             Format::Toml,
             NOW,
+            MAX_CONTENT,
         )
         .err()
         .unwrap();
         assert!(message.contains("pasword"), "{message}");
-        let message = check("{\"user\": []}", Format::Json, NOW).err().unwrap();
+        let message = check("{\"user\": []}", Format::Json, NOW, MAX_CONTENT)
+            .err()
+            .unwrap();
         assert!(message.contains("unknown field `user`"), "{message}");
         let message = check(
             "{\"content\": [{\"project\": \"p\", \"type\": \"blog\", \"title\": \"t\", \
              \"content\": \"x\", \"published\": \"yes\"}]}",
             Format::Json,
             NOW,
+            MAX_CONTENT,
         )
         .err()
         .unwrap();
@@ -594,7 +616,7 @@ published = false
     fn a_published_item_without_a_slug_takes_one_from_its_title() {
         let doc = "[[content]]\nproject = \"p\"\ntype = \"blog\"\ntitle = \"Hello, World!\"\n\
                    content = \"Hi\"\npublished = true\n";
-        let checked = check(doc, Format::Toml, NOW).unwrap();
+        let checked = check(doc, Format::Toml, NOW, MAX_CONTENT).unwrap();
         assert_eq!(
             checked.rows.content[0].publish,
             SeedPublish::Derived("hello-world".into())

@@ -74,6 +74,7 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
     let limiter = RateLimiter::new(limits, config.rate_limit_max_entries);
     let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)
         .map_err(|err| StartupError(format!("trusted_proxies: {err}")))?;
+    let public_reads = api::gate::Gate::new(config.effective_public_read_concurrency());
     let app = App {
         config,
         store,
@@ -84,6 +85,8 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
         usage: api::usage::UsageRecorder::default(),
         limiter,
         trusted_proxies,
+        public_reads,
+        feeds: api::feed_cache::FeedCache::default(),
     };
     bootstrap_first_user(&app)?;
     Ok(app)

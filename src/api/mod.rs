@@ -7,6 +7,8 @@ pub mod conditional;
 pub mod dashboard;
 pub mod dto;
 pub mod extract;
+pub mod feed_cache;
+pub mod gate;
 mod internal;
 pub mod keyring;
 mod openapi;
@@ -58,6 +60,10 @@ pub struct App {
     pub limiter: RateLimiter,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
+    /// Admits at most `max_concurrent_public_reads` public content reads at once.
+    pub public_reads: gate::Gate,
+    /// The list feeds, kept until content changes.
+    pub feeds: feed_cache::FeedCache,
 }
 
 /// What a handler receives: the request and its path parameters.

@@ -6,9 +6,17 @@
 //! and carry a strong `ETag` (a hash of the exact body), so a matching `If-None-Match` is a
 //! 304 without a body. Requests are rate limited per client address (the public class); a
 //! request that presents an API key is counted against that key instead.
+//!
+//! Every read (lists, items, feeds) also passes the public-read [`gate`](super::gate): at most
+//! `max_concurrent_public_reads` are answered at once, and one more gets 503 with
+//! `Retry-After: 1` at once, so a flood of expensive reads cannot take every worker. Feed
+//! items carry an excerpt of at most `feed::EXCERPT_BYTES` of HTML and a link to the whole
+//! item, and the two list feeds are served from the [`FeedCache`](super::feed_cache) until
+//! content changes: a request for them costs a copy, not 50 items escaped twice.
 
 use super::conditional::{client_has, strong_etag};
 use super::extract::{credential, Credential, Fields};
+use super::feed_cache::Built;
 use super::internal::content::{list_response, MAX_PUBLIC_SLUG_CHARS};
 use super::principal::authenticate_key;
 use super::{dto, respond, slug, throttle_with, App, Ctx};
@@ -20,6 +28,8 @@ use crate::store::{Content, ContentKind, Listed, Page};
 
 /// Items in a list feed.
 const FEED_ITEMS: i64 = 50;
+/// The detail of the 503 for a public read over `max_concurrent_public_reads`.
+pub const BUSY: &str = "Too many public reads at once. Retry after 1 second.";
 /// Headers a cross-origin page may read from our answers.
 const EXPOSED_HEADERS: &str =
     "ETag, X-Total-Count, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After";
@@ -40,13 +50,25 @@ fn public_read(
     ctx: &Ctx<'_>,
     build: impl FnOnce() -> Result<(Response, Audience), Error>,
 ) -> Result<Response, Error> {
-    let answer =
-        throttle_with(app, ctx, Class::Public, || ctx.client_ip(app)).and_then(|()| build());
-    let response = match answer {
+    if let Err(err) = throttle_with(app, ctx, Class::Public, || ctx.client_ip(app)) {
+        return Ok(with_cors(respond::error_response(&err)));
+    }
+    Ok(with_cors(gated(app, || match build() {
         Ok((response, audience)) => cacheable(ctx, response, audience),
         Err(err) => respond::error_response(&err),
-    };
-    Ok(with_cors(response))
+    })))
+}
+
+/// Runs `answer` if the public-read gate admits the request, else answers 503 with
+/// `Retry-After: 1` without doing any of the work. The place is held until the answer is
+/// built (its `ETag` computed included).
+fn gated(app: &App, answer: impl FnOnce() -> Response) -> Response {
+    match app.public_reads.try_enter() {
+        Some(_pass) => answer(),
+        // Not through `Error::Unavailable`: that logs a warning each time, and a flood would
+        // turn into a flood of log lines; the request's own log line shows the 503.
+        None => Response::detail(503, BUSY).with_header("Retry-After", "1"),
+    }
 }
 
 /// Lets pages of any origin read the answer and its useful headers.
@@ -146,8 +168,8 @@ pub fn get_changelogs(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         _ => None,
     };
     match key_scope {
-        Some(Err(err)) => keyed_read(ctx, Err(err)),
-        Some(Ok(key)) => {
+        Some(Err(err)) => Ok(with_cors(respond::error_response(&err))),
+        Some(Ok(key)) => Ok(with_cors(gated(app, || {
             let response = list_query(app, ctx).and_then(|(page, scope)| {
                 let own = key.key.project_id;
                 let scope = match scope {
@@ -158,18 +180,18 @@ pub fn get_changelogs(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
                 published_list(app, ContentKind::Changelog, scope, page)
             });
             keyed_read(ctx, response)
-        }
+        }))),
         None => public_list(app, ctx, ContentKind::Changelog),
     }
 }
 
-/// The answer to a read authenticated by a key (already throttled as that key).
-fn keyed_read(ctx: &Ctx<'_>, answer: Result<Response, Error>) -> Result<Response, Error> {
-    let response = match answer {
+/// The answer to a read authenticated by a key (already throttled as that key), without
+/// CORS headers yet.
+fn keyed_read(ctx: &Ctx<'_>, answer: Result<Response, Error>) -> Response {
+    match answer {
         Ok(response) => cacheable(ctx, response, Audience::OneKey),
         Err(err) => respond::error_response(&err),
-    };
-    Ok(with_cors(response))
+    }
 }
 
 /// `GET /api/v1/blogs`.
@@ -247,40 +269,64 @@ fn item_link(app: &App, item: &Content) -> String {
     )
 }
 
-/// A changelog's entries as an HTML list (every text escaped).
-fn entries_html(item: &Content) -> String {
+/// A changelog's entries as an HTML list (every text escaped), cut to an excerpt of at
+/// most `limit` bytes; true when some of it was left out.
+fn entries_excerpt(item: &Content, limit: usize) -> (String, bool) {
     let entries = content::entries(item.kind, &item.body);
     if entries.is_empty() {
-        return String::new();
+        return (String::new(), false);
     }
-    let mut html = String::from("<ul>");
+    let mut html = feed::BoundedHtml::new(limit);
+    html.markup("<ul>");
     for entry in entries {
-        html.push_str("<li><strong>");
-        html.push_str(&feed::html_text(&entry.category));
-        html.push_str("</strong>: ");
-        html.push_str(&feed::html_text(&entry.title));
-        if !entry.text.is_empty() {
-            html.push_str(" — ");
-            html.push_str(&feed::html_text(&entry.text));
+        // Room for the tags of one entry and a few characters of it.
+        if !html.has_room("<li><strong></strong>: </li>".len() + 8) {
+            break;
         }
-        html.push_str("</li>");
+        html.markup("<li><strong>");
+        let whole = html.text(&entry.category);
+        html.markup("</strong>");
+        if whole {
+            html.markup(": ");
+            if html.text(&entry.title) && !entry.text.is_empty() {
+                html.markup(" — ");
+                html.text(&entry.text);
+            }
+        }
+        html.markup("</li>");
+        if html.is_cut() {
+            break;
+        }
     }
-    html.push_str("</ul>");
+    html.markup("</ul>");
+    html.finish()
+}
+
+/// `excerpt` as a feed item's description: when it was cut, followed by a link to the whole
+/// item, so a reader knows there is more and where.
+fn description(excerpt: (String, bool), link: &str) -> String {
+    let (mut html, cut) = excerpt;
+    if cut {
+        html.push_str("<p><a href=\"");
+        html.push_str(&feed::html_text(link));
+        html.push_str("\">Read the whole item</a></p>");
+    }
     html
 }
 
-/// One feed item for a whole changelog or blog post.
+/// One feed item for a whole changelog or blog post, its description an excerpt.
 fn item_of(app: &App, item: &Content) -> feed::Item {
-    let description_html = match item.kind {
-        ContentKind::Blog => feed::paragraphs_html(&item.body),
-        _ => entries_html(item),
+    let link = item_link(app, item);
+    let excerpt = match item.kind {
+        ContentKind::Blog => feed::paragraphs_excerpt(&item.body, feed::EXCERPT_BYTES),
+        _ => entries_excerpt(item, feed::EXCERPT_BYTES),
     };
     feed::Item {
         title: item.title.clone(),
-        link: item_link(app, item),
+        description_html: description(excerpt, &link),
+        link,
         guid: format!("{}:{}", item.kind.as_str(), item.id),
         pub_date: item.published_at.unwrap_or(item.created_at),
-        description_html,
     }
 }
 
@@ -293,35 +339,46 @@ fn last_build(app: &App, items: &[Content]) -> i64 {
         .unwrap_or_else(|| app.clock.now_secs())
 }
 
-fn rss(document: String) -> Response {
-    Response::bytes(
-        200,
-        "application/rss+xml; charset=utf-8",
-        document.into_bytes(),
-    )
+fn rss(document: impl Into<Vec<u8>>) -> Response {
+    Response::bytes(200, "application/rss+xml; charset=utf-8", document.into())
 }
 
-/// A feed of the newest published items of `kind`.
+/// A feed of the newest published items of `kind`, from the feed cache while content is
+/// unchanged.
 fn list_feed(app: &App, ctx: &Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
     public_read(app, ctx, || {
-        let page = Page {
-            limit: FEED_ITEMS,
-            offset: 0,
-        };
-        let listed = app.store.published_content(kind, None, page)?;
-        let (title, path, what) = match kind {
-            ContentKind::Blog => ("Blog", "blog", "blog posts"),
-            _ => ("Changelog", "changelog", "changelogs"),
-        };
-        let base = app.config.effective_base_url();
-        let channel = feed::Channel {
-            title: title.into(),
-            link: format!("{}/{path}", base.trim_end_matches('/')),
-            description: format!("The newest published {what}"),
-            last_build: last_build(app, &listed.items),
-        };
-        let items: Vec<feed::Item> = listed.items.iter().map(|item| item_of(app, item)).collect();
-        Ok((rss(feed::render(&channel, &items)), Audience::Everyone))
+        // Read before the items, so that a write ending meanwhile leaves a newer number.
+        let generation = app.store.content_generation()?;
+        let document = app
+            .feeds
+            .get_or_build(kind.as_str(), generation, || build_list_feed(app, kind))?;
+        Ok((rss(document), Audience::Everyone))
+    })
+}
+
+/// The document of the newest published items of `kind`. An empty feed is dated now, so it
+/// is not kept.
+fn build_list_feed(app: &App, kind: ContentKind) -> Result<Built, Error> {
+    let page = Page {
+        limit: FEED_ITEMS,
+        offset: 0,
+    };
+    let listed = app.store.published_content(kind, None, page)?;
+    let (title, path, what) = match kind {
+        ContentKind::Blog => ("Blog", "blog", "blog posts"),
+        _ => ("Changelog", "changelog", "changelogs"),
+    };
+    let base = app.config.effective_base_url();
+    let channel = feed::Channel {
+        title: title.into(),
+        link: format!("{}/{path}", base.trim_end_matches('/')),
+        description: format!("The newest published {what}"),
+        last_build: last_build(app, &listed.items),
+    };
+    let items: Vec<feed::Item> = listed.items.iter().map(|item| item_of(app, item)).collect();
+    Ok(Built {
+        body: feed::render(&channel, &items).into_bytes(),
+        keep: !items.is_empty(),
     })
 }
 
@@ -349,7 +406,10 @@ pub fn get_changelog_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
                 link: link.clone(),
                 guid: format!("changelog:{}:{index}", item.id),
                 pub_date,
-                description_html: feed::paragraphs_html(&entry.text),
+                description_html: description(
+                    feed::paragraphs_excerpt(&entry.text, feed::EXCERPT_BYTES),
+                    &link,
+                ),
             })
             .collect();
         let channel = feed::Channel {
@@ -387,4 +447,115 @@ pub fn preflight(_app: &App, _ctx: &Ctx<'_>) -> Result<Response, Error> {
             "Authorization, If-None-Match",
         )
         .with_header("Access-Control-Max-Age", "86400"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::config::Config;
+    use crate::http::Request;
+    use serde_json::{json, Value};
+
+    /// An application on a fresh database in its own directory, removed on drop.
+    struct TestApp {
+        app: App,
+        dir: std::path::PathBuf,
+    }
+
+    impl Drop for TestApp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn app_with_public_reads(limit: usize) -> TestApp {
+        let dir =
+            std::env::temp_dir().join(format!("shipstar-public-{}", crate::ids::random_hex(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = Config::defaults();
+        config.database = dir.join("test.db").to_string_lossy().into_owned();
+        config.max_concurrent_public_reads = Some(limit);
+        let app = crate::server::build_app(config, Clock::fixed(1_743_433_200)).unwrap();
+        TestApp { app, dir }
+    }
+
+    fn get(app: &App, path: &str) -> Response {
+        super::super::handle(app, &Request::new("GET", path))
+    }
+
+    #[test]
+    fn a_public_read_over_the_limit_is_503_at_once_and_health_still_answers() {
+        let test = app_with_public_reads(2);
+        let app = &test.app;
+        // Two reads in progress fill the gate.
+        let in_progress = (
+            app.public_reads.try_enter().unwrap(),
+            app.public_reads.try_enter().unwrap(),
+        );
+        for path in [
+            "/api/v1/changelogs",
+            "/api/v1/changelogs/feed",
+            "/api/v1/changelog/any/feed",
+            "/api/v1/changelog/any",
+            "/api/v1/blogs",
+            "/api/v1/blogs/feed",
+            "/api/v1/blog/any",
+            "/api/v1/blog/any/feed",
+            "/api/v1/kb",
+            "/api/v1/kb/any",
+        ] {
+            let resp = get(app, path);
+            assert_eq!(resp.status, 503, "{path}");
+            assert_eq!(resp.header("Retry-After"), Some("1"), "{path}");
+            assert_eq!(
+                resp.header("Access-Control-Allow-Origin"),
+                Some("*"),
+                "{path}"
+            );
+            assert_eq!(resp.header("ETag"), None, "{path}");
+            let body: Value = serde_json::from_slice(&resp.body).unwrap();
+            assert_eq!(body, json!({ "detail": BUSY }), "{path}");
+        }
+        assert_eq!(
+            app.public_reads.inside(),
+            2,
+            "a refused read holds no place"
+        );
+        // Health and the preflight do not pass the gate.
+        let health = get(app, "/api/v1/health");
+        assert_eq!(health.status, 200);
+        let preflight = super::super::handle(app, &Request::new("OPTIONS", "/api/v1/blogs/feed"));
+        assert_eq!(preflight.status, 204);
+        // With a place free again, reads are answered.
+        drop(in_progress);
+        assert_eq!(get(app, "/api/v1/blogs/feed").status, 200);
+        assert_eq!(get(app, "/api/v1/changelogs").status, 200);
+        assert_eq!(get(app, "/api/v1/blog/any").status, 404);
+        assert_eq!(
+            app.public_reads.inside(),
+            0,
+            "every answered read gave its place back"
+        );
+    }
+
+    #[test]
+    fn a_read_holds_its_place_only_while_it_is_answered() {
+        let test = app_with_public_reads(1);
+        let app = &test.app;
+        for _ in 0..3 {
+            assert_eq!(get(app, "/api/v1/changelogs/feed").status, 200);
+            assert_eq!(app.public_reads.inside(), 0);
+        }
+        // With the gate full, a refused key is still told so (the key is checked first),
+        // and a keyless read is refused for want of a place.
+        let _held = app.public_reads.try_enter().unwrap();
+        let with_key = |token: &str| {
+            let req = Request::new("GET", "/api/v1/changelogs")
+                .with_header("Authorization", &format!("Bearer {token}"));
+            super::super::handle(app, &req).status
+        };
+        assert_eq!(with_key("sk_live_unknown"), 401);
+        assert_eq!(get(app, "/api/v1/changelogs").status, 503);
+    }
 }

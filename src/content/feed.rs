@@ -5,6 +5,11 @@
 //! and drops the characters XML 1.0 forbids outright (most C0 controls, U+FFFE, U+FFFF):
 //! those cannot be escaped, only removed, or the whole feed stops being XML. No CDATA is used,
 //! so a `]]>` in a title is just text.
+//!
+//! An item's `description` is an excerpt: at most [`EXCERPT_BYTES`] of HTML (see
+//! [`BoundedHtml`]), so a feed's size follows its item count, not the length of the content
+//! behind it. Each byte of that HTML is at most 6 bytes of XML (`"` becomes `&quot;`), so a
+//! description never exceeds about 25 KB however the text was chosen.
 
 use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
@@ -98,33 +103,149 @@ pub fn xml_text(text: &str) -> String {
     out
 }
 
+/// `c` as HTML text: markup characters escaped.
+fn push_html_char(out: &mut String, c: char) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&#39;"),
+        c => out.push(c),
+    }
+}
+
 /// `text` as HTML text: markup characters escaped.
 pub fn html_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+        push_html_char(&mut out, c);
     }
     out
+}
+
+/// Most bytes of HTML in one feed item's `description` before the closing markup and the
+/// link to the whole item are added (see [`BoundedHtml`]).
+pub const EXCERPT_BYTES: usize = 4096;
+
+/// Room kept for markup that must still be closed: the longest run of closing tags a writer
+/// of excerpts appends after its last text (`…</strong></li></ul>`).
+const CLOSING_ROOM: usize = 32;
+
+/// HTML written up to a size limit: the text pushed through [`BoundedHtml::text`] is escaped
+/// and stops, on a character boundary, before it would take the HTML past the limit; from
+/// then on the excerpt is *cut* and takes no more text. Markup is always appended (so open
+/// elements can be closed), and writers open elements only while
+/// [`BoundedHtml::has_room`] says so; the result is thus at most the limit plus the
+/// closing markup and the ellipsis.
+#[derive(Debug)]
+pub struct BoundedHtml {
+    html: String,
+    limit: usize,
+    cut: bool,
+}
+
+impl BoundedHtml {
+    /// An empty excerpt of at most `limit` bytes of text and opening markup.
+    pub fn new(limit: usize) -> BoundedHtml {
+        BoundedHtml {
+            html: String::new(),
+            limit,
+            cut: false,
+        }
+    }
+
+    /// Appends markup as is.
+    pub fn markup(&mut self, markup: &str) {
+        self.html.push_str(markup);
+    }
+
+    /// Whether `bytes` more (and room to close what is open) still fit; when not, the
+    /// excerpt is marked cut.
+    pub fn has_room(&mut self, bytes: usize) -> bool {
+        let needed = self
+            .html
+            .len()
+            .saturating_add(bytes)
+            .saturating_add(CLOSING_ROOM);
+        if self.cut || needed > self.limit {
+            self.cut = true;
+        }
+        !self.cut
+    }
+
+    /// Appends `text` escaped as HTML, as much as fits; true when all of it did. The first
+    /// character that does not fit ends the excerpt with `…`.
+    pub fn text(&mut self, text: &str) -> bool {
+        if self.cut {
+            return false;
+        }
+        let room = self.limit.saturating_sub(CLOSING_ROOM);
+        let mut piece = String::with_capacity(6);
+        for c in text.chars() {
+            piece.clear();
+            push_html_char(&mut piece, c);
+            if self.html.len() + piece.len() > room {
+                self.cut = true;
+                self.html.push('…');
+                return false;
+            }
+            self.html.push_str(&piece);
+        }
+        true
+    }
+
+    /// Whether some text was left out.
+    pub fn is_cut(&self) -> bool {
+        self.cut
+    }
+
+    /// The HTML, and whether it was cut.
+    pub fn finish(self) -> (String, bool) {
+        (self.html, self.cut)
+    }
+}
+
+/// Writes plain text as HTML paragraphs into `out`, as much as fits (see
+/// [`paragraphs_html`]).
+pub fn write_paragraphs(out: &mut BoundedHtml, text: &str) {
+    for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+        if !out.has_room("<p>".len()) {
+            return;
+        }
+        out.markup("<p>");
+        for (index, line) in paragraph.lines().enumerate() {
+            if index > 0 {
+                if !out.has_room("<br/>".len()) {
+                    break;
+                }
+                out.markup("<br/>");
+            }
+            if !out.text(line) {
+                break;
+            }
+        }
+        out.markup("</p>");
+        if out.is_cut() {
+            return;
+        }
+    }
 }
 
 /// Plain text as HTML paragraphs: blank lines separate paragraphs, single newlines break
 /// lines. Markdown is shown as its source text, which reads well and cannot inject markup.
 pub fn paragraphs_html(text: &str) -> String {
-    let mut out = String::new();
-    for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
-        out.push_str("<p>");
-        let lines: Vec<String> = paragraph.lines().map(html_text).collect();
-        out.push_str(&lines.join("<br/>"));
-        out.push_str("</p>");
-    }
-    out
+    let mut out = BoundedHtml::new(usize::MAX);
+    write_paragraphs(&mut out, text);
+    out.finish().0
+}
+
+/// As [`paragraphs_html`], cut to an excerpt of at most `limit` bytes of HTML (plus its
+/// closing markup); true when text was left out.
+pub fn paragraphs_excerpt(text: &str, limit: usize) -> (String, bool) {
+    let mut out = BoundedHtml::new(limit);
+    write_paragraphs(&mut out, text);
+    out.finish()
 }
 
 /// Unix seconds as an RFC 822 date (`Mon, 31 Mar 2025 15:00:00 +0000`; four-digit year as
@@ -160,6 +281,42 @@ mod tests {
             paragraphs_html("# Title <x>\n\nline one\nline & two\n\n\n"),
             "<p># Title &lt;x&gt;</p><p>line one<br/>line &amp; two</p>"
         );
+    }
+
+    #[test]
+    fn an_excerpt_stops_within_its_limit_on_a_character_boundary() {
+        // Short text is whole.
+        assert_eq!(
+            paragraphs_excerpt("a & b\n\nc", 100),
+            ("<p>a &amp; b</p><p>c</p>".to_string(), false)
+        );
+        // Long text: cut, closed, within the limit plus the closing markup.
+        let text = "é&🎉\n".repeat(10_000);
+        for limit in [60, 61, 62, 63, 100, 4096] {
+            let (html, cut) = paragraphs_excerpt(&text, limit);
+            assert!(cut, "{limit}");
+            assert!(
+                html.len() <= limit + "…</p>".len(),
+                "{limit}: {}",
+                html.len()
+            );
+            assert!(html.starts_with("<p>é&amp;🎉<br/>"), "{limit}: {html}");
+            assert!(html.ends_with("</p>"), "{limit}: {html}");
+            assert_eq!(html.matches("<p>").count(), html.matches("</p>").count());
+            // Never inside an entity: every `&` starts a whole `&amp;`.
+            assert_eq!(html.matches('&').count(), html.matches("&amp;").count());
+        }
+        // A limit too small for any paragraph gives nothing but says so.
+        assert_eq!(paragraphs_excerpt("text", 10), (String::new(), true));
+    }
+
+    #[test]
+    fn the_whole_text_is_the_unlimited_excerpt() {
+        let text = "x\n".repeat(5_000);
+        let (html, cut) = paragraphs_excerpt(&text, usize::MAX);
+        assert!(!cut);
+        assert_eq!(html, paragraphs_html(&text));
+        assert_eq!(html.matches("<br/>").count(), 4_999);
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! Shipstar docs; it is checked against its shape here and stored verbatim, so a client reads
 //! back exactly the bytes it wrote. A blog post's `content` is Markdown and only its length is
 //! limited.
+//!
+//! The whole `content` is limited in UTF-8 bytes (`max_content_bytes`), not characters: what
+//! one item costs to store, list and feed grows with its bytes, so the limit bounds that cost
+//! whatever the script or escaping.
 
 pub mod feed;
 pub mod markdown;
@@ -18,8 +22,6 @@ use serde_json::{Map, Value};
 pub const MAX_PUBLIC_SLUG_CHARS: usize = 200;
 /// Longest item title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
-/// Longest `content`, in characters (the request body limit applies first).
-pub const MAX_CONTENT_CHARS: usize = 200_000;
 /// Most entries in a changelog, or articles in a KB set.
 pub const MAX_ENTRIES: usize = 500;
 /// Longest category of an entry or article.
@@ -42,16 +44,12 @@ pub struct Entry {
 
 /// Checks `content` for an item of `kind`; each problem is located under `["body",
 /// "content", ...]` down to the offending field (e.g. `["body", "content", "entries", 2,
-/// "title"]`).
-pub fn validate(kind: ContentKind, content: &str) -> Vec<FieldError> {
+/// "title"]`). Content longer than `max_bytes` UTF-8 bytes is one `string_too_long` problem
+/// at `["body", "content"]`, reported without parsing it.
+pub fn validate(kind: ContentKind, content: &str, max_bytes: usize) -> Vec<FieldError> {
     let mut problems = Vec::new();
-    let chars = content.chars().take(MAX_CONTENT_CHARS + 1).count();
-    if chars > MAX_CONTENT_CHARS {
-        problems.push(FieldError::new(
-            &["body", "content"],
-            "string_too_long",
-            format!("String should have at most {MAX_CONTENT_CHARS} characters"),
-        ));
+    if content.len() > max_bytes {
+        problems.push(too_long(max_bytes));
         return problems;
     }
     if kind == ContentKind::Blog {
@@ -128,8 +126,10 @@ pub fn validate(kind: ContentKind, content: &str) -> Vec<FieldError> {
                     &at,
                     &mut problems,
                 );
+                // An article's body is bounded by the whole content's limit (a character is
+                // at least one byte, so `max_bytes` characters never trips first).
                 let text_max = if kind == ContentKind::Kb {
-                    MAX_CONTENT_CHARS
+                    max_bytes
                 } else {
                     MAX_DESCRIPTION_CHARS
                 };
@@ -143,6 +143,15 @@ pub fn validate(kind: ContentKind, content: &str) -> Vec<FieldError> {
         )),
     }
     problems
+}
+
+/// The 422 problem for content over `max_bytes`.
+pub fn too_long(max_bytes: usize) -> FieldError {
+    FieldError::new(
+        &["body", "content"],
+        "string_too_long",
+        format!("String should have at most {max_bytes} bytes"),
+    )
 }
 
 /// The entries of a changelog or the articles of a KB set (empty for a blog post or for
@@ -221,7 +230,7 @@ fn check_string(
     match fields.get(name) {
         None => problems.push(located(&loc, "missing", "Field required")),
         Some(Value::String(text)) => {
-            let chars = text.chars().take(max + 1).count();
+            let chars = text.chars().take(max.saturating_add(1)).count();
             if chars < min {
                 problems.push(located(
                     &loc,
@@ -249,8 +258,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The content limit the tests run with (the default of `max_content_bytes`).
+    const MAX_BYTES: usize = 262_144;
+
     fn locs(kind: ContentKind, content: &str) -> Vec<(String, &'static str)> {
-        validate(kind, content)
+        validate(kind, content, MAX_BYTES)
             .into_iter()
             .map(|p| (Value::Array(p.loc).to_string(), p.kind))
             .collect()
@@ -263,7 +275,7 @@ mod tests {
             {"category": "Fixed", "title": "Crash", "description": ""}
         ]})
         .to_string();
-        assert!(validate(ContentKind::Changelog, &text).is_empty());
+        assert!(validate(ContentKind::Changelog, &text, MAX_BYTES).is_empty());
         let entries = entries(ContentKind::Changelog, &text);
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].title, "Dark mode");
@@ -334,11 +346,27 @@ mod tests {
 
     #[test]
     fn blog_posts_are_any_non_blank_text_within_the_limit() {
-        assert!(validate(ContentKind::Blog, "# Hello <b>&</b> 🎉").is_empty());
+        assert!(validate(ContentKind::Blog, "# Hello <b>&</b> 🎉", MAX_BYTES).is_empty());
         assert_eq!(locs(ContentKind::Blog, "  \n")[0].1, "string_too_short");
-        let long = "x".repeat(MAX_CONTENT_CHARS + 1);
+        let long = "x".repeat(MAX_BYTES + 1);
         assert_eq!(locs(ContentKind::Blog, &long)[0].1, "string_too_long");
+        assert!(validate(ContentKind::Blog, &long[1..], MAX_BYTES).is_empty());
         assert!(entries(ContentKind::Blog, "text").is_empty());
+    }
+
+    #[test]
+    fn the_limit_counts_bytes_not_characters() {
+        // 4 characters of 4 bytes each: within a 4-character limit, over a 15-byte one.
+        let text = "🎉🎉🎉🎉";
+        assert!(validate(ContentKind::Blog, text, 16).is_empty());
+        let problems = validate(ContentKind::Blog, text, 15);
+        assert_eq!(problems, [too_long(15)]);
+        assert_eq!(problems[0].msg, "String should have at most 15 bytes");
+        // Over the limit, the shape is not looked at: one problem, not a parse error too.
+        assert_eq!(
+            locs(ContentKind::Changelog, &"{".repeat(MAX_BYTES + 1)),
+            [(r#"["body","content"]"#.into(), "string_too_long")]
+        );
     }
 
     #[test]

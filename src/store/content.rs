@@ -347,6 +347,23 @@ pub(super) fn insert_content(
 }
 
 impl Store {
+    /// A number that changes with every committed write to content (create, update,
+    /// publish, unpublish, delete) by any process on this database, and only then: the
+    /// `content_version` counter, raised by triggers in the write's own transaction.
+    ///
+    /// A reader that takes the number *before* reading content may keep what it read under
+    /// that number: while the number is unchanged no write has committed since, so the kept
+    /// copy is what a fresh read would give. One indexed single-row read.
+    pub fn content_generation(&self) -> Result<u64, Error> {
+        let conn = self.conn()?;
+        let version: i64 = conn
+            .prepare_cached("SELECT version FROM content_version WHERE id = 1")
+            .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+            .map_err(map_err)?;
+        // The counter starts at 0 and only grows.
+        Ok(u64::try_from(version).unwrap_or_default())
+    }
+
     /// Stores a new draft.
     pub fn create_content(&self, new: &NewContent, now: i64) -> Result<Content, Error> {
         self.write(|tx| {
@@ -572,6 +589,60 @@ mod tests {
         limit: 100,
         offset: 0,
     };
+
+    #[test]
+    fn a_write_by_another_handle_on_the_same_file_raises_the_generation() {
+        // Another process (`shipstar seed` beside a running server) opens its own handle.
+        let temp = temp_store();
+        let other = Store::open(temp.store.path()).unwrap();
+        let before = temp.store.content_generation().unwrap();
+        let project_id = project(&other);
+        draft(&other, &project_id, ContentKind::Blog, "From elsewhere", 10);
+        assert!(temp.store.content_generation().unwrap() > before);
+    }
+
+    #[test]
+    fn every_content_write_and_only_that_raises_the_generation() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let project_id = project(store);
+        let mut last = store.content_generation().unwrap();
+        let mut changed = |what: &str| {
+            let now = store.content_generation().unwrap();
+            assert!(now > last, "{what} did not raise the generation");
+            last = now;
+        };
+        let item = draft(store, &project_id, ContentKind::Blog, "A", 10);
+        changed("create");
+        let changes = ContentChanges {
+            title: Some("B".into()),
+            body: None,
+            period_start: None,
+            period_end: None,
+        };
+        store.update_content(&item.id, &changes, 11).unwrap();
+        changed("update");
+        store.publish_content(&item.id, "a", 12).unwrap();
+        changed("publish");
+        store.unpublish_content(&item.id, 13).unwrap();
+        changed("unpublish");
+        store.publish_content_derived(&item.id, "b", 14).unwrap();
+        changed("publish with a derived slug");
+        let before_reads = store.content_generation().unwrap();
+        store
+            .published_content(ContentKind::Blog, None, ALL)
+            .unwrap();
+        store.published_by_slug(ContentKind::Blog, "b").unwrap();
+        store.content_by_id(&item.id).unwrap();
+        assert_eq!(
+            store.content_generation().unwrap(),
+            before_reads,
+            "reads change nothing"
+        );
+        assert!(store.delete_content(&item.id).unwrap());
+        let now = store.content_generation().unwrap();
+        assert!(now > before_reads, "delete did not raise the generation");
+    }
 
     #[test]
     fn publish_lists_newest_first_and_unpublish_hides() {

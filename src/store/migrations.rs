@@ -14,6 +14,7 @@ pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 const UPGRADES: &[&str] = &[
     include_str!("upgrades/0002_content.sql"),
     include_str!("upgrades/0003_signing_keys.sql"),
+    include_str!("upgrades/0004_content_version.sql"),
 ];
 
 /// The version a fresh database gets and an older one is upgraded to.

@@ -22,6 +22,17 @@ pub const INVALID_KEY: &str = "Invalid or expired API token.";
 pub const OTHER_PROJECT: &str = "This resource belongs to another project";
 pub const OTHER_TEAM: &str = "This resource belongs to another team";
 const CONTENT_NOT_FOUND: &str = "Content not found";
+/// The default of `max_content_bytes`.
+pub const MAX_CONTENT_BYTES: usize = 262_144;
+
+/// The exact 422 detail for content over `max_content_bytes` at its default.
+pub fn content_too_long() -> Value {
+    json!([{
+        "loc": ["body", "content"],
+        "msg": "String should have at most 262144 bytes",
+        "type": "string_too_long",
+    }])
+}
 const PROJECT_NOT_FOUND: &str = "Project not found";
 
 // ---------------------------------------------------------------------------------------------
@@ -533,7 +544,50 @@ fn create_lists_every_missing_or_malformed_field() {
 }
 
 #[test]
-fn titles_and_content_have_length_limits_in_characters() {
+fn max_content_bytes_is_enforced_on_create_and_update_and_a_refusal_changes_nothing() {
+    let w = world_with(Options::default().env("SHIPSTAR_MAX_CONTENT_BYTES", "2048"));
+    let too_long = json!([{
+        "loc": ["body", "content"],
+        "msg": "String should have at most 2048 bytes",
+        "type": "string_too_long",
+    }]);
+    // Exactly at the limit: stored whole.
+    let at_limit = "a".repeat(2046) + "é";
+    let resp = w.create(&json!({"type": "blog", "title": "Full", "content": at_limit}));
+    resp.expect_status(201);
+    let item = resp.json();
+    assert_eq!(item["content"], json!(at_limit));
+    // One byte over, on create: for every type, and nothing is stored.
+    for kind in ["blog", "changelog", "kb"] {
+        let body = json!({"type": kind, "title": "Over", "content": "b".repeat(2049)});
+        w.create(&body).expect_detail(422, too_long.clone());
+    }
+    let listed = w.list(&w.owner, "");
+    assert_eq!(listed.json().as_array().map(Vec::len), Some(1));
+    // One byte over, on update (a published item too): refused, the item unchanged.
+    let published = w.publish(s(&item, "id"), Some("full"));
+    let over = at_limit.clone() + "c";
+    w.patch(
+        &w.owner,
+        s(&item, "id"),
+        &json!({"title": "New", "content": over}),
+    )
+    .expect_detail(422, too_long.clone());
+    let read = w.get(&w.owner, s(&item, "id"));
+    read.expect_status(200);
+    assert_eq!(read.json(), published);
+    // An API key meets the same limit.
+    let (_, key) = w.key(&w.project_id);
+    w.create_in(
+        &key,
+        &w.project_id,
+        &json!({"type": "blog", "title": "Key", "content": "k".repeat(2049)}),
+    )
+    .expect_detail(422, too_long);
+}
+
+#[test]
+fn titles_are_limited_in_characters_and_content_in_bytes() {
     let w = world();
     // 200 characters (800 bytes) is the most a title may have.
     let longest = "🎉".repeat(200);
@@ -544,19 +598,19 @@ fn titles_and_content_have_length_limits_in_characters() {
         &w.create(&json!({"type": "blog", "title": "t".repeat(201), "content": "x"})),
         &[(json!(["body", "title"]), "string_too_long")],
     );
-    // Content: 200 000 characters at most, for every type.
-    let content = "é".repeat(200_000);
+    // Content: `max_content_bytes` (262144 by default) UTF-8 bytes at most, for every type;
+    // the limit counts bytes, so 131072 two-byte characters are the most.
+    let content = "é".repeat(MAX_CONTENT_BYTES / 2);
     let resp = w.create(&json!({"type": "blog", "title": "long", "content": content}));
     resp.expect_status(201);
-    assert_eq!(
-        resp.json()["content"].as_str().unwrap().chars().count(),
-        200_000
-    );
-    for kind in ["blog", "changelog", "kb"] {
-        expect_problems(
-            &w.create(&json!({"type": kind, "title": "t", "content": "x".repeat(200_001)})),
-            &[(json!(["body", "content"]), "string_too_long")],
-        );
+    assert_eq!(resp.json()["content"], json!(content));
+    for (kind, content) in [
+        ("blog", "é".repeat(MAX_CONTENT_BYTES / 2) + "x"),
+        ("changelog", "x".repeat(MAX_CONTENT_BYTES + 1)),
+        ("kb", "x".repeat(MAX_CONTENT_BYTES + 1)),
+    ] {
+        w.create(&json!({"type": kind, "title": "t", "content": content}))
+            .expect_detail(422, content_too_long());
     }
     // A blog post must say something.
     expect_problems(
@@ -1019,10 +1073,12 @@ fn patch_is_validated_against_the_items_type() {
         &w.patch(&w.owner, b, &json!({"title": "x".repeat(201)})),
         &[(json!(["body", "title"]), "string_too_long")],
     );
-    expect_problems(
-        &w.patch(&w.owner, b, &json!({"content": "y".repeat(200_001)})),
-        &[(json!(["body", "content"]), "string_too_long")],
-    );
+    w.patch(
+        &w.owner,
+        b,
+        &json!({"content": "y".repeat(MAX_CONTENT_BYTES + 1)}),
+    )
+    .expect_detail(422, content_too_long());
     expect_problems(
         &w.patch(
             &w.owner,

@@ -1036,3 +1036,191 @@ fn empty_list_feeds_are_well_formed_channels() {
         assert_eq!(parsed.title.unwrap().content, title);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bounded feeds
+// ---------------------------------------------------------------------------------------------
+
+/// A blog post of exactly `MAX_CONTENT_BYTES` bytes made of the characters that escaping
+/// makes longest (each is escaped for HTML, then the HTML again for XML), in paragraphs.
+fn worst_post() -> String {
+    let pattern = "\"&<>' é🎉\n\n";
+    let mut text = pattern.repeat(MAX_CONTENT_BYTES / pattern.len());
+    text.push_str(&"&".repeat(MAX_CONTENT_BYTES - text.len()));
+    assert_eq!(text.len(), MAX_CONTENT_BYTES);
+    text
+}
+
+/// A changelog of nearly `MAX_CONTENT_BYTES` bytes: 24 entries of 8 600 escaped characters.
+fn worst_changelog() -> String {
+    let description = "&<>\"".repeat(2_150);
+    let entries: Vec<(&str, &str, &str)> = (0..24)
+        .map(|_| {
+            (
+                "Fixed <&>",
+                "\"Quoted\" & <b>bold</b>",
+                description.as_str(),
+            )
+        })
+        .collect();
+    let text = changelog_text("Release <&>", &entries);
+    assert!(text.len() <= MAX_CONTENT_BYTES, "{}", text.len());
+    assert!(text.len() > MAX_CONTENT_BYTES - 4_096, "{}", text.len());
+    text
+}
+
+/// The most bytes a feed of 50 items at the content limit may take (they would take over
+/// 25 MB were the whole text in each item).
+const FEED_OF_50_BOUND: usize = 1024 * 1024;
+
+#[test]
+fn fifty_items_at_the_content_limit_make_a_bounded_feed_of_excerpts() {
+    let w = world();
+    let post = worst_post();
+    let changelog = worst_changelog();
+    for n in 0..50 {
+        published(
+            &w,
+            "blog",
+            &format!("Post {n}"),
+            &post,
+            &format!("post-{n}"),
+        );
+        published(
+            &w,
+            "changelog",
+            &format!("Release {n}"),
+            &changelog,
+            &format!("release-{n}"),
+        );
+    }
+    for (path, page, prefix) in [
+        ("/api/v1/blogs/feed", "blog", "post"),
+        ("/api/v1/changelogs/feed", "changelog", "release"),
+    ] {
+        let (xml, _, resp) = fetch_feed(&w, path);
+        assert_eq!(xml.items.len(), 50, "{path}");
+        assert!(
+            resp.body.len() < FEED_OF_50_BOUND,
+            "{path}: {} bytes",
+            resp.body.len()
+        );
+        for item in &xml.items {
+            let description = &item.description;
+            assert!(
+                description.len() <= 4096 + 200,
+                "{path}: {}",
+                description.len()
+            );
+            // The excerpt ends with a link to the whole item.
+            let slug = item.link.rsplit('/').next().unwrap();
+            assert!(slug.starts_with(prefix), "{path}: {slug}");
+            let link =
+                format!("<p><a href=\"{BASE_URL}/{page}/{slug}\">Read the whole item</a></p>");
+            assert!(description.ends_with(&link), "{path}: {description}");
+        }
+        // The excerpt is the start of the item, escaped once for HTML.
+        let first = &xml.items[0].description;
+        let expected_start = match page {
+            "blog" => "<p>&quot;&amp;&lt;&gt;&#39; é🎉</p><p>&quot;&amp;",
+            _ => "<ul><li><strong>Fixed &lt;&amp;&gt;</strong>: &quot;Quoted&quot; &amp; ",
+        };
+        assert!(first.starts_with(expected_start), "{path}: {first}");
+    }
+    // One changelog's own feed: an item per entry, each an excerpt too.
+    let (xml, _, resp) = fetch_feed(&w, "/api/v1/changelog/release-0/feed");
+    assert_eq!(xml.items.len(), 24);
+    assert!(
+        resp.body.len() < FEED_OF_50_BOUND,
+        "{} bytes",
+        resp.body.len()
+    );
+    for item in &xml.items {
+        assert!(
+            item.description.len() <= 4096 + 200,
+            "{}",
+            item.description.len()
+        );
+        assert!(item.description.ends_with("\">Read the whole item</a></p>"));
+    }
+    // A short item is whole, without the link.
+    published(&w, "blog", "Short", "Just this.", "short");
+    let (xml, _, _) = fetch_feed(&w, "/api/v1/blog/short/feed");
+    assert_eq!(xml.items[0].description, "<p>Just this.</p>");
+}
+
+/// The feed at `path`, its entity tag and its item titles; asserts that a request with the
+/// previous tags is answered in full (they no longer match) and one with the new tag is 304.
+#[track_caller]
+fn feed_now(w: &World, path: &str, old_tags: &[String]) -> (Vec<u8>, String, Vec<String>) {
+    let (xml, _, resp) = fetch_feed(w, path);
+    let tag = assert_strong_etag(&resp, path);
+    assert!(!old_tags.contains(&tag), "{path}: the tag did not change");
+    for old in old_tags {
+        let again = w.server.get(path).header("If-None-Match", old).send();
+        again.expect_status(200);
+        assert_eq!(again.body, resp.body, "{path}");
+    }
+    let cached = w.server.get(path).header("If-None-Match", &tag).send();
+    cached.expect_status(304);
+    assert!(cached.body.is_empty());
+    let titles = xml.items.iter().map(|item| item.title.clone()).collect();
+    (resp.body, tag, titles)
+}
+
+#[test]
+fn list_feeds_follow_every_change_to_content_at_once() {
+    let w = world();
+    let path = "/api/v1/blogs/feed";
+    let mut tags = Vec::new();
+    let first = published(&w, "blog", "First", "One", "first");
+    let id = s(&first, "id").to_string();
+    let (body, tag, titles) = feed_now(&w, path, &tags);
+    assert_eq!(titles, ["First"]);
+    // Unchanged content: the same bytes and tag, however often it is asked for.
+    for _ in 0..3 {
+        let again = get_ok(&w, path);
+        assert_eq!(again.body, body);
+        assert_eq!(again.header("ETag"), Some(tag.as_str()));
+    }
+    tags.push(tag);
+
+    // Each change shows in the very next answer, with a new tag.
+    w.patch(&w.owner, &id, &json!({"title": "First, edited"}))
+        .expect_status(200);
+    let (_, tag, titles) = feed_now(&w, path, &tags);
+    assert_eq!(titles, ["First, edited"]);
+    tags.push(tag);
+
+    w.patch(&w.owner, &id, &json!({"content": "Two & more"}))
+        .expect_status(200);
+    let (body, tag, _) = feed_now(&w, path, &tags);
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains("Two &amp;amp; more"));
+    tags.push(tag);
+
+    let second = published(&w, "blog", "Second", "Text", "second");
+    let (_, tag, titles) = feed_now(&w, path, &tags);
+    assert_eq!(titles, ["Second", "First, edited"]);
+    tags.push(tag);
+
+    w.unpublish(&id);
+    let (_, tag, titles) = feed_now(&w, path, &tags);
+    assert_eq!(titles, ["Second"]);
+    tags.push(tag);
+
+    w.delete(&w.owner, s(&second, "id")).expect_status(204);
+    let (_, tag, titles) = feed_now(&w, path, &tags);
+    assert!(titles.is_empty());
+    tags.push(tag);
+
+    // Published again, the item may read exactly as it did after the second edit (within
+    // the same second), so only the tags of other states must differ.
+    w.publish(&id, None);
+    let (_, _, titles) = feed_now(&w, path, &tags[3..]);
+    assert_eq!(titles, ["First, edited"]);
+    // The other list feed is its own document.
+    let (_, _, titles) = feed_now(&w, "/api/v1/changelogs/feed", &[]);
+    assert!(titles.is_empty());
+}

@@ -129,12 +129,16 @@ pub fn post_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         }
     };
     let title = fields.string("title", 1, content::MAX_TITLE_CHARS);
-    let text = fields.string("content", 0, content::MAX_CONTENT_CHARS);
+    // Only its type here: `content::validate` applies the limit, in bytes.
+    let text = fields.string("content", 0, usize::MAX);
     let period_start = fields.optional_datetime("period_start").flatten();
     let period_end = fields.optional_datetime("period_end").flatten();
     if let Some(kind) = kind {
         if let Some(text) = &text {
-            fields.problems.extend(content::validate(kind, text));
+            let max_bytes = app.config.max_content_bytes;
+            fields
+                .problems
+                .extend(content::validate(kind, text, max_bytes));
         }
         reject_kb_period(kind, period_start, period_end, &mut fields.problems);
     }
@@ -201,11 +205,14 @@ pub fn patch_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         None => None,
     };
     let text = match body.get("content") {
-        Some(_) => fields.string("content", 0, content::MAX_CONTENT_CHARS),
+        Some(_) => fields.string("content", 0, usize::MAX),
         None => None,
     };
     if let Some(text) = &text {
-        fields.problems.extend(content::validate(item.kind, text));
+        let max_bytes = app.config.max_content_bytes;
+        fields
+            .problems
+            .extend(content::validate(item.kind, text, max_bytes));
     }
     let period_start = fields.optional_datetime("period_start");
     let period_end = fields.optional_datetime("period_end");
