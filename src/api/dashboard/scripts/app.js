@@ -130,7 +130,9 @@ async function render() {
       await loadContext();
     } catch (err) {
       if (!token()) return; // the session ended; the sign-in page is showing
-      root.replaceChildren(h('main', { class: 'auth-page' }, h('div', { class: 'auth-card' }, errorBox(describe(err)))));
+      root.replaceChildren(
+        h('main', { class: 'auth-page' }, h('div', { class: 'auth-card' }, errorBox(describe(err)))),
+      );
       return;
     }
   }

@@ -79,7 +79,9 @@ function barChart(rows, width) {
     const rejectedH = heightOf(row.rejected);
     const base = PAD.top + plotH;
     if (acceptedH > 0) {
-      group.append(s('rect', { class: 'bar-accepted', x, y: base - acceptedH, width: barW, height: acceptedH, rx: 1.5 }));
+      group.append(
+        s('rect', { class: 'bar-accepted', x, y: base - acceptedH, width: barW, height: acceptedH, rx: 1.5 }),
+      );
     }
     if (rejectedH > 0) {
       group.append(

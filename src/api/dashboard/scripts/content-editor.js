@@ -153,7 +153,9 @@ function repeater({ legend, itemLabel, fields, items, onChange }) {
       } else {
         control = h('input', { ...attrs, type: 'text', list: f.list || null, value: values[f.key] || '' });
       }
-      box.append(h('div', { class: `field ${f.wide ? 'span-2' : ''}`.trim() }, h('label', { for: id }, f.label), control));
+      box.append(
+        h('div', { class: `field ${f.wide ? 'span-2' : ''}`.trim() }, h('label', { for: id }, f.label), control),
+      );
     }
     list.append(box);
     renumber();
@@ -180,7 +182,10 @@ function repeater({ legend, itemLabel, fields, items, onChange }) {
       if (!Object.values(values).some((v) => v !== '')) return;
       for (const f of fields.filter((f) => f.required)) {
         if (values[f.key] === '') {
-          throw new InputError(`${itemLabel} ${i + 1} needs a ${f.label.toLowerCase()}.`, `${prefix}-${i + 1}-${f.key}`);
+          throw new InputError(
+            `${itemLabel} ${i + 1} needs a ${f.label.toLowerCase()}.`,
+            `${prefix}-${i + 1}-${f.key}`,
+          );
         }
       }
       out.push(values);
@@ -223,7 +228,12 @@ function bodyEditor(type, item, onChange) {
       attrs: { id: 'content-body', rows: '16', class: 'mono', required: true },
     });
     return {
-      el: h('div', { class: 'stack' }, h('div', { class: 'alert alert-warning' }, 'This content is not in the usual shape, so it is shown as text.'), raw.wrap),
+      el: h(
+        'div',
+        { class: 'stack' },
+        h('div', { class: 'alert alert-warning' }, 'This content is not in the usual shape, so it is shown as text.'),
+        raw.wrap,
+      ),
       serialise: () => raw.input.value,
     };
   }
@@ -369,9 +379,13 @@ function editorView(container, { item, type, project }) {
   form.addEventListener('input', markDirty);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    await withBusy(form.querySelector('#content-save'), (err) => showFormError(form, errorArea, err), async () => {
-      if (await save()) toast('Saved.');
-    });
+    await withBusy(
+      form.querySelector('#content-save'),
+      (err) => showFormError(form, errorArea, err),
+      async () => {
+        if (await save()) toast('Saved.');
+      },
+    );
   });
 
   const afterChange = (updated) => {
@@ -381,7 +395,9 @@ function editorView(container, { item, type, project }) {
   };
 
   function drawActions() {
-    const list = [h('button', { type: 'submit', class: 'btn btn-primary', id: 'content-save' }, current ? 'Save' : 'Save draft')];
+    const list = [
+      h('button', { type: 'submit', class: 'btn btn-primary', id: 'content-save' }, current ? 'Save' : 'Save draft'),
+    ];
     if (current && !current.is_published) {
       const publish = button('Publish…', {
         class: 'btn',
@@ -399,7 +415,13 @@ function editorView(container, { item, type, project }) {
       list.push(publish);
     }
     if (current && current.is_published) {
-      list.push(button('Unpublish', { class: 'btn', id: 'content-unpublish', onclick: () => openUnpublish(current, afterChange) }));
+      list.push(
+        button('Unpublish', {
+          class: 'btn',
+          id: 'content-unpublish',
+          onclick: () => openUnpublish(current, afterChange),
+        }),
+      );
     }
     list.push(h('span', { class: 'spacer' }));
     if (current) {
@@ -420,7 +442,11 @@ function editorView(container, { item, type, project }) {
     pageHeader(
       current ? `Edit ${info.noun}` : `New ${info.noun}`,
       `Project ${project ? project.name : ''}`,
-      h('a', { class: 'btn', href: `#/content?project=${encodeURIComponent(project ? project.id : '')}` }, '← All content'),
+      h(
+        'a',
+        { class: 'btn', href: `#/content?project=${encodeURIComponent(project ? project.id : '')}` },
+        '← All content',
+      ),
     ),
     statusLine,
     form,
@@ -432,7 +458,10 @@ function renderEditor(container, { id, type, project: projectId }) {
   if (!id) {
     const project = currentProject(projectId);
     if (!project) {
-      container.append(pageHeader('New content', null), h('section', { class: 'card' }, empty({ title: 'No projects yet', text: 'Content belongs to a project.' })));
+      container.append(
+        pageHeader('New content', null),
+        h('section', { class: 'card' }, empty({ title: 'No projects yet', text: 'Content belongs to a project.' })),
+      );
       return;
     }
     editorView(container, { item: null, type, project });

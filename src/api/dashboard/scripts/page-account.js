@@ -29,9 +29,25 @@ function describeAgent(agent) {
 
 function profileCard() {
   const me = ctx.me;
-  const first = field({ label: 'First name', name: 'first_name', value: me.first_name || '', attrs: { id: 'profile-first', maxlength: '100', autocomplete: 'given-name' } });
-  const last = field({ label: 'Last name', name: 'last_name', value: me.last_name || '', attrs: { id: 'profile-last', maxlength: '100', autocomplete: 'family-name' } });
-  const email = field({ label: 'Email', name: 'email', type: 'email', value: me.email, attrs: { id: 'profile-email', required: true, autocomplete: 'email' } });
+  const first = field({
+    label: 'First name',
+    name: 'first_name',
+    value: me.first_name || '',
+    attrs: { id: 'profile-first', maxlength: '100', autocomplete: 'given-name' },
+  });
+  const last = field({
+    label: 'Last name',
+    name: 'last_name',
+    value: me.last_name || '',
+    attrs: { id: 'profile-last', maxlength: '100', autocomplete: 'family-name' },
+  });
+  const email = field({
+    label: 'Email',
+    name: 'email',
+    type: 'email',
+    value: me.email,
+    attrs: { id: 'profile-email', required: true, autocomplete: 'email' },
+  });
   const current = field({
     label: 'Current password',
     name: 'current_password',
@@ -74,7 +90,12 @@ function profileCard() {
 }
 
 function passwordCard(onChanged) {
-  const current = field({ label: 'Current password', name: 'current_password', type: 'password', attrs: { id: 'password-current', required: true, autocomplete: 'current-password' } });
+  const current = field({
+    label: 'Current password',
+    name: 'current_password',
+    type: 'password',
+    attrs: { id: 'password-current', required: true, autocomplete: 'current-password' },
+  });
   const next = field({
     label: 'New password',
     name: 'password',
@@ -82,7 +103,12 @@ function passwordCard(onChanged) {
     hint: '8 to 1024 characters.',
     attrs: { id: 'password-new', required: true, minlength: '8', maxlength: '1024', autocomplete: 'new-password' },
   });
-  const again = field({ label: 'Repeat the new password', name: 'password_repeat', type: 'password', attrs: { id: 'password-repeat', required: true, autocomplete: 'new-password' } });
+  const again = field({
+    label: 'Repeat the new password',
+    name: 'password_repeat',
+    type: 'password',
+    attrs: { id: 'password-repeat', required: true, autocomplete: 'new-password' },
+  });
   const { form } = actionForm(
     { class: 'card-body stack' },
     [
@@ -93,7 +119,9 @@ function passwordCard(onChanged) {
       if (next.input.value !== again.input.value) {
         throw new InputError('The two new passwords do not match.', 'password_repeat');
       }
-      await api('PATCH', '/api/internal/users/me', { json: { password: next.input.value, current_password: current.input.value } });
+      await api('PATCH', '/api/internal/users/me', {
+        json: { password: next.input.value, current_password: current.input.value },
+      });
       for (const input of [current.input, next.input, again.input]) input.value = '';
       toast('Password changed. Every other session was signed out.');
       onChanged();
@@ -141,7 +169,16 @@ function sessionsCard() {
     return h(
       'tr',
       { 'data-session-id': session.id },
-      td('Device', h('span', { title: session.user_agent || '' }, describeAgent(session.user_agent), session.current ? [' ', badge('This session', 'accent')] : null), { class: 'cell-name' }),
+      td(
+        'Device',
+        h(
+          'span',
+          { title: session.user_agent || '' },
+          describeAgent(session.user_agent),
+          session.current ? [' ', badge('This session', 'accent')] : null,
+        ),
+        { class: 'cell-name' },
+      ),
       td('IP address', h('span', { class: 'mono' }, session.ip || '—')),
       td('Signed in', timeEl(session.created_at, formatDateTime(session.created_at)), { class: 'nowrap' }),
       td('Last active', timeEl(session.last_seen_at, relativeTime(session.last_seen_at)), { class: 'nowrap' }),
@@ -152,17 +189,29 @@ function sessionsCard() {
   async function load() {
     try {
       const sessions = await api('GET', '/api/internal/auth/sessions');
-      sessions.sort((a, b) => (b.current ? 1 : 0) - (a.current ? 1 : 0) || Date.parse(b.last_seen_at) - Date.parse(a.last_seen_at));
+      sessions.sort(
+        (a, b) => (b.current ? 1 : 0) - (a.current ? 1 : 0) || Date.parse(b.last_seen_at) - Date.parse(a.last_seen_at),
+      );
       revokeOthers.disabled = sessions.every((s) => s.current);
       body.replaceChildren(
-        table(['Device', 'IP address', 'Signed in', 'Last active', { label: h('span', { class: 'sr-only' }, 'Actions') }], sessions.map(row), 'Your sessions'),
+        table(
+          ['Device', 'IP address', 'Signed in', 'Last active', { label: h('span', { class: 'sr-only' }, 'Actions') }],
+          sessions.map(row),
+          'Your sessions',
+        ),
       );
     } catch (err) {
       body.replaceChildren(errorBox(err));
     }
   }
   load();
-  const element = card('Sessions', 'Every place your account is signed in.', problem, body, h('div', { class: 'card-footer row row-end' }, revokeOthers));
+  const element = card(
+    'Sessions',
+    'Every place your account is signed in.',
+    problem,
+    body,
+    h('div', { class: 'card-footer row row-end' }, revokeOthers),
+  );
   return { card: element, reload: load };
 }
 

@@ -14,7 +14,11 @@ function renderContentList(container, query) {
   if (!ctx.projects.length) {
     container.append(
       pageHeader('Content', null),
-      h('section', { class: 'card' }, empty({ title: 'No projects yet', text: 'Content belongs to a project. Create one on the Team page.' })),
+      h(
+        'section',
+        { class: 'card' },
+        empty({ title: 'No projects yet', text: 'Content belongs to a project. Create one on the Team page.' }),
+      ),
     );
     return;
   }
@@ -59,19 +63,49 @@ function renderContentList(container, query) {
       'Content',
       'Changelogs, blog posts and knowledge-base articles. Drafts stay private until you publish them.',
       projectPicker(project, (id) => go('/content', { project: id })),
-      h('div', { class: 'row' }, newLink('changelog', 'New changelog', true), newLink('blog', 'New blog post'), newLink('kb', 'New KB set')),
+      h(
+        'div',
+        { class: 'row' },
+        newLink('changelog', 'New changelog', true),
+        newLink('blog', 'New blog post'),
+        newLink('kb', 'New KB set'),
+      ),
     ),
-    h('section', { class: 'card', 'aria-label': 'Content' }, h('div', { class: 'filters' }, typeFilter.wrap, statusFilter.wrap), body),
+    h(
+      'section',
+      { class: 'card', 'aria-label': 'Content' },
+      h('div', { class: 'filters' }, typeFilter.wrap, statusFilter.wrap),
+      body,
+    ),
   );
 
   const reload = () => load();
   const row = (item) => {
     const url = publicUrl(item);
     const actions = [
-      h('a', { class: 'btn btn-sm', href: `#/content/${encodeURIComponent(item.id)}`, 'aria-label': `Edit ${item.title}`, 'data-action': 'edit' }, 'Edit'),
+      h(
+        'a',
+        {
+          class: 'btn btn-sm',
+          href: `#/content/${encodeURIComponent(item.id)}`,
+          'aria-label': `Edit ${item.title}`,
+          'data-action': 'edit',
+        },
+        'Edit',
+      ),
       item.is_published
-        ? button('Unpublish', { class: 'btn btn-sm', 'data-action': 'unpublish', 'aria-label': `Unpublish ${item.title}`, onclick: () => openUnpublish(item, reload) })
-        : button('Publish', { class: 'btn btn-sm', 'data-action': 'publish', 'aria-label': `Publish ${item.title}`, onclick: () => openPublish(item, reload) }),
+        ? button('Unpublish', {
+            class: 'btn btn-sm',
+            'data-action': 'unpublish',
+            'aria-label': `Unpublish ${item.title}`,
+            onclick: () => openUnpublish(item, reload),
+          })
+        : button('Publish', {
+            class: 'btn btn-sm',
+            'data-action': 'publish',
+            'aria-label': `Publish ${item.title}`,
+            onclick: () => openPublish(item, reload),
+          }),
       button('Delete', {
         class: 'btn btn-sm btn-ghost btn-danger-text',
         'data-action': 'delete',
@@ -86,7 +120,12 @@ function renderContentList(container, query) {
       td('Type', TYPES[item.type] ? TYPES[item.type].label : item.type),
       td(
         'Status',
-        h('div', { class: 'row' }, statusBadge(item), url ? h('a', { href: url, class: 'small mono' }, item.public_slug) : null),
+        h(
+          'div',
+          { class: 'row' },
+          statusBadge(item),
+          url ? h('a', { href: url, class: 'small mono' }, item.public_slug) : null,
+        ),
         { 'data-status': item.is_published ? 'published' : 'draft' },
       ),
       td('Period', period(item), { class: 'nowrap' }),
@@ -127,11 +166,26 @@ function renderContentList(container, query) {
         h(
           'div',
           { class: 'row' },
-          button('Previous', { class: 'btn btn-sm', disabled: page === 0, onclick: () => go('/content', { ...state, page: page - 1 }) }),
-          button('Next', { class: 'btn btn-sm', disabled: last >= total, onclick: () => go('/content', { ...state, page: page + 1 }) }),
+          button('Previous', {
+            class: 'btn btn-sm',
+            disabled: page === 0,
+            onclick: () => go('/content', { ...state, page: page - 1 }),
+          }),
+          button('Next', {
+            class: 'btn btn-sm',
+            disabled: last >= total,
+            onclick: () => go('/content', { ...state, page: page + 1 }),
+          }),
         ),
       );
-      body.replaceChildren(table(['Title', 'Type', 'Status', 'Period', 'Updated', { label: h('span', { class: 'sr-only' }, 'Actions') }], items.map(row), `Content of ${project.name}`), pager);
+      body.replaceChildren(
+        table(
+          ['Title', 'Type', 'Status', 'Period', 'Updated', { label: h('span', { class: 'sr-only' }, 'Actions') }],
+          items.map(row),
+          `Content of ${project.name}`,
+        ),
+        pager,
+      );
     } catch (err) {
       body.replaceChildren(errorBox(err));
     }

@@ -120,7 +120,13 @@ function renderKeys(container, query) {
       label: 'Name',
       name: 'name',
       hint: 'Where the key is used, so you recognise it later.',
-      attrs: { id: 'key-name', placeholder: 'Production Server', required: true, maxlength: '100', autocomplete: 'off' },
+      attrs: {
+        id: 'key-name',
+        placeholder: 'Production Server',
+        required: true,
+        maxlength: '100',
+        autocomplete: 'off',
+      },
     });
     const expiry = selectField({
       label: 'Expires',
@@ -206,11 +212,15 @@ function renderKeys(container, query) {
   };
 
   const toggle = (key, btn) =>
-    withBusy(btn, (err) => showActionError(err, `Could not change “${key.name}”: `), async () => {
-      await api('PATCH', keyPath(key), { json: { is_active: !key.is_active } });
-      toast(key.is_active ? `Deactivated “${key.name}”.` : `Reactivated “${key.name}”.`);
-      await load();
-    });
+    withBusy(
+      btn,
+      (err) => showActionError(err, `Could not change “${key.name}”: `),
+      async () => {
+        await api('PATCH', keyPath(key), { json: { is_active: !key.is_active } });
+        toast(key.is_active ? `Deactivated “${key.name}”.` : `Reactivated “${key.name}”.`);
+        await load();
+      },
+    );
 
   const row = (key) => {
     const status = keyStatus(key);
@@ -261,7 +271,9 @@ function renderKeys(container, query) {
       td('Created', timeEl(key.created_at, formatDate(key.created_at)), { class: 'nowrap' }),
       td(
         'Last used',
-        key.last_used_at ? timeEl(key.last_used_at, relativeTime(key.last_used_at)) : h('span', { class: 'muted' }, 'Never'),
+        key.last_used_at
+          ? timeEl(key.last_used_at, relativeTime(key.last_used_at))
+          : h('span', { class: 'muted' }, 'Never'),
         { class: 'nowrap' },
       ),
       td(
@@ -290,7 +302,15 @@ function renderKeys(container, query) {
     }
     card.replaceChildren(
       table(
-        ['Name', 'Key', 'Created', 'Last used', 'Expires', 'Status', { label: h('span', { class: 'sr-only' }, 'Actions') }],
+        [
+          'Name',
+          'Key',
+          'Created',
+          'Last used',
+          'Expires',
+          'Status',
+          { label: h('span', { class: 'sr-only' }, 'Actions') },
+        ],
         keys.map(row),
         `API keys of ${project.name}`,
       ),

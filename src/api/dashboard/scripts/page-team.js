@@ -83,7 +83,9 @@ function membersCard(team, role) {
     return h(
       'tr',
       { 'data-user-id': member.user_id },
-      td('Email', h('span', {}, member.email, you ? h('span', { class: 'muted' }, ' (you)') : null), { class: 'cell-name' }),
+      td('Email', h('span', {}, member.email, you ? h('span', { class: 'muted' }, ' (you)') : null), {
+        class: 'cell-name',
+      }),
       td('Role', roleCell),
       td('Added', timeEl(member.added_at, formatDate(member.added_at)), { class: 'nowrap' }),
       td('Actions', remove ? h('div', { class: 'actions' }, remove) : null, { class: 'cell-actions' }),
@@ -94,7 +96,11 @@ function membersCard(team, role) {
     try {
       const members = await api('GET', membersPath);
       body.replaceChildren(
-        table(['Email', 'Role', 'Added', { label: h('span', { class: 'sr-only' }, 'Actions') }], members.map(row), `Members of ${team.name}`),
+        table(
+          ['Email', 'Role', 'Added', { label: h('span', { class: 'sr-only' }, 'Actions') }],
+          members.map(row),
+          `Members of ${team.name}`,
+        ),
       );
     } catch (err) {
       body.replaceChildren(errorBox(err));
@@ -103,8 +109,19 @@ function membersCard(team, role) {
 
   let addForm = null;
   if (manage) {
-    const email = field({ label: 'Email', name: 'email', type: 'email', attrs: { id: 'member-email', required: true, autocomplete: 'off' } });
-    const newRole = selectField({ label: 'Role', name: 'role', options: roleOptions(false), value: 'member', attrs: { id: 'member-role' } });
+    const email = field({
+      label: 'Email',
+      name: 'email',
+      type: 'email',
+      attrs: { id: 'member-email', required: true, autocomplete: 'off' },
+    });
+    const newRole = selectField({
+      label: 'Role',
+      name: 'role',
+      options: roleOptions(false),
+      value: 'member',
+      attrs: { id: 'member-role' },
+    });
     newRole.wrap.classList.add('field-narrow');
     addForm = actionForm(
       { class: 'card-footer stack' },
@@ -168,8 +185,16 @@ function projectsCard(team, role) {
                   h(
                     'div',
                     { class: 'actions' },
-                    h('a', { class: 'btn btn-sm btn-ghost', href: `#/keys?project=${encodeURIComponent(p.id)}` }, 'API Keys'),
-                    h('a', { class: 'btn btn-sm btn-ghost', href: `#/content?project=${encodeURIComponent(p.id)}` }, 'Content'),
+                    h(
+                      'a',
+                      { class: 'btn btn-sm btn-ghost', href: `#/keys?project=${encodeURIComponent(p.id)}` },
+                      'API Keys',
+                    ),
+                    h(
+                      'a',
+                      { class: 'btn btn-sm btn-ghost', href: `#/content?project=${encodeURIComponent(p.id)}` },
+                      'Content',
+                    ),
                   ),
                   { class: 'cell-actions' },
                 ),
@@ -177,25 +202,46 @@ function projectsCard(team, role) {
             ),
             `Projects of ${team.name}`,
           )
-        : empty({ title: 'No projects yet', text: manage ? 'Create the first project of this team below.' : 'An owner or admin can create projects.' }),
+        : empty({
+            title: 'No projects yet',
+            text: manage ? 'Create the first project of this team below.' : 'An owner or admin can create projects.',
+          }),
     );
   };
   draw();
   let form = null;
   if (manage) {
-    const name = field({ label: 'Project name', name: 'name', attrs: { id: 'project-name', required: true, maxlength: '100', autocomplete: 'off' } });
+    const name = field({
+      label: 'Project name',
+      name: 'name',
+      attrs: { id: 'project-name', required: true, maxlength: '100', autocomplete: 'off' },
+    });
     const slug = field({
       label: 'Slug (optional)',
       name: 'slug',
-      attrs: { id: 'project-slug', pattern: '[a-z0-9]+(-[a-z0-9]+)*', maxlength: '200', autocomplete: 'off', placeholder: 'derived from the name' },
+      attrs: {
+        id: 'project-slug',
+        pattern: '[a-z0-9]+(-[a-z0-9]+)*',
+        maxlength: '200',
+        autocomplete: 'off',
+        placeholder: 'derived from the name',
+      },
     });
     form = actionForm(
       { class: 'card-footer stack' },
-      h('div', { class: 'inline-form' }, name.wrap, slug.wrap, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create project')),
+      h(
+        'div',
+        { class: 'inline-form' },
+        name.wrap,
+        slug.wrap,
+        h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create project'),
+      ),
       async () => {
         const body = { name: name.input.value.trim() };
         if (slug.input.value.trim()) body.slug = slug.input.value.trim();
-        const created = await api('POST', `/api/internal/teams/${encodeURIComponent(team.id)}/projects`, { json: body });
+        const created = await api('POST', `/api/internal/teams/${encodeURIComponent(team.id)}/projects`, {
+          json: body,
+        });
         await reloadTeamsAndProjects();
         toast(`Created project ${created.name}.`);
         name.input.value = '';
@@ -208,7 +254,11 @@ function projectsCard(team, role) {
 }
 
 function newTeamCard() {
-  const name = field({ label: 'Team name', name: 'name', attrs: { id: 'team-name', required: true, maxlength: '100', autocomplete: 'off' } });
+  const name = field({
+    label: 'Team name',
+    name: 'name',
+    attrs: { id: 'team-name', required: true, maxlength: '100', autocomplete: 'off' },
+  });
   const { form } = actionForm(
     { class: 'card-body stack' },
     h('div', { class: 'inline-form' }, name.wrap, h('button', { type: 'submit', class: 'btn' }, 'Create team')),
@@ -234,8 +284,14 @@ function usersCard() {
           'aria-label': `${user.is_active ? 'Deactivate' : 'Activate'} ${user.email}`,
           onclick: (event) =>
             withBusy(event.currentTarget, showProblem, async () => {
-              await api('PATCH', `/api/internal/users/${encodeURIComponent(user.id)}`, { json: { is_active: !user.is_active } });
-              toast(user.is_active ? `Deactivated ${user.email}: their sessions and keys stopped working.` : `Activated ${user.email}.`);
+              await api('PATCH', `/api/internal/users/${encodeURIComponent(user.id)}`, {
+                json: { is_active: !user.is_active },
+              });
+              toast(
+                user.is_active
+                  ? `Deactivated ${user.email}: their sessions and keys stopped working.`
+                  : `Activated ${user.email}.`,
+              );
               load();
             }),
         });
@@ -243,9 +299,19 @@ function usersCard() {
     return h(
       'tr',
       {},
-      td('Email', h('span', {}, user.email, you ? h('span', { class: 'muted' }, ' (you)') : null), { class: 'cell-name' }),
+      td('Email', h('span', {}, user.email, you ? h('span', { class: 'muted' }, ' (you)') : null), {
+        class: 'cell-name',
+      }),
       td('Name', name || h('span', { class: 'muted' }, '—')),
-      td('Status', h('div', { class: 'row' }, user.is_active ? badge('Active', 'success') : badge('Inactive'), user.is_superuser ? badge('Superuser', 'accent') : null)),
+      td(
+        'Status',
+        h(
+          'div',
+          { class: 'row' },
+          user.is_active ? badge('Active', 'success') : badge('Inactive'),
+          user.is_superuser ? badge('Superuser', 'accent') : null,
+        ),
+      ),
       td('Created', timeEl(user.created_at, formatDate(user.created_at)), { class: 'nowrap' }),
       td('Actions', toggle ? h('div', { class: 'actions' }, toggle) : null, { class: 'cell-actions' }),
     );
@@ -253,12 +319,23 @@ function usersCard() {
   async function load() {
     try {
       const users = await api('GET', '/api/internal/users');
-      body.replaceChildren(table(['Email', 'Name', 'Status', 'Created', { label: h('span', { class: 'sr-only' }, 'Actions') }], users.map(row), 'Users'));
+      body.replaceChildren(
+        table(
+          ['Email', 'Name', 'Status', 'Created', { label: h('span', { class: 'sr-only' }, 'Actions') }],
+          users.map(row),
+          'Users',
+        ),
+      );
     } catch (err) {
       body.replaceChildren(errorBox(err));
     }
   }
-  const email = field({ label: 'Email', name: 'email', type: 'email', attrs: { id: 'new-user-email', required: true, autocomplete: 'off' } });
+  const email = field({
+    label: 'Email',
+    name: 'email',
+    type: 'email',
+    attrs: { id: 'new-user-email', required: true, autocomplete: 'off' },
+  });
   const password = field({
     label: 'Initial password',
     name: 'password',
@@ -272,12 +349,22 @@ function usersCard() {
     { class: 'card-footer stack' },
     [
       h('div', { class: 'form-grid' }, email.wrap, password.wrap),
-      h('div', { class: 'choice' }, superuser, h('label', { for: superId }, 'Superuser (may manage every team and user)')),
+      h(
+        'div',
+        { class: 'choice' },
+        superuser,
+        h('label', { for: superId }, 'Superuser (may manage every team and user)'),
+      ),
       h('div', {}, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create user')),
     ],
     async () => {
       const created = await api('POST', '/api/internal/users', {
-        json: { email: email.input.value.trim(), password: password.input.value, is_superuser: superuser.checked, is_verified: true },
+        json: {
+          email: email.input.value.trim(),
+          password: password.input.value,
+          is_superuser: superuser.checked,
+          is_verified: true,
+        },
       });
       toast(`Created ${created.email}. Add them to a team under Members.`);
       email.input.value = '';
@@ -293,10 +380,24 @@ function usersCard() {
 function renderTeam(container, query) {
   const team = currentTeam(query.get('team'));
   const pickers = ctx.teams.length > 1 ? [teamPicker(team, (id) => go('/team', { team: id }))] : [];
-  container.append(pageHeader('Team', team ? `${team.name} · you are ${(ROLE_TEXT[teamRole(team.id)] || '').toLowerCase()}` : null, ...pickers));
+  container.append(
+    pageHeader(
+      'Team',
+      team ? `${team.name} · you are ${(ROLE_TEXT[teamRole(team.id)] || '').toLowerCase()}` : null,
+      ...pickers,
+    ),
+  );
   if (!team) {
     container.append(
-      h('section', { class: 'card' }, empty({ icon: 'people', title: 'You are not in a team yet', text: 'Create a team to hold projects, or ask a team owner to add you.' })),
+      h(
+        'section',
+        { class: 'card' },
+        empty({
+          icon: 'people',
+          title: 'You are not in a team yet',
+          text: 'Create a team to hold projects, or ask a team owner to add you.',
+        }),
+      ),
       newTeamCard(),
     );
   } else {

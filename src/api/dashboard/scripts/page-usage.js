@@ -26,7 +26,13 @@ function dataTable(rows) {
         h(
           'thead',
           {},
-          h('tr', {}, h('th', { scope: 'col' }, 'Day (UTC)'), h('th', { scope: 'col' }, 'Accepted'), h('th', { scope: 'col' }, 'Rejected')),
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'col' }, 'Day (UTC)'),
+            h('th', { scope: 'col' }, 'Accepted'),
+            h('th', { scope: 'col' }, 'Rejected'),
+          ),
         ),
         h(
           'tbody',
@@ -34,7 +40,15 @@ function dataTable(rows) {
           rows
             .slice()
             .reverse()
-            .map((r) => h('tr', {}, h('td', {}, dayLabel(r.date)), h('td', {}, formatNumber(r.requests)), h('td', {}, formatNumber(r.rejected)))),
+            .map((r) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, dayLabel(r.date)),
+                h('td', {}, formatNumber(r.requests)),
+                h('td', {}, formatNumber(r.rejected)),
+              ),
+            ),
         ),
       ),
     ),
@@ -82,7 +96,11 @@ function renderUsage(container, query) {
   if (!ctx.projects.length) {
     container.append(
       pageHeader('Usage', null),
-      h('section', { class: 'card' }, empty({ icon: 'chart', title: 'No projects yet', text: 'Usage is counted per API key of a project.' })),
+      h(
+        'section',
+        { class: 'card' },
+        empty({ icon: 'chart', title: 'No projects yet', text: 'Usage is counted per API key of a project.' }),
+      ),
     );
     return;
   }
@@ -123,11 +141,21 @@ function renderUsage(container, query) {
             h(
               'p',
               {},
-              h('a', { href: `#/usage?project=${encodeURIComponent(project.id)}` }, `Show every key of ${project.name}`),
+              h(
+                'a',
+                { href: `#/usage?project=${encodeURIComponent(project.id)}` },
+                `Show every key of ${project.name}`,
+              ),
             ),
           );
         } else {
-          notes.push(h('div', { class: 'alert alert-info', role: 'status' }, 'That key is not in this project. Showing all of its keys.'));
+          notes.push(
+            h(
+              'div',
+              { class: 'alert alert-info', role: 'status' },
+              'That key is not in this project. Showing all of its keys.',
+            ),
+          );
         }
       }
       if (!keys.length) {
@@ -139,7 +167,11 @@ function renderUsage(container, query) {
               icon: 'key',
               title: 'No API keys yet',
               text: 'Usage appears here once a key of this project is used.',
-              action: h('a', { class: 'btn', href: `#/keys?project=${encodeURIComponent(project.id)}` }, 'Go to API Keys'),
+              action: h(
+                'a',
+                { class: 'btn', href: `#/keys?project=${encodeURIComponent(project.id)}` },
+                'Go to API Keys',
+              ),
             }),
           ),
         );

@@ -144,7 +144,6 @@ function timeEl(iso, text) {
   return h('time', { datetime: iso, title: formatDateTime(iso) }, text);
 }
 
-
 // ---- Building blocks ----------------------------------------------------------------------
 
 function badge(text, kind = '') {
@@ -181,11 +180,21 @@ function pageHeader(title, subtitle, ...actions) {
 
 // Line icons on a 24x24 grid, drawn with the current text colour.
 const ICONS = {
-  key: ['M14.5 9.5l6.5-6.5', 'M18 6l2.5 2.5', 'M15.5 8.5l2 2', 'M10.5 13.5a4.5 4.5 0 1 1-6.4 6.4 4.5 4.5 0 0 1 6.4-6.4z'],
+  key: [
+    'M14.5 9.5l6.5-6.5',
+    'M18 6l2.5 2.5',
+    'M15.5 8.5l2 2',
+    'M10.5 13.5a4.5 4.5 0 1 1-6.4 6.4 4.5 4.5 0 0 1 6.4-6.4z',
+  ],
   folder: ['M3 6.5h6l2 2h10v10.5H3z'],
   document: ['M6 3h8.5L19 7.5V21H6z', 'M14 3v5h5', 'M9 13h7', 'M9 17h7'],
   chart: ['M3 21h18', 'M6 17v-5', 'M11 17V7', 'M16 17v-8', 'M21 17V4'],
-  people: ['M9 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7z', 'M2.5 20a6.5 6.5 0 0 1 13 0', 'M16 4.5a3.5 3.5 0 0 1 0 6.5', 'M18 14a6.5 6.5 0 0 1 3.5 6'],
+  people: [
+    'M9 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7z',
+    'M2.5 20a6.5 6.5 0 0 1 13 0',
+    'M16 4.5a3.5 3.5 0 0 1 0 6.5',
+    'M18 14a6.5 6.5 0 0 1 3.5 6',
+  ],
 };
 
 /** An inline SVG icon (decorative: hidden from screen readers). */
@@ -247,7 +256,11 @@ function card(title, description, ...children) {
   return h(
     'section',
     { class: 'card', 'aria-labelledby': id },
-    h('div', { class: 'card-header' }, h('div', {}, h('h2', { id }, title), description ? h('p', { class: 'muted small' }, description) : null)),
+    h(
+      'div',
+      { class: 'card-header' },
+      h('div', {}, h('h2', { id }, title), description ? h('p', { class: 'muted small' }, description) : null),
+    ),
     ...children,
   );
 }
@@ -274,7 +287,8 @@ function labelled({ label, name, hint, attrs = {} }, fallbackName, makeControl) 
 function field(spec) {
   const { name, type = 'text', value, attrs = {} } = spec;
   return labelled(spec, 'field', (id, hintId) =>
-    h('input', { id, name, type, value, 'aria-describedby': hintId, ...attrs }));
+    h('input', { id, name, type, value, 'aria-describedby': hintId, ...attrs }),
+  );
 }
 
 function textareaField(spec) {
@@ -338,7 +352,11 @@ function actionForm(attrs, children, action) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const submit = event.submitter || form.querySelector('[type=submit]');
-    await withBusy(submit, (err) => form.isConnected && showFormError(form, box, err), () => action(form));
+    await withBusy(
+      submit,
+      (err) => form.isConnected && showFormError(form, box, err),
+      () => action(form),
+    );
   });
   return { form, box };
 }
@@ -363,17 +381,13 @@ function openDialog({
   const introId = intro ? uid('dialog-intro') : null;
   const dlg = h('dialog', { class: 'modal', id, 'aria-labelledby': titleId, 'aria-describedby': introId });
   const close = () => dlg.open && dlg.close();
-  const { form } = actionForm(
-    { class: 'modal-form' },
-    [],
-    async (f) => {
-      if (onSubmit) {
-        await onSubmit(f, close);
-      } else {
-        close();
-      }
-    },
-  );
+  const { form } = actionForm({ class: 'modal-form' }, [], async (f) => {
+    if (onSubmit) {
+      await onSubmit(f, close);
+    } else {
+      close();
+    }
+  });
   const alertBox = form.firstChild;
   alertBox.remove();
   form.append(
@@ -422,8 +436,17 @@ const MAX_TOASTS = 3;
 function toast(message, kind = '') {
   const region = document.getElementById('toasts');
   if (!region) return;
-  const dismiss = h('button', { type: 'button', class: 'toast-dismiss', 'aria-label': `Dismiss: ${message}` }, 'Dismiss');
-  const item = h('div', { class: `toast ${kind ? `toast-${kind}` : ''}`.trim() }, h('span', { class: 'toast-text' }, message), dismiss);
+  const dismiss = h(
+    'button',
+    { type: 'button', class: 'toast-dismiss', 'aria-label': `Dismiss: ${message}` },
+    'Dismiss',
+  );
+  const item = h(
+    'div',
+    { class: `toast ${kind ? `toast-${kind}` : ''}`.trim() },
+    h('span', { class: 'toast-text' }, message),
+    dismiss,
+  );
   dismiss.addEventListener('click', () => {
     // Keep keyboard focus in the region rather than dropping it to the document's start.
     const next = item.nextElementSibling || item.previousElementSibling;
@@ -462,7 +485,17 @@ async function withBusy(btn, showError, action) {
  * form), never on each arrow key (WCAG 3.2.2). `onApply(value)` runs then. The button is
  * disabled while the value is the one applied. Returns {wrap, select, apply}.
  */
-function confirmSelect({ id, label, labelHidden = false, name, options, value, applyLabel = 'Apply', applyAttrs = {}, onApply }) {
+function confirmSelect({
+  id,
+  label,
+  labelHidden = false,
+  name,
+  options,
+  value,
+  applyLabel = 'Apply',
+  applyAttrs = {},
+  onApply,
+}) {
   const select = h('select', { id, name, 'aria-label': labelHidden ? label : null }, options);
   select.value = value;
   let applied = select.value;
@@ -470,13 +503,7 @@ function confirmSelect({ id, label, labelHidden = false, name, options, value, a
   select.addEventListener('change', () => {
     apply.disabled = select.value === applied;
   });
-  const wrap = h(
-    'form',
-    { class: 'picker' },
-    labelHidden ? null : h('label', { for: id }, label),
-    select,
-    apply,
-  );
+  const wrap = h('form', { class: 'picker' }, labelHidden ? null : h('label', { for: id }, label), select, apply);
   wrap.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (select.value === applied) return;
@@ -497,7 +524,15 @@ function table(columns, rows, caption) {
       'table',
       { class: 'table table-responsive' },
       caption ? h('caption', { class: 'sr-only' }, caption) : null,
-      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c.label ?? c)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          columns.map((c) => h('th', { scope: 'col' }, c.label ?? c)),
+        ),
+      ),
       h('tbody', {}, rows),
     ),
   );
