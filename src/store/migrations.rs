@@ -15,6 +15,7 @@ const UPGRADES: &[&str] = &[
     include_str!("upgrades/0002_content.sql"),
     include_str!("upgrades/0003_signing_keys.sql"),
     include_str!("upgrades/0004_content_version.sql"),
+    include_str!("upgrades/0005_audit.sql"),
 ];
 
 /// The version a fresh database gets and an older one is upgraded to.

@@ -13,6 +13,7 @@
 //! Must not import `http`, `auth` or `api`.
 
 mod api_keys;
+mod audit;
 mod content;
 mod migrations;
 mod seed;
@@ -22,6 +23,7 @@ mod tenancy;
 mod users;
 
 pub use api_keys::{ApiKey, ApiKeyChanges, KeyHolder, NewApiKey, UsageBatch, UsageDay};
+pub use audit::{ActorKind, AuditAction, AuditEvent, AuditFilter, AuditPage, Named, NewAuditEvent};
 pub use content::{Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Page};
 pub use seed::{SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedRows, SeedTeam};
 pub use sessions::Session;

@@ -1,0 +1,576 @@
+//! The audit log (key-security.md): one append-only row per change or login attempt.
+//!
+//! A change and its event are written in the same transaction: store methods that change
+//! data take the event and call [`append`] on their own transaction, so a change never lands
+//! without its event and no event lands without its change. Events are never updated; only
+//! [`Store::prune_audit`] deletes them, by age. Rows have no foreign keys: an event outlives
+//! the user, key or content it names.
+
+use super::{map_err, Page, Store};
+use crate::error::Error;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, Row};
+
+/// Who did it (`actor.type` of the contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    /// A signed-in user (a session).
+    User,
+    /// An API key; its label is the key's prefix.
+    Key,
+    /// A command run on the server machine.
+    Cli,
+    /// The server itself (an expiry, a pruning).
+    System,
+    /// Nobody known: a failed login, a leak report.
+    Anonymous,
+}
+
+impl ActorKind {
+    /// The stored and answered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::User => "user",
+            ActorKind::Key => "key",
+            ActorKind::Cli => "cli",
+            ActorKind::System => "system",
+            ActorKind::Anonymous => "anonymous",
+        }
+    }
+
+    /// The kind a stored name stands for.
+    pub fn parse(text: &str) -> Option<ActorKind> {
+        Some(match text {
+            "user" => ActorKind::User,
+            "key" => ActorKind::Key,
+            "cli" => ActorKind::Cli,
+            "system" => ActorKind::System,
+            "anonymous" => ActorKind::Anonymous,
+            _ => return None,
+        })
+    }
+}
+
+/// The actions of the contract, each stored under its dotted name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    /// `auth.login_succeeded`
+    LoginSucceeded,
+    /// `auth.login_failed` (no target, and no trace of the email, when it names nobody)
+    LoginFailed,
+    /// `auth.logout`
+    Logout,
+    /// `session.revoked`
+    SessionRevoked,
+    /// `session.reuse_detected`
+    SessionReuseDetected,
+    /// `user.created`
+    UserCreated,
+    /// `user.updated`
+    UserUpdated,
+    /// `user.password_changed`
+    UserPasswordChanged,
+    /// `user.deactivated`
+    UserDeactivated,
+    /// `user.activated`
+    UserActivated,
+    /// `team.created`
+    TeamCreated,
+    /// `member.added`
+    MemberAdded,
+    /// `member.role_changed`
+    MemberRoleChanged,
+    /// `member.removed`
+    MemberRemoved,
+    /// `project.created`
+    ProjectCreated,
+    /// `api_key.created`
+    ApiKeyCreated,
+    /// `api_key.updated`
+    ApiKeyUpdated,
+    /// `api_key.deactivated`
+    ApiKeyDeactivated,
+    /// `api_key.activated`
+    ApiKeyActivated,
+    /// `api_key.rolled`
+    ApiKeyRolled,
+    /// `api_key.deleted`
+    ApiKeyDeleted,
+    /// `api_key.first_use_from_new_ip`
+    ApiKeyFirstUseFromNewIp,
+    /// `api_key.reported_leaked`
+    ApiKeyReportedLeaked,
+    /// `content.created`
+    ContentCreated,
+    /// `content.updated`
+    ContentUpdated,
+    /// `content.published`
+    ContentPublished,
+    /// `content.unpublished`
+    ContentUnpublished,
+    /// `content.deleted`
+    ContentDeleted,
+    /// `signing_key.rotated`
+    SigningKeyRotated,
+    /// `signing_key.retired`
+    SigningKeyRetired,
+}
+
+impl AuditAction {
+    /// Every action, in the contract's order.
+    pub const ALL: [AuditAction; 30] = [
+        AuditAction::LoginSucceeded,
+        AuditAction::LoginFailed,
+        AuditAction::Logout,
+        AuditAction::SessionRevoked,
+        AuditAction::SessionReuseDetected,
+        AuditAction::UserCreated,
+        AuditAction::UserUpdated,
+        AuditAction::UserPasswordChanged,
+        AuditAction::UserDeactivated,
+        AuditAction::UserActivated,
+        AuditAction::TeamCreated,
+        AuditAction::MemberAdded,
+        AuditAction::MemberRoleChanged,
+        AuditAction::MemberRemoved,
+        AuditAction::ProjectCreated,
+        AuditAction::ApiKeyCreated,
+        AuditAction::ApiKeyUpdated,
+        AuditAction::ApiKeyDeactivated,
+        AuditAction::ApiKeyActivated,
+        AuditAction::ApiKeyRolled,
+        AuditAction::ApiKeyDeleted,
+        AuditAction::ApiKeyFirstUseFromNewIp,
+        AuditAction::ApiKeyReportedLeaked,
+        AuditAction::ContentCreated,
+        AuditAction::ContentUpdated,
+        AuditAction::ContentPublished,
+        AuditAction::ContentUnpublished,
+        AuditAction::ContentDeleted,
+        AuditAction::SigningKeyRotated,
+        AuditAction::SigningKeyRetired,
+    ];
+
+    /// The stored and answered name, e.g. `api_key.created`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::LoginSucceeded => "auth.login_succeeded",
+            AuditAction::LoginFailed => "auth.login_failed",
+            AuditAction::Logout => "auth.logout",
+            AuditAction::SessionRevoked => "session.revoked",
+            AuditAction::SessionReuseDetected => "session.reuse_detected",
+            AuditAction::UserCreated => "user.created",
+            AuditAction::UserUpdated => "user.updated",
+            AuditAction::UserPasswordChanged => "user.password_changed",
+            AuditAction::UserDeactivated => "user.deactivated",
+            AuditAction::UserActivated => "user.activated",
+            AuditAction::TeamCreated => "team.created",
+            AuditAction::MemberAdded => "member.added",
+            AuditAction::MemberRoleChanged => "member.role_changed",
+            AuditAction::MemberRemoved => "member.removed",
+            AuditAction::ProjectCreated => "project.created",
+            AuditAction::ApiKeyCreated => "api_key.created",
+            AuditAction::ApiKeyUpdated => "api_key.updated",
+            AuditAction::ApiKeyDeactivated => "api_key.deactivated",
+            AuditAction::ApiKeyActivated => "api_key.activated",
+            AuditAction::ApiKeyRolled => "api_key.rolled",
+            AuditAction::ApiKeyDeleted => "api_key.deleted",
+            AuditAction::ApiKeyFirstUseFromNewIp => "api_key.first_use_from_new_ip",
+            AuditAction::ApiKeyReportedLeaked => "api_key.reported_leaked",
+            AuditAction::ContentCreated => "content.created",
+            AuditAction::ContentUpdated => "content.updated",
+            AuditAction::ContentPublished => "content.published",
+            AuditAction::ContentUnpublished => "content.unpublished",
+            AuditAction::ContentDeleted => "content.deleted",
+            AuditAction::SigningKeyRotated => "signing_key.rotated",
+            AuditAction::SigningKeyRetired => "signing_key.retired",
+        }
+    }
+
+    /// The action a stored name stands for.
+    pub fn parse(text: &str) -> Option<AuditAction> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|action| action.as_str() == text)
+    }
+}
+
+/// Who or what an event is about (`actor` and `target` of the contract): a kind, an id and a
+/// readable label (an email, a key prefix, a slug). Never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Named {
+    /// `user`, `session`, `team`, `member`, `project`, `api_key`, `content`, `signing_key`
+    /// for targets; an [`ActorKind`] name for actors.
+    pub kind: String,
+    /// Its id, when it has one.
+    pub id: Option<String>,
+    /// A readable name, when it has one.
+    pub label: Option<String>,
+}
+
+/// An event to append. `details` is a JSON object as text: what changed, never a password,
+/// token, key or secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditEvent {
+    /// Unix seconds.
+    pub at: i64,
+    /// What happened.
+    pub action: AuditAction,
+    /// Who did it.
+    pub actor_kind: ActorKind,
+    /// The actor's id (a user id, a key id), when known.
+    pub actor_id: Option<String>,
+    /// The actor's label (an email, a key prefix), when known.
+    pub actor_label: Option<String>,
+    /// What it was done to, if anything.
+    pub target: Option<Named>,
+    /// The team concerned, if any: the team route lists events by this.
+    pub team_id: Option<String>,
+    /// The project concerned, if any.
+    pub project_id: Option<String>,
+    /// The client address (resolved behind trusted proxies), when there was a request.
+    pub ip: Option<String>,
+    /// The request's `User-Agent`, when there was one.
+    pub user_agent: Option<String>,
+    /// A JSON object as text; `{}` when there is nothing to add.
+    pub details: String,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    /// UUID.
+    pub id: String,
+    /// The event as appended.
+    pub event: NewAuditEvent,
+}
+
+/// Which events a list shows. Empty fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only events of this team.
+    pub team_id: Option<String>,
+    /// Action names, or prefixes ending in `.` (`api_key.`): an event matches any one.
+    pub actions: Vec<String>,
+    /// Only events by this actor id.
+    pub actor_id: Option<String>,
+    /// Only events about this target id.
+    pub target_id: Option<String>,
+    /// Only events at or after (unix seconds).
+    pub since: Option<i64>,
+    /// Only events at or before (unix seconds).
+    pub until: Option<i64>,
+}
+
+/// One page of events, newest first, and the number in the whole list.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    /// The events of the page.
+    pub events: Vec<AuditEvent>,
+    /// Events in the whole filtered list.
+    pub total: i64,
+}
+
+/// Appends `event` on `conn`, inside the caller's transaction; returns its id.
+pub(crate) fn append(conn: &Connection, event: &NewAuditEvent) -> Result<String, Error> {
+    let id = crate::ids::uuid_v4();
+    let target = event.target.clone().unwrap_or_default();
+    let target_kind = event.target.as_ref().map(|t| t.kind.clone());
+    conn.prepare_cached(
+        "INSERT INTO audit_events (id, at, action, actor_type, actor_id, actor_label, \
+         target_type, target_id, target_label, team_id, project_id, ip, user_agent, details) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            id,
+            event.at,
+            event.action.as_str(),
+            event.actor_kind.as_str(),
+            event.actor_id,
+            event.actor_label,
+            target_kind,
+            target.id,
+            target.label,
+            event.team_id,
+            event.project_id,
+            event.ip,
+            event.user_agent,
+            event.details,
+        ])
+    })
+    .map_err(map_err)?;
+    Ok(id)
+}
+
+/// The event columns in the order [`event_from_row`] reads them.
+const EVENT_COLUMNS: &str = "id, at, action, actor_type, actor_id, actor_label, target_type, \
+                             target_id, target_label, team_id, project_id, ip, user_agent, details";
+
+fn event_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
+    let unknown = |index: usize, text: String| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("unknown audit value {text:?}").into(),
+        )
+    };
+    let action: String = row.get(2)?;
+    let action = AuditAction::parse(&action).ok_or_else(|| unknown(2, action))?;
+    let actor: String = row.get(3)?;
+    let actor_kind = ActorKind::parse(&actor).ok_or_else(|| unknown(3, actor))?;
+    let target_kind: Option<String> = row.get(6)?;
+    let target = match target_kind {
+        Some(kind) => Some(Named {
+            kind,
+            id: row.get(7)?,
+            label: row.get(8)?,
+        }),
+        None => None,
+    };
+    Ok(AuditEvent {
+        id: row.get(0)?,
+        event: NewAuditEvent {
+            at: row.get(1)?,
+            action,
+            actor_kind,
+            actor_id: row.get(4)?,
+            actor_label: row.get(5)?,
+            target,
+            team_id: row.get(9)?,
+            project_id: row.get(10)?,
+            ip: row.get(11)?,
+            user_agent: row.get(12)?,
+            details: row.get(13)?,
+        },
+    })
+}
+
+/// The `WHERE` clause and its parameters for `filter`.
+fn where_clause(filter: &AuditFilter) -> (String, Vec<SqlValue>) {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut values: Vec<SqlValue> = Vec::new();
+    let bind = |values: &mut Vec<SqlValue>, value: SqlValue| {
+        values.push(value);
+        format!("?{}", values.len())
+    };
+    if let Some(team) = &filter.team_id {
+        let p = bind(&mut values, SqlValue::Text(team.clone()));
+        conditions.push(format!("team_id = {p}"));
+    }
+    if !filter.actions.is_empty() {
+        let mut any = Vec::new();
+        for action in &filter.actions {
+            if action.ends_with('.') {
+                // A prefix: the range [prefix, prefix + U+10FFFF) holds exactly the names that
+                // start with it, and keeps the index usable (LIKE would need escaping).
+                let low = bind(&mut values, SqlValue::Text(action.clone()));
+                let high = bind(&mut values, SqlValue::Text(format!("{action}\u{10FFFF}")));
+                any.push(format!("(action >= {low} AND action < {high})"));
+            } else {
+                let p = bind(&mut values, SqlValue::Text(action.clone()));
+                any.push(format!("action = {p}"));
+            }
+        }
+        conditions.push(format!("({})", any.join(" OR ")));
+    }
+    if let Some(actor) = &filter.actor_id {
+        let p = bind(&mut values, SqlValue::Text(actor.clone()));
+        conditions.push(format!("actor_id = {p}"));
+    }
+    if let Some(target) = &filter.target_id {
+        let p = bind(&mut values, SqlValue::Text(target.clone()));
+        conditions.push(format!("target_id = {p}"));
+    }
+    if let Some(since) = filter.since {
+        let p = bind(&mut values, SqlValue::Integer(since));
+        conditions.push(format!("at >= {p}"));
+    }
+    if let Some(until) = filter.until {
+        let p = bind(&mut values, SqlValue::Integer(until));
+        conditions.push(format!("at <= {p}"));
+    }
+    let clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    (clause, values)
+}
+
+impl Store {
+    /// Appends one event on its own (an event that records no change of its own, such as a
+    /// failed login). Events that record a change are appended by the method making it.
+    pub fn record_audit(&self, event: &NewAuditEvent) -> Result<String, Error> {
+        self.write(|tx| append(tx, event))
+    }
+
+    /// The events `filter` selects, newest first, one page of them, and how many there are.
+    pub fn audit_events(&self, filter: &AuditFilter, page: Page) -> Result<AuditPage, Error> {
+        let conn = self.conn()?;
+        let (clause, values) = where_clause(filter);
+        let total: i64 = conn
+            .prepare_cached(&format!("SELECT count(*) FROM audit_events{clause}"))
+            .and_then(|mut stmt| stmt.query_row(params_from_iter(values.iter()), |r| r.get(0)))
+            .map_err(map_err)?;
+        let mut page_values = values;
+        page_values.push(SqlValue::Integer(page.limit));
+        page_values.push(SqlValue::Integer(page.offset));
+        let n = page_values.len();
+        // Newest first; `seq` (insertion order) breaks ties within one second.
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events{clause} \
+             ORDER BY at DESC, seq DESC LIMIT ?{} OFFSET ?{}",
+            n - 1,
+            n
+        );
+        let events = conn
+            .prepare_cached(&sql)
+            .and_then(|mut stmt| {
+                stmt.query_map(params_from_iter(page_values.iter()), event_from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(map_err)?;
+        Ok(AuditPage { events, total })
+    }
+
+    /// Deletes the events older than `before` (unix seconds); returns how many. The only way
+    /// an event ever leaves the log (`audit_retention_days`).
+    pub fn prune_audit(&self, before: i64) -> Result<u64, Error> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM audit_events WHERE at < ?1")
+                .and_then(|mut stmt| stmt.execute(params![before]))
+                .map(|n| n as u64)
+                .map_err(map_err)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::temp_store;
+
+    fn event(at: i64, action: AuditAction, team: Option<&str>) -> NewAuditEvent {
+        NewAuditEvent {
+            at,
+            action,
+            actor_kind: ActorKind::User,
+            actor_id: Some("u1".into()),
+            actor_label: Some("a@example.com".into()),
+            target: Some(Named {
+                kind: "api_key".into(),
+                id: Some("k1".into()),
+                label: Some("sk_live_AbC12xYz".into()),
+            }),
+            team_id: team.map(str::to_string),
+            project_id: None,
+            ip: Some("203.0.113.7".into()),
+            user_agent: Some("curl/8.5".into()),
+            details: "{}".into(),
+        }
+    }
+
+    const ALL: Page = Page {
+        limit: 100,
+        offset: 0,
+    };
+
+    #[test]
+    fn every_action_name_reads_back_as_itself() {
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
+        }
+        assert_eq!(AuditAction::parse("api_key."), None);
+    }
+
+    #[test]
+    fn events_read_back_whole_newest_first_and_filter_by_team_action_actor_target_and_time() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let first = event(100, AuditAction::ApiKeyCreated, Some("t1"));
+        store.record_audit(&first).unwrap();
+        store
+            .record_audit(&event(100, AuditAction::ApiKeyRolled, Some("t1")))
+            .unwrap();
+        store
+            .record_audit(&event(200, AuditAction::ContentCreated, Some("t2")))
+            .unwrap();
+        let mut anonymous = event(300, AuditAction::LoginFailed, None);
+        anonymous.actor_kind = ActorKind::Anonymous;
+        anonymous.actor_id = None;
+        anonymous.actor_label = None;
+        anonymous.target = None;
+        store.record_audit(&anonymous).unwrap();
+
+        let all = store.audit_events(&AuditFilter::default(), ALL).unwrap();
+        assert_eq!(all.total, 4);
+        let actions: Vec<_> = all.events.iter().map(|e| e.event.action).collect();
+        assert_eq!(
+            actions,
+            [
+                AuditAction::LoginFailed,
+                AuditAction::ContentCreated,
+                AuditAction::ApiKeyRolled,
+                AuditAction::ApiKeyCreated
+            ]
+        );
+        assert_eq!(all.events[3].event, first);
+        assert_eq!(all.events[0].event, anonymous);
+
+        let filtered = |filter: AuditFilter| store.audit_events(&filter, ALL).unwrap().total;
+        let team = |t: &str| AuditFilter {
+            team_id: Some(t.into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(filtered(team("t1")), 2);
+        let prefix = AuditFilter {
+            actions: vec!["api_key.".into()],
+            ..AuditFilter::default()
+        };
+        assert_eq!(filtered(prefix), 2);
+        let exact_or = AuditFilter {
+            actions: vec!["content.created".into(), "auth.login_failed".into()],
+            ..AuditFilter::default()
+        };
+        assert_eq!(filtered(exact_or), 2);
+        let actor = AuditFilter {
+            actor_id: Some("u1".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(filtered(actor), 3);
+        let target = AuditFilter {
+            target_id: Some("k1".into()),
+            since: Some(150),
+            until: Some(250),
+            ..AuditFilter::default()
+        };
+        assert_eq!(filtered(target), 1);
+        let page = store
+            .audit_events(
+                &AuditFilter::default(),
+                Page {
+                    limit: 1,
+                    offset: 1,
+                },
+            )
+            .unwrap();
+        assert_eq!(page.total, 4);
+        assert_eq!(page.events[0].event.action, AuditAction::ContentCreated);
+    }
+
+    #[test]
+    fn pruning_deletes_only_events_older_than_the_cut() {
+        let temp = temp_store();
+        let store = &temp.store;
+        for at in [10, 20, 30] {
+            store
+                .record_audit(&event(at, AuditAction::TeamCreated, None))
+                .unwrap();
+        }
+        assert_eq!(store.prune_audit(20).unwrap(), 1);
+        let left = store.audit_events(&AuditFilter::default(), ALL).unwrap();
+        let times: Vec<_> = left.events.iter().map(|e| e.event.at).collect();
+        assert_eq!(times, [30, 20]);
+    }
+}
