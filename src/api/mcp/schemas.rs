@@ -2,8 +2,9 @@
 //!
 //! The schemas describe exactly what the shared validation accepts and what the wire shapes of
 //! `dto` produce: the argument limits are the constants the HTTP routes check against, and the
-//! result schemas are those of `dto::content_public` and `dto::content_internal` (the unit
-//! tests of `tools` validate real results against them). Clients use them to build calls and
+//! result schemas are those of `dto::content_public` and `dto::content_internal` (the Python
+//! SDK run of the integration suite validates every tool's real `structuredContent` against
+//! its `outputSchema`, as that client does for each call). Clients use them to build calls and
 //! to check `structuredContent`, so a schema that promised more than the server keeps would
 //! break clients, not just documentation.
 
