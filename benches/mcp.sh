@@ -42,7 +42,7 @@ trap cleanup EXIT
 password="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 SHIPSTAR_ADMIN_EMAIL=admin@example.com SHIPSTAR_ADMIN_PASSWORD="$password" \
 SHIPSTAR_RATE_LIMIT_AUTH_PER_MINUTE=0 SHIPSTAR_RATE_LIMIT_PUBLIC_PER_MINUTE=0 \
-SHIPSTAR_RATE_LIMIT_LOGIN_PER_MINUTE=0 SHIPSTAR_LOG_LEVEL=warn \
+SHIPSTAR_RATE_LIMIT_LOGIN_PER_MINUTE=0 \
     "$server" serve --listen 127.0.0.1:0 --database "$dir/bench.db" 2>"$dir/log" &
 pid=$!
 base=""

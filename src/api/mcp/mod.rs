@@ -31,6 +31,9 @@ use super::{throttle, App, Ctx};
 use crate::auth::ratelimit::Class;
 use crate::error::{AuthFailure, Error, FieldError};
 use crate::http::{Request, Response};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 /// JSON-RPC: the body is not JSON.
@@ -201,7 +204,76 @@ enum Outcome {
     /// A notification or a response: accepted, nothing to say.
     Accepted,
     /// A JSON-RPC response (result or error) and the HTTP status it is sent with alone.
-    Reply(Value, u16),
+    Reply(Reply, u16),
+}
+
+/// A JSON-RPC response, serialised straight into the response body.
+enum Reply {
+    /// An error response, or a result built as a JSON value.
+    Plain(Value),
+    /// A successful `tools/call`.
+    Tool { id: Value, output: ToolOutput },
+}
+
+impl From<Value> for Reply {
+    fn from(value: Value) -> Self {
+        Reply::Plain(value)
+    }
+}
+
+impl Serialize for Reply {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Reply::Plain(value) => value.serialize(serializer),
+            Reply::Tool { id, output } => {
+                let mut map = serializer.serialize_map(Some(3))?;
+                map.serialize_entry("jsonrpc", "2.0")?;
+                map.serialize_entry("id", id)?;
+                map.serialize_entry("result", output)?;
+                map.end()
+            }
+        }
+    }
+}
+
+/// A tool's result. A tool's data is serialised once, from the same wire shapes the routes
+/// serialise, and goes out twice: as `structuredContent` (embedded as it is) and escaped into
+/// the text block, which is all a client of an older revision reads.
+struct ToolOutput {
+    /// The data, or the message of a failure (`isError`).
+    body: Result<Box<RawValue>, String>,
+    /// Whether the revision has `structuredContent`.
+    structured: bool,
+    /// Adds what every result of the stateless revision carries.
+    stateless: bool,
+}
+
+/// One text content block.
+#[derive(Serialize)]
+struct TextBlock<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+}
+
+impl Serialize for ToolOutput {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        let text = match &self.body {
+            Ok(data) => data.get(),
+            Err(message) => message.as_str(),
+        };
+        map.serialize_entry("content", &[TextBlock { kind: "text", text }])?;
+        map.serialize_entry("isError", &self.body.is_err())?;
+        if let (Ok(data), true) = (&self.body, self.structured) {
+            map.serialize_entry("structuredContent", data)?;
+        }
+        if self.stateless {
+            map.serialize_entry("resultType", "complete")?;
+            map.serialize_entry("_meta", &json!({SERVER_INFO_META_KEY: server_info()}))?;
+        }
+        map.end()
+    }
 }
 
 impl Outcome {
@@ -214,13 +286,15 @@ impl Outcome {
 }
 
 /// A JSON-RPC error response.
-fn error_reply(id: Value, code: i64, message: &str) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+fn error_reply(id: Value, code: i64, message: &str) -> Reply {
+    Reply::Plain(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}))
 }
 
 /// A JSON-RPC error response with `data`.
-fn error_reply_with(id: Value, code: i64, message: &str, data: Value) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message, "data": data}})
+fn error_reply_with(id: Value, code: i64, message: &str, data: Value) -> Reply {
+    Reply::Plain(
+        json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message, "data": data}}),
+    )
 }
 
 /// The HTTP status of a JSON-RPC error sent alone. Messages that could not be taken at all
@@ -359,7 +433,7 @@ impl Session<'_> {
         if replies.is_empty() {
             Ok(Response::empty(202))
         } else {
-            Ok(Response::json(200, &Value::Array(replies)))
+            Ok(Response::json(200, &replies))
         }
     }
 
@@ -444,7 +518,10 @@ impl Session<'_> {
             "ping" => Ok(json!({})),
             "server/discover" => Ok(discover()),
             "tools/list" => self.tools_list(&params, revision),
-            "tools/call" => self.tools_call(&params, revision)?,
+            "tools/call" => match self.tools_call(&params, revision)? {
+                Ok(output) => return Ok(Outcome::Reply(Reply::Tool { id, output }, 200)),
+                Err(failure) => Err(failure),
+            },
             _ => Err((METHOD_NOT_FOUND, format!("Method not found: {method}"))),
         };
         Ok(match answer {
@@ -452,7 +529,10 @@ impl Session<'_> {
                 if stateless {
                     stateless_result(&mut result);
                 }
-                Outcome::Reply(json!({"jsonrpc": "2.0", "id": id, "result": result}), 200)
+                Outcome::Reply(
+                    json!({"jsonrpc": "2.0", "id": id, "result": result}).into(),
+                    200,
+                )
             }
             Err((code, message)) => Outcome::Reply(
                 error_reply(id, code, &message),
@@ -544,7 +624,10 @@ impl Session<'_> {
             "serverInfo": server_info(),
             "instructions": INSTRUCTIONS,
         });
-        Outcome::Reply(json!({"jsonrpc": "2.0", "id": id, "result": result}), 200)
+        Outcome::Reply(
+            json!({"jsonrpc": "2.0", "id": id, "result": result}).into(),
+            200,
+        )
     }
 
     fn tools_list(
@@ -578,7 +661,7 @@ impl Session<'_> {
         &self,
         params: &Map<String, Value>,
         revision: Revision,
-    ) -> Result<Result<Value, (i64, String)>, Error> {
+    ) -> Result<Result<ToolOutput, (i64, String)>, Error> {
         let Some(name) = params.get("name").and_then(Value::as_str) else {
             return Ok(Err((INVALID_PARAMS, "tools/call needs a tool name".into())));
         };
@@ -591,28 +674,16 @@ impl Session<'_> {
             Some(Value::Object(arguments)) => arguments,
             Some(_) => return Ok(Err((INVALID_PARAMS, "arguments must be an object".into()))),
         };
-        match tool.call(self.app, &self.caller, &self.project_id, arguments) {
-            Ok(structured) => Ok(Ok(tool_result(structured, revision))),
-            Err(err) => match tool_failure(&err) {
-                Some(message) => Ok(Ok(json!({
-                    "content": [{"type": "text", "text": message}],
-                    "isError": true,
-                }))),
-                None => Err(err),
-            },
-        }
+        let body = match tool.call(self.app, &self.caller, &self.project_id, arguments) {
+            Ok(data) => Ok(data),
+            Err(err) => Err(tool_failure(&err).ok_or(err)?),
+        };
+        Ok(Ok(ToolOutput {
+            body,
+            structured: revision.has_structured_output(),
+            stateless: revision.is_stateless(),
+        }))
     }
-}
-
-/// The successful result of a tool: the data as a JSON text block and, where the revision has
-/// them, as `structuredContent`.
-fn tool_result(structured: Value, revision: Revision) -> Value {
-    let text = structured.to_string();
-    let mut result = json!({"content": [{"type": "text", "text": text}], "isError": false});
-    if revision.has_structured_output() {
-        result["structuredContent"] = structured;
-    }
-    result
 }
 
 /// The message an assistant gets for a failure it can act on, or `None` for a failure of the

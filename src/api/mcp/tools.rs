@@ -20,6 +20,8 @@ use crate::api::principal::Caller;
 use crate::api::{public, App};
 use crate::error::{Error, FieldError};
 use crate::store::{ContentFilter, ContentKind, Listed, Page};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 /// What a tool does, for its annotations.
@@ -226,15 +228,16 @@ impl Tool {
         definition
     }
 
-    /// Runs the tool for `caller`, a key of project `project_id`: the result as an object
-    /// (the `structuredContent`), or the error the matching route would answer.
+    /// Runs the tool for `caller`, a key of project `project_id`: the result as serialised
+    /// JSON (an object, the `structuredContent`), or the error the matching route would answer.
+    /// The result is serialised once, straight from the wire shapes, as the routes do.
     pub fn call(
         &self,
         app: &App,
         caller: &Caller,
         project_id: &str,
         args: &Map<String, Value>,
-    ) -> Result<Value, Error> {
+    ) -> Result<Box<RawValue>, Error> {
         let mut fields = JsonFields::new(args);
         for name in args.keys() {
             if !self.arguments.contains(&name.as_str()) {
@@ -277,13 +280,14 @@ impl Tool {
     }
 }
 
-/// A value as JSON (the wire shapes always serialise; a failure would be a bug).
-fn to_json(value: &impl serde::Serialize) -> Result<Value, Error> {
-    serde_json::to_value(value).map_err(|err| Error::Internal(format!("serialising: {err}")))
+/// A value as serialised JSON (the wire shapes always serialise; a failure would be a bug).
+fn to_json(value: &impl Serialize) -> Result<Box<RawValue>, Error> {
+    serde_json::value::to_raw_value(value)
+        .map_err(|err| Error::Internal(format!("serialising: {err}")))
 }
 
-fn internal(item: &crate::store::Content) -> Result<Value, Error> {
-    Ok(dto::content_internal(item))
+fn internal(item: &crate::store::Content) -> Result<Box<RawValue>, Error> {
+    to_json(&dto::content_internal(item))
 }
 
 /// `limit` (1..=100, default 20) and `offset` (>= 0, default 0), as the list routes take them.
@@ -296,17 +300,22 @@ fn page(fields: &mut JsonFields<'_>) -> Page {
     }
 }
 
+/// A page of items in some wire shape, and the total over every page.
+#[derive(Serialize)]
+struct PageOf<T> {
+    items: Vec<T>,
+    total: i64,
+}
+
 /// `{"items": [...], "total": n}` of a page, each item in the shape `shape` gives it.
-fn page_of(
-    listed: &Listed,
-    shape: impl Fn(&crate::store::Content) -> Result<Value, Error>,
-) -> Result<Value, Error> {
-    let items = listed
-        .items
-        .iter()
-        .map(shape)
-        .collect::<Result<Vec<Value>, Error>>()?;
-    Ok(json!({"items": items, "total": listed.total}))
+fn page_of<'a, T: Serialize>(
+    listed: &'a Listed,
+    shape: impl Fn(&'a crate::store::Content) -> T,
+) -> Result<Box<RawValue>, Error> {
+    to_json(&PageOf {
+        items: listed.items.iter().map(shape).collect(),
+        total: listed.total,
+    })
 }
 
 fn published_list(
@@ -314,11 +323,11 @@ fn published_list(
     project_id: &str,
     kind: ContentKind,
     mut fields: JsonFields<'_>,
-) -> Result<Value, Error> {
+) -> Result<Box<RawValue>, Error> {
     let page = page(&mut fields);
     fields.finish()?;
     let listed = public::published_of_project(app, kind, project_id, page)?;
-    page_of(&listed, |item| to_json(&dto::content_public(item)))
+    page_of(&listed, dto::content_public)
 }
 
 fn published_item(
@@ -326,7 +335,7 @@ fn published_item(
     project_id: &str,
     kind: ContentKind,
     mut fields: JsonFields<'_>,
-) -> Result<Value, Error> {
+) -> Result<Box<RawValue>, Error> {
     let slug = fields.string("slug", 1, MAX_PUBLIC_SLUG_CHARS);
     fields.finish()?;
     let slug = slug.unwrap_or_default();
@@ -339,7 +348,7 @@ fn published_item(
     to_json(&dto::content_public(&item))
 }
 
-fn drafts(app: &App, project_id: &str, mut fields: JsonFields<'_>) -> Result<Value, Error> {
+fn drafts(app: &App, project_id: &str, mut fields: JsonFields<'_>) -> Result<Box<RawValue>, Error> {
     let kind =
         fields
             .optional_string("type", 0, 16)
@@ -359,7 +368,7 @@ fn drafts(app: &App, project_id: &str, mut fields: JsonFields<'_>) -> Result<Val
         published: Some(false),
     };
     let listed = app.store.content_of_project(project_id, filter, page)?;
-    page_of(&listed, internal)
+    page_of(&listed, dto::content_internal)
 }
 
 /// The item named by the `id` argument, if the caller may work on it (as the item routes).
