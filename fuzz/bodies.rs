@@ -64,6 +64,8 @@ pub fn api_key(data: &[u8]) {
 struct App {
     app: shipstar::api::App,
     token: String,
+    /// An API key of the administrator's `default` project.
+    key: String,
 }
 
 fn app() -> &'static App {
@@ -92,7 +94,25 @@ fn app() -> &'static App {
         assert_eq!(response.status, 200, "fuzz login");
         let body: serde_json::Value = serde_json::from_slice(&response.body).expect("JSON");
         let token = body["access_token"].as_str().expect("token").to_string();
-        App { app, token }
+        let authorized = |request: Request| {
+            let response = shipstar::api::handle(
+                &app,
+                &request.with_header("Authorization", &format!("Bearer {token}")),
+            );
+            serde_json::from_slice::<serde_json::Value>(&response.body).expect("JSON")
+        };
+        let projects = authorized(Request::new("GET", "/api/internal/projects"));
+        let project = projects[0]["id"].as_str().expect("project id");
+        let created = authorized(
+            Request::new(
+                "POST",
+                &format!("/api/internal/projects/{project}/api-keys"),
+            )
+            .with_header("Content-Type", "application/json")
+            .with_body(r#"{"name": "fuzz"}"#),
+        );
+        let key = created["key"].as_str().expect("key").to_string();
+        App { app, token, key }
     })
 }
 
@@ -170,4 +190,63 @@ pub fn wire(data: &[u8]) {
         Some(out.len() - 6),
         "a header value split the answer"
     );
+}
+
+/// The revisions the `mcp` target names in `MCP-Protocol-Version`, picked by the first byte
+/// (the last ones are not served, and the empty one leaves the header out).
+const MCP_REVISIONS: [&str; 7] = [
+    "",
+    "2024-11-05",
+    "2025-03-26",
+    "2025-06-18",
+    "2025-11-25",
+    "2026-07-28",
+    "1999-01-01",
+];
+
+/// One `POST /mcp` with a valid API key: the first byte picks the `MCP-Protocol-Version`
+/// header (and, when odd in its high bit, the stateless routing headers), the rest is the
+/// body. The endpoint must never fail as a server: any answer but 500, a 202 has no body, and
+/// every 200 is a JSON-RPC 2.0 response or an array of them.
+pub fn mcp(data: &[u8]) {
+    let fixture = app();
+    let (selector, body) = data.split_first().map_or((0, data), |(b, rest)| (*b, rest));
+    let mut request = Request::new("POST", "/mcp")
+        .with_header("Authorization", &format!("Bearer {}", fixture.key))
+        .with_header("Accept", "application/json, text/event-stream")
+        .with_header("Content-Type", "application/json")
+        .with_body(body.to_vec());
+    let revision = MCP_REVISIONS[usize::from(selector) % MCP_REVISIONS.len()];
+    if !revision.is_empty() {
+        request = request.with_header("MCP-Protocol-Version", revision);
+    }
+    if selector & 0x80 != 0 {
+        request = request
+            .with_header("Mcp-Method", "tools/call")
+            .with_header("Mcp-Name", "list_changelogs");
+    }
+    let response = shipstar::api::handle(&fixture.app, &request);
+    let text = String::from_utf8_lossy(&response.body);
+    assert!(
+        matches!(response.status, 200 | 202 | 400 | 404 | 413 | 429),
+        "POST /mcp answered {}: {text}",
+        response.status
+    );
+    if response.status == 202 {
+        assert!(response.body.is_empty(), "a 202 with a body: {text}");
+    }
+    if response.status == 200 {
+        let answer: serde_json::Value = serde_json::from_slice(&response.body).expect("JSON");
+        let replies = match &answer {
+            serde_json::Value::Array(replies) => replies.clone(),
+            single => vec![single.clone()],
+        };
+        for reply in replies {
+            assert_eq!(reply["jsonrpc"], "2.0", "{text}");
+            assert!(
+                reply.get("result").is_some() != reply.get("error").is_some(),
+                "{text}"
+            );
+        }
+    }
 }

@@ -11,6 +11,7 @@ pub mod feed_cache;
 pub mod gate;
 mod internal;
 pub mod keyring;
+pub mod mcp;
 mod openapi;
 mod pages;
 pub mod principal;
@@ -214,6 +215,7 @@ static ROUTES: &[Route<HandlerFn>] = &[
     route("POST", "/api/internal/content/{content_id}/publish", internal::content::post_publish),
     route("POST", "/api/internal/content/{content_id}/unpublish", internal::content::post_unpublish),
     route("GET", "/api/openapi.json", openapi::get_openapi),
+    route("POST", "/mcp", mcp::post_mcp),
     route("GET", "/", dashboard::get_root),
     route("GET", "/dashboard", dashboard::get_index),
     route("GET", "/dashboard/", dashboard::get_dashboard_slash),

@@ -53,12 +53,12 @@ mod tests {
         serde_json::from_str(DOCUMENT).expect("openapi.json is JSON")
     }
 
-    /// Routes the document must describe: everything under `/api/`. The setup page and the
-    /// dashboard are HTML for people, not part of the API.
+    /// Routes the document must describe: everything under `/api/`, and the MCP endpoint. The
+    /// setup page and the dashboard are HTML for people, not part of the API.
     fn api_routes() -> BTreeSet<(String, String)> {
         super::super::ROUTES
             .iter()
-            .filter(|route| route.pattern.starts_with("/api/"))
+            .filter(|route| route.pattern.starts_with("/api/") || route.pattern == "/mcp")
             .map(|route| (route.method.to_lowercase(), route.pattern.to_string()))
             .collect()
     }

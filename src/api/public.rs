@@ -142,6 +142,34 @@ fn list_query(app: &App, ctx: &Ctx<'_>) -> Result<(Page, Scope), Error> {
     Ok((page, scope))
 }
 
+/// One page of the published items of `kind` within `scope`, newest first, and their total.
+fn published_listed(
+    app: &App,
+    kind: ContentKind,
+    scope: Scope,
+    page: Page,
+) -> Result<Listed, Error> {
+    match scope {
+        Scope::All => app.store.published_content(kind, None, page),
+        Scope::Project(id) => app.store.published_content(kind, Some(&id), page),
+        Scope::Nothing => Ok(Listed {
+            items: Vec::new(),
+            total: 0,
+        }),
+    }
+}
+
+/// One page of the published items of `kind` of one project, newest first, and their total:
+/// exactly what a list route answers a key of that project (the MCP list tools call this).
+pub(crate) fn published_of_project(
+    app: &App,
+    kind: ContentKind,
+    project_id: &str,
+    page: Page,
+) -> Result<Listed, Error> {
+    published_listed(app, kind, Scope::Project(project_id.to_owned()), page)
+}
+
 /// A paginated list of published items of `kind` within `scope`.
 fn published_list(
     app: &App,
@@ -149,14 +177,7 @@ fn published_list(
     scope: Scope,
     page: Page,
 ) -> Result<Response, Error> {
-    let listed = match scope {
-        Scope::All => app.store.published_content(kind, None, page)?,
-        Scope::Project(id) => app.store.published_content(kind, Some(&id), page)?,
-        Scope::Nothing => Listed {
-            items: Vec::new(),
-            total: 0,
-        },
-    };
+    let listed = published_listed(app, kind, scope, page)?;
     Ok(list_response(&listed, dto::content_public))
 }
 
@@ -219,13 +240,49 @@ fn published_item(
     missing: &str,
 ) -> Result<Content, Error> {
     let slug = path_slug(ctx)?;
+    find_published(app, kind, slug, missing)
+}
+
+/// The published item of `kind` with public slug `slug`, or 404 with `missing`. The slug must
+/// already be valid ([`slug::is_valid`] with [`MAX_PUBLIC_SLUG_CHARS`]).
+fn find_published(
+    app: &App,
+    kind: ContentKind,
+    slug: &str,
+    missing: &str,
+) -> Result<Content, Error> {
     app.store
         .published_by_slug(kind, slug)?
         .ok_or_else(|| Error::NotFound(missing.into()))
 }
 
+/// The published item of `kind` with slug `slug`, as the item routes find it: a slug that is
+/// not valid is a 422 located at `loc`, an unknown one the route's 404 (the MCP get tools call
+/// this).
+pub(crate) fn published_by_slug(
+    app: &App,
+    kind: ContentKind,
+    slug: &str,
+    loc: &[&str],
+) -> Result<Content, Error> {
+    if !slug::is_valid(slug, MAX_PUBLIC_SLUG_CHARS) {
+        return Err(Error::invalid(slug::mismatch(loc)));
+    }
+    find_published(app, kind, slug, not_found_detail(kind))
+}
+
 const CHANGELOG_NOT_FOUND: &str = "Changelog not found";
 const BLOG_NOT_FOUND: &str = "Blog post not found";
+const KB_NOT_FOUND: &str = "KB articles not found";
+
+/// The 404 detail of the item route of `kind`.
+pub(crate) fn not_found_detail(kind: ContentKind) -> &'static str {
+    match kind {
+        ContentKind::Changelog => CHANGELOG_NOT_FOUND,
+        ContentKind::Blog => BLOG_NOT_FOUND,
+        ContentKind::Kb => KB_NOT_FOUND,
+    }
+}
 
 fn public_item(
     app: &App,
@@ -251,7 +308,7 @@ pub fn get_blog(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `GET /api/v1/kb/{public_slug}`.
 pub fn get_kb(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    public_item(app, ctx, ContentKind::Kb, "KB articles not found")
+    public_item(app, ctx, ContentKind::Kb, KB_NOT_FOUND)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -602,11 +602,10 @@ pub fn python() -> String {
     std::env::var("SHIPSTAR_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
-/// Fails, saying how to install it, unless the Python package `package` is importable at the
-/// version `tests/requirements.txt` pins: `version_args` (after `python -m`) print the
-/// version as their last word. Tests that call this are `#[ignore]`d with the reason, so
-/// plain `cargo test` lists them; `./test` installs the tools and runs them.
-pub fn require_python_tool(package: &str, version_args: &[&str]) {
+/// Fails, saying how to install it, unless the Python package `package` is installed at the
+/// version `tests/requirements.txt` pins. Tests that call this are `#[ignore]`d with the
+/// reason, so plain `cargo test` lists them; `./test` installs the tools and runs them.
+pub fn require_python_tool(package: &str) {
     let install = "run ./test, which installs it into .venv/ (or `pip install -r \
                    tests/requirements.txt` and point SHIPSTAR_PYTHON at that Python)";
     let requirements = std::fs::read_to_string(repo_path("tests/requirements.txt"))
@@ -618,22 +617,20 @@ pub fn require_python_tool(package: &str, version_args: &[&str]) {
         .trim()
         .to_string();
     let output = Command::new(python())
-        .args(["-m"])
-        .args(version_args)
+        .args([
+            "-c",
+            "import importlib.metadata, sys; print(importlib.metadata.version(sys.argv[1]))",
+            package,
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|err| panic!("cannot run {}: {err}; {install}", python()));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert!(
         output.status.success(),
         "{package} is not installed ({}); {install}",
-        all.trim()
+        String::from_utf8_lossy(&output.stderr).trim()
     );
-    let installed = all.split_whitespace().last().unwrap_or_default();
+    let installed = String::from_utf8_lossy(&output.stdout).trim().to_string();
     assert_eq!(
         installed, pinned,
         "{package} {installed} is installed but the tests pin {pinned}; {install}"

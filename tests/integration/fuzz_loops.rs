@@ -220,3 +220,34 @@ fn wire_target_on_generated_input() {
         bodies::wire(input.get(1..).unwrap_or_default());
     }
 }
+
+#[test]
+fn mcp_target_on_generated_input() {
+    let mut gen = Gen(0x5eed_0005);
+    let meta = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#;
+    let messages = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}"#.to_string(),
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_string(),
+        r#"{"jsonrpc":"2.0","id":"a","method":"tools/list","params":{}}"#.to_string(),
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_changelogs","arguments":{"limit":5,"offset":0}}}"#.to_string(),
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_changelog","arguments":{"slug":"a-b"}}}"#.to_string(),
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"list_drafts","arguments":{"type":"kb"}}}"#.to_string(),
+        r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"create_content","arguments":{"type":"changelog","title":"T","content":"{\"title\":\"T\",\"entries\":[]}"}}}"#.to_string(),
+        r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"update_content","arguments":{"id":"7d4e3c1a-0000-4000-8000-000000000000","title":""}}}"#.to_string(),
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"publish_content","arguments":{"id":"x","slug":"--"}}}"#.to_string(),
+        format!(r#"{{"jsonrpc":"2.0","id":8,"method":"server/discover","params":{{{meta}}}}}"#),
+        format!(r#"{{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{{{meta},"name":"list_changelogs","arguments":{{}}}}}}"#),
+        r#"{"jsonrpc":"2.0","id":10,"result":{}}"#.to_string(),
+        r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"x"}]"#.to_string(),
+    ];
+    for _ in 0..2000 {
+        let mut input = vec![gen.next() as u8];
+        let message = &messages[gen.below(messages.len())];
+        input.extend(if gen.below(4) == 0 {
+            gen.bytes(80, JSON)
+        } else {
+            gen.mutate(message.as_bytes())
+        });
+        bodies::mcp(&input);
+    }
+}

@@ -15,6 +15,7 @@ mod http11;
 mod keepalive;
 mod keys;
 mod malformed;
+mod mcp;
 mod openapi;
 mod operations;
 mod public_content;

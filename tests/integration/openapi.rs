@@ -43,6 +43,7 @@ fn openapi_json_is_an_openapi_3_1_document_with_validators_and_no_cors() {
         ("/api/v1/me", "get"),
         ("/api/v1/changelogs/feed", "get"),
         ("/api/internal/content/{content_id}/publish", "post"),
+        ("/mcp", "post"),
         (DOCUMENT, "get"),
     ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
@@ -205,16 +206,21 @@ fn run_schemathesis(server: &TestServer, fixture: &Fixture) -> (bool, String) {
 #[test]
 #[ignore = "needs schemathesis: run ./test"]
 fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_describe() {
-    require_python_tool("schemathesis", &["schemathesis.cli", "--version"]);
+    require_python_tool("schemathesis");
     let server =
         TestServer::start_with(Options::default().env("SHIPSTAR_ALLOW_REGISTRATION", "true"));
     let fixture = prepare(&server);
     let doc = server.get(DOCUMENT).send().json();
+    // Every operation under /api/. The MCP endpoint is documented too but left out of this run:
+    // its body is JSON-RPC, whose methods and tool arguments an OpenAPI schema cannot describe
+    // closely enough for generated cases to mean anything; tests/integration/mcp.rs checks each
+    // of its rules, and the `mcp` fuzz target (and its seeded loop) fuzzes its body.
     let operations: usize = doc["paths"]
         .as_object()
         .unwrap()
-        .values()
-        .map(|item| item.as_object().unwrap().len())
+        .iter()
+        .filter(|(path, _)| path.starts_with("/api/"))
+        .map(|(_, item)| item.as_object().unwrap().len())
         .sum();
 
     let (passed, output) = run_schemathesis(&server, &fixture);

@@ -736,7 +736,7 @@ fn readme_shell_script_example_runs() {
 #[test]
 #[ignore = "needs pytest: run ./test"]
 fn readme_pytest_fixture_example_runs() {
-    require_python_tool("pytest", &["pytest", "--version"]);
+    require_python_tool("pytest");
     let dir = temp_dir();
     let out = Command::new(python())
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])

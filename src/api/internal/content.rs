@@ -14,6 +14,7 @@ use crate::store::{
     Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Project,
 };
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// Longest public slug, as the public routes accept.
 pub const MAX_PUBLIC_SLUG_CHARS: usize = content::MAX_PUBLIC_SLUG_CHARS;
@@ -23,7 +24,11 @@ const OTHER_PROJECT: &str = "This resource belongs to another project";
 
 /// Checks that `caller` may work on content of `project_id`: a key only on its own project,
 /// a person as a member of the project's team. 404 for an unknown project.
-fn admit_to_project(app: &App, caller: &Caller, project_id: &str) -> Result<Project, Error> {
+pub(crate) fn admit_to_project(
+    app: &App,
+    caller: &Caller,
+    project_id: &str,
+) -> Result<Project, Error> {
     match caller {
         Caller::Session(session) => Ok(project_role(app, &session.user, project_id)?.0),
         Caller::Key(key) => {
@@ -44,13 +49,18 @@ fn admit_to_project(app: &App, caller: &Caller, project_id: &str) -> Result<Proj
 /// project or team).
 fn content_access(app: &App, ctx: &Ctx<'_>) -> Result<Content, Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
+    content_for(app, &caller, ctx.params.get("content_id"))
+}
+
+/// The item with id `id`, if `caller` may work on it: 404 unknown (or not a UUID), 403 an item
+/// of another project (for a key) or of another team (for a person).
+pub(crate) fn content_for(app: &App, caller: &Caller, id: &str) -> Result<Content, Error> {
     let not_found = || Error::NotFound("Content not found".into());
-    let id = ctx.params.get("content_id");
     if !crate::ids::is_uuid(id) {
         return Err(not_found());
     }
     let item = app.store.content_by_id(id)?.ok_or_else(not_found)?;
-    match &caller {
+    match caller {
         Caller::Key(key) if key.key.project_id != item.project_id => {
             Err(Error::Forbidden(OTHER_PROJECT.into()))
         }
@@ -60,6 +70,15 @@ fn content_access(app: &App, ctx: &Ctx<'_>) -> Result<Content, Error> {
             Ok(item)
         }
     }
+}
+
+/// The problem of a `type` that names no kind of content.
+pub(crate) fn kind_problem(loc: &[&str]) -> FieldError {
+    FieldError::new(
+        loc,
+        "value_error",
+        "Input should be 'changelog', 'blog' or 'kb'",
+    )
 }
 
 /// A 422 at `loc` unless the period ends no earlier than it starts.
@@ -110,7 +129,19 @@ pub fn post_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
     let project = admit_to_project(app, &caller, ctx.params.get("project_id"))?;
     let body = extract::json_object(ctx.req)?;
-    let mut fields = JsonFields::new(&body);
+    let item = create(app, project, &body)?;
+    Ok(Response::json(201, &dto::content_internal(&item)))
+}
+
+/// Creates a draft in `project` from the fields of a create request (`type`, `title`,
+/// `content`, `period_start`, `period_end`), checked by every rule of the route: each problem
+/// is reported (located under `body`) and nothing is written unless all pass.
+pub(crate) fn create(
+    app: &App,
+    project: Project,
+    body: &Map<String, Value>,
+) -> Result<Content, Error> {
+    let mut fields = JsonFields::new(body);
     let kind = match body.get("type") {
         None => {
             fields.problems.push(FieldError::missing(&["body", "type"]));
@@ -119,11 +150,7 @@ pub fn post_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         Some(value) => {
             let kind = value.as_str().and_then(ContentKind::parse);
             if kind.is_none() {
-                fields.problems.push(FieldError::new(
-                    &["body", "type"],
-                    "value_error",
-                    "Input should be 'changelog', 'blog' or 'kb'",
-                ));
+                fields.problems.push(kind_problem(&["body", "type"]));
             }
             kind
         }
@@ -155,8 +182,7 @@ pub fn post_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         period_start,
         period_end,
     };
-    let item = app.store.create_content(&new, app.clock.now_secs())?;
-    Ok(Response::json(201, &dto::content_internal(&item)))
+    app.store.create_content(&new, app.clock.now_secs())
 }
 
 /// `GET /api/internal/projects/{project_id}/content`: `?type=&published=`, paginated,
@@ -170,11 +196,7 @@ pub fn get_content_list(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let kind = query.optional("type", &mut problems).and_then(|text| {
         let kind = ContentKind::parse(text);
         if kind.is_none() {
-            problems.push(FieldError::new(
-                &["query", "type"],
-                "value_error",
-                "Input should be 'changelog', 'blog' or 'kb'",
-            ));
+            problems.push(kind_problem(&["query", "type"]));
         }
         kind
     });
@@ -198,7 +220,19 @@ pub fn get_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 pub fn patch_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let item = content_access(app, ctx)?;
     let body = extract::json_object(ctx.req)?;
-    let mut fields = JsonFields::new(&body);
+    let item = update(app, &item, &body)?;
+    Ok(ok(&dto::content_internal(&item)))
+}
+
+/// Changes `item` by the fields of a change request (`title`, `content`, `period_start`,
+/// `period_end`; any left out stay as they are), checked by every rule of the route. Other
+/// members of `body` are ignored.
+pub(crate) fn update(
+    app: &App,
+    item: &Content,
+    body: &Map<String, Value>,
+) -> Result<Content, Error> {
+    let mut fields = JsonFields::new(body);
     // Title and content may be left out but not cleared: null is refused, not ignored.
     let title = match body.get("title") {
         Some(_) => fields.string("title", 1, content::MAX_TITLE_CHARS),
@@ -234,10 +268,8 @@ pub fn patch_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         period_start,
         period_end,
     };
-    let item = app
-        .store
-        .update_content(&item.id, &changes, app.clock.now_secs())?;
-    Ok(ok(&dto::content_internal(&item)))
+    app.store
+        .update_content(&item.id, &changes, app.clock.now_secs())
 }
 
 /// `POST /api/internal/content/{content_id}/publish`: `{"slug"?}`. Without a slug, the
@@ -245,7 +277,19 @@ pub fn patch_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 pub fn post_publish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let item = content_access(app, ctx)?;
     let body = extract::optional_json_object(ctx.req)?;
-    let mut fields = JsonFields::new(&body);
+    let published = publish(app, &item, &body)?;
+    Ok(ok(&dto::content_internal(&published)))
+}
+
+/// Publishes `item` under `body["slug"]` when given (422 when not a valid slug, 409 when
+/// another item of its kind has it), else under its earlier slug, else under one made from
+/// its title. Other members of `body` are ignored.
+pub(crate) fn publish(
+    app: &App,
+    item: &Content,
+    body: &Map<String, Value>,
+) -> Result<Content, Error> {
+    let mut fields = JsonFields::new(body);
     let requested = fields.optional_string("slug", 1, MAX_PUBLIC_SLUG_CHARS);
     if let Some(text) = &requested {
         if !slug::is_valid(text, MAX_PUBLIC_SLUG_CHARS) {
@@ -254,24 +298,27 @@ pub fn post_publish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     }
     fields.finish()?;
     let now = app.clock.now_secs();
-    let published = match requested.or_else(|| item.public_slug.clone()) {
-        Some(chosen) => app.store.publish_content(&item.id, &chosen, now)?,
+    match requested.or_else(|| item.public_slug.clone()) {
+        Some(chosen) => app.store.publish_content(&item.id, &chosen, now),
         None => {
             let base = slug::from_name(&item.title, item.kind.as_str(), slug::MAX_SLUG_CHARS);
-            app.store.publish_content_derived(&item.id, &base, now)?
+            app.store.publish_content_derived(&item.id, &base, now)
         }
-    };
-    Ok(ok(&dto::content_internal(&published)))
+    }
 }
 
 /// `POST /api/internal/content/{content_id}/unpublish`: off every public endpoint and feed
 /// from the next request on.
 pub fn post_unpublish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let item = content_access(app, ctx)?;
-    let item = app
-        .store
-        .unpublish_content(&item.id, app.clock.now_secs())?;
+    let item = unpublish(app, &item)?;
     Ok(ok(&dto::content_internal(&item)))
+}
+
+/// Takes `item` off every public endpoint and feed from the next request on; its slug is kept
+/// for a later publish.
+pub(crate) fn unpublish(app: &App, item: &Content) -> Result<Content, Error> {
+    app.store.unpublish_content(&item.id, app.clock.now_secs())
 }
 
 /// `DELETE /api/internal/content/{content_id}` → 204.
