@@ -157,8 +157,9 @@ fn loose_request(text: &str) -> Request {
 }
 
 /// The server's HTTP/1.1 reading and writing on arbitrary bytes: finding the end of a head
-/// (also when it arrives in two pieces), parsing it, framing its body, reading a chunk size,
-/// and writing an answer with the parsed headers echoed back. What the parser accepts must be
+/// (also when it arrives in two pieces), parsing it, checking its `Host`, framing its body,
+/// reading a chunk size and a trailer line, and writing an answer with the parsed headers
+/// echoed back. What the parser accepts must be
 /// what the rest of the server relies on: an origin-form target, token names in lower case,
 /// values without control characters, and an answer that cannot be split by a header value.
 pub fn wire(data: &[u8]) {
@@ -168,6 +169,7 @@ pub fn wire(data: &[u8]) {
         assert_eq!(wire::head_end(data, split), end, "resumed search differs");
     }
     let _ = wire::chunk_size(data);
+    let _ = wire::is_field_line(data);
     let Some(end) = end else {
         return;
     };
@@ -176,6 +178,10 @@ pub fn wire(data: &[u8]) {
     };
     assert!(head.target.starts_with('/'), "target {:?}", head.target);
     assert!(head.minor_version <= 1);
+    if let Some(authority) = &head.authority {
+        assert!(!authority.is_empty() && !authority.contains(['@', '/', '?', '#']));
+    }
+    let _ = wire::check_host(&head);
     for (name, value) in &head.headers {
         assert!(!name.is_empty() && *name == name.to_ascii_lowercase());
         assert!(!value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0));

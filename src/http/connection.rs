@@ -153,7 +153,8 @@ impl Connection {
         };
         let exchange = Exchange {
             minor_version: head.minor_version,
-            head_only: head.method.eq_ignore_ascii_case("HEAD"),
+            // Methods are case-sensitive: `head` is no `HEAD` (and is refused by the router).
+            head_only: head.method == "HEAD",
             keep_alive: head.wants_keep_alive(),
             started,
             refused: false,
@@ -170,9 +171,12 @@ impl Connection {
                     refused: true,
                     ..exchange
                 },
-                Some((head.method.to_ascii_uppercase(), path.to_string())),
+                Some((head.method.clone(), path.to_string())),
             )
         };
+        if let Err(err) = wire::check_host(&head) {
+            return refused(err.status(), err.detail());
+        }
         let framing = match wire::framing(&head) {
             Ok(framing) => framing,
             Err(err) => return refused(err.status(), err.detail()),
@@ -199,12 +203,19 @@ impl Connection {
     }
 
     /// Sends `100 Continue` when the client waits for it before sending its body; an
-    /// expectation other than `100-continue` is answered 417.
+    /// expectation other than `100-continue` (in any `Expect` line or list item; the field is
+    /// case-insensitive, RFC 9110 section 10.1.1) is answered 417.
     fn answer_expectation(&mut self, head: &Head) -> Result<(), u16> {
-        let Some(expect) = head.values("expect").next() else {
+        let mut expectations = head
+            .values("expect")
+            .flat_map(|value| value.split(','))
+            .map(|item| item.trim_matches([' ', '\t']))
+            .filter(|item| !item.is_empty())
+            .peekable();
+        if expectations.peek().is_none() {
             return Ok(());
-        };
-        if !expect.eq_ignore_ascii_case("100-continue") {
+        }
+        if !expectations.all(|item| item.eq_ignore_ascii_case("100-continue")) {
             return Err(417);
         }
         // An HTTP/1.0 client does not know 100; one that already sent its body needs none.
@@ -354,54 +365,65 @@ impl Connection {
         Ok(())
     }
 
-    /// Reads a chunked body and its trailer section (which is dropped), refusing it as soon as
-    /// it passes `max_body_bytes`.
+    /// Reads a chunked body and its trailer section (which is checked and dropped), refusing it
+    /// as soon as it passes `max_body_bytes`. Every line must end in CRLF: RFC 9112 section
+    /// 7.1 has no bare-LF allowance for the chunked coding, and a bare LF read one way here and
+    /// another way by a proxy in front is how chunked bodies are smuggled. Chunk extensions
+    /// (ignored) and trailer fields (dropped) may take [`MAX_HEADER_BYTES`] each in all, as
+    /// section 7.1.1 asks a server to limit them.
     fn read_chunked(&mut self, deadline: Instant) -> Result<Vec<u8>, BodyError> {
         let mut body = Vec::new();
+        let mut extension_bytes = 0;
         loop {
-            let line = self.read_line(deadline, MAX_CHUNK_LINE_BYTES)?;
+            let line = self.read_crlf_line(deadline, MAX_CHUNK_LINE_BYTES)?;
             let size = wire::chunk_size(&line).ok_or(BodyError::Malformed)?;
+            extension_bytes += line.iter().skip_while(|b| b.is_ascii_hexdigit()).count();
+            if extension_bytes > MAX_HEADER_BYTES {
+                return Err(BodyError::Malformed);
+            }
             if size == 0 {
                 break;
             }
-            if body.len() as u64 + size > self.max_body_bytes {
+            if (body.len() as u64).saturating_add(size) > self.max_body_bytes {
                 return Err(BodyError::TooLarge);
             }
             // Bounded by `max_body_bytes` just above.
             let size = usize::try_from(size).map_err(|_| BodyError::TooLarge)?;
             self.read_exact_into(&mut body, size, deadline)?;
-            if !self.read_line(deadline, 0)?.is_empty() {
+            // The chunk data ends with CRLF and nothing else.
+            if !self.read_crlf_line(deadline, 0)?.is_empty() {
                 return Err(BodyError::Malformed);
             }
         }
         let mut trailer_bytes = 0;
         loop {
-            let line = self.read_line(deadline, MAX_CHUNK_LINE_BYTES)?;
+            let line = self.read_crlf_line(deadline, MAX_CHUNK_LINE_BYTES)?;
             if line.is_empty() {
                 return Ok(body);
             }
             trailer_bytes += line.len();
-            if trailer_bytes > MAX_HEADER_BYTES {
+            if trailer_bytes > MAX_HEADER_BYTES || !wire::is_field_line(&line) {
                 return Err(BodyError::Malformed);
             }
         }
     }
 
-    /// Reads one line (ended by LF or CRLF, which is not returned) of at most `max` bytes.
-    fn read_line(&mut self, deadline: Instant, max: usize) -> Result<Vec<u8>, BodyError> {
+    /// Reads one line ended by CRLF (which is not returned) of at most `max` bytes; a bare LF
+    /// is malformed.
+    fn read_crlf_line(&mut self, deadline: Instant, max: usize) -> Result<Vec<u8>, BodyError> {
         let mut searched = 0;
         loop {
             let unread = self.unread();
             if let Some(at) = unread[searched..].iter().position(|&b| b == b'\n') {
                 let end = searched + at;
-                let line = match &unread[..end] {
-                    [rest @ .., b'\r'] => rest.to_vec(),
-                    line => line.to_vec(),
+                let [line @ .., b'\r'] = &unread[..end] else {
+                    return Err(BodyError::Malformed);
                 };
-                self.pos += end + 1;
                 if line.len() > max {
                     return Err(BodyError::Malformed);
                 }
+                let line = line.to_vec();
+                self.pos += end + 1;
                 return Ok(line);
             }
             searched = unread.len();
@@ -490,7 +512,9 @@ mod tests {
         assert!(connection.socket_timeout < timeout - DEADLINE_SLACK);
         // The next request comes only once the connection is idle.
         let mut client = sender.join().unwrap();
-        client.write_all(b"GET /next HTTP/1.1\r\n\r\n").unwrap();
+        client
+            .write_all(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         let Incoming::Request(next, _) = connection.next_request(&mut || began += 1) else {
             panic!("no second request");
         };
@@ -512,5 +536,138 @@ mod tests {
             }
             _ => panic!("the trickled request was not refused"),
         }
+    }
+
+    /// What the connection makes of `bytes` sent at once (the client stays open meanwhile).
+    fn incoming(bytes: &[u8]) -> Incoming {
+        let (mut connection, mut client) = pair(Duration::from_secs(2));
+        client.write_all(bytes).unwrap();
+        let incoming = connection.next_request(&mut || {});
+        drop(client);
+        incoming
+    }
+
+    /// The status and detail of a refusal, asserting that it closes the connection.
+    fn refusal(bytes: &[u8]) -> (u16, String) {
+        match incoming(bytes) {
+            Incoming::Refused(response, exchange, _) => {
+                assert!(!exchange.keep_alive && exchange.refused);
+                let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+                (
+                    response.status,
+                    body["detail"].as_str().unwrap().to_string(),
+                )
+            }
+            Incoming::Request(request, _) => panic!("served {request:?}"),
+            Incoming::Closed => panic!("closed without an answer"),
+        }
+    }
+
+    fn chunked(chunks: &str) -> Vec<u8> {
+        format!("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{chunks}")
+            .into_bytes()
+    }
+
+    #[test]
+    fn every_line_of_a_chunked_body_ends_in_crlf() {
+        let malformed = (400, String::from("Malformed chunked body"));
+        for bad in [
+            "3\nabc\r\n0\r\n\r\n",
+            "3\r\nabc\n0\r\n\r\n",
+            "3\r\nabc\r\n0\n\r\n",
+            "3\r\nabc\r\n0\r\n\n",
+            "3\r\nabc\r\n0\r\nX: y\n\r\n",
+            "3\r\nabc\r\r\n0\r\n\r\n",
+            "3 \r\nabc\r\n0\r\n\r\n",
+            "3\r\nabcd\r\n0\r\n\r\n",
+            "3\r\nabc\r\n0\r\nnot a field\r\n\r\n",
+            "3\r\nabc\r\n0\r\nX: y\r\n folded\r\n\r\n",
+        ] {
+            assert_eq!(refusal(&chunked(bad)), malformed, "{bad:?}");
+        }
+        let Incoming::Request(request, exchange) = incoming(&chunked(
+            "3 ; a = \"b\"\r\nabc\r\n1\r\nd\r\n0\r\nX: y\r\n\r\n",
+        )) else {
+            panic!("a valid chunked body was refused");
+        };
+        assert_eq!(request.body, b"abcd");
+        assert!(exchange.keep_alive);
+    }
+
+    #[test]
+    fn chunk_extensions_are_bounded_in_all() {
+        let extension = format!(";x={}", "a".repeat(4000));
+        let lines = format!("1{extension}\r\nz\r\n").repeat(MAX_HEADER_BYTES / 4000);
+        let Incoming::Request(request, _) = incoming(&chunked(&format!("{lines}0\r\n\r\n"))) else {
+            panic!("extensions within the bound were refused");
+        };
+        assert_eq!(request.body.len(), MAX_HEADER_BYTES / 4000);
+        let (status, _) = refusal(&chunked(&format!("{lines}1{extension}\r\nz\r\n0\r\n\r\n")));
+        assert_eq!(status, 400);
+    }
+
+    #[test]
+    fn a_chunk_size_beyond_u64_is_413() {
+        let (status, _) = refusal(&chunked("fffffffffffffffffffff\r\n"));
+        assert_eq!(status, 413);
+    }
+
+    #[test]
+    fn bad_host_and_http_1_0_chunked_are_refused_and_closed() {
+        assert_eq!(
+            refusal(b"GET / HTTP/1.1\r\n\r\n"),
+            (400, String::from("Missing Host header"))
+        );
+        assert_eq!(
+            refusal(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            (400, String::from("Repeated Host header"))
+        );
+        assert_eq!(
+            refusal(b"GET / HTTP/1.1\r\nHost: a\xc2\xa0\r\n\r\n"),
+            (400, String::from("Malformed Host header"))
+        );
+        assert_eq!(
+            refusal(
+                b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n\
+                  0\r\n\r\n"
+            ),
+            (
+                400,
+                String::from("Transfer-Encoding in an HTTP/1.0 request")
+            )
+        );
+        assert_eq!(
+            refusal(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \xc2\xa03\r\n\r\nabc"),
+            (400, String::from("Malformed Content-Length"))
+        );
+    }
+
+    #[test]
+    fn methods_keep_their_case_and_only_head_in_capitals_is_bodiless() {
+        let Incoming::Request(request, exchange) = incoming(b"head / HTTP/1.1\r\nHost: x\r\n\r\n")
+        else {
+            panic!("not served");
+        };
+        assert_eq!(request.method, "head");
+        assert!(!exchange.head_only);
+        let Incoming::Request(_, exchange) = incoming(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n") else {
+            panic!("not served");
+        };
+        assert!(exchange.head_only);
+    }
+
+    #[test]
+    fn any_expectation_but_100_continue_is_417() {
+        for expect in [
+            "Expect: 100-continue, x\r\n",
+            "Expect: 100-continue\r\nExpect: x\r\n",
+        ] {
+            let request =
+                format!("POST / HTTP/1.1\r\nHost: x\r\n{expect}Content-Length: 1\r\n\r\na");
+            assert_eq!(refusal(request.as_bytes()).0, 417, "{expect:?}");
+        }
+        let request =
+            b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\na";
+        assert!(matches!(incoming(request), Incoming::Request(..)));
     }
 }

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 /// One HTTP request with its body fully read (bounded by `max_body_bytes`).
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// Upper-case method, e.g. `GET`.
+    /// The method as sent, e.g. `GET`. Methods are case-sensitive (RFC 9110 section 9.1):
+    /// `delete` is not `DELETE`, and matches no route.
     pub method: String,
     /// The path part of the request target, still percent-encoded, without the query.
     pub path: String,
@@ -23,14 +24,15 @@ pub struct Request {
 }
 
 impl Request {
-    /// A request for tests and internal use: no headers, no body, no peer.
+    /// A request for tests and internal use: no headers, no body, no peer. The method is kept
+    /// as given, as the server keeps it.
     pub fn new(method: &str, target: &str) -> Self {
         let (path, query) = match target.split_once('?') {
             Some((path, query)) => (path, query),
             None => (target, ""),
         };
         Request {
-            method: method.to_ascii_uppercase(),
+            method: method.to_string(),
             path: path.to_string(),
             query: query.to_string(),
             headers: Vec::new(),
@@ -89,7 +91,8 @@ impl Request {
                 .split(';')
                 .next()
                 .unwrap_or_default()
-                .trim()
+                // Optional white space is SP and HTAB only, never other Unicode white space.
+                .trim_matches([' ', '\t'])
                 .to_ascii_lowercase()
         })
     }
@@ -101,8 +104,13 @@ mod tests {
 
     #[test]
     fn target_splits_into_path_and_query() {
-        let req = Request::new("get", "/api/v1/blogs?limit=5&offset=1");
+        let req = Request::new("GET", "/api/v1/blogs?limit=5&offset=1");
         assert_eq!(req.method, "GET");
+        assert_eq!(
+            Request::new("get", "/").method,
+            "get",
+            "methods keep their case"
+        );
         assert_eq!(req.path, "/api/v1/blogs");
         assert_eq!(req.query, "limit=5&offset=1");
     }

@@ -4,9 +4,27 @@
 //!
 //! The parser is strict where leniency has caused request smuggling or header injection in
 //! other servers: no whitespace before a field's colon, no folded lines, no control bytes, one
-//! agreed `Content-Length`, and never both `Content-Length` and `Transfer-Encoding`. It is
-//! lenient where RFC 9112 asks for it: empty lines before the request line are skipped, a bare
-//! LF ends a line, and an absolute-form target is reduced to its path.
+//! agreed `Content-Length`, never both `Content-Length` and `Transfer-Encoding`, no
+//! `Transfer-Encoding` in HTTP/1.0, optional white space that is SP and HTAB only (never other
+//! Unicode white space), a chunked body that follows its grammar exactly (CRLF line ends), and
+//! exactly one valid `Host` (RFC 9112 section 3.2). It is lenient where RFC 9112 allows it:
+//! empty lines before the request line are skipped, a bare LF ends a line of the head (section
+//! 2.2; not of a chunked body, whose grammar has no such allowance), and an absolute-form target
+//! is reduced to its path. Methods are case-sensitive and kept as sent (RFC 9110 section 9.1).
+//!
+//! Where the parser is stricter than the grammar (on purpose):
+//! - a field value must be UTF-8 (handlers get `String`s); RFC 9110 allows any obs-text;
+//! - control bytes other than HTAB are refused in field values, where RFC 9110 section 5.5
+//!   lets a recipient keep them;
+//! - empty list elements in `Transfer-Encoding` and `Content-Length` are refused, where RFC
+//!   9110 section 5.6.1.2 asks a recipient to ignore a few: a framing header that two parsers
+//!   might read two ways is refused rather than guessed at;
+//! - an empty `Host` is refused: an `http` URI must have a non-empty host (RFC 9110 section
+//!   4.2.1), and RFC 9112 section 3.3 lets a server reject a request whose target URI has none.
+//!
+//! And more lenient (on purpose): the request target may hold any visible ASCII, not only what
+//! `origin-form` allows, because browsers send `|`, `^`, `{`, `}`, `[` and `]` unescaped (the
+//! WHATWG URL standard leaves them so); such a path simply matches no route.
 
 use super::Request;
 use std::net::IpAddr;
@@ -20,10 +38,13 @@ pub const MAX_HEADER_FIELDS: usize = 100;
 /// A parsed request head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
-    /// The method as sent (a token; case is kept).
+    /// The method as sent (a token; methods are case-sensitive, so case is kept).
     pub method: String,
     /// The request target in origin form (`/path?query`), still percent-encoded.
     pub target: String,
+    /// The authority (`host[:port]`) of an absolute-form target, which stands for `Host`
+    /// (RFC 9112 section 3.2.2); `None` for an origin-form target.
+    pub authority: Option<String>,
     /// The minor HTTP version: 0 for HTTP/1.0, 1 for HTTP/1.1 (and any later 1.x).
     pub minor_version: u8,
     /// Header names in lower case with their values (surrounding blanks removed), in order.
@@ -43,21 +64,28 @@ impl Head {
     pub fn connection_has(&self, option: &str) -> bool {
         self.values("connection")
             .flat_map(|value| value.split(','))
-            .any(|item| item.trim().eq_ignore_ascii_case(option))
+            .any(|item| trim_ows(item).eq_ignore_ascii_case(option))
     }
 
-    /// The request handlers see: the method in upper case, the target split into path and
-    /// query, and `body`. Its request id is left empty for the server to fill in.
+    /// The request handlers see: the method as sent (case-sensitive: `delete` is not
+    /// `DELETE`), the target split into path and query, and `body`. For an absolute-form
+    /// target, `Host` carries the target's authority, as the received `Host` must be ignored
+    /// then (RFC 9112 section 3.2.2). Its request id is left empty for the server to fill in.
     pub fn into_request(self, body: Vec<u8>, peer: Option<IpAddr>) -> Request {
         let (path, query) = match self.target.split_once('?') {
             Some((path, query)) => (path.to_string(), query.to_string()),
             None => (self.target, String::new()),
         };
+        let mut headers = self.headers;
+        if let Some(authority) = self.authority {
+            headers.retain(|(name, _)| name != "host");
+            headers.push(("host".into(), authority));
+        }
         Request {
-            method: self.method.to_ascii_uppercase(),
+            method: self.method,
             path,
             query,
-            headers: self.headers,
+            headers,
             body,
             peer,
             request_id: String::new(),
@@ -164,7 +192,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Head, HeadError> {
         line => line,
     });
     let request_line = lines.next().unwrap_or_default();
-    let (method, target, minor_version) = parse_request_line(request_line)?;
+    let (method, target, authority, minor_version) = parse_request_line(request_line)?;
     let mut headers = Vec::new();
     for line in lines {
         if line.is_empty() {
@@ -178,12 +206,17 @@ pub fn parse_head(buf: &[u8]) -> Result<Head, HeadError> {
     Ok(Head {
         method,
         target,
+        authority,
         minor_version,
         headers,
     })
 }
 
-fn parse_request_line(line: &[u8]) -> Result<(String, String, u8), HeadError> {
+/// The method, the origin-form target, the authority of an absolute-form target, and the
+/// minor version of a request line (RFC 9112 section 3).
+type RequestLine = (String, String, Option<String>, u8);
+
+fn parse_request_line(line: &[u8]) -> Result<RequestLine, HeadError> {
     const BAD: HeadError = HeadError::Malformed("Malformed request line");
     let mut parts = line.split(|&b| b == b' ');
     let (Some(method), Some(target), Some(version), None) =
@@ -209,21 +242,24 @@ fn parse_request_line(line: &[u8]) -> Result<(String, String, u8), HeadError> {
         }
         _ => return Err(BAD),
     };
-    let target = origin_form(target).ok_or(BAD)?;
-    // Both are checked ASCII above.
+    let (target, authority) = origin_form(target).ok_or(BAD)?;
+    // All three are checked ASCII above.
     Ok((
         String::from_utf8_lossy(method).into_owned(),
-        String::from_utf8_lossy(target).into_owned(),
+        target,
+        authority.map(|authority| String::from_utf8_lossy(authority).into_owned()),
         minor_version,
     ))
 }
 
-/// The origin form of a request target: itself when it starts with `/`, the path (and query)
-/// of an absolute-form `http://host/path` target; `None` for anything else (`*`, authority
-/// form), which no route of ours serves.
-fn origin_form(target: &[u8]) -> Option<&[u8]> {
+/// The origin form of a request target with the authority of an absolute-form one: itself
+/// when it starts with `/`; for `http://authority/path?query` (`http` or `https`, any case) the
+/// path and query (`/` when the path is empty, RFC 9112 section 3.2.1) and the authority, which
+/// must be a non-empty host with an optional port and no user info (RFC 9110 sections 4.2.1
+/// and 4.2.4); `None` for anything else (`*`, authority form), which no route of ours serves.
+fn origin_form(target: &[u8]) -> Option<(String, Option<&[u8]>)> {
     if target.first() == Some(&b'/') {
-        return Some(target);
+        return Some((String::from_utf8_lossy(target).into_owned(), None));
     }
     let lower = target.get(..8).map(<[u8]>::to_ascii_lowercase)?;
     let after_scheme = if lower.starts_with(b"http://") {
@@ -233,11 +269,101 @@ fn origin_form(target: &[u8]) -> Option<&[u8]> {
     } else {
         return None;
     };
-    match after_scheme.iter().position(|&b| b == b'/' || b == b'?') {
-        Some(at) if after_scheme[at] == b'/' => Some(&after_scheme[at..]),
-        // "http://host" and "http://host?q" name the root; the query of the latter is dropped
-        // with the authority, as no route reads a query on "/".
-        _ => Some(b"/"),
+    let end = after_scheme
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(after_scheme.len());
+    let (authority, rest) = after_scheme.split_at(end);
+    if !is_host_and_port(authority) {
+        return None;
+    }
+    let rest = String::from_utf8_lossy(rest);
+    let path = if rest.starts_with('/') {
+        rest.into_owned()
+    } else {
+        format!("/{rest}")
+    };
+    Some((path, Some(authority)))
+}
+
+/// Whether `value` is `uri-host [ ":" port ]` (RFC 9110 section 7.2, RFC 3986 section 3.2)
+/// with a non-empty host: a bracketed IPv6 address or IPvFuture, or a reg-name (which covers
+/// IPv4 addresses) of unreserved characters, sub-delims and percent escapes; the port is
+/// decimal digits (possibly none, as the grammar allows).
+fn is_host_and_port(value: &[u8]) -> bool {
+    let (host_ok, port) = if let Some(inner) = value.strip_prefix(b"[") {
+        match inner.iter().position(|&b| b == b']') {
+            Some(close) => (is_ip_literal(&inner[..close]), &inner[close + 1..]),
+            None => return false,
+        }
+    } else {
+        let end = value.iter().position(|&b| b == b':').unwrap_or(value.len());
+        (is_reg_name(&value[..end]), &value[end..])
+    };
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    host_ok && port_ok
+}
+
+/// A non-empty `reg-name` of RFC 3986.
+fn is_reg_name(host: &[u8]) -> bool {
+    let mut rest = host;
+    while let [first, tail @ ..] = rest {
+        rest = match first {
+            b'%' => match tail {
+                [high, low, after @ ..] if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
+                    after
+                }
+                _ => return false,
+            },
+            b if is_unreserved(*b) || is_sub_delim(*b) => tail,
+            _ => return false,
+        };
+    }
+    !host.is_empty()
+}
+
+/// The inside of an RFC 3986 `IP-literal`: an IPv6 address or `v` HEXDIG+ `.` followed by
+/// unreserved, sub-delims or `:`.
+fn is_ip_literal(inner: &[u8]) -> bool {
+    if let [b'v' | b'V', rest @ ..] = inner {
+        let digits = rest.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        return match &rest[digits..] {
+            [b'.', tail @ ..] if digits > 0 && !tail.is_empty() => tail
+                .iter()
+                .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':'),
+            _ => false,
+        };
+    }
+    std::str::from_utf8(inner).is_ok_and(|text| text.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn is_sub_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+    )
+}
+
+/// The `Host` rule of RFC 9112 section 3.2: an HTTP/1.1 request without `Host`, and any request
+/// with more than one `Host` line or one whose value is not `uri-host [":" port]`, is 400. For
+/// an absolute-form target `Host` must still be there and valid, but its value is ignored
+/// (the target's authority stands for it, see [`Head::into_request`]).
+pub fn check_host(head: &Head) -> Result<(), HeadError> {
+    let mut hosts = head.values("host");
+    match (hosts.next(), hosts.next()) {
+        (None, _) if head.minor_version >= 1 => Err(HeadError::Malformed("Missing Host header")),
+        (None, _) => Ok(()),
+        (Some(_), Some(_)) => Err(HeadError::Malformed("Repeated Host header")),
+        (Some(value), None) if is_host_and_port(value.as_bytes()) => Ok(()),
+        (Some(_), None) => Err(HeadError::Malformed("Malformed Host header")),
     }
 }
 
@@ -264,6 +390,13 @@ fn parse_field(line: &[u8]) -> Result<(String, String), HeadError> {
     ))
 }
 
+/// Whether `line` (without its line end) is a `field-line` as the head accepts it: what a
+/// trailer section of a chunked body must consist of (RFC 9112 section 7.1.2).
+pub fn is_field_line(line: &[u8]) -> bool {
+    parse_field(line).is_ok()
+}
+
+/// `bytes` without the optional white space (`OWS`: SP and HTAB, nothing else) around it.
 fn trim_blanks(mut bytes: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = bytes {
         bytes = rest;
@@ -274,42 +407,62 @@ fn trim_blanks(mut bytes: &[u8]) -> &[u8] {
     bytes
 }
 
+/// [`trim_blanks`] on text: never `str::trim`, whose Unicode white space is no `OWS`.
+fn trim_ows(text: &str) -> &str {
+    text.trim_matches([' ', '\t'])
+}
+
 /// `tchar` of RFC 9110: the characters of methods and field names.
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// How the body of a request with this head is framed (RFC 9112 section 6.3).
+/// How the body of a request with this head is framed (RFC 9112 section 6).
 ///
 /// A request with both `Transfer-Encoding` and `Content-Length` is refused rather than
-/// guessed at, and so is a `Content-Length` whose values disagree or are not plain digits.
+/// guessed at, and so is a `Content-Length` whose values disagree or are not plain digits, a
+/// `Transfer-Encoding` whose codings are not tokens, in which `chunked` is not last or appears
+/// twice, and any `Transfer-Encoding` in an HTTP/1.0 request: RFC 9112 section 6.1 calls its
+/// framing faulty, and the safest reading is to refuse it (400) and close. List items are
+/// trimmed of SP and HTAB only, so a value padded with other white space is refused.
 pub fn framing(head: &Head) -> Result<Framing, HeadError> {
+    const BAD_CODING: HeadError = HeadError::Malformed("Malformed Transfer-Encoding");
     let mut codings = head
         .values("transfer-encoding")
         .flat_map(|value| value.split(','))
-        .map(str::trim)
+        .map(trim_ows)
         .peekable();
     let has_length = head.values("content-length").next().is_some();
     if codings.peek().is_some() {
+        if head.minor_version == 0 {
+            return Err(HeadError::Malformed(
+                "Transfer-Encoding in an HTTP/1.0 request",
+            ));
+        }
         if has_length {
             return Err(HeadError::Malformed(
                 "Both Content-Length and Transfer-Encoding",
             ));
         }
         let codings: Vec<&str> = codings.collect();
-        return match codings.as_slice() {
-            [only] if only.eq_ignore_ascii_case("chunked") => Ok(Framing::Chunked),
-            // Chunked must be last and appear once; anything else means the end of the body
-            // cannot be found, so the connection cannot be trusted either.
-            list if list.iter().any(|c| c.is_empty()) => {
-                Err(HeadError::Malformed("Malformed Transfer-Encoding"))
-            }
-            list if !list
-                .last()
-                .is_some_and(|last| last.eq_ignore_ascii_case("chunked")) =>
-            {
-                Err(HeadError::Malformed("Malformed Transfer-Encoding"))
-            }
+        // `transfer-coding = token *( OWS ";" OWS transfer-parameter )`: each coding's name
+        // must be a token; `chunked` takes no parameters.
+        let is_chunked = |coding: &str| coding.eq_ignore_ascii_case("chunked");
+        let names_are_tokens = codings.iter().all(|coding| {
+            let name = trim_ows(coding.split(';').next().unwrap_or_default());
+            !name.is_empty() && name.bytes().all(is_token_byte)
+        });
+        if !names_are_tokens {
+            return Err(BAD_CODING);
+        }
+        // Chunked must be last and appear once; anything else means the end of the body
+        // cannot be found, so the connection cannot be trusted either.
+        let chunked = codings.iter().filter(|coding| is_chunked(coding)).count();
+        if chunked != 1 || !codings.last().is_some_and(|last| is_chunked(last)) {
+            return Err(BAD_CODING);
+        }
+        return match codings.len() {
+            1 => Ok(Framing::Chunked),
             _ => Err(HeadError::UnsupportedCoding),
         };
     }
@@ -318,7 +471,7 @@ pub fn framing(head: &Head) -> Result<Framing, HeadError> {
         .values("content-length")
         .flat_map(|value| value.split(','))
     {
-        let digits = item.trim();
+        let digits = trim_ows(item);
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(HeadError::Malformed("Malformed Content-Length"));
         }
@@ -334,20 +487,86 @@ pub fn framing(head: &Head) -> Result<Framing, HeadError> {
     })
 }
 
-/// Parses the size line of a chunk (`1a3;name=value`), without its line ending.
+/// Parses a chunk-size line (`1a3;name=value`) without its CRLF, exactly as RFC 9112 section
+/// 7.1 writes it:
+///
+/// ```text
+/// chunk-size     = 1*HEXDIG
+/// chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+/// chunk-ext-name = token
+/// chunk-ext-val  = token / quoted-string
+/// ```
+///
+/// so white space is allowed only before a `;` or around an `=`, never alone after the size
+/// or at the end. `None` when the line breaks the grammar; a size too large for `u64` is
+/// `u64::MAX`, which is beyond any body limit. Extensions are checked and then ignored.
 pub fn chunk_size(line: &[u8]) -> Option<u64> {
-    let size = match line.iter().position(|&b| b == b';') {
-        Some(at) => &line[..at],
-        None => line,
-    };
-    let size = trim_blanks(size);
-    // 15 hex digits are far beyond any accepted body and cannot overflow u64.
-    if size.is_empty() || size.len() > 15 || !size.iter().all(u8::is_ascii_hexdigit) {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 || !is_chunk_ext(&line[digits..]) {
         return None;
     }
-    std::str::from_utf8(size)
-        .ok()
-        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+    Some(line[..digits].iter().fold(0u64, |size, &digit| {
+        // Checked ASCII hex above.
+        let value = char::from(digit).to_digit(16).unwrap_or(0);
+        size.saturating_mul(16).saturating_add(u64::from(value))
+    }))
+}
+
+/// Whether `ext` is a (possibly empty) `chunk-ext`.
+fn is_chunk_ext(mut ext: &[u8]) -> bool {
+    while !ext.is_empty() {
+        let [b';', rest @ ..] = skip_ows(ext) else {
+            return false;
+        };
+        let rest = skip_ows(rest);
+        let name = token_len(rest);
+        if name == 0 {
+            return false;
+        }
+        ext = &rest[name..];
+        if let [b'=', value @ ..] = skip_ows(ext) {
+            let value = skip_ows(value);
+            let len = match value.first() {
+                Some(b'"') => quoted_string_len(value),
+                _ => Some(token_len(value)).filter(|&len| len > 0),
+            };
+            let Some(len) = len else {
+                return false;
+            };
+            ext = &value[len..];
+        }
+    }
+    true
+}
+
+fn skip_ows(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+/// How many bytes at the start of `bytes` are token characters.
+fn token_len(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|&&b| is_token_byte(b)).count()
+}
+
+/// The length of the `quoted-string` (RFC 9110 section 5.6.4) that `bytes` starts with.
+fn quoted_string_len(bytes: &[u8]) -> Option<usize> {
+    let mut at = 1;
+    loop {
+        match *bytes.get(at)? {
+            b'"' => return Some(at + 1),
+            // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+            b'\\' => match *bytes.get(at + 1)? {
+                b'\t' | b' '..=b'~' | 0x80..=0xff => at += 2,
+                _ => return None,
+            },
+            // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+            b'\t' | b' '..=b'~' | 0x80..=0xff => at += 1,
+            _ => return None,
+        }
+    }
 }
 
 /// Writes an answer into `out`: the status line in the request's HTTP version, `headers`,
@@ -574,6 +793,122 @@ mod tests {
                 .target,
             "/"
         );
+        // An empty path is "/", and the query stays (RFC 9112 section 3.2.1).
+        assert_eq!(
+            head("GET http://example.com?q=1 HTTP/1.1\r\n\r\n")
+                .unwrap()
+                .target,
+            "/?q=1"
+        );
+        let parsed = head("GET http://[::1]:80/a HTTP/1.1\r\nHost: other\r\n\r\n").unwrap();
+        assert_eq!(parsed.authority.as_deref(), Some("[::1]:80"));
+        assert_eq!(head("GET /a HTTP/1.1\r\n\r\n").unwrap().authority, None);
+        // The authority must be a host (no user info, RFC 9110 section 4.2.4).
+        for bad in [
+            "http://user@example.com/",
+            "http:///a",
+            "http://",
+            "http://a:b/",
+            "http://[::1/",
+            "http://a#/b",
+            "http://a%/b",
+            "ftp://a/b",
+        ] {
+            assert!(
+                matches!(
+                    head(&format!("GET {bad} HTTP/1.1\r\n\r\n")),
+                    Err(HeadError::Malformed(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_request_keeps_the_method_as_sent_and_an_absolute_targets_authority_as_host() {
+        let request = head("delete /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap()
+            .into_request(Vec::new(), None);
+        assert_eq!(request.method, "delete", "methods are case-sensitive");
+        let request = head("GET http://example.com:8080/a HTTP/1.1\r\nHost: x\r\nA: b\r\n\r\n")
+            .unwrap()
+            .into_request(Vec::new(), None);
+        assert_eq!(request.header("host"), Some("example.com:8080"));
+        assert_eq!(request.header_count("host"), 1);
+        assert_eq!(
+            (request.path.as_str(), request.header("a")),
+            ("/a", Some("b"))
+        );
+    }
+
+    fn host_check(text: &str) -> Result<(), HeadError> {
+        check_host(&head(text).unwrap())
+    }
+
+    #[test]
+    fn host_is_required_once_on_1_1_and_must_be_a_host_with_an_optional_port() {
+        assert_eq!(
+            host_check("GET / HTTP/1.1\r\n\r\n"),
+            Err(HeadError::Malformed("Missing Host header"))
+        );
+        assert_eq!(
+            host_check("GET http://a/ HTTP/1.1\r\n\r\n"),
+            Err(HeadError::Malformed("Missing Host header")),
+            "an absolute-form target still needs Host"
+        );
+        assert_eq!(host_check("GET / HTTP/1.0\r\n\r\n"), Ok(()));
+        for repeated in [
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n",
+        ] {
+            assert_eq!(
+                host_check(repeated),
+                Err(HeadError::Malformed("Repeated Host header")),
+                "{repeated:?}"
+            );
+        }
+        for good in [
+            "example.com",
+            "EXAMPLE.COM.",
+            "127.0.0.1:8080",
+            "a:",
+            "[::1]",
+            "[::ffff:1.2.3.4]:1",
+            "[v1.a:b]",
+            "a%2Db",
+            "a-b_c~d!$&'()*+,;=",
+        ] {
+            let text = format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n");
+            assert_eq!(host_check(&text), Ok(()), "{good:?}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "a/b",
+            "a?b",
+            "a#b",
+            "u@a",
+            "a:1:2",
+            "a:x",
+            ":80",
+            "[::1",
+            "[::1]x",
+            "[a]",
+            "[v.a]",
+            "[v1.]",
+            "a%2",
+            "a%zz",
+            "caf\u{e9}",
+            "a\u{a0}",
+            "\"a\"",
+        ] {
+            let text = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
+            assert_eq!(
+                host_check(&text),
+                Err(HeadError::Malformed("Malformed Host header")),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
@@ -631,6 +966,13 @@ mod tests {
         assert!(!head("GET / HTTP/1.1\r\nConnection: te, close\r\n\r\n")
             .unwrap()
             .wants_keep_alive());
+        assert!(!head("GET / HTTP/1.1\r\nConnection: te,\tclose \r\n\r\n")
+            .unwrap()
+            .wants_keep_alive());
+        // Only SP and HTAB are optional white space.
+        assert!(head("GET / HTTP/1.1\r\nConnection: \u{a0}close\r\n\r\n")
+            .unwrap()
+            .wants_keep_alive());
     }
 
     fn framing_of(fields: &str) -> Result<Framing, HeadError> {
@@ -657,6 +999,62 @@ mod tests {
             framing_of("Transfer-Encoding: Chunked\r\n"),
             Ok(Framing::Chunked)
         );
+        assert_eq!(
+            framing_of("Content-Length:\t 7 ,\t7\t\r\n"),
+            Ok(Framing::Length(7))
+        );
+        assert_eq!(
+            framing_of("Transfer-Encoding: gzip\r\nTransfer-Encoding:\tchunked \r\n"),
+            Err(HeadError::UnsupportedCoding)
+        );
+    }
+
+    #[test]
+    fn framing_values_padded_with_other_white_space_are_malformed() {
+        // NBSP, NEL, en quad, ideographic space, line separator, BOM, VT and FF: `str::trim`
+        // removes all but the last three, none of them is optional white space.
+        for space in [
+            "\u{a0}", "\u{85}", "\u{2000}", "\u{3000}", "\u{2028}", "\u{feff}", "\x0b", "\x0c",
+        ] {
+            for fields in [
+                format!("Content-Length: {space}5\r\n"),
+                format!("Content-Length: 5{space}\r\n"),
+                format!("Content-Length: 5,{space}5\r\n"),
+                format!("Transfer-Encoding: {space}chunked\r\n"),
+                format!("Transfer-Encoding: chunked{space}\r\n"),
+                format!("Transfer-Encoding: gzip,{space}chunked\r\n"),
+            ] {
+                let request = format!("POST / HTTP/1.1\r\n{fields}\r\n");
+                let result = match head(&request) {
+                    Ok(parsed) => framing(&parsed),
+                    Err(err) => Err(err),
+                };
+                assert!(
+                    matches!(result, Err(HeadError::Malformed(_))),
+                    "{fields:?}: {result:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn transfer_encoding_in_http_1_0_is_malformed() {
+        for fields in [
+            "Transfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n",
+            "Transfer-Encoding: gzip, chunked\r\n",
+        ] {
+            let parsed = head(&format!("POST / HTTP/1.0\r\n{fields}\r\n")).unwrap();
+            assert_eq!(
+                framing(&parsed),
+                Err(HeadError::Malformed(
+                    "Transfer-Encoding in an HTTP/1.0 request"
+                )),
+                "{fields:?}"
+            );
+        }
+        let parsed = head("POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\n").unwrap();
+        assert_eq!(framing(&parsed), Ok(Framing::Length(3)));
     }
 
     #[test]
@@ -671,6 +1069,12 @@ mod tests {
             "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
             "Transfer-Encoding: chunked, identity\r\n",
             "Transfer-Encoding: ,chunked\r\n",
+            "Transfer-Encoding: chunked, chunked\r\n",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: chunked;a=b\r\n",
+            "Transfer-Encoding: g zip, chunked\r\n",
+            "Transfer-Encoding: \"gzip\", chunked\r\n",
+            "Transfer-Encoding: \r\n",
         ] {
             assert!(
                 matches!(framing_of(bad), Err(HeadError::Malformed(_))),
@@ -691,10 +1095,87 @@ mod tests {
     fn chunk_sizes_are_hex_with_optional_extensions() {
         assert_eq!(chunk_size(b"1a"), Some(26));
         assert_eq!(chunk_size(b"0"), Some(0));
+        assert_eq!(chunk_size(b"000"), Some(0));
         assert_eq!(chunk_size(b"A;name=value"), Some(10));
-        assert_eq!(chunk_size(b"10 "), Some(16));
-        for bad in [&b""[..], b"zz", b"-1", b"0x10", b"1234567890abcdef0"] {
-            assert_eq!(chunk_size(bad), None, "{bad:?}");
+        assert_eq!(chunk_size(b"00000000000000000010"), Some(16));
+        // Too large for u64 is too large for any body: it saturates, to be refused as 413.
+        assert_eq!(chunk_size(b"1234567890abcdef0"), Some(u64::MAX));
+        assert_eq!(chunk_size(&[b'f'; 100]), Some(u64::MAX));
+    }
+
+    #[test]
+    fn chunk_size_lines_follow_the_grammar_exactly() {
+        // BWS is allowed before ";" and around "=", a value is a token or a quoted string.
+        for good in [
+            &b"a;x"[..],
+            b"a ;x",
+            b"a\t; x",
+            b"a; x = y",
+            b"a;x=y;z",
+            b"a;x=y ;z=\"\"",
+            b"a;x=\"quoted \\\" pair\\\\ and\ttab\"",
+            b"a;x=\"obs-text \x80\xff\"",
+            b"a;!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~",
+        ] {
+            assert_eq!(
+                chunk_size(good),
+                Some(10),
+                "{:?}",
+                String::from_utf8_lossy(good)
+            );
+        }
+        for bad in [
+            &b""[..],
+            b" ",
+            b"zz",
+            b"-1",
+            b"+1",
+            b"0x10",
+            b"10 ",
+            b"10\t",
+            b" 10",
+            b"1 0",
+            b"10\r",
+            b"10\rx",
+            b"10\n",
+            b"10\x00",
+            b"10\xc2\xa0",
+            b"10;",
+            b"10; ",
+            b"10;;x",
+            b"10;x ",
+            b"10;x=",
+            b"10;x= ",
+            b"10;x=y ",
+            b"10;x y",
+            b"10;x=y z",
+            b"10;x=\"open",
+            b"10;x=\"a\"b",
+            b"10;x=\"\\",
+            b"10;x=\"\x00\"",
+            b"10;x=\"\\\x7f\"",
+            b"10;(x)",
+            b"10,x",
+            b"10;x=y,z",
+        ] {
+            assert_eq!(chunk_size(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn trailer_lines_are_field_lines() {
+        assert!(is_field_line(b"X-T: v"));
+        assert!(is_field_line(b"X-T:"));
+        for bad in [
+            &b""[..],
+            b"X-T v",
+            b"X-T : v",
+            b" X-T: v",
+            b"\tv",
+            b": v",
+            b"X: a\rb",
+        ] {
+            assert!(!is_field_line(bad), "{:?}", String::from_utf8_lossy(bad));
         }
     }
 
