@@ -8,6 +8,7 @@ use super::extract::{is_plausible_email, Fields};
 use super::internal::auth::hash_password;
 use super::{App, Ctx};
 use crate::auth::password::{check_length, LengthProblem};
+use crate::content::feed::html_text;
 use crate::error::Error;
 use crate::http::Response;
 use subtle::ConstantTimeEq;
@@ -24,7 +25,7 @@ pub fn html_page(status: u16, title: &str, body_html: &str) -> Response {
          <body class=\"auth-body\"><main class=\"auth-page\"><div class=\"auth-card\">\
          <p class=\"brand\"><img src=\"{assets}icon.svg\" alt=\"\" width=\"28\" height=\"28\">\
          <span>shipstar</span></p><h1>{title}</h1>{body_html}</div></main></body></html>\n",
-        title = escape_html(title),
+        title = html_text(title),
         assets = ASSET_PREFIX,
     );
     with_page_headers(Response::bytes(
@@ -33,22 +34,6 @@ pub fn html_page(status: u16, title: &str, body_html: &str) -> Response {
         page.into_bytes(),
     ))
     .with_header("Cache-Control", "no-store")
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 fn token_is_valid(app: &App, presented: Option<&str>) -> bool {
@@ -96,7 +81,7 @@ fn form(token: &str, email: &str, message: Option<&str>) -> String {
         .map(|m| {
             format!(
                 "<div class=\"alert alert-error\" role=\"alert\">{}</div>",
-                escape_html(m)
+                html_text(m)
             )
         })
         .unwrap_or_default();
@@ -114,8 +99,8 @@ fn form(token: &str, email: &str, message: Option<&str>) -> String {
          <p class=\"hint\" id=\"password-hint\">8 to 1024 characters.</p></div>\
          <button type=\"submit\" class=\"btn btn-primary btn-block\">Create administrator</button>\
          </form>",
-        token = escape_html(token),
-        email = escape_html(email),
+        token = html_text(token),
+        email = html_text(email),
     )
 }
 
@@ -195,20 +180,7 @@ pub fn post_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
              sign in.</div><p>Team <code>default</code> and project <code>default</code> were \
              created. This setup link no longer works.</p>\
              <p><a class=\"btn btn-primary btn-block\" href=\"{DASHBOARD_PATH}\">Sign in</a></p>",
-            escape_html(&user.email)
+            html_text(&user.email)
         ),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape_html;
-
-    #[test]
-    fn html_escaping_covers_markup_and_quotes() {
-        assert_eq!(
-            escape_html("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
 }

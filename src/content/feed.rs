@@ -115,7 +115,8 @@ fn push_html_char(out: &mut String, c: char) {
     }
 }
 
-/// `text` as HTML text: markup characters escaped.
+/// `text` as HTML text, safe in element content and in quoted attribute values: `&`, `<`,
+/// `>` and both quotes escaped. The crate's one HTML escape (feeds, pages, the setup page).
 pub fn html_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -260,6 +261,14 @@ pub fn rfc822(unix_secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_text_escapes_markup_and_both_quotes() {
+        assert_eq!(
+            html_text("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
 
     #[test]
     fn markup_and_forbidden_characters_are_handled() {

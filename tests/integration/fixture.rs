@@ -161,14 +161,7 @@ impl TestServer {
     /// The log once it contains `needle`, or as it is after 5 s: the log is written by a
     /// thread of the server's own, so a line can lag behind the event it reports.
     pub fn log_once_it_has(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let log = self.log();
-            if log.contains(needle) || Instant::now() >= deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        text_once_it_has(&self.log_path, needle)
     }
 
     /// The server's process id.
@@ -635,4 +628,17 @@ pub fn require_python_tool(package: &str) {
         installed, pinned,
         "{package} {installed} is installed but the tests pin {pinned}; {install}"
     );
+}
+
+/// The text of the file at `path` once it contains `needle`, or as it is after 5 s: a log is
+/// written by a thread of the server's own, so a line can lag behind the event it reports.
+pub fn text_once_it_has(path: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) || Instant::now() >= deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

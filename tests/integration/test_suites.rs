@@ -95,21 +95,10 @@ impl Served {
         PathBuf::from(self.ready["database"].as_str().unwrap())
     }
 
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
     /// The log once it contains `needle`, or as it is after 5 s (a thread of the server's own
     /// writes it, so a line can lag behind the ready line).
     fn log_once_it_has(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let log = self.log();
-            if log.contains(needle) || Instant::now() >= deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        text_once_it_has(&self.log, needle)
     }
 
     fn get(&self, path: &str, token: Option<&str>) -> Resp {
