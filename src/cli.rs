@@ -11,7 +11,7 @@ use crate::api::{keyring, slug};
 use crate::config::{Config, Overrides};
 use crate::ephemeral::EphemeralDatabase;
 use crate::error::{Error, StartupError};
-use crate::store::{RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
+use crate::store::{Audit, RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Read;
@@ -368,6 +368,12 @@ fn with_store<T>(
     work(&store).map_err(|err| Failure::from(err.to_string()))
 }
 
+/// The audit actor of a command run on this machine, labelled `shipstar <command>`: the one
+/// place the CLI names who changed something.
+fn actor(command: &str) -> Audit {
+    Audit::cli(&format!("shipstar {command}"))
+}
+
 /// A refused seed is wrong input (exit 2); a database failure while writing it is not.
 fn seed_failure(file: &Path, err: Error) -> Failure {
     let message = format!("seed file {}: {err}", file.display());
@@ -379,14 +385,19 @@ fn seed_failure(file: &Path, err: Error) -> Failure {
 
 /// Reads and checks the seed at `file`, hashes its passwords and writes it to `store`;
 /// returns the summary line. Nothing is written unless all of it is.
-fn apply_seed(config: &Config, store: &Store, file: &Path) -> Result<String, Failure> {
+fn apply_seed(
+    config: &Config,
+    store: &Store,
+    file: &Path,
+    command: &str,
+) -> Result<String, Failure> {
     let now = crate::clock::Clock::System.now_secs();
     let checked = crate::seed::read(file, now, config.max_content_bytes).map_err(Failure::usage)?;
     let summary = checked.summary();
     let hasher = crate::server::password_hasher(config)?;
     let rows = checked.hash_passwords(&hasher)?;
     store
-        .apply_seed(&rows, now)
+        .apply_seed(&rows, &actor(command), now)
         .map_err(|err| seed_failure(file, err))?;
     Ok(summary)
 }
@@ -428,7 +439,7 @@ fn run_serve(
     }
     if let Some(file) = &seed {
         let store = crate::server::open_store(&config)?;
-        apply_seed(&config, &store, file)?;
+        apply_seed(&config, &store, file, "serve --seed")?;
     }
     let served = crate::server::serve(config);
     // Removed only now: the server has closed the database.
@@ -451,7 +462,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve { .. } => Ok(()),
         Command::Seed { file } => {
             let store = open_existing_store(&config)?;
-            let summary = apply_seed(&config, &store, &file)?;
+            let summary = apply_seed(&config, &store, &file, "seed")?;
             println!("seeded {summary} into {}", store.path().display());
             Ok(())
         }
@@ -487,7 +498,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             let team = with_store(&config, |store| {
                 let owner = find_user(store, &owner)?;
                 slug::create_with_slug(slug, &name, "team", |slug| {
-                    store.create_team(&name, slug, &owner.id, now)
+                    store.create_team(&name, slug, &owner.id, &actor("team create"), now)
                 })
             })?;
             println!("created team {} ({})", team.slug, team.id);
@@ -501,7 +512,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     .team_by_slug(&team)?
                     .ok_or_else(|| Error::NotFound(format!("no team with slug {team}")))?;
                 slug::create_with_slug(slug, &name, "project", |slug| {
-                    store.create_project(&team.id, &name, slug, now)
+                    store.create_project(&team.id, &name, slug, &actor("project create"), now)
                 })
             })?;
             println!("created project {} ({})", project.slug, project.id);
@@ -565,7 +576,9 @@ fn run_user(config: &Config, command: UserCommand) -> Result<(), Failure> {
                 is_superuser: superuser,
                 is_verified: verified,
             };
-            let user = with_store(config, |store| store.create_user(&new, now))?;
+            let user = with_store(config, |store| {
+                store.create_user(&new, &actor("user create"), "cli", now)
+            })?;
             println!("created user {} ({})", user.email, user.id);
             if generated {
                 println!("password: {password}");
@@ -597,7 +610,8 @@ fn run_user(config: &Config, command: UserCommand) -> Result<(), Failure> {
                     password_hash: Some(hash),
                     ..UserChanges::default()
                 };
-                store.update_user(&user.id, &changes, RevokeSessions::All, now)
+                let audit = actor("user set-password");
+                store.update_user(&user.id, &changes, RevokeSessions::All, &audit, now)
             })?;
             println!("password of {email} changed; their sessions were signed out");
             Ok(())
@@ -614,7 +628,12 @@ fn set_active(config: &Config, email: &str, active: bool, now: i64) -> Result<()
             is_active: Some(active),
             ..UserChanges::default()
         };
-        store.update_user(&user.id, &changes, RevokeSessions::None, now)
+        let audit = actor(if active {
+            "user activate"
+        } else {
+            "user deactivate"
+        });
+        store.update_user(&user.id, &changes, RevokeSessions::None, &audit, now)
     })?;
     if active {
         println!("{email} is active again");
@@ -766,7 +785,8 @@ fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
         SecretCommand::Retire { .. } if configured => Err(configuration_owns_the_keys("retire")),
         SecretCommand::Rotate => {
             let first = keyring::generate(now);
-            let stored = store.ensure_signing_key(&first).map_err(fail)?;
+            let audit = actor("secret rotate");
+            let stored = store.ensure_signing_key(&first, &audit).map_err(fail)?;
             if stored.iter().any(|key| key.kid == first.kid) {
                 println!(
                     "added signing key {} (the first); it signs from now on",
@@ -775,7 +795,7 @@ fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
                 return Ok(());
             }
             let key = keyring::generate(now);
-            let superseded = store.rotate_signing_key(&key).map_err(fail)?;
+            let superseded = store.rotate_signing_key(&key, &audit).map_err(fail)?;
             println!(
                 "added signing key {}; it signs every token from now on, and {} verifies only \
                  the tokens it signed until now (`shipstar secret retire --kid {}` ends them at once)",
@@ -786,7 +806,8 @@ fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
             Ok(())
         }
         SecretCommand::Retire { kid: Some(kid), .. } => {
-            match store.retire_signing_key(&kid, now).map_err(fail)? {
+            let audit = actor("secret retire");
+            match store.retire_signing_key(&kid, &audit, now).map_err(fail)? {
                 RetireOutcome::Retired => {
                     println!(
                         "retired signing key {kid}: every token it signed fails from the next \
@@ -809,7 +830,10 @@ fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
             }
         }
         SecretCommand::Retire { .. } => {
-            let retired = store.retire_superseded_signing_keys(now).map_err(fail)?;
+            let audit = actor("secret retire");
+            let retired = store
+                .retire_superseded_signing_keys(&audit, now)
+                .map_err(fail)?;
             if retired.is_empty() {
                 println!("no signing key to retire: only the current one verifies tokens");
             } else {
