@@ -11,7 +11,7 @@ use crate::api::{keyring, slug};
 use crate::config::{Config, Overrides};
 use crate::ephemeral::EphemeralDatabase;
 use crate::error::{Error, StartupError};
-use crate::store::{RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
+use crate::store::{Audit, RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Read;
@@ -76,6 +76,9 @@ pub enum Command {
     /// Manage JWT signing keys.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Write a consistent copy of the live database to PATH (safe while serving), a new file
     /// with mode 0600; an existing file or a symbolic link at PATH is refused.
     Backup {
@@ -227,6 +230,27 @@ pub enum SecretCommand {
     List,
 }
 
+/// `shipstar audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List events, newest first: one readable line each, or one JSON object per line.
+    List {
+        /// Only the events of the team with this slug.
+        #[arg(long, value_name = "SLUG")]
+        team: Option<String>,
+        /// Only this action (`user.created`) or family (a prefix ending in `.`, such as
+        /// `api_key.`); repeat for several.
+        #[arg(long, value_name = "A")]
+        action: Vec<String>,
+        /// Only events at or after this RFC 3339 time (`2026-01-31T00:00:00Z`).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// One JSON object per line, in the shape of the audit-log route.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// A failed command: the one line printed on stderr, and the exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -368,6 +392,12 @@ fn with_store<T>(
     work(&store).map_err(|err| Failure::from(err.to_string()))
 }
 
+/// The audit actor of a command run on this machine, labelled `shipstar <command>`: the one
+/// place the CLI names who changed something.
+fn actor(command: &str) -> Audit {
+    Audit::cli(&format!("shipstar {command}"))
+}
+
 /// A refused seed is wrong input (exit 2); a database failure while writing it is not.
 fn seed_failure(file: &Path, err: Error) -> Failure {
     let message = format!("seed file {}: {err}", file.display());
@@ -379,14 +409,19 @@ fn seed_failure(file: &Path, err: Error) -> Failure {
 
 /// Reads and checks the seed at `file`, hashes its passwords and writes it to `store`;
 /// returns the summary line. Nothing is written unless all of it is.
-fn apply_seed(config: &Config, store: &Store, file: &Path) -> Result<String, Failure> {
+fn apply_seed(
+    config: &Config,
+    store: &Store,
+    file: &Path,
+    command: &str,
+) -> Result<String, Failure> {
     let now = crate::clock::Clock::System.now_secs();
     let checked = crate::seed::read(file, now, config.max_content_bytes).map_err(Failure::usage)?;
     let summary = checked.summary();
     let hasher = crate::server::password_hasher(config)?;
     let rows = checked.hash_passwords(&hasher)?;
     store
-        .apply_seed(&rows, now)
+        .apply_seed(&rows, &actor(command), now)
         .map_err(|err| seed_failure(file, err))?;
     Ok(summary)
 }
@@ -428,7 +463,7 @@ fn run_serve(
     }
     if let Some(file) = &seed {
         let store = crate::server::open_store(&config)?;
-        apply_seed(&config, &store, file)?;
+        apply_seed(&config, &store, file, "serve --seed")?;
     }
     let served = crate::server::serve(config);
     // Removed only now: the server has closed the database.
@@ -451,7 +486,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve { .. } => Ok(()),
         Command::Seed { file } => {
             let store = open_existing_store(&config)?;
-            let summary = apply_seed(&config, &store, &file)?;
+            let summary = apply_seed(&config, &store, &file, "seed")?;
             println!("seeded {summary} into {}", store.path().display());
             Ok(())
         }
@@ -480,6 +515,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Backup { path } => backup(&config, &path),
         Command::Secret(command) => run_secret(&config, command),
+        Command::Audit(command) => run_audit(&config, command),
         Command::User(command) => run_user(&config, command),
         Command::Team(TeamCommand::Create { name, slug, owner }) => {
             check_name_and_slug(&name, slug.as_deref())?;
@@ -487,7 +523,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             let team = with_store(&config, |store| {
                 let owner = find_user(store, &owner)?;
                 slug::create_with_slug(slug, &name, "team", |slug| {
-                    store.create_team(&name, slug, &owner.id, now)
+                    store.create_team(&name, slug, &owner.id, &actor("team create"), now)
                 })
             })?;
             println!("created team {} ({})", team.slug, team.id);
@@ -501,7 +537,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     .team_by_slug(&team)?
                     .ok_or_else(|| Error::NotFound(format!("no team with slug {team}")))?;
                 slug::create_with_slug(slug, &name, "project", |slug| {
-                    store.create_project(&team.id, &name, slug, now)
+                    store.create_project(&team.id, &name, slug, &actor("project create"), now)
                 })
             })?;
             println!("created project {} ({})", project.slug, project.id);
@@ -565,7 +601,9 @@ fn run_user(config: &Config, command: UserCommand) -> Result<(), Failure> {
                 is_superuser: superuser,
                 is_verified: verified,
             };
-            let user = with_store(config, |store| store.create_user(&new, now))?;
+            let user = with_store(config, |store| {
+                store.create_user(&new, &actor("user create"), "cli", now)
+            })?;
             println!("created user {} ({})", user.email, user.id);
             if generated {
                 println!("password: {password}");
@@ -597,7 +635,8 @@ fn run_user(config: &Config, command: UserCommand) -> Result<(), Failure> {
                     password_hash: Some(hash),
                     ..UserChanges::default()
                 };
-                store.update_user(&user.id, &changes, RevokeSessions::All, now)
+                let audit = actor("user set-password");
+                store.update_user(&user.id, &changes, RevokeSessions::All, &audit, now)
             })?;
             println!("password of {email} changed; their sessions were signed out");
             Ok(())
@@ -614,7 +653,12 @@ fn set_active(config: &Config, email: &str, active: bool, now: i64) -> Result<()
             is_active: Some(active),
             ..UserChanges::default()
         };
-        store.update_user(&user.id, &changes, RevokeSessions::None, now)
+        let audit = actor(if active {
+            "user activate"
+        } else {
+            "user deactivate"
+        });
+        store.update_user(&user.id, &changes, RevokeSessions::None, &audit, now)
     })?;
     if active {
         println!("{email} is active again");
@@ -733,6 +777,123 @@ fn backup(config: &Config, path: &std::path::Path) -> Result<(), Failure> {
     }
 }
 
+/// Events read from the store per query while listing.
+const AUDIT_BATCH: i64 = 500;
+
+/// `shipstar audit list`: every matching event, newest first, read in batches.
+fn run_audit(config: &Config, command: AuditCommand) -> Result<(), Failure> {
+    let AuditCommand::List {
+        team,
+        action,
+        since,
+        json,
+    } = command;
+    if let Some(bad) = action
+        .iter()
+        .find(|a| !crate::store::AuditAction::is_filter(a))
+    {
+        return Err(Failure::usage(format!(
+            "--action {bad:?} is neither an audit action nor a prefix of one ending in '.' \
+             (such as api_key.); see the README's list of actions"
+        )));
+    }
+    let since = match since {
+        None => None,
+        Some(text) => Some(
+            time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
+                    Failure::usage(format!(
+                        "--since {text:?} is not an RFC 3339 time; write e.g. 2026-01-31T00:00:00Z"
+                    ))
+                })?
+                .unix_timestamp(),
+        ),
+    };
+    let store = open_existing_store(config)?;
+    let fail = |err: Error| Failure::from(err.to_string());
+    let team_id = match team {
+        None => None,
+        Some(slug) => Some(
+            store
+                .team_by_slug(&slug)
+                .map_err(fail)?
+                .ok_or_else(|| Failure::usage(format!("no team with slug {slug}")))?
+                .id,
+        ),
+    };
+    let filter = crate::store::AuditFilter {
+        team_id,
+        actions: action,
+        since,
+        ..Default::default()
+    };
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let mut offset = 0;
+    // Listing while a server appends: the newest-first order shifts by what was added, so a
+    // batch may repeat an event the previous one showed; ids seen are skipped.
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let page = crate::store::Page {
+            limit: AUDIT_BATCH,
+            offset,
+        };
+        let batch = store.audit_events(&filter, page).map_err(fail)?;
+        for event in &batch.events {
+            if !seen.insert(event.id.clone()) {
+                continue;
+            }
+            let line = if json {
+                crate::api::dto::audit_event(event).to_string()
+            } else {
+                audit_line(event)
+            };
+            // A closed pipe (`| head`) ends the listing quietly.
+            if writeln!(out, "{line}").is_err() {
+                return Ok(());
+            }
+        }
+        if (batch.events.len() as i64) < AUDIT_BATCH {
+            return Ok(());
+        }
+        offset += AUDIT_BATCH;
+    }
+}
+
+/// One readable line: `TIME  ACTION  by ACTOR  on TARGET  [from IP]  DETAILS`, where an
+/// actor or target is `type:label` (or `type:id` without a label).
+fn audit_line(stored: &crate::store::AuditEvent) -> String {
+    let event = &stored.event;
+    let name = |kind: &str, id: Option<&str>, label: Option<&str>| match label.or(id) {
+        Some(text) => format!("{kind}:{text}"),
+        None => kind.to_owned(),
+    };
+    let actor = name(
+        event.actor_kind.as_str(),
+        event.actor_id.as_deref(),
+        event.actor_label.as_deref(),
+    );
+    let target = event.target.as_ref().map_or_else(
+        || "-".to_owned(),
+        |t| name(&t.kind, t.id.as_deref(), t.label.as_deref()),
+    );
+    let from = event
+        .ip
+        .as_deref()
+        .map(|ip| format!("  from {ip}"))
+        .unwrap_or_default();
+    let details = if event.details == "{}" {
+        String::new()
+    } else {
+        format!("  {}", event.details)
+    };
+    format!(
+        "{}  {:<29}  by {actor}  on {target}{from}{details}",
+        timestamp(event.at),
+        event.action.as_str(),
+    )
+}
+
 /// The line `secret rotate` and `secret retire` refuse with while the configuration owns the
 /// keys: it names both keys to edit instead.
 fn configuration_owns_the_keys(command: &str) -> Failure {
@@ -766,7 +927,8 @@ fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
         SecretCommand::Retire { .. } if configured => Err(configuration_owns_the_keys("retire")),
         SecretCommand::Rotate => {
             let first = keyring::generate(now);
-            let stored = store.ensure_signing_key(&first).map_err(fail)?;
+            let audit = actor("secret rotate");
+            let stored = store.ensure_signing_key(&first, &audit).map_err(fail)?;
             if stored.iter().any(|key| key.kid == first.kid) {
                 println!(
                     "added signing key {} (the first); it signs from now on",
@@ -775,7 +937,7 @@ fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
                 return Ok(());
             }
             let key = keyring::generate(now);
-            let superseded = store.rotate_signing_key(&key).map_err(fail)?;
+            let superseded = store.rotate_signing_key(&key, &audit).map_err(fail)?;
             println!(
                 "added signing key {}; it signs every token from now on, and {} verifies only \
                  the tokens it signed until now (`shipstar secret retire --kid {}` ends them at once)",
@@ -786,7 +948,8 @@ fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
             Ok(())
         }
         SecretCommand::Retire { kid: Some(kid), .. } => {
-            match store.retire_signing_key(&kid, now).map_err(fail)? {
+            let audit = actor("secret retire");
+            match store.retire_signing_key(&kid, &audit, now).map_err(fail)? {
                 RetireOutcome::Retired => {
                     println!(
                         "retired signing key {kid}: every token it signed fails from the next \
@@ -809,7 +972,10 @@ fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
             }
         }
         SecretCommand::Retire { .. } => {
-            let retired = store.retire_superseded_signing_keys(now).map_err(fail)?;
+            let audit = actor("secret retire");
+            let retired = store
+                .retire_superseded_signing_keys(&audit, now)
+                .map_err(fail)?;
             if retired.is_empty() {
                 println!("no signing key to retire: only the current one verifies tokens");
             } else {

@@ -17,6 +17,7 @@ mod pages;
 pub mod principal;
 mod public;
 pub mod respond;
+pub mod retention;
 pub mod router;
 mod setup;
 pub mod slug;
@@ -30,7 +31,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Error;
 use crate::http::{Request, Response};
-use crate::store::Store;
+use crate::store::{Audit, Store};
 use keyring::KeyRing;
 use router::{PathParams, Route};
 use std::cell::RefCell;
@@ -40,6 +41,8 @@ use std::sync::Mutex;
 /// Responses authenticated by a key expiring within this many seconds carry
 /// `X-Key-Expires-At`.
 pub const KEY_EXPIRY_WARNING_SECS: i64 = 7 * 24 * 3600;
+/// Longest `User-Agent` kept (with a session, in an audit event), in characters.
+pub const MAX_USER_AGENT_CHARS: usize = 256;
 
 /// Everything a handler may use; shared by all workers.
 pub struct App {
@@ -65,6 +68,8 @@ pub struct App {
     pub public_reads: gate::Gate,
     /// The list feeds, kept until content changes.
     pub feeds: feed_cache::FeedCache,
+    /// When the audit log is next pruned (`audit_retention_days`).
+    pub audit_retention: retention::AuditRetention,
 }
 
 /// What a handler receives: the request and its path parameters.
@@ -90,6 +95,22 @@ impl Ctx<'_> {
     /// The client address (see [`client_address`]).
     pub fn client_addr(&self, app: &App) -> Option<IpAddr> {
         client_address(app, self.req)
+    }
+
+    /// The request's `User-Agent`, cut to [`MAX_USER_AGENT_CHARS`] characters, if it sent one.
+    pub fn user_agent(&self) -> Option<String> {
+        self.req
+            .header("user-agent")
+            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect())
+    }
+
+    /// The audit context of this request: `actor` (e.g. [`Audit::user`], [`Audit::key`],
+    /// [`principal::Caller::actor`], [`Audit::anonymous`]) seen at the resolved client address
+    /// (behind trusted proxies, the client's own) with the request's user agent. The one place
+    /// a handler gets the "who and from where" that a store method completes into an event.
+    pub fn audit(&self, app: &App, actor: Audit) -> Audit {
+        let ip = self.client_addr(app).map(|ip| ip.to_string());
+        actor.from_client(ip, self.user_agent())
     }
 }
 
@@ -198,6 +219,8 @@ static ROUTES: &[Route<HandlerFn>] = &[
     route("PATCH", "/api/internal/teams/{team_id}/members/{user_id}", internal::teams::patch_member),
     route("DELETE", "/api/internal/teams/{team_id}/members/{user_id}", internal::teams::delete_member),
     route("POST", "/api/internal/teams/{team_id}/projects", internal::teams::post_project),
+    route("GET", "/api/internal/teams/{team_id}/audit-log", internal::audit::get_team_audit_log),
+    route("GET", "/api/internal/audit-log", internal::audit::get_audit_log),
     route("GET", "/api/internal/projects", internal::teams::get_projects),
     route("GET", "/api/internal/projects/{project_id}", internal::teams::get_project),
     route("GET", "/api/internal/projects/{project_id}/api-keys", internal::keys::get_keys),

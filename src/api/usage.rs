@@ -181,6 +181,8 @@ mod tests {
                     password_hash: "x".into(),
                     ..Default::default()
                 },
+                &crate::store::Audit::cli("test"),
+                "test",
                 1,
             )
             .unwrap();

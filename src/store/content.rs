@@ -562,11 +562,24 @@ mod tests {
                     is_superuser: false,
                     is_verified: false,
                 },
+                &crate::store::Audit::cli("test"),
+                "test",
                 1,
             )
             .unwrap();
-        let team = store.create_team("Acme", "acme", &owner.id, 1).unwrap();
-        store.create_project(&team.id, "Web", "web", 1).unwrap().id
+        let team = store
+            .create_team(
+                "Acme",
+                "acme",
+                &owner.id,
+                &crate::store::Audit::cli("test"),
+                1,
+            )
+            .unwrap();
+        store
+            .create_project(&team.id, "Web", "web", &crate::store::Audit::cli("test"), 1)
+            .unwrap()
+            .id
     }
 
     fn draft(store: &Store, project_id: &str, kind: ContentKind, title: &str, now: i64) -> Content {

@@ -7,6 +7,7 @@
 //! already in the database. The first problem rolls everything back, and its message names
 //! the row (`teams[1] (slug "acme")`) and the conflict.
 
+use super::audit::Audit;
 use super::content::{first_free_slug, insert_content, publish_as, select_content};
 use super::{map_err, ContentKind, NewApiKey, NewContent, NewUser, Store};
 use crate::error::Error;
@@ -155,17 +156,23 @@ impl Store {
     /// missing reference, none of it. The error names the row (`users[2] (carol@example.com)`)
     /// and the problem. A key's user must be a member of the project's team (or a superuser),
     /// as for keys made any other way.
-    pub fn apply_seed(&self, rows: &SeedRows, now: i64) -> Result<(), Error> {
+    ///
+    /// Each user, team, membership and project created appends its event (`user.created`
+    /// with `via: "seed"`, `team.created`, `member.added`, `project.created`) by `audit` in
+    /// the same transaction, so a refused seed leaves no event either.
+    pub fn apply_seed(&self, rows: &SeedRows, audit: &Audit, now: i64) -> Result<(), Error> {
         self.write(|tx| {
             for (i, user) in rows.users.iter().enumerate() {
-                super::users::insert_user(tx, user, now)
+                let created = super::users::insert_user(tx, user, now)
                     .map_err(|err| about(&format!("users[{i}] ({})", user.email), err))?;
+                super::users::append_user_created(tx, audit, &created, "seed", now)?;
             }
             for (i, team) in rows.teams.iter().enumerate() {
                 let row = format!("teams[{i}] (slug {:?})", team.slug);
                 let (owner, _) = user_id(tx, &team.owner_email).map_err(|e| about(&row, e))?;
-                super::tenancy::insert_team(tx, &team.name, &team.slug, &owner, now)
+                let created = super::tenancy::insert_team(tx, &team.name, &team.slug, &owner, now)
                     .map_err(|e| about(&row, e))?;
+                super::tenancy::append_team_created(tx, audit, &created, &owner, now)?;
             }
             for (i, member) in rows.members.iter().enumerate() {
                 let row = format!("members[{i}] ({} in {:?})", member.email, member.team_slug);
@@ -173,12 +180,15 @@ impl Store {
                 let (user, _) = user_id(tx, &member.email).map_err(|e| about(&row, e))?;
                 super::tenancy::insert_member(tx, &team, &user, &member.role, now)
                     .map_err(|e| about(&row, e))?;
+                super::tenancy::append_member_added(tx, audit, &team, &user, &member.role, now)?;
             }
             for (i, project) in rows.projects.iter().enumerate() {
                 let row = format!("projects[{i}] (slug {:?})", project.slug);
                 let team = team_id(tx, &project.team_slug).map_err(|e| about(&row, e))?;
-                super::tenancy::insert_project(tx, &team, &project.name, &project.slug, now)
-                    .map_err(|e| about(&row, e))?;
+                let created =
+                    super::tenancy::insert_project(tx, &team, &project.name, &project.slug, now)
+                        .map_err(|e| about(&row, e))?;
+                super::tenancy::append_project_created(tx, audit, &created, now)?;
             }
             for (i, key) in rows.api_keys.iter().enumerate() {
                 let row = format!("api_keys[{i}] ({})", key.key_prefix);
@@ -296,7 +306,9 @@ mod tests {
     #[test]
     fn a_seed_creates_every_row_and_derived_slugs_do_not_collide() {
         let temp = temp_store();
-        temp.store.apply_seed(&rows(), 1_000).unwrap();
+        temp.store
+            .apply_seed(&rows(), &crate::store::Audit::cli("test"), 1_000)
+            .unwrap();
         let project = temp.store.project_by_slug("web").unwrap().unwrap();
         assert_eq!(
             temp.store.api_keys_of_project(&project.id).unwrap().len(),
@@ -319,7 +331,10 @@ mod tests {
         let temp = temp_store();
         let mut seed = rows();
         seed.users.push(user("ann@example.com"));
-        let err = temp.store.apply_seed(&seed, 1_000).unwrap_err();
+        let err = temp
+            .store
+            .apply_seed(&seed, &crate::store::Audit::cli("test"), 1_000)
+            .unwrap_err();
         assert!(
             matches!(&err, Error::Conflict(why) if why.starts_with("users[2] (ann@example.com)")),
             "{err}"
@@ -332,7 +347,10 @@ mod tests {
         let temp = temp_store();
         let mut seed = rows();
         seed.members.clear();
-        let err = temp.store.apply_seed(&seed, 1_000).unwrap_err();
+        let err = temp
+            .store
+            .apply_seed(&seed, &crate::store::Audit::cli("test"), 1_000)
+            .unwrap_err();
         assert!(
             matches!(&err, Error::Forbidden(why) if why.contains("api_keys[0]")),
             "{err}"
@@ -345,7 +363,10 @@ mod tests {
         let temp = temp_store();
         let mut seed = rows();
         seed.projects[0].team_slug = "nope".into();
-        let err = temp.store.apply_seed(&seed, 1_000).unwrap_err();
+        let err = temp
+            .store
+            .apply_seed(&seed, &crate::store::Audit::cli("test"), 1_000)
+            .unwrap_err();
         assert_eq!(
             err,
             Error::NotFound("projects[0] (slug \"web\"): no team with slug nope".into())

@@ -3,6 +3,7 @@
 
 mod fixture;
 
+mod audit;
 mod auth;
 mod cli;
 mod client_addresses;
