@@ -1245,25 +1245,10 @@ fn is_ip_or_cidr(text: &str) -> bool {
 /// The key closest to a misspelt one, if it is a plausible typo (edit distance at most 2).
 fn closest_key(unknown: &str) -> Option<&'static str> {
     KEYS.iter()
-        .map(|spec| (edit_distance(unknown, spec.name), spec.name))
+        .map(|spec| (strsim::levenshtein(unknown, spec.name), spec.name))
         .filter(|(distance, _)| *distance <= 2)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, name)| name)
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = previous[j] + usize::from(ca != *cb);
-            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]
