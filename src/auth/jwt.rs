@@ -676,7 +676,8 @@ mod tests {
 
     /// The bytes a base64url part decodes to, as UTF-8 text.
     fn decoded_text(part: &str, at: &str) -> String {
-        let bytes = b64url_decode(part).unwrap_or_else(|| panic!("{at}: {part:?} is not base64url"));
+        let bytes =
+            b64url_decode(part).unwrap_or_else(|| panic!("{at}: {part:?} is not base64url"));
         String::from_utf8(bytes).unwrap_or_else(|_| panic!("{at}: {part:?} is not UTF-8"))
     }
 
@@ -707,7 +708,11 @@ mod tests {
             let key = hex(text(case, "key_hex", &at));
             let data = hex(text(case, "data_hex", &at));
             let expected = hex(text(case, "hmac_sha256_hex", &at));
-            assert_eq!(Some(key.len() as u64), case["key_length_bytes"].as_u64(), "{at}");
+            assert_eq!(
+                Some(key.len() as u64),
+                case["key_length_bytes"].as_u64(),
+                "{at}"
+            );
             if let Some(ascii) = case["data_ascii"].as_str() {
                 assert_eq!(data, ascii.as_bytes(), "{at}: data_ascii");
             }
@@ -715,7 +720,10 @@ mod tests {
             match case["output_truncated_to_bits"].as_u64() {
                 None => {
                     assert_eq!(mac.as_slice(), expected.as_slice(), "{at}");
-                    assert!(hmac_sha256_verify(&key, &data, &expected), "{at}: must verify");
+                    assert!(
+                        hmac_sha256_verify(&key, &data, &expected),
+                        "{at}: must verify"
+                    );
                 }
                 Some(bits) => {
                     // The RFC publishes only the leftmost `bits`: ours must start with them,
@@ -858,7 +866,11 @@ mod tests {
                 }
             }
         }
-        assert_eq!(seen, WYCHEPROOF_JWS_REASONS.len() + 1, "{WYCHEPROOF_JWS_FILE}");
+        assert_eq!(
+            seen,
+            WYCHEPROOF_JWS_REASONS.len() + 1,
+            "{WYCHEPROOF_JWS_FILE}"
+        );
     }
 
     #[test]
@@ -889,7 +901,10 @@ mod tests {
         let file = vector_file(at, RFC7515_A1_JSON);
         let a1 = a1_key();
         assert_eq!(a1.secret, hex(text(&file, "key_hex", at)), "{at}: jwk k");
-        assert_eq!(Some(a1.secret.len() as u64), file["key_length_bytes"].as_u64());
+        assert_eq!(
+            Some(a1.secret.len() as u64),
+            file["key_length_bytes"].as_u64()
+        );
         let header_b64 = text(&file, "protected_header_b64url", at);
         let payload_b64 = text(&file, "payload_b64url", at);
         // The CR LF bytes inside the JSON are part of what is signed.
@@ -897,7 +912,10 @@ mod tests {
             decoded_text(header_b64, at),
             text(&file, "protected_header_utf8", at)
         );
-        assert_eq!(decoded_text(payload_b64, at), text(&file, "payload_utf8", at));
+        assert_eq!(
+            decoded_text(payload_b64, at),
+            text(&file, "payload_utf8", at)
+        );
         let input = text(&file, "signing_input_ascii", at);
         assert_eq!(input, format!("{header_b64}.{payload_b64}"), "{at}");
         let octets: Vec<u64> = input.bytes().map(u64::from).collect();
@@ -908,7 +926,11 @@ mod tests {
         assert_eq!(octets, published, "{at}: signing_input_octets");
 
         let signature_b64 = text(&file, "signature_b64url", at);
-        assert_eq!(sign_input(input.as_bytes(), &a1.secret), signature_b64, "{at}");
+        assert_eq!(
+            sign_input(input.as_bytes(), &a1.secret),
+            signature_b64,
+            "{at}"
+        );
         let signature: Vec<u64> = hmac_sha256(&a1.secret, input.as_bytes())
             .iter()
             .map(|&byte| u64::from(byte))
@@ -957,8 +979,14 @@ mod tests {
             let jwt = text(case, "jwt", &at);
             let mut parts = jwt.split('.');
             let (header_b64, claims_b64) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            assert_eq!(decoded_text(header_b64, &at), text(case, "header_utf8", &at));
-            assert_eq!(decoded_text(claims_b64, &at), text(case, "claims_utf8", &at));
+            assert_eq!(
+                decoded_text(header_b64, &at),
+                text(case, "header_utf8", &at)
+            );
+            assert_eq!(
+                decoded_text(claims_b64, &at),
+                text(case, "claims_utf8", &at)
+            );
             assert!(text(case, "expected", &at).contains("REJECT"), "{at}");
             let keys = match case.get("key_jwk") {
                 Some(jwk) => vec![oct_key(jwk, "rfc7519", &at)],
@@ -1003,7 +1031,11 @@ mod tests {
                     let keys = [oct_key(&case["key_jwk"], "", &at)];
                     let input = text(case, "signing_input", &at);
                     let signature = text(case, "signature_b64url", &at);
-                    assert_eq!(sign_input(input.as_bytes(), &keys[0].secret), signature, "{at}");
+                    assert_eq!(
+                        sign_input(input.as_bytes(), &keys[0].secret),
+                        signature,
+                        "{at}"
+                    );
                     let compact = text(case, "compact", &at);
                     assert_eq!(compact, format!("{input}.{signature}"), "{at}");
                     let (header_b64, payload_b64) = input.split_once('.').unwrap_or_default();
@@ -1011,7 +1043,10 @@ mod tests {
                         decoded_text(header_b64, &at),
                         text(case, "protected_header_utf8", &at)
                     );
-                    assert_eq!(decoded_text(payload_b64, &at), text(case, "payload_utf8", &at));
+                    assert_eq!(
+                        decoded_text(payload_b64, &at),
+                        text(case, "payload_utf8", &at)
+                    );
                     assert!(verify_signature_stage(compact, &keys).is_ok(), "{at}: MAC");
                     // The payload is prose, not a JSON object.
                     assert_eq!(
@@ -1026,9 +1061,19 @@ mod tests {
                     let compact = text(case, "compact", &at);
                     let (input, signature) = compact.rsplit_once('.').unwrap_or_default();
                     let (header_b64, payload_b64) = input.split_once('.').unwrap_or_default();
-                    assert_eq!(decoded_text(header_b64, &at), text(case, "header_utf8", &at));
-                    assert_eq!(decoded_text(payload_b64, &at), text(case, "payload_utf8", &at));
-                    assert_eq!(sign_input(input.as_bytes(), &keys[0].secret), signature, "{at}");
+                    assert_eq!(
+                        decoded_text(header_b64, &at),
+                        text(case, "header_utf8", &at)
+                    );
+                    assert_eq!(
+                        decoded_text(payload_b64, &at),
+                        text(case, "payload_utf8", &at)
+                    );
+                    assert_eq!(
+                        sign_input(input.as_bytes(), &keys[0].secret),
+                        signature,
+                        "{at}"
+                    );
                     assert!(verify_signature_stage(compact, &keys).is_ok(), "{at}: MAC");
                     assert_eq!(
                         verify(compact, &keys, &validation, NOW),
@@ -1041,7 +1086,10 @@ mod tests {
                     let keys = [a1_key()];
                     let detached = text(case, "compact_detached", &at);
                     let (header_b64, signature) = detached.split_once("..").unwrap_or_default();
-                    assert_eq!(decoded_text(header_b64, &at), text(case, "header_utf8", &at));
+                    assert_eq!(
+                        decoded_text(header_b64, &at),
+                        text(case, "header_utf8", &at)
+                    );
                     let payload = text(case, "payload_utf8", &at);
                     let raw_input = text(case, "signing_input_ascii", &at);
                     assert_eq!(raw_input, format!("{header_b64}.{payload}"), "{at}");
@@ -1091,7 +1139,11 @@ mod tests {
         let password = text(kat, "password_ascii", &at).as_bytes();
         assert!(password.len() > 64, "{at}: longer than the block");
         let digest = hex(text(kat, "sha256_hex", &at));
-        assert_eq!(Sha256::digest(password).as_slice(), digest.as_slice(), "{at}");
+        assert_eq!(
+            Sha256::digest(password).as_slice(),
+            digest.as_slice(),
+            "{at}"
+        );
         for message in [&b""[..], b"m", password] {
             assert_eq!(
                 hmac_sha256(password, message),
