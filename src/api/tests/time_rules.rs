@@ -1,6 +1,6 @@
 //! The time rules of sessions and API keys, on a fixed clock moved by hand: the refresh reuse
-//! window, the absolute session age, key expiry, the expiry of a rolled key and the order of
-//! the key list. Each asserts what the black-box test it replaces asserted after sleeping,
+//! window, the absolute session age, key expiry, the expiry of a rolled key, the order of
+//! the key list and the once-a-minute `last_used_at` write. Each asserts what the black-box test it replaces asserted after sleeping,
 //! and the exact boundary second besides.
 
 use serde_json::{json, Value};
@@ -278,4 +278,30 @@ fn rolling_keeps_the_expiry_rule_and_validates_the_overlap() {
     w.assert_valid(&plain_raw, "before the roll");
     expect(&w.roll(&id_of(&plain), None), 201, "roll without a body");
     w.assert_refused(&plain_raw, "rolled with the default overlap 0");
+}
+
+#[test]
+fn last_used_at_is_rewritten_at_most_once_a_minute() {
+    let w = key_world();
+    let (object, raw) = w.create_key(json!({"name": "busy"}));
+    let path = format!("/api/internal/api-keys/{}", id_of(&object));
+    let last_used = || {
+        // What the background flusher does about twice a second.
+        w.t.app.usage.flush(&w.t.app.store);
+        let resp = w.t.call("GET", &path, Some(&w.admin), None);
+        expect(&resp, 200, "read the key")["last_used_at"].clone()
+    };
+    assert_eq!(last_used(), Value::Null, "never used");
+    w.assert_valid(&raw, "first use");
+    assert_eq!(last_used(), json!(rfc3339(START)));
+    w.t.clock.advance_millis(59_000);
+    w.assert_valid(&raw, "59 s later");
+    assert_eq!(
+        last_used(),
+        json!(rfc3339(START)),
+        "within the minute: no write"
+    );
+    w.t.clock.advance_millis(1_000);
+    w.assert_valid(&raw, "a minute later");
+    assert_eq!(last_used(), json!(rfc3339(START + 60)));
 }
