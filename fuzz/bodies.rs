@@ -78,7 +78,7 @@ fn app() -> &'static App {
         config.database = dir.join("fuzz.db").display().to_string();
         config.argon2_memory_kib = 64;
         config.argon2_iterations = 1;
-        config.admin_email = Some("admin@example.com".into());
+        config.admin_email = shipstar::email::Email::parse("admin@example.com").ok();
         config.admin_password = Some(shipstar::config::Secret::new("fuzz-password".into()));
         config.rate_limit_public_per_minute = 0;
         config.rate_limit_auth_per_minute = 0;

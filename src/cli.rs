@@ -9,6 +9,7 @@
 
 use crate::api::{keyring, slug};
 use crate::config::{Config, Overrides};
+use crate::email::Email;
 use crate::ephemeral::EphemeralDatabase;
 use crate::error::{Error, StartupError};
 use crate::store::{Audit, RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
@@ -583,9 +584,9 @@ fn run_user(config: &Config, command: UserCommand) -> Result<(), Failure> {
             verified,
             password_stdin,
         } => {
-            if !crate::api::extract::is_plausible_email(&email) {
+            let Ok(valid_email) = Email::parse(&email) else {
                 return Err(format!("{email:?} is not a valid email address").into());
-            }
+            };
             let (password, generated) = if password_stdin {
                 (read_password_stdin()?, false)
             } else {
@@ -594,7 +595,7 @@ fn run_user(config: &Config, command: UserCommand) -> Result<(), Failure> {
             let hasher = crate::server::password_hasher(config).map_err(|e| e.to_string())?;
             let hash = hasher.hash(&password).map_err(|err| err.0)?;
             let new = crate::store::NewUser {
-                email: email.trim().to_lowercase(),
+                email: valid_email.into_string(),
                 password_hash: hash,
                 first_name,
                 last_name,

@@ -20,15 +20,25 @@ pub struct ProxyRange {
 
 impl ProxyRange {
     /// Parses `192.0.2.7`, `10.0.0.0/8`, `::1` or `fd00::/8`; `None` for anything else.
+    ///
+    /// The one parser of proxy ranges: config validation uses it too, so a value passes the
+    /// config check exactly when it can be used. It is strict: no white space anywhere, a
+    /// prefix length of ASCII digits only (no sign, not empty) and at most 32 (IPv4) or 128
+    /// (IPv6), a single `/`.
     pub fn parse(text: &str) -> Option<ProxyRange> {
         let (addr, prefix) = match text.split_once('/') {
             Some((addr, prefix)) => (addr, Some(prefix)),
             None => (text, None),
         };
-        let network: IpAddr = addr.trim().parse().ok()?;
+        // `IpAddr`'s parser refuses white space and anything but an address.
+        let network: IpAddr = addr.parse().ok()?;
         let max = if network.is_ipv4() { 32 } else { 128 };
         let prefix_len = match prefix {
-            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
+            // `u8::from_str` would accept a leading `+`; only digits are a prefix length.
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u8>().ok().filter(|p| *p <= max)?
+            }
+            Some(_) => return None,
             None => max,
         };
         Some(ProxyRange {
@@ -224,6 +234,40 @@ mod tests {
         assert!(!ProxyRange::parse("10.0.0.0/12")
             .unwrap()
             .contains("10.16.0.0".parse().unwrap()));
+    }
+
+    #[test]
+    fn range_parsing_is_strict() {
+        for good in [
+            "10.0.0.0/0",
+            "10.0.0.0/32",
+            "::/0",
+            "::1/128",
+            "10.0.0.0/008",
+        ] {
+            assert!(ProxyRange::parse(good).is_some(), "{good:?}");
+        }
+        for bad in [
+            "",
+            "/8",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "10.0.0.0/-0",
+            "10.0.0.0/ 8",
+            "10.0.0.0 /8",
+            " 10.0.0.1",
+            "10.0.0.1 ",
+            "10.0.0.0/8 ",
+            "10.0.0.0/8/8",
+            "10.0.0.0/0x8",
+            "10.0.0.0/256",
+            "::1/129",
+            "[::1]",
+            "10.0.0.1:80",
+            "localhost",
+        ] {
+            assert_eq!(ProxyRange::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

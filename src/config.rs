@@ -25,11 +25,14 @@
 //! so tests never touch global state. This module must not import `http`, `store`, `auth` or
 //! `api`: they read the `Config`, not the other way round.
 
+use crate::client_ip::ProxyRange;
+use crate::email::Email;
 use crate::error::StartupError;
+use crate::logging::Level;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
@@ -163,8 +166,9 @@ pub struct Config {
     pub allow_registration: bool,
     /// Whether login requires a verified email.
     pub require_verified: bool,
-    /// Email of the first-start superuser; set exactly when `admin_password` is.
-    pub admin_email: Option<String>,
+    /// Email of the first-start superuser, in normal form; set exactly when `admin_password`
+    /// is.
+    pub admin_email: Option<Email>,
     /// Password of the first-start superuser, 8 to 1024 characters.
     pub admin_password: Option<Secret>,
     /// Argon2id memory in KiB, at least 8 x `argon2_parallelism` (valid for the argon2 crate).
@@ -191,8 +195,8 @@ pub struct Config {
     pub audit_retention_days: u32,
     /// Request log format.
     pub log_format: LogFormat,
-    /// One of `error`, `warn`, `info`, `debug`.
-    pub log_level: String,
+    /// Least severe level logged.
+    pub log_level: Level,
     /// Where each key's value came from; filled by the loader.
     #[serde(skip)]
     origins: Origins,
@@ -1186,7 +1190,7 @@ fn check_text(check: Check, text: &str) -> Result<(), String> {
         Check::OneOf(allowed) => require(allowed.contains(&text), || {
             format!("expected one of {}, got {text:?}", allowed.join(", "))
         }),
-        Check::Email => require(is_email(text), || {
+        Check::Email => require(Email::parse(text).is_ok(), || {
             format!("expected an email address, got {text:?}")
         }),
         // The two checks used on secrets say what is wrong, never the value.
@@ -1196,7 +1200,7 @@ fn check_text(check: Check, text: &str) -> Result<(), String> {
         Check::Chars(min, max) => require((min..=max).contains(&text.chars().count()), || {
             format!("must be {min} to {max} characters long")
         }),
-        Check::IpOrCidr => require(is_ip_or_cidr(text), || {
+        Check::IpOrCidr => require(ProxyRange::parse(text).is_some(), || {
             format!("expected an IP address or CIDR range such as 10.0.0.0/8, got {text:?}")
         }),
     }
@@ -1223,60 +1227,13 @@ fn is_http_url(text: &str) -> bool {
     }
 }
 
-fn is_email(text: &str) -> bool {
-    match text.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !text.chars().any(char::is_whitespace)
-        }
-        None => false,
-    }
-}
-
-/// `192.0.2.7`, `10.0.0.0/8`, `2001:db8::1`, `2001:db8::/32`.
-fn is_ip_or_cidr(text: &str) -> bool {
-    let (address, prefix) = match text.split_once('/') {
-        Some((address, prefix)) => (address, Some(prefix)),
-        None => (text, None),
-    };
-    let Ok(ip) = address.parse::<IpAddr>() else {
-        return false;
-    };
-    match prefix {
-        None => true,
-        Some(prefix) => {
-            let max_bits = if ip.is_ipv4() { 32 } else { 128 };
-            !prefix.is_empty()
-                && prefix.bytes().all(|byte| byte.is_ascii_digit())
-                && prefix.parse::<u32>().is_ok_and(|bits| bits <= max_bits)
-        }
-    }
-}
-
 /// The key closest to a misspelt one, if it is a plausible typo (edit distance at most 2).
 fn closest_key(unknown: &str) -> Option<&'static str> {
     KEYS.iter()
-        .map(|spec| (edit_distance(unknown, spec.name), spec.name))
+        .map(|spec| (strsim::levenshtein(unknown, spec.name), spec.name))
         .filter(|(distance, _)| *distance <= 2)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, name)| name)
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = previous[j] + usize::from(ca != *cb);
-            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -1463,7 +1420,7 @@ mod tests {
         config.base_url = Some("http://example.com".to_owned());
         config.max_concurrent_public_reads = Some(2);
         config.jwt_secret = Some(Secret::new("s".repeat(32)));
-        config.admin_email = Some("admin@example.com".to_owned());
+        config.admin_email = Email::parse("admin@example.com").ok();
         config.admin_password = Some(Secret::new("password".to_owned()));
         let fields: BTreeSet<String> = toml::Table::try_from(&config)
             .unwrap()
@@ -1516,7 +1473,7 @@ mod tests {
         assert_eq!(config.rate_limit_max_entries, 100_000);
         assert_eq!(config.audit_retention_days, 365);
         assert_eq!(config.log_format, LogFormat::Text);
-        assert_eq!(config.log_level, "info");
+        assert_eq!(config.log_level, Level::Info);
         for name in Config::key_names() {
             assert_eq!(config.source(name), Source::Default, "{name}");
         }
@@ -1577,7 +1534,7 @@ mod tests {
         assert_eq!(config.source("allow_registration"), Source::Env);
         assert_eq!(config.max_body_bytes, 4096);
         assert_eq!(config.source("max_body_bytes"), Source::File);
-        assert_eq!(config.log_level, "info");
+        assert_eq!(config.log_level, Level::Info);
         assert_eq!(config.source("log_level"), Source::Default);
         assert_eq!(config.source("not_a_key"), Source::Default);
 
@@ -1726,6 +1683,9 @@ mod tests {
             "10.0.0.1/",
             "::1/129",
             "10.0.0.0/+8",
+            "10.0.0.0/ 8",
+            " 10.0.0.1",
+            "10.0.0.0/8/8",
         ] {
             let file = format!("trusted_proxies = [\"192.0.2.1\", \"{bad}\"]\n");
             let message = error_of(load_with(Some(&file), &[], &[]));
@@ -2005,6 +1965,38 @@ mod tests {
         ));
         assert!(message.contains("8 to 1024 characters"), "{message}");
         assert!(!message.contains("short\""), "{message}");
+    }
+
+    #[test]
+    fn admin_email_follows_the_one_email_rule_and_is_kept_normalised() {
+        // The same rule as every other way in: an address the API would refuse is refused.
+        for bad in ["root@localhost", "root", "@example.com", "a b@example.com"] {
+            let message = error_of(load_with(
+                None,
+                &[
+                    ("SHIPSTAR_ADMIN_EMAIL", bad),
+                    ("SHIPSTAR_ADMIN_PASSWORD", "password1"),
+                ],
+                &[],
+            ));
+            assert!(
+                message.contains("invalid admin_email"),
+                "{bad:?}: {message}"
+            );
+        }
+        let config = load_with(
+            None,
+            &[
+                ("SHIPSTAR_ADMIN_EMAIL", "Root@Example.com"),
+                ("SHIPSTAR_ADMIN_PASSWORD", "password1"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            config.admin_email.as_ref().map(Email::as_str),
+            Some("root@example.com")
+        );
     }
 
     #[test]

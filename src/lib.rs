@@ -34,6 +34,8 @@
 //!   that `http` (the per-address connection cap) and `api` (everything else) share.
 //! * [`error::Error`] carries no HTTP types; `api::respond` maps it to a status in one place.
 //! * [`json`] (strict JSON parsing) and [`clock`] are pure helpers any module may use.
+//! * [`email`] holds the one rule for email addresses (shape and normal form); the API, the
+//!   setup page, config, the CLI and seed files all parse addresses through it.
 
 #![forbid(unsafe_code)]
 
@@ -44,6 +46,7 @@ pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod content;
+pub mod email;
 pub mod ephemeral;
 pub mod error;
 pub mod http;

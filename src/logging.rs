@@ -10,6 +10,7 @@
 //! busy. Nothing secret is ever passed in: callers log a user by id and a key by its
 //! `key_prefix` (see `auth.md`).
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io::Write;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -27,8 +28,10 @@ pub enum Format {
     Json,
 }
 
-/// Severity, lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// Severity, lowest first. Spelt in lower case in the config (`log_level`), which parses it
+/// once at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Detail for debugging.
     Debug,
@@ -41,17 +44,6 @@ pub enum Level {
 }
 
 impl Level {
-    /// Parses `debug`, `info`, `warn`, `error`.
-    pub fn parse(text: &str) -> Option<Level> {
-        match text {
-            "debug" => Some(Level::Debug),
-            "info" => Some(Level::Info),
-            "warn" => Some(Level::Warn),
-            "error" => Some(Level::Error),
-            _ => None,
-        }
-    }
-
     fn as_str(self) -> &'static str {
         match self {
             Level::Debug => "debug",
@@ -262,9 +254,13 @@ mod tests {
     }
 
     #[test]
-    fn levels_parse_and_order() {
-        assert_eq!(Level::parse("warn"), Some(Level::Warn));
-        assert_eq!(Level::parse("verbose"), None);
+    fn levels_parse_as_they_are_logged_and_order() {
+        for level in [Level::Debug, Level::Info, Level::Warn, Level::Error] {
+            let spelt = format!("\"{}\"", level.as_str());
+            assert_eq!(serde_json::to_string(&level).unwrap(), spelt);
+            assert_eq!(serde_json::from_str::<Level>(&spelt).unwrap(), level);
+        }
+        assert!(serde_json::from_str::<Level>("\"verbose\"").is_err());
         assert!(Level::Debug < Level::Info && Level::Warn < Level::Error);
     }
 }

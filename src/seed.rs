@@ -13,13 +13,13 @@
 //! tell (a taken email or slug, an unknown reference) is found inside the write transaction
 //! by the store, and the first such problem rolls the whole seed back.
 //!
-//! The email and slug rules still live in `api::extract` and `api::slug` and are called from
+//! The email rule lives in `email` and the slug rule in `api::slug`; both are called from
 //! here, not copied. Must not import `http`; talks SQL only through `store`.
 
-use crate::api::extract::is_plausible_email;
 use crate::api::slug::{self, MAX_NAME_CHARS, MAX_SLUG_CHARS};
 use crate::auth::api_key;
 use crate::auth::password::{check_length, PasswordHasher};
+use crate::email::{self, Email};
 use crate::store::{
     ContentKind, NewUser, SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedRows,
     SeedTeam,
@@ -246,10 +246,13 @@ impl Problems {
 
     /// The email lower-cased, as every other way of naming a user stores it.
     fn email(&mut self, place: String, email: &str) -> String {
-        if !is_plausible_email(email) {
-            self.add(place, format!("{email:?} is not a valid email address"));
+        match Email::parse(email) {
+            Ok(valid) => valid.into_string(),
+            Err(_) => {
+                self.add(place, format!("{email:?} is not a valid email address"));
+                email::normalise(email)
+            }
         }
-        email.trim().to_lowercase()
     }
 
     fn datetime(&mut self, place: String, text: Option<&str>) -> Option<i64> {

@@ -28,10 +28,7 @@ pub fn init_logging(config: &Config) {
         LogFormat::Text => logging::Format::Text,
         LogFormat::Json => logging::Format::Json,
     };
-    logging::init(
-        format,
-        Level::parse(&config.log_level).unwrap_or(Level::Info),
-    );
+    logging::init(format, config.log_level);
 }
 
 /// The password hasher for `config`'s Argon2 parameters and thread bound.
@@ -112,7 +109,7 @@ fn bootstrap_first_user(app: &App) -> Result<(), StartupError> {
             .hash(password.expose())
             .map_err(|err| StartupError(err.0))?;
         let new = NewUser {
-            email: email.trim().to_lowercase(),
+            email: email.as_str().to_owned(),
             password_hash: hash,
             is_superuser: true,
             is_verified: true,

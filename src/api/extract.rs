@@ -541,21 +541,6 @@ pub fn optional_json_object(req: &Request) -> Result<Map<String, Value>, Error> 
     json_object(req)
 }
 
-/// Whether `email` is plausible: one `@`, a non-empty local part, a dotted domain, no spaces,
-/// at most 320 characters. Deliverability is not checked.
-pub fn is_plausible_email(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return false;
-    };
-    email.len() <= 320
-        && !local.is_empty()
-        && !local.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -804,14 +789,5 @@ mod tests {
         }
         let kinds: Vec<_> = fields.problems.iter().map(|p| p.kind).collect();
         assert_eq!(kinds, ["string_type", "string_type", "missing"]);
-    }
-
-    #[test]
-    fn emails_are_checked_for_shape_only() {
-        assert!(is_plausible_email("a@example.com"));
-        assert!(!is_plausible_email("a@example"));
-        assert!(!is_plausible_email("@example.com"));
-        assert!(!is_plausible_email("a b@example.com"));
-        assert!(!is_plausible_email("a@.com"));
     }
 }

@@ -24,6 +24,9 @@ pub mod slug;
 pub mod usage;
 mod v1;
 
+#[cfg(test)]
+mod tests;
+
 use crate::auth::password::PasswordHasher;
 use crate::auth::ratelimit::{Class, Decision, RateLimiter};
 use crate::client_ip::{self, TrustedProxies};

@@ -4,11 +4,12 @@
 //! request to `/setup` is 404, whatever its method and token.
 
 use super::dashboard::{with_page_headers, ASSET_PREFIX, DASHBOARD_PATH};
-use super::extract::{is_plausible_email, Fields};
+use super::extract::Fields;
 use super::internal::auth::hash_password;
 use super::{App, Ctx};
 use crate::auth::password::{check_length, LengthProblem};
 use crate::content::feed::html_text;
+use crate::email::Email;
 use crate::error::Error;
 use crate::http::Response;
 use subtle::ConstantTimeEq;
@@ -139,13 +140,14 @@ pub fn post_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let password = fields
         .required("password", &mut problems)
         .unwrap_or_default();
-    if !problems.is_empty() || !is_plausible_email(email) {
+    let valid_email = Email::parse(email).ok().filter(|_| problems.is_empty());
+    let Some(valid_email) = valid_email else {
         return Ok(html_page(
             422,
             "Set up shipstar",
             &form(token, email, Some("Enter a valid email address.")),
         ));
-    }
+    };
     if let Err(problem) = check_length(password) {
         let why = match problem {
             LengthProblem::TooShort => "The password needs at least 8 characters.",
@@ -162,7 +164,7 @@ pub fn post_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         return Ok(dead_link());
     }
     let new = crate::store::NewUser {
-        email: email.trim().to_lowercase(),
+        email: valid_email.into_string(),
         password_hash: hash_password(app, password)?,
         first_name: None,
         last_name: None,

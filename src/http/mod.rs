@@ -8,9 +8,9 @@
 //! read, a 431 for an oversized header section, a 408 for a request that does not arrive in
 //! time, a 505 for HTTP/2 and later, and one log line.
 //!
-//! Connections and their I/O are ours (`connection`, `wire`): tiny_http's own connection
-//! handling cannot bound a slow or hostile client (see docs/SECURITY.md); its response writer
-//! serialises every answer.
+//! Connections and their I/O are ours (`connection`, `wire`), with no HTTP crate below them,
+//! so every limit on a slow or hostile client is one we set (see docs/SECURITY.md). tiny_http
+//! appears only in `benches/`, as the bare server the benchmarks compare against.
 //!
 //! Must not import `auth`, `store` or `api`: handlers arrive as a plain function.
 

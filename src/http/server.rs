@@ -194,9 +194,9 @@ fn accept_loop(socket: &TcpListener, shared: &Arc<Shared>) {
                 ) {
                     continue;
                 }
-                // EMFILE, ENFILE, ENOBUFS, ENOMEM: wait for resources to come back. Anything
+                // Out of descriptors or memory: wait for resources to come back. Anything
                 // else (a connection reset before it was accepted) concerns one connection.
-                if matches!(err.raw_os_error(), Some(24 | 23 | 105 | 12)) {
+                if is_resource_exhaustion(&err) {
                     warnings
                         .accept
                         .log(&format!("cannot accept connections ({err}); retrying"));
@@ -205,6 +205,17 @@ fn accept_loop(socket: &TcpListener, shared: &Arc<Shared>) {
             }
         }
     }
+}
+
+/// Whether an `accept` error means the process or the system ran out of something that
+/// comes back by itself (descriptors, buffers, memory), rather than a failure of one
+/// connection.
+fn is_resource_exhaustion(err: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    matches!(
+        Errno::from_io_error(err),
+        Some(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)
+    )
 }
 
 /// Starts a thread for a new connection, or answers 503 when a cap refuses it.
@@ -478,6 +489,24 @@ fn is_sane_request_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_waits_only_when_descriptors_buffers_or_memory_run_out() {
+        use rustix::io::Errno;
+        for errno in [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM] {
+            assert!(is_resource_exhaustion(&errno.into()), "{errno:?}");
+        }
+        for errno in [
+            Errno::CONNABORTED,
+            Errno::CONNRESET,
+            Errno::PROTO,
+            Errno::PERM,
+        ] {
+            assert!(!is_resource_exhaustion(&errno.into()), "{errno:?}");
+        }
+        let no_errno = std::io::Error::other("not from the OS");
+        assert!(!is_resource_exhaustion(&no_errno));
+    }
 
     #[test]
     fn request_ids_with_odd_characters_are_not_echoed() {

@@ -9,7 +9,9 @@
 //! * an account route (`GET /api/internal/teams`) answers a *valid* key with 403 `"API keys
 //!   cannot manage account resources; sign in"` and an invalid one with 401.
 //!
-//! The lifecycle tests ("takes effect on the very next request") check both.
+//! The lifecycle tests ("takes effect on the very next request") check both. Rules that need
+//! time to pass (expiry, the expiry of a rolled key, list order across seconds) are tested
+//! in-process on a fixed clock, in `src/api/tests/time_rules.rs`, rather than by sleeping here.
 //!
 //! Every server here runs with rate limits off (rate limits are tested elsewhere).
 
@@ -443,42 +445,6 @@ fn every_key_is_different_and_prefixes_identify_them() {
     ids.sort_by_key(|v| v.to_string());
     ids.dedup();
     assert_eq!(ids.len(), 5);
-}
-
-#[test]
-fn keys_are_listed_newest_first_without_the_key() {
-    let w = world();
-    let first = w.create_key("first").0;
-    std::thread::sleep(Duration::from_millis(1100));
-    let second = w.create_key("second").0;
-    let third = w.create_key("third").0;
-    let listed = w.list_keys(&w.owner);
-    assert_eq!(
-        listed,
-        vec![
-            without_key(&third),
-            without_key(&second),
-            without_key(&first)
-        ]
-    );
-    for object in &listed {
-        assert_eq!(fields_of(object), key_object_fields());
-    }
-    // Another project's list is separate.
-    let resp = w
-        .server
-        .post(&format!("/api/internal/teams/{}/projects", w.team_id))
-        .bearer(&w.owner)
-        .json(&json!({"name": "Other"}))
-        .send();
-    let other = resp.json()["id"].as_str().unwrap().to_string();
-    let resp = w
-        .server
-        .get(&format!("{PROJECTS}/{other}/api-keys"))
-        .bearer(&w.owner)
-        .send();
-    resp.expect_status(200);
-    assert_eq!(resp.json(), json!([]));
 }
 
 #[test]
@@ -1094,28 +1060,6 @@ fn a_deleted_key_fails_at_once_and_is_gone() {
 }
 
 #[test]
-fn an_expiry_takes_effect_when_it_passes() {
-    let w = world();
-    let (object, raw) = w.create_key("short-lived");
-    let id = object["id"].as_str().unwrap();
-    let expires_at = now() + 2;
-    let resp = w.patch_key(id, json!({"expires_at": rfc3339(expires_at)}));
-    resp.expect_status(200);
-    assert_eq!(resp.json()["expires_at"], json!(rfc3339(expires_at)));
-    assert_valid(&w.server, &raw, "before the expiry");
-    // Wait until the expiry instant has passed.
-    let deadline = UNIX_EPOCH + Duration::from_secs(expires_at as u64) + Duration::from_millis(200);
-    while SystemTime::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_refused(&w.server, &raw, "after the expiry");
-    // Moving the expiry into the future again revives it; removing it too.
-    w.patch_key(id, json!({"expires_at": rfc3339(now() + DAY)}))
-        .expect_status(200);
-    assert_valid(&w.server, &raw, "expiry moved out");
-}
-
-#[test]
 fn rolling_with_no_overlap_switches_keys_at_once() {
     let w = world();
     let (old, old_raw) = w.create_key("Rolling Key");
@@ -1165,63 +1109,6 @@ fn rolling_with_an_overlap_keeps_both_keys_working() {
         "old key deactivated during the overlap",
     );
     assert_valid(&w.server, &new_raw, "new key");
-}
-
-#[test]
-fn rolling_keeps_the_expiry_rule_and_validates_the_overlap() {
-    let w = world();
-    // A relative expiry is applied again from the roll.
-    let (relative, _) = w.create_key_as(&w.owner, json!({"name": "rel", "expires_in_days": 10}));
-    std::thread::sleep(Duration::from_millis(1100));
-    let before = now();
-    let resp = w.roll(relative["id"].as_str().unwrap(), json!({}));
-    resp.expect_status(201);
-    let at = parse_ts(&resp.json()["expires_at"], "rolled expires_at");
-    assert!(
-        at >= before + 10 * DAY && at <= now() + 10 * DAY + 1,
-        "rolled expiry {at} is not 10 days from the roll ({before})"
-    );
-    // An absolute expiry is kept as it is.
-    let fixed = rfc3339(now() + 20 * DAY);
-    let (absolute, _) = w.create_key_as(&w.owner, json!({"name": "abs", "expires_at": fixed}));
-    let resp = w.roll(absolute["id"].as_str().unwrap(), json!({}));
-    resp.expect_status(201);
-    assert_eq!(resp.json()["expires_at"], json!(fixed));
-    assert_eq!(resp.json()["name"], json!("abs"));
-
-    // A roll with no body at all uses the defaults.
-    let (plain, plain_raw) = w.create_key("no body");
-    let resp = w
-        .server
-        .post(&format!("{KEYS}/{}/roll", plain["id"].as_str().unwrap()))
-        .bearer(&w.owner)
-        .send();
-    resp.expect_status(201);
-    assert_refused(&w.server, &plain_raw, "rolled with the default overlap 0");
-
-    // Overlap bounds: 0..2592000.
-    let (target, target_raw) = w.create_key("target");
-    let target_id = target["id"].as_str().unwrap();
-    let count = w.list_keys(&w.owner).len();
-    for (overlap, kind) in [
-        (json!(-1), "greater_than_equal"),
-        (json!(2_592_001), "less_than_equal"),
-        (json!("soon"), "int_parsing"),
-    ] {
-        expect_problems(
-            &w.roll(target_id, json!({"overlap_seconds": overlap})),
-            &[(json!(["body", "overlap_seconds"]), kind)],
-        );
-    }
-    assert_eq!(
-        w.list_keys(&w.owner).len(),
-        count,
-        "a failed roll made a key"
-    );
-    assert_valid(&w.server, &target_raw, "after failed rolls");
-    w.roll(target_id, json!({"overlap_seconds": 2_592_000}))
-        .expect_status(201);
-    assert_valid(&w.server, &target_raw, "within a 30-day overlap");
 }
 
 /// The `expires_at` of key `id` as every answer that shows it reports it: GET, the list, and

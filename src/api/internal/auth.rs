@@ -7,6 +7,7 @@ use crate::api::{dto, throttle, App, Ctx};
 use crate::auth::jwt::{self, Claims, Validation, AUDIENCE};
 use crate::auth::password::{check_length, LengthProblem, Verdict};
 use crate::auth::ratelimit::Class;
+use crate::email::{self, Email};
 use crate::error::{AuthFailure, Error, FieldError};
 use crate::http::Response;
 use crate::store::{Audit, AuditAction, NewUser, User};
@@ -53,6 +54,15 @@ pub fn password_too_long() -> FieldError {
     )
 }
 
+/// The 422 problem for a body `email` that [`Email::parse`] refuses.
+pub fn invalid_email() -> FieldError {
+    FieldError::new(
+        &["body", "email"],
+        "value_error",
+        "value is not a valid email address",
+    )
+}
+
 /// `POST /api/internal/auth/jwt/login` (form): a token for a new session.
 ///
 /// Unknown email, wrong password and inactive user get the same 400 after the same hashing
@@ -78,7 +88,7 @@ pub fn post_login(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     if !problems.is_empty() {
         return Err(Error::Validation(problems));
     }
-    throttle(app, ctx, Class::LoginEmail, &username.trim().to_lowercase())?;
+    throttle(app, ctx, Class::LoginEmail, &email::normalise(username))?;
     let bad_credentials = || Error::bad_request("LOGIN_BAD_CREDENTIALS");
     let Some(user) = app.store.user_by_email(username.trim())? else {
         app.hasher.burn(password);
@@ -282,15 +292,13 @@ pub fn read_new_user(
     } else {
         (false, false)
     };
-    if let Some(email) = &email {
-        if !extract::is_plausible_email(email) {
-            fields.problems.push(FieldError::new(
-                &["body", "email"],
-                "value_error",
-                "value is not a valid email address",
-            ));
+    let email = email.and_then(|text| match Email::parse(&text) {
+        Ok(email) => Some(email),
+        Err(_) => {
+            fields.problems.push(invalid_email());
+            None
         }
-    }
+    });
     if let Some(password) = &password {
         if check_length(password) == Err(LengthProblem::TooLong) {
             fields.problems.push(password_too_long());
@@ -308,7 +316,7 @@ pub fn read_new_user(
     }
     let password_hash = hash_password(app, &password)?;
     Ok(NewUser {
-        email: email.trim().to_lowercase(),
+        email: email.into_string(),
         password_hash,
         first_name,
         last_name,

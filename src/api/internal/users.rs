@@ -1,12 +1,13 @@
 //! The caller's own account and, for superusers, every account.
 
-use super::auth::{hash_password, password_too_long, read_new_user};
+use super::auth::{hash_password, invalid_email, password_too_long, read_new_user};
 use crate::api::extract::{self, JsonFields};
 use crate::api::principal::{require_session, require_superuser};
 use crate::api::respond::ok;
 use crate::api::{dto, throttle, App, Ctx};
 use crate::auth::password::{check_length, LengthProblem, Verdict};
 use crate::auth::ratelimit::Class;
+use crate::email::{self, Email};
 use crate::error::{Error, FieldError};
 use crate::http::Response;
 use crate::store::{Audit, RevokeSessions, UserChanges};
@@ -34,13 +35,10 @@ fn read_changes(
         email: fields.optional_string("email", 1, 320),
         ..UserChanges::default()
     };
-    if let Some(email) = &changes.email {
-        if !extract::is_plausible_email(email) {
-            fields.problems.push(FieldError::new(
-                &["body", "email"],
-                "value_error",
-                "value is not a valid email address",
-            ));
+    if let Some(text) = changes.email.take() {
+        match Email::parse(&text) {
+            Ok(email) => changes.email = Some(email.into_string()),
+            Err(_) => fields.problems.push(invalid_email()),
         }
     }
     let password = fields.optional_string("password", 0, usize::MAX);
@@ -90,7 +88,7 @@ pub fn patch_me(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
             app,
             ctx,
             Class::LoginEmail,
-            &caller.user.email.trim().to_lowercase(),
+            &email::normalise(&caller.user.email),
         )?;
         if check_length(current) == Err(LengthProblem::TooLong)
             || app.hasher.verify(current, &caller.user.password_hash) == Verdict::Mismatch
@@ -102,7 +100,7 @@ pub fn patch_me(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let (mut changes, password_changed) =
         read_changes(app, &mut fields, "UPDATE_USER_INVALID_PASSWORD")?;
     fields.finish()?;
-    if changes.email.as_deref().map(str::to_lowercase) == Some(caller.user.email.clone()) {
+    if changes.email.as_deref() == Some(caller.user.email.as_str()) {
         changes.email = None;
     }
     let revoke = if password_changed {
