@@ -30,7 +30,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Error;
 use crate::http::{Request, Response};
-use crate::store::Store;
+use crate::store::{Audit, Store};
 use keyring::KeyRing;
 use router::{PathParams, Route};
 use std::cell::RefCell;
@@ -40,6 +40,8 @@ use std::sync::Mutex;
 /// Responses authenticated by a key expiring within this many seconds carry
 /// `X-Key-Expires-At`.
 pub const KEY_EXPIRY_WARNING_SECS: i64 = 7 * 24 * 3600;
+/// Longest `User-Agent` kept (with a session, in an audit event), in characters.
+pub const MAX_USER_AGENT_CHARS: usize = 256;
 
 /// Everything a handler may use; shared by all workers.
 pub struct App {
@@ -90,6 +92,22 @@ impl Ctx<'_> {
     /// The client address (see [`client_address`]).
     pub fn client_addr(&self, app: &App) -> Option<IpAddr> {
         client_address(app, self.req)
+    }
+
+    /// The request's `User-Agent`, cut to [`MAX_USER_AGENT_CHARS`] characters, if it sent one.
+    pub fn user_agent(&self) -> Option<String> {
+        self.req
+            .header("user-agent")
+            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect())
+    }
+
+    /// The audit context of this request: `actor` (e.g. [`Audit::user`], [`Audit::key`],
+    /// [`principal::Caller::actor`], [`Audit::anonymous`]) seen at the resolved client address
+    /// (behind trusted proxies, the client's own) with the request's user agent. The one place
+    /// a handler gets the "who and from where" that a store method completes into an event.
+    pub fn audit(&self, app: &App, actor: Audit) -> Audit {
+        let ip = self.client_addr(app).map(|ip| ip.to_string());
+        actor.from_client(ip, self.user_agent())
     }
 }
 

@@ -12,7 +12,7 @@ use crate::auth::api_key;
 use crate::auth::jwt::{Claims, Validation};
 use crate::auth::ratelimit::Class;
 use crate::error::{AuthFailure, Error};
-use crate::store::{ApiKey, Project, Session, User};
+use crate::store::{ApiKey, Audit, Project, Session, User};
 
 /// How stale `last_seen_at` may get before a request refreshes it: one write per session
 /// per minute at most.
@@ -146,6 +146,15 @@ impl Caller {
         match self {
             Caller::Session(caller) => &caller.user,
             Caller::Key(caller) => &caller.user,
+        }
+    }
+
+    /// The audit actor: the signed-in user, or the key (labelled by its prefix) for a key.
+    /// Pass it to [`Ctx::audit`](super::Ctx::audit) to add the client address.
+    pub fn actor(&self) -> Audit {
+        match self {
+            Caller::Session(caller) => Audit::user(&caller.user),
+            Caller::Key(caller) => Audit::key(&caller.key),
         }
     }
 }

@@ -236,6 +236,122 @@ pub struct NewAuditEvent {
     pub details: String,
 }
 
+/// Who acts, and from where: the part of an event its caller knows before the change. Store
+/// methods that change data take one and complete it into a [`NewAuditEvent`] (action,
+/// target, team, project, details) inside their own transaction, so every front end (HTTP,
+/// CLI, setup page, start-up) builds its actor in one place and never a whole event by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// The kind of actor.
+    pub actor_kind: ActorKind,
+    /// The actor's id (a user id, a key id), when it has one.
+    pub actor_id: Option<String>,
+    /// The actor's readable label (an email, a key prefix, a command), never a secret.
+    pub actor_label: Option<String>,
+    /// The client address (resolved behind trusted proxies), when there was a request.
+    pub ip: Option<String>,
+    /// The request's `User-Agent`, when there was one.
+    pub user_agent: Option<String>,
+}
+
+impl Audit {
+    fn actor(kind: ActorKind, id: Option<&str>, label: Option<&str>) -> Audit {
+        Audit {
+            actor_kind: kind,
+            actor_id: id.map(str::to_owned),
+            actor_label: label.map(str::to_owned),
+            ip: None,
+            user_agent: None,
+        }
+    }
+
+    /// A signed-in user: their id and email.
+    pub fn user(user: &super::User) -> Audit {
+        Audit::actor(ActorKind::User, Some(&user.id), Some(&user.email))
+    }
+
+    /// An API key: its id, labelled by its `key_prefix` (never the key).
+    pub fn key(key: &super::ApiKey) -> Audit {
+        Audit::actor(ActorKind::Key, Some(&key.id), Some(&key.key_prefix))
+    }
+
+    /// A command on the server machine, labelled by the command (`shipstar user create`).
+    pub fn cli(command: &str) -> Audit {
+        Audit::actor(ActorKind::Cli, None, Some(command))
+    }
+
+    /// The server itself, labelled by what it was doing (`first start`).
+    pub fn system(doing: &str) -> Audit {
+        Audit::actor(ActorKind::System, None, Some(doing))
+    }
+
+    /// Nobody known (a failed login, a leak report, a self-registration).
+    pub fn anonymous() -> Audit {
+        Audit::actor(ActorKind::Anonymous, None, None)
+    }
+
+    /// The same actor, seen at the client `ip` with `user_agent`.
+    pub fn from_client(mut self, ip: Option<String>, user_agent: Option<String>) -> Audit {
+        self.ip = ip;
+        self.user_agent = user_agent;
+        self
+    }
+
+    /// An event of `action` at `at` by this actor: no target, team or project, details `{}`;
+    /// the [`NewAuditEvent`] builders add them.
+    pub fn event(&self, action: AuditAction, at: i64) -> NewAuditEvent {
+        NewAuditEvent {
+            at,
+            action,
+            actor_kind: self.actor_kind,
+            actor_id: self.actor_id.clone(),
+            actor_label: self.actor_label.clone(),
+            target: None,
+            team_id: None,
+            project_id: None,
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            details: "{}".to_owned(),
+        }
+    }
+}
+
+impl NewAuditEvent {
+    /// The same event about `kind` (`user`, `session`, `team`, `member`, `project`,
+    /// `api_key`, `content`, `signing_key`) `id`, labelled `label` (an email, a slug, a key
+    /// prefix; never a secret).
+    pub fn target(mut self, kind: &str, id: &str, label: Option<&str>) -> NewAuditEvent {
+        self.target = Some(Named {
+            kind: kind.to_owned(),
+            id: Some(id.to_owned()),
+            label: label.map(str::to_owned),
+        });
+        self
+    }
+
+    /// The same event concerning team `team_id` (the team route lists it).
+    pub fn team(mut self, team_id: &str) -> NewAuditEvent {
+        self.team_id = Some(team_id.to_owned());
+        self
+    }
+
+    /// The same event concerning project `project_id`.
+    pub fn project(mut self, project_id: &str) -> NewAuditEvent {
+        self.project_id = Some(project_id.to_owned());
+        self
+    }
+
+    /// The same event with `details`, a JSON object of what changed (field names, old and
+    /// new role, counts), never a password, token, key or secret. A value that is not an
+    /// object is kept as `{}`, so the answered `details` is always an object.
+    pub fn details(mut self, details: serde_json::Value) -> NewAuditEvent {
+        if details.is_object() {
+            self.details = details.to_string();
+        }
+        self
+    }
+}
+
 /// A stored event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {
@@ -475,6 +591,43 @@ mod tests {
         limit: 100,
         offset: 0,
     };
+
+    #[test]
+    fn an_audit_context_completes_into_the_event_it_names() {
+        let audit = Audit::cli("shipstar team create")
+            .from_client(Some("203.0.113.7".into()), Some("curl/8.5".into()));
+        let event = audit
+            .event(AuditAction::TeamCreated, 42)
+            .target("team", "t1", Some("acme"))
+            .team("t1")
+            .project("p1")
+            .details(serde_json::json!({"owner_id": "u1"}));
+        assert_eq!(event.actor_kind, ActorKind::Cli);
+        assert_eq!(event.actor_id, None);
+        assert_eq!(event.actor_label.as_deref(), Some("shipstar team create"));
+        assert_eq!(event.ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(event.user_agent.as_deref(), Some("curl/8.5"));
+        assert_eq!(
+            event.target,
+            Some(Named {
+                kind: "team".into(),
+                id: Some("t1".into()),
+                label: Some("acme".into())
+            })
+        );
+        assert_eq!(
+            (event.team_id.as_deref(), event.project_id.as_deref()),
+            (Some("t1"), Some("p1"))
+        );
+        assert_eq!(event.details, r#"{"owner_id":"u1"}"#);
+        // Details are always an object.
+        let plain = Audit::anonymous()
+            .event(AuditAction::LoginFailed, 1)
+            .details(serde_json::json!(["x"]));
+        assert_eq!(plain.details, "{}");
+        assert_eq!(plain.actor_kind, ActorKind::Anonymous);
+        assert_eq!(plain.target, None);
+    }
 
     #[test]
     fn every_action_name_reads_back_as_itself() {

@@ -23,7 +23,9 @@ mod tenancy;
 mod users;
 
 pub use api_keys::{ApiKey, ApiKeyChanges, KeyHolder, NewApiKey, UsageBatch, UsageDay};
-pub use audit::{ActorKind, AuditAction, AuditEvent, AuditFilter, AuditPage, Named, NewAuditEvent};
+pub use audit::{
+    ActorKind, Audit, AuditAction, AuditEvent, AuditFilter, AuditPage, Named, NewAuditEvent,
+};
 pub use content::{Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Page};
 pub use seed::{SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedRows, SeedTeam};
 pub use sessions::Session;

@@ -15,8 +15,6 @@ use serde_json::{json, Value};
 /// Two tabs refreshing the same token within this many seconds both get a token for the
 /// current generation instead of tripping the theft alarm.
 pub const REUSE_WINDOW_SECS: i64 = 10;
-/// Longest `User-Agent` kept with a session.
-const MAX_USER_AGENT_CHARS: usize = 256;
 
 /// Signs a token for generation `gen` of a session. `exp` never passes the session's
 /// absolute end. Returns the token and its lifetime in seconds.
@@ -108,10 +106,7 @@ pub fn post_login(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
                 .update_user(&user.id, &changes, RevokeSessions::None, now);
         }
     }
-    let user_agent: Option<String> = ctx
-        .req
-        .header("user-agent")
-        .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
+    let user_agent = ctx.user_agent();
     // The client, not a trusted proxy in front of it (auth.md: one client IP everywhere).
     let ip = ctx.client_addr(app).map(|ip| ip.to_string());
     let provisional_exp = now.saturating_add(app.config.jwt_lifetime_seconds);
