@@ -11,7 +11,7 @@ use crate::api::{keyring, slug};
 use crate::config::{Config, Overrides};
 use crate::ephemeral::EphemeralDatabase;
 use crate::error::{Error, StartupError};
-use crate::store::{RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
+use crate::store::{Audit, RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Read;
@@ -378,15 +378,21 @@ fn seed_failure(file: &Path, err: Error) -> Failure {
 }
 
 /// Reads and checks the seed at `file`, hashes its passwords and writes it to `store`;
-/// returns the summary line. Nothing is written unless all of it is.
-fn apply_seed(config: &Config, store: &Store, file: &Path) -> Result<String, Failure> {
+/// returns the summary line. Nothing is written unless all of it is. The keys and content it
+/// makes are recorded in the audit log as done by the command `command` (actor `cli`).
+fn apply_seed(
+    config: &Config,
+    store: &Store,
+    file: &Path,
+    command: &str,
+) -> Result<String, Failure> {
     let now = crate::clock::Clock::System.now_secs();
     let checked = crate::seed::read(file, now, config.max_content_bytes).map_err(Failure::usage)?;
     let summary = checked.summary();
     let hasher = crate::server::password_hasher(config)?;
     let rows = checked.hash_passwords(&hasher)?;
     store
-        .apply_seed(&rows, now)
+        .apply_seed(&rows, now, &Audit::cli(command))
         .map_err(|err| seed_failure(file, err))?;
     Ok(summary)
 }
@@ -428,7 +434,7 @@ fn run_serve(
     }
     if let Some(file) = &seed {
         let store = crate::server::open_store(&config)?;
-        apply_seed(&config, &store, file)?;
+        apply_seed(&config, &store, file, "shipstar serve --seed")?;
     }
     let served = crate::server::serve(config);
     // Removed only now: the server has closed the database.
@@ -451,7 +457,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve { .. } => Ok(()),
         Command::Seed { file } => {
             let store = open_existing_store(&config)?;
-            let summary = apply_seed(&config, &store, &file)?;
+            let summary = apply_seed(&config, &store, &file, "shipstar seed")?;
             println!("seeded {summary} into {}", store.path().display());
             Ok(())
         }
@@ -677,7 +683,7 @@ fn run_key(config: &Config, command: KeyCommand) -> Result<(), Failure> {
                     expires_at: expires_in_days.map(|days| now + days * 86_400),
                     expires_in_days,
                 };
-                store.create_api_key(&new, now)
+                store.create_api_key(&new, now, &Audit::cli("shipstar key create"))
             })?;
             // stdout carries the key alone, so `KEY=$(shipstar key create ...)` works.
             println!("{}", generated.raw);
@@ -710,7 +716,7 @@ fn run_key(config: &Config, command: KeyCommand) -> Result<(), Failure> {
                     is_active: Some(false),
                     ..Default::default()
                 };
-                store.update_api_key(&id, &changes, now)
+                store.update_api_key(&id, &changes, now, &Audit::cli("shipstar key deactivate"))
             })?;
             println!("deactivated key {} ({})", key.key_prefix, key.id);
             Ok(())

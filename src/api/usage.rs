@@ -197,6 +197,7 @@ mod tests {
                     expires_in_days: None,
                 },
                 1,
+                &crate::store::Audit::cli("test"),
             )
             .unwrap();
         let recorder = UsageRecorder::default();

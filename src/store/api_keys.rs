@@ -1,9 +1,13 @@
 //! API keys (only their SHA-256 is stored) and their per-day usage counters.
 
+use super::audit::{append, Audit, AuditAction, NewAuditEvent};
+use super::tenancy::team_of_project;
 use super::users::{user_columns_u, user_from_row};
 use super::{map_err, Store, User};
+use crate::clock::rfc3339;
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
+use serde_json::{json, Map, Value};
 
 /// The key columns (alias `k`) in the order `key_from_row` reads them. A macro rather than a
 /// `const` so that `concat!` builds each statement at compile time: no SQL text is formatted
@@ -139,11 +143,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
     })
 }
 
-pub(super) fn insert_key(
-    tx: &rusqlite::Transaction<'_>,
-    new: &NewApiKey,
-    now: i64,
-) -> Result<ApiKey, Error> {
+fn insert_key(tx: &rusqlite::Transaction<'_>, new: &NewApiKey, now: i64) -> Result<ApiKey, Error> {
     let key = ApiKey {
         id: crate::ids::uuid_v4(),
         project_id: new.project_id.clone(),
@@ -196,10 +196,54 @@ fn select_key(tx: &rusqlite::Connection, id: &str) -> Result<Option<ApiKey>, Err
     .map_err(map_err)
 }
 
+/// An event of `action` by `audit` about `key`, in its project and that project's team (read
+/// on `conn`, inside the change's transaction). Labelled by the key's prefix, never the key.
+fn key_event(
+    conn: &rusqlite::Connection,
+    audit: &Audit,
+    action: AuditAction,
+    key: &ApiKey,
+    now: i64,
+) -> Result<NewAuditEvent, Error> {
+    let team_id = team_of_project(conn, &key.project_id)?;
+    Ok(audit
+        .event(action, now)
+        .target("api_key", &key.id, Some(&key.key_prefix))
+        .team(&team_id)
+        .project(&key.project_id))
+}
+
+/// An expiry as the audit details show it: RFC 3339, or null for none.
+fn expiry_value(at: Option<i64>) -> Value {
+    at.map_or(Value::Null, |at| Value::from(rfc3339(at)))
+}
+
+/// Stores `new` inside `tx` and appends its `api_key.created` event by `audit` (details: the
+/// name and expiry). Every way a key is made (route, CLI, seed) comes through here.
+pub(super) fn insert_key_audited(
+    tx: &rusqlite::Transaction<'_>,
+    new: &NewApiKey,
+    now: i64,
+    audit: &Audit,
+) -> Result<ApiKey, Error> {
+    let key = insert_key(tx, new, now)?;
+    let event = key_event(tx, audit, AuditAction::ApiKeyCreated, &key, now)?.details(json!({
+        "name": key.name,
+        "expires_at": expiry_value(key.expires_at),
+    }));
+    append(tx, &event)?;
+    Ok(key)
+}
+
 impl Store {
-    /// Stores a new key.
-    pub fn create_api_key(&self, new: &NewApiKey, now: i64) -> Result<ApiKey, Error> {
-        self.write(|tx| insert_key(tx, new, now))
+    /// Stores a new key and its `api_key.created` event by `audit`, in one transaction.
+    pub fn create_api_key(
+        &self,
+        new: &NewApiKey,
+        now: i64,
+        audit: &Audit,
+    ) -> Result<ApiKey, Error> {
+        self.write(|tx| insert_key_audited(tx, new, now, audit))
     }
 
     /// The key with this id, if any.
@@ -225,25 +269,40 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(map_err)
     }
 
-    /// Applies `changes` to key `id` (404 if absent) and returns it.
+    /// Applies `changes` to key `id` (404 if absent) and returns it, with one event by `audit`
+    /// per kind of change, in the same transaction: `api_key.updated` when the name or expiry
+    /// changes (details: the fields changed, and the old and new expiry when it changed),
+    /// `api_key.deactivated` or `api_key.activated` when the state flips. A change to a value
+    /// it already has is no change: it writes no event.
     pub fn update_api_key(
         &self,
         id: &str,
         changes: &ApiKeyChanges,
         now: i64,
+        audit: &Audit,
     ) -> Result<ApiKey, Error> {
         self.write(|tx| {
-            let mut key = select_key(tx, id)?.ok_or_else(|| Error::NotFound("API key not found".into()))?;
+            let old = select_key(tx, id)?.ok_or_else(|| Error::NotFound("API key not found".into()))?;
+            let mut key = old.clone();
+            let mut fields: Vec<&str> = Vec::new();
             if let Some(name) = &changes.name {
+                if *name != key.name {
+                    fields.push("name");
+                }
                 key.name = name.clone();
             }
+            let mut flipped = None;
             if let Some(active) = changes.is_active {
                 if active != key.is_active {
                     key.deactivated_at = if active { None } else { Some(now) };
+                    flipped = Some(active);
                 }
                 key.is_active = active;
             }
             if let Some(expires_at) = changes.expires_at {
+                if expires_at != key.expires_at || key.expires_in_days.is_some() {
+                    fields.push("expires_at");
+                }
                 key.expires_at = expires_at;
                 key.expires_in_days = None;
             }
@@ -262,40 +321,75 @@ impl Store {
                 ])
             })
             .map_err(map_err)?;
+            if !fields.is_empty() {
+                let mut details = Map::new();
+                details.insert("fields".into(), json!(fields));
+                if fields.contains(&"expires_at") {
+                    details.insert("old_expires_at".into(), expiry_value(old.expires_at));
+                    details.insert("new_expires_at".into(), expiry_value(key.expires_at));
+                }
+                let event = key_event(tx, audit, AuditAction::ApiKeyUpdated, &key, now)?
+                    .details(Value::Object(details));
+                append(tx, &event)?;
+            }
+            if let Some(active) = flipped {
+                let action = if active {
+                    AuditAction::ApiKeyActivated
+                } else {
+                    AuditAction::ApiKeyDeactivated
+                };
+                append(tx, &key_event(tx, audit, action, &key, now)?)?;
+            }
             Ok(key)
         })
     }
 
     /// Replaces key `old_id` by `new`: the old key stops working at `retires_at`. One
-    /// transaction, so there is never a moment with neither or a half-rolled key.
+    /// transaction, so there is never a moment with neither or a half-rolled key, and it holds
+    /// the `api_key.rolled` event by `audit` about the old key (details: the new key's id and
+    /// prefix, and the overlap in seconds).
     pub fn roll_api_key(
         &self,
         old_id: &str,
         new: &NewApiKey,
         retires_at: i64,
         now: i64,
+        audit: &Audit,
     ) -> Result<ApiKey, Error> {
         self.write(|tx| {
-            let changed = tx
-                .prepare_cached(
-                    "UPDATE api_keys SET retires_at = min(coalesce(retires_at, ?2), ?2) WHERE id = ?1",
-                )
-                .and_then(|mut stmt| stmt.execute(params![old_id, retires_at]))
-                .map_err(map_err)?;
-            if changed == 0 {
-                return Err(Error::NotFound("API key not found".into()));
-            }
-            insert_key(tx, new, now)
+            let old = select_key(tx, old_id)?
+                .ok_or_else(|| Error::NotFound("API key not found".into()))?;
+            tx.prepare_cached(
+                "UPDATE api_keys SET retires_at = min(coalesce(retires_at, ?2), ?2) WHERE id = ?1",
+            )
+            .and_then(|mut stmt| stmt.execute(params![old_id, retires_at]))
+            .map_err(map_err)?;
+            let key = insert_key(tx, new, now)?;
+            let event =
+                key_event(tx, audit, AuditAction::ApiKeyRolled, &old, now)?.details(json!({
+                    "new_key_id": key.id,
+                    "new_key_prefix": key.key_prefix,
+                    "overlap_seconds": retires_at - now,
+                }));
+            append(tx, &event)?;
+            Ok(key)
         })
     }
 
-    /// Deletes a key and its usage; false when it did not exist.
-    pub fn delete_api_key(&self, id: &str) -> Result<bool, Error> {
+    /// Deletes a key and its usage, with its `api_key.deleted` event by `audit` in the same
+    /// transaction; false (and no event) when it did not exist.
+    pub fn delete_api_key(&self, id: &str, now: i64, audit: &Audit) -> Result<bool, Error> {
         self.write(|tx| {
+            let Some(key) = select_key(tx, id)? else {
+                return Ok(false);
+            };
+            let event = key_event(tx, audit, AuditAction::ApiKeyDeleted, &key, now)?
+                .details(json!({"name": key.name}));
             tx.prepare_cached("DELETE FROM api_keys WHERE id = ?1")
                 .and_then(|mut stmt| stmt.execute([id]))
-                .map(|n| n == 1)
-                .map_err(map_err)
+                .map_err(map_err)?;
+            append(tx, &event)?;
+            Ok(true)
         })
     }
 

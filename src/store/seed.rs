@@ -7,8 +7,8 @@
 //! already in the database. The first problem rolls everything back, and its message names
 //! the row (`teams[1] (slug "acme")`) and the conflict.
 
-use super::content::{first_free_slug, insert_content, publish_as, select_content};
-use super::{map_err, ContentKind, NewApiKey, NewContent, NewUser, Store};
+use super::content::{first_free_slug, insert_content, publish_as};
+use super::{map_err, Audit, ContentKind, NewApiKey, NewContent, NewUser, Store};
 use crate::error::Error;
 use rusqlite::OptionalExtension;
 
@@ -155,7 +155,11 @@ impl Store {
     /// missing reference, none of it. The error names the row (`users[2] (carol@example.com)`)
     /// and the problem. A key's user must be a member of the project's team (or a superuser),
     /// as for keys made any other way.
-    pub fn apply_seed(&self, rows: &SeedRows, now: i64) -> Result<(), Error> {
+    ///
+    /// The keys and content it creates are recorded in the audit log as `audit` did them
+    /// (`api_key.created`, `content.created`, `content.published`), in the same transaction,
+    /// exactly as if made one by one: a seed is a command, and its changes are changes.
+    pub fn apply_seed(&self, rows: &SeedRows, now: i64, audit: &Audit) -> Result<(), Error> {
         self.write(|tx| {
             for (i, user) in rows.users.iter().enumerate() {
                 super::users::insert_user(tx, user, now)
@@ -202,7 +206,8 @@ impl Store {
                     expires_at: key.expires_at,
                     expires_in_days: None,
                 };
-                super::api_keys::insert_key(tx, &new, now).map_err(|e| about(&row, e))?;
+                super::api_keys::insert_key_audited(tx, &new, now, audit)
+                    .map_err(|e| about(&row, e))?;
             }
             for (i, item) in rows.content.iter().enumerate() {
                 let row = format!("content[{i}] ({:?})", item.title);
@@ -216,15 +221,13 @@ impl Store {
                     period_start: item.period_start,
                     period_end: item.period_end,
                 };
-                let id = insert_content(tx, &new, now)?;
+                let stored = insert_content(tx, &new, now, audit)?;
                 let slug = match &item.publish {
                     SeedPublish::Draft => continue,
                     SeedPublish::Slug(slug) => slug.clone(),
                     SeedPublish::Derived(base) => first_free_slug(tx, item.kind, base)?,
                 };
-                let stored = select_content(tx, &id)?
-                    .ok_or_else(|| Error::Internal("seeded content vanished".into()))?;
-                publish_as(tx, stored, &slug, now).map_err(|e| about(&row, e))?;
+                publish_as(tx, stored, &slug, now, audit).map_err(|e| about(&row, e))?;
             }
             Ok(())
         })
@@ -242,6 +245,10 @@ mod tests {
             password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
             ..NewUser::default()
         }
+    }
+
+    fn seeder() -> Audit {
+        Audit::cli("shipstar seed")
     }
 
     fn rows() -> SeedRows {
@@ -296,7 +303,7 @@ mod tests {
     #[test]
     fn a_seed_creates_every_row_and_derived_slugs_do_not_collide() {
         let temp = temp_store();
-        temp.store.apply_seed(&rows(), 1_000).unwrap();
+        temp.store.apply_seed(&rows(), 1_000, &seeder()).unwrap();
         let project = temp.store.project_by_slug("web").unwrap().unwrap();
         assert_eq!(
             temp.store.api_keys_of_project(&project.id).unwrap().len(),
@@ -319,7 +326,7 @@ mod tests {
         let temp = temp_store();
         let mut seed = rows();
         seed.users.push(user("ann@example.com"));
-        let err = temp.store.apply_seed(&seed, 1_000).unwrap_err();
+        let err = temp.store.apply_seed(&seed, 1_000, &seeder()).unwrap_err();
         assert!(
             matches!(&err, Error::Conflict(why) if why.starts_with("users[2] (ann@example.com)")),
             "{err}"
@@ -332,7 +339,7 @@ mod tests {
         let temp = temp_store();
         let mut seed = rows();
         seed.members.clear();
-        let err = temp.store.apply_seed(&seed, 1_000).unwrap_err();
+        let err = temp.store.apply_seed(&seed, 1_000, &seeder()).unwrap_err();
         assert!(
             matches!(&err, Error::Forbidden(why) if why.contains("api_keys[0]")),
             "{err}"
@@ -345,7 +352,7 @@ mod tests {
         let temp = temp_store();
         let mut seed = rows();
         seed.projects[0].team_slug = "nope".into();
-        let err = temp.store.apply_seed(&seed, 1_000).unwrap_err();
+        let err = temp.store.apply_seed(&seed, 1_000, &seeder()).unwrap_err();
         assert_eq!(
             err,
             Error::NotFound("projects[0] (slug \"web\"): no team with slug nope".into())
