@@ -481,6 +481,226 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::tests::temp_store;
+    use crate::store::{AuditEvent, AuditFilter, NewUser, Page};
+
+    /// A project in a team; returns (user id, team id, project id).
+    fn project(store: &Store) -> (String, String, String) {
+        let owner = store
+            .create_user(
+                &NewUser {
+                    email: "owner@example.com".into(),
+                    password_hash: "x".into(),
+                    ..NewUser::default()
+                },
+                1,
+            )
+            .unwrap();
+        let team = store.create_team("Acme", "acme", &owner.id, 1).unwrap();
+        let project = store.create_project(&team.id, "Web", "web", 1).unwrap();
+        (owner.id, team.id, project.id)
+    }
+
+    fn new_key(project_id: &str, user_id: &str, hash: &str, prefix: &str) -> NewApiKey {
+        NewApiKey {
+            project_id: project_id.into(),
+            name: "ci".into(),
+            key_hash: hash.into(),
+            key_prefix: prefix.into(),
+            created_by: user_id.into(),
+            expires_at: None,
+            expires_in_days: None,
+        }
+    }
+
+    fn by() -> Audit {
+        Audit::cli("test").from_client(Some("203.0.113.7".into()), Some("curl/8.5".into()))
+    }
+
+    /// Every key event, oldest first.
+    fn key_events(store: &Store) -> Vec<AuditEvent> {
+        let filter = AuditFilter {
+            actions: vec!["api_key.".into()],
+            ..AuditFilter::default()
+        };
+        let page = Page {
+            limit: 100,
+            offset: 0,
+        };
+        let mut events = store.audit_events(&filter, page).unwrap().events;
+        events.reverse();
+        events
+    }
+
+    fn details(event: &AuditEvent) -> Value {
+        serde_json::from_str(&event.event.details).unwrap()
+    }
+
+    #[test]
+    fn every_key_change_records_one_event_naming_the_key_its_project_and_team() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (user, team, project) = project(store);
+        let key = store
+            .create_api_key(
+                &new_key(&project, &user, "h1", "sk_live_AbC12xYz"),
+                100,
+                &by(),
+            )
+            .unwrap();
+        let rename = ApiKeyChanges {
+            name: Some("deploy".into()),
+            ..ApiKeyChanges::default()
+        };
+        store.update_api_key(&key.id, &rename, 110, &by()).unwrap();
+        let expire = ApiKeyChanges {
+            expires_at: Some(Some(86_400)),
+            ..ApiKeyChanges::default()
+        };
+        store.update_api_key(&key.id, &expire, 120, &by()).unwrap();
+        let off = ApiKeyChanges {
+            is_active: Some(false),
+            ..ApiKeyChanges::default()
+        };
+        store.update_api_key(&key.id, &off, 130, &by()).unwrap();
+        let on = ApiKeyChanges {
+            is_active: Some(true),
+            ..ApiKeyChanges::default()
+        };
+        store.update_api_key(&key.id, &on, 140, &by()).unwrap();
+        let rolled = store
+            .roll_api_key(
+                &key.id,
+                &new_key(&project, &user, "h2", "sk_live_ZzZ98wVu"),
+                150 + 3600,
+                150,
+                &by(),
+            )
+            .unwrap();
+        assert!(store.delete_api_key(&rolled.id, 160, &by()).unwrap());
+
+        let events = key_events(store);
+        let actions: Vec<_> = events.iter().map(|e| e.event.action).collect();
+        assert_eq!(
+            actions,
+            [
+                AuditAction::ApiKeyCreated,
+                AuditAction::ApiKeyUpdated,
+                AuditAction::ApiKeyUpdated,
+                AuditAction::ApiKeyDeactivated,
+                AuditAction::ApiKeyActivated,
+                AuditAction::ApiKeyRolled,
+                AuditAction::ApiKeyDeleted,
+            ]
+        );
+        let first = &events[0].event;
+        assert_eq!(first.at, 100);
+        assert_eq!(first.actor_label.as_deref(), Some("test"));
+        assert_eq!(first.ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(first.user_agent.as_deref(), Some("curl/8.5"));
+        assert_eq!(first.team_id.as_deref(), Some(team.as_str()));
+        assert_eq!(first.project_id.as_deref(), Some(project.as_str()));
+        let target = first.target.clone().unwrap();
+        assert_eq!(
+            (
+                target.kind.as_str(),
+                target.id.as_deref(),
+                target.label.as_deref()
+            ),
+            ("api_key", Some(key.id.as_str()), Some("sk_live_AbC12xYz"))
+        );
+        assert_eq!(
+            details(&events[0]),
+            json!({"name": "ci", "expires_at": null})
+        );
+        assert_eq!(details(&events[1]), json!({"fields": ["name"]}));
+        assert_eq!(
+            details(&events[2]),
+            json!({"fields": ["expires_at"], "old_expires_at": null,
+                   "new_expires_at": "1970-01-02T00:00:00Z"})
+        );
+        assert_eq!(details(&events[3]), json!({}));
+        // The roll is about the old key and names the new one.
+        assert_eq!(
+            events[5].event.target.as_ref().unwrap().id.as_deref(),
+            Some(key.id.as_str())
+        );
+        assert_eq!(
+            details(&events[5]),
+            json!({"new_key_id": rolled.id, "new_key_prefix": "sk_live_ZzZ98wVu",
+                   "overlap_seconds": 3600})
+        );
+        assert_eq!(
+            events[6].event.target.as_ref().unwrap().label.as_deref(),
+            Some("sk_live_ZzZ98wVu")
+        );
+    }
+
+    #[test]
+    fn a_change_to_the_same_value_or_to_a_missing_key_records_nothing() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (user, _, project) = project(store);
+        let key = store
+            .create_api_key(
+                &new_key(&project, &user, "h1", "sk_live_AbC12xYz"),
+                100,
+                &by(),
+            )
+            .unwrap();
+        let same = ApiKeyChanges {
+            name: Some("ci".into()),
+            is_active: Some(true),
+            expires_at: Some(None),
+        };
+        store.update_api_key(&key.id, &same, 110, &by()).unwrap();
+        assert!(!store.delete_api_key("no-such-key", 120, &by()).unwrap());
+        let missing = store.update_api_key("no-such-key", &same, 130, &by());
+        assert!(matches!(missing, Err(Error::NotFound(_))));
+        let roll = store.roll_api_key(
+            "no-such-key",
+            &new_key(&project, &user, "h2", "sk_live_ZzZ98wVu"),
+            140,
+            140,
+            &by(),
+        );
+        assert!(matches!(roll, Err(Error::NotFound(_))));
+        assert_eq!(key_events(store).len(), 1);
+    }
+
+    #[test]
+    fn a_key_change_whose_event_cannot_be_written_does_not_land() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (user, _, project) = project(store);
+        let key = store
+            .create_api_key(
+                &new_key(&project, &user, "h1", "sk_live_AbC12xYz"),
+                100,
+                &by(),
+            )
+            .unwrap();
+        store
+            .conn()
+            .unwrap()
+            .execute_batch("ALTER TABLE audit_events RENAME TO audit_events_gone")
+            .unwrap();
+        let created = store.create_api_key(
+            &new_key(&project, &user, "h2", "sk_live_ZzZ98wVu"),
+            110,
+            &by(),
+        );
+        assert!(created.is_err());
+        let off = ApiKeyChanges {
+            is_active: Some(false),
+            ..ApiKeyChanges::default()
+        };
+        assert!(store.update_api_key(&key.id, &off, 120, &by()).is_err());
+        assert!(store.delete_api_key(&key.id, 130, &by()).is_err());
+        let keys = store.api_keys_of_project(&project).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(keys[0].is_active);
+    }
 
     fn key(expires_at: Option<i64>, retires_at: Option<i64>) -> ApiKey {
         ApiKey {

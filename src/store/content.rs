@@ -965,4 +965,123 @@ mod tests {
             assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
         }
     }
+
+    /// Every content event, oldest first.
+    fn content_events(store: &Store) -> Vec<crate::store::AuditEvent> {
+        let filter = crate::store::AuditFilter {
+            actions: vec!["content.".into()],
+            ..crate::store::AuditFilter::default()
+        };
+        let mut events = store.audit_events(&filter, ALL).unwrap().events;
+        events.reverse();
+        events
+    }
+
+    #[test]
+    fn every_content_change_records_one_event_and_a_no_op_or_refusal_records_none() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let project_id = project(store);
+        let team_id = store.project_by_id(&project_id).unwrap().unwrap().team_id;
+        let item = draft(store, &project_id, ContentKind::Blog, "Launch", 10);
+        let other = draft(store, &project_id, ContentKind::Blog, "Other", 10);
+        let changes = ContentChanges {
+            title: Some("Launch day".into()),
+            body: Some("text".into()),
+            period_start: Some(Some(5)),
+            period_end: None,
+        };
+        store.update_content(&item.id, &changes, 11, &by()).unwrap();
+        // The same values again: no row written, no event.
+        let generation = store.content_generation().unwrap();
+        store.update_content(&item.id, &changes, 12, &by()).unwrap();
+        assert_eq!(store.content_generation().unwrap(), generation);
+        store
+            .publish_content(&item.id, "launch", 13, &by())
+            .unwrap();
+        store
+            .publish_content(&item.id, "launch", 14, &by())
+            .unwrap();
+        store
+            .publish_content(&item.id, "launch-day", 15, &by())
+            .unwrap();
+        let taken = store.publish_content(&other.id, "launch-day", 16, &by());
+        assert!(matches!(taken, Err(Error::Conflict(_))));
+        store.unpublish_content(&item.id, 17, &by()).unwrap();
+        store.unpublish_content(&item.id, 18, &by()).unwrap();
+        assert!(store.delete_content(&item.id, 19, &by()).unwrap());
+        assert!(!store.delete_content(&item.id, 20, &by()).unwrap());
+
+        let events = content_events(store);
+        let summary: Vec<(AuditAction, i64, serde_json::Value)> = events
+            .iter()
+            .map(|e| {
+                let details = serde_json::from_str(&e.event.details).unwrap();
+                (e.event.action, e.event.at, details)
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (AuditAction::ContentCreated, 10, json!({"type": "blog"})),
+                (AuditAction::ContentCreated, 10, json!({"type": "blog"})),
+                (
+                    AuditAction::ContentUpdated,
+                    11,
+                    json!({"fields": ["title", "period_start"]})
+                ),
+                (AuditAction::ContentPublished, 13, json!({"slug": "launch"})),
+                (
+                    AuditAction::ContentPublished,
+                    15,
+                    json!({"slug": "launch-day", "old_slug": "launch"})
+                ),
+                (
+                    AuditAction::ContentUnpublished,
+                    17,
+                    json!({"slug": "launch-day"})
+                ),
+                (AuditAction::ContentDeleted, 19, json!({"type": "blog"})),
+            ]
+        );
+        for event in &events[2..] {
+            let target = event.event.target.clone().unwrap();
+            assert_eq!(target.kind, "content");
+            assert_eq!(target.id.as_deref(), Some(item.id.as_str()));
+            assert_eq!(target.label.as_deref(), Some("Launch day"));
+            assert_eq!(event.event.team_id.as_deref(), Some(team_id.as_str()));
+            assert_eq!(event.event.project_id.as_deref(), Some(project_id.as_str()));
+        }
+    }
+
+    #[test]
+    fn a_content_change_whose_event_cannot_be_written_does_not_land() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let project_id = project(store);
+        let item = draft(store, &project_id, ContentKind::Blog, "Launch", 10);
+        store
+            .conn()
+            .unwrap()
+            .execute_batch("ALTER TABLE audit_events RENAME TO audit_events_gone")
+            .unwrap();
+        let new = NewContent {
+            project_id: project_id.clone(),
+            kind: ContentKind::Blog,
+            title: "Second".into(),
+            body: "text".into(),
+            period_start: None,
+            period_end: None,
+        };
+        assert!(store.create_content(&new, 11, &by()).is_err());
+        assert!(store
+            .publish_content(&item.id, "launch", 12, &by())
+            .is_err());
+        assert!(store.delete_content(&item.id, 13, &by()).is_err());
+        let listed = store
+            .content_of_project(&project_id, ContentFilter::default(), ALL)
+            .unwrap();
+        assert_eq!(listed.total, 1);
+        assert!(!listed.items[0].is_published);
+    }
 }

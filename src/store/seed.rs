@@ -319,6 +319,41 @@ mod tests {
             .published_by_slug(ContentKind::Blog, "hello-2")
             .unwrap();
         assert!(second.is_some());
+        // The keys and content are recorded as the command's changes, in the seed's order.
+        let events = temp
+            .store
+            .audit_events(
+                &crate::store::AuditFilter {
+                    actions: vec!["api_key.".into(), "content.".into()],
+                    ..Default::default()
+                },
+                crate::store::Page {
+                    limit: 100,
+                    offset: 0,
+                },
+            )
+            .unwrap()
+            .events;
+        let mut seen: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| {
+                assert_eq!(e.event.actor_kind, crate::store::ActorKind::Cli);
+                assert_eq!(e.event.actor_label.as_deref(), Some("shipstar seed"));
+                assert_eq!(e.event.project_id.as_deref(), Some(project.id.as_str()));
+                (e.event.action.as_str(), e.event.details.as_str())
+            })
+            .collect();
+        seen.reverse();
+        assert_eq!(
+            seen,
+            [
+                ("api_key.created", r#"{"expires_at":null,"name":"CI"}"#),
+                ("content.created", r#"{"type":"blog"}"#),
+                ("content.published", r#"{"slug":"hello"}"#),
+                ("content.created", r#"{"type":"blog"}"#),
+                ("content.published", r#"{"slug":"hello-2"}"#),
+            ]
+        );
     }
 
     #[test]
