@@ -368,6 +368,12 @@ fn with_store<T>(
     work(&store).map_err(|err| Failure::from(err.to_string()))
 }
 
+/// The audit actor of a command run on this machine, labelled `shipstar <command>`: the one
+/// place the CLI names who changed something.
+fn actor(command: &str) -> Audit {
+    Audit::cli(&format!("shipstar {command}"))
+}
+
 /// A refused seed is wrong input (exit 2); a database failure while writing it is not.
 fn seed_failure(file: &Path, err: Error) -> Failure {
     let message = format!("seed file {}: {err}", file.display());
@@ -379,7 +385,7 @@ fn seed_failure(file: &Path, err: Error) -> Failure {
 
 /// Reads and checks the seed at `file`, hashes its passwords and writes it to `store`;
 /// returns the summary line. Nothing is written unless all of it is. The keys and content it
-/// makes are recorded in the audit log as done by the command `command` (actor `cli`).
+/// makes are recorded in the audit log as done by `shipstar <command>` (actor `cli`).
 fn apply_seed(
     config: &Config,
     store: &Store,
@@ -392,7 +398,7 @@ fn apply_seed(
     let hasher = crate::server::password_hasher(config)?;
     let rows = checked.hash_passwords(&hasher)?;
     store
-        .apply_seed(&rows, now, &Audit::cli(command))
+        .apply_seed(&rows, &actor(command), now)
         .map_err(|err| seed_failure(file, err))?;
     Ok(summary)
 }
@@ -434,7 +440,7 @@ fn run_serve(
     }
     if let Some(file) = &seed {
         let store = crate::server::open_store(&config)?;
-        apply_seed(&config, &store, file, "shipstar serve --seed")?;
+        apply_seed(&config, &store, file, "serve --seed")?;
     }
     let served = crate::server::serve(config);
     // Removed only now: the server has closed the database.
@@ -457,7 +463,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve { .. } => Ok(()),
         Command::Seed { file } => {
             let store = open_existing_store(&config)?;
-            let summary = apply_seed(&config, &store, &file, "shipstar seed")?;
+            let summary = apply_seed(&config, &store, &file, "seed")?;
             println!("seeded {summary} into {}", store.path().display());
             Ok(())
         }
@@ -493,7 +499,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             let team = with_store(&config, |store| {
                 let owner = find_user(store, &owner)?;
                 slug::create_with_slug(slug, &name, "team", |slug| {
-                    store.create_team(&name, slug, &owner.id, now)
+                    store.create_team(&name, slug, &owner.id, &actor("team create"), now)
                 })
             })?;
             println!("created team {} ({})", team.slug, team.id);
@@ -507,7 +513,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     .team_by_slug(&team)?
                     .ok_or_else(|| Error::NotFound(format!("no team with slug {team}")))?;
                 slug::create_with_slug(slug, &name, "project", |slug| {
-                    store.create_project(&team.id, &name, slug, now)
+                    store.create_project(&team.id, &name, slug, &actor("project create"), now)
                 })
             })?;
             println!("created project {} ({})", project.slug, project.id);
@@ -571,7 +577,9 @@ fn run_user(config: &Config, command: UserCommand) -> Result<(), Failure> {
                 is_superuser: superuser,
                 is_verified: verified,
             };
-            let user = with_store(config, |store| store.create_user(&new, now))?;
+            let user = with_store(config, |store| {
+                store.create_user(&new, &actor("user create"), "cli", now)
+            })?;
             println!("created user {} ({})", user.email, user.id);
             if generated {
                 println!("password: {password}");
@@ -603,7 +611,8 @@ fn run_user(config: &Config, command: UserCommand) -> Result<(), Failure> {
                     password_hash: Some(hash),
                     ..UserChanges::default()
                 };
-                store.update_user(&user.id, &changes, RevokeSessions::All, now)
+                let audit = actor("user set-password");
+                store.update_user(&user.id, &changes, RevokeSessions::All, &audit, now)
             })?;
             println!("password of {email} changed; their sessions were signed out");
             Ok(())
@@ -620,7 +629,12 @@ fn set_active(config: &Config, email: &str, active: bool, now: i64) -> Result<()
             is_active: Some(active),
             ..UserChanges::default()
         };
-        store.update_user(&user.id, &changes, RevokeSessions::None, now)
+        let audit = actor(if active {
+            "user activate"
+        } else {
+            "user deactivate"
+        });
+        store.update_user(&user.id, &changes, RevokeSessions::None, &audit, now)
     })?;
     if active {
         println!("{email} is active again");
@@ -683,7 +697,7 @@ fn run_key(config: &Config, command: KeyCommand) -> Result<(), Failure> {
                     expires_at: expires_in_days.map(|days| now + days * 86_400),
                     expires_in_days,
                 };
-                store.create_api_key(&new, now, &Audit::cli("shipstar key create"))
+                store.create_api_key(&new, &actor("key create"), now)
             })?;
             // stdout carries the key alone, so `KEY=$(shipstar key create ...)` works.
             println!("{}", generated.raw);
@@ -716,7 +730,7 @@ fn run_key(config: &Config, command: KeyCommand) -> Result<(), Failure> {
                     is_active: Some(false),
                     ..Default::default()
                 };
-                store.update_api_key(&id, &changes, now, &Audit::cli("shipstar key deactivate"))
+                store.update_api_key(&id, &changes, &actor("key deactivate"), now)
             })?;
             println!("deactivated key {} ({})", key.key_prefix, key.id);
             Ok(())
@@ -772,7 +786,8 @@ fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
         SecretCommand::Retire { .. } if configured => Err(configuration_owns_the_keys("retire")),
         SecretCommand::Rotate => {
             let first = keyring::generate(now);
-            let stored = store.ensure_signing_key(&first).map_err(fail)?;
+            let audit = actor("secret rotate");
+            let stored = store.ensure_signing_key(&first, &audit).map_err(fail)?;
             if stored.iter().any(|key| key.kid == first.kid) {
                 println!(
                     "added signing key {} (the first); it signs from now on",
@@ -781,7 +796,7 @@ fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
                 return Ok(());
             }
             let key = keyring::generate(now);
-            let superseded = store.rotate_signing_key(&key).map_err(fail)?;
+            let superseded = store.rotate_signing_key(&key, &audit).map_err(fail)?;
             println!(
                 "added signing key {}; it signs every token from now on, and {} verifies only \
                  the tokens it signed until now (`shipstar secret retire --kid {}` ends them at once)",
@@ -792,7 +807,8 @@ fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
             Ok(())
         }
         SecretCommand::Retire { kid: Some(kid), .. } => {
-            match store.retire_signing_key(&kid, now).map_err(fail)? {
+            let audit = actor("secret retire");
+            match store.retire_signing_key(&kid, &audit, now).map_err(fail)? {
                 RetireOutcome::Retired => {
                     println!(
                         "retired signing key {kid}: every token it signed fails from the next \
@@ -815,7 +831,10 @@ fn run_secret(config: &Config, command: SecretCommand) -> Result<(), Failure> {
             }
         }
         SecretCommand::Retire { .. } => {
-            let retired = store.retire_superseded_signing_keys(now).map_err(fail)?;
+            let audit = actor("secret retire");
+            let retired = store
+                .retire_superseded_signing_keys(&audit, now)
+                .map_err(fail)?;
             if retired.is_empty() {
                 println!("no signing key to retire: only the current one verifies tokens");
             } else {

@@ -12,7 +12,7 @@ use crate::config::{Config, LogFormat};
 use crate::error::StartupError;
 use crate::http::{HttpServer, ServerOptions};
 use crate::logging::{self, Level};
-use crate::store::{NewUser, Store};
+use crate::store::{Audit, NewUser, Store};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -116,7 +116,10 @@ fn bootstrap_first_user(app: &App) -> Result<(), StartupError> {
             is_verified: true,
             ..NewUser::default()
         };
-        let user = app.store.create_first_admin(&new, app.clock.now_secs())?;
+        let audit = Audit::system("first start");
+        let user = app
+            .store
+            .create_first_admin(&new, &audit, "bootstrap", app.clock.now_secs())?;
         logging::event(
             Level::Info,
             &format!(

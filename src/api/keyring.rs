@@ -27,7 +27,7 @@
 
 use crate::auth::jwt::{self, Claims, JwtError, SigningKey, Validation};
 use crate::error::{AuthFailure, Error};
-use crate::store::{Store, StoredSigningKey};
+use crate::store::{Audit, Store, StoredSigningKey};
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, RwLock};
 
@@ -87,9 +87,11 @@ impl KeyRing {
         configured: Option<&ConfiguredSecrets<'_>>,
         now: i64,
     ) -> Result<Self, Error> {
+        // Key changes made here are the server's own, at start.
+        let start = Audit::system("server start");
         let Some(secrets) = configured else {
-            store.record_configured_keys(None, &[], now)?;
-            store.ensure_signing_key(&generate(now))?;
+            store.record_configured_keys(None, &[], &start, now)?;
+            store.ensure_signing_key(&generate(now), &start)?;
             return Ok(KeyRing {
                 configured: false,
                 loaded: RwLock::new(Arc::new(load(store, now)?)),
@@ -101,7 +103,7 @@ impl KeyRing {
             .iter()
             .map(|secret| configured_kid(secret))
             .collect();
-        let rows = store.record_configured_keys(Some(&signing_kid), &fallback_kids, now)?;
+        let rows = store.record_configured_keys(Some(&signing_kid), &fallback_kids, &start, now)?;
         let mut keys = vec![SigningKey::new(signing_kid, secrets.signing.to_vec())];
         for (kid, secret) in fallback_kids.into_iter().zip(&secrets.fallbacks) {
             // The row was just written, so it is there; `now` is the safe bound otherwise.
@@ -316,7 +318,9 @@ mod tests {
 
         clock.advance_millis(60_000);
         let rotated_at = clock.now_secs();
-        store.rotate_signing_key(&generate(rotated_at)).unwrap();
+        store
+            .rotate_signing_key(&generate(rotated_at), &crate::store::Audit::cli("test"))
+            .unwrap();
         let new = ring.signing_key(store, rotated_at).unwrap();
         assert_ne!(new.kid, old.kid, "the next token is signed by the new key");
 
@@ -344,7 +348,9 @@ mod tests {
         let ring = KeyRing::open(store, None, START).unwrap();
         let old = ring.signing_key(store, START).unwrap();
         let before = sign(&claims_at(START), &old);
-        store.rotate_signing_key(&generate(START + 10)).unwrap();
+        store
+            .rotate_signing_key(&generate(START + 10), &crate::store::Audit::cli("test"))
+            .unwrap();
 
         let grace_end = START + LIFETIME + GRACE;
         assert!(accepted(&ring, store, &before, START + LIFETIME - 1));
@@ -363,13 +369,17 @@ mod tests {
         let ring = KeyRing::open(store, None, START).unwrap();
         let old = ring.signing_key(store, START).unwrap();
         let token = sign(&claims_at(START), &old);
-        store.rotate_signing_key(&generate(START + 10)).unwrap();
+        store
+            .rotate_signing_key(&generate(START + 10), &crate::store::Audit::cli("test"))
+            .unwrap();
         // Cached keys now include the rotation.
         assert!(accepted(&ring, store, &token, START + 11));
 
         // The CLI retires the key; the next check sees the new counter and refuses, though
         // the token still passes against the cached keys.
-        assert!(store.retire_signing_key(&old.kid, START + 12).is_ok());
+        assert!(store
+            .retire_signing_key(&old.kid, &crate::store::Audit::cli("test"), START + 12)
+            .is_ok());
         let verified = ring.verify(store, &token, &ordinary(), START + 12).unwrap();
         let version = store.signing_keys_version().unwrap();
         assert!(ring.confirm(store, &verified, version, START + 12).is_err());
@@ -403,7 +413,9 @@ mod tests {
         let store = &temp.store;
         let ring = KeyRing::open(store, None, START).unwrap();
         let added = generate(START);
-        store.rotate_signing_key(&added).unwrap();
+        store
+            .rotate_signing_key(&added, &crate::store::Audit::cli("test"))
+            .unwrap();
         let key = SigningKey::new(added.kid.clone(), added.secret.clone().unwrap());
         let token = sign(&claims_at(START), &key);
         // Within a second of the last read: no reload, unknown kid.

@@ -184,7 +184,11 @@ pub fn post_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         is_superuser: true,
         is_verified: true,
     };
-    let user = app.store.create_first_admin(&new, app.clock.now_secs())?;
+    // The holder of the one-time link is nobody known yet.
+    let audit = ctx.audit(app, crate::store::Audit::anonymous());
+    let user = app
+        .store
+        .create_first_admin(&new, &audit, "setup", app.clock.now_secs())?;
     *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = None;
     *ctx.principal.borrow_mut() = Some(format!("user:{}", user.id));
     Ok(html_page(

@@ -181,6 +181,8 @@ mod tests {
                     password_hash: "x".into(),
                     ..Default::default()
                 },
+                &crate::store::Audit::cli("test"),
+                "test",
                 1,
             )
             .unwrap();
@@ -196,8 +198,8 @@ mod tests {
                     expires_at: None,
                     expires_in_days: None,
                 },
-                1,
                 &crate::store::Audit::cli("test"),
+                1,
             )
             .unwrap();
         let recorder = UsageRecorder::default();

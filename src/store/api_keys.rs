@@ -223,8 +223,8 @@ fn expiry_value(at: Option<i64>) -> Value {
 pub(super) fn insert_key_audited(
     tx: &rusqlite::Transaction<'_>,
     new: &NewApiKey,
-    now: i64,
     audit: &Audit,
+    now: i64,
 ) -> Result<ApiKey, Error> {
     let key = insert_key(tx, new, now)?;
     let event = key_event(tx, audit, AuditAction::ApiKeyCreated, &key, now)?.details(json!({
@@ -240,10 +240,10 @@ impl Store {
     pub fn create_api_key(
         &self,
         new: &NewApiKey,
-        now: i64,
         audit: &Audit,
+        now: i64,
     ) -> Result<ApiKey, Error> {
-        self.write(|tx| insert_key_audited(tx, new, now, audit))
+        self.write(|tx| insert_key_audited(tx, new, audit, now))
     }
 
     /// The key with this id, if any.
@@ -278,8 +278,8 @@ impl Store {
         &self,
         id: &str,
         changes: &ApiKeyChanges,
-        now: i64,
         audit: &Audit,
+        now: i64,
     ) -> Result<ApiKey, Error> {
         self.write(|tx| {
             let old = select_key(tx, id)?.ok_or_else(|| Error::NotFound("API key not found".into()))?;
@@ -353,8 +353,8 @@ impl Store {
         old_id: &str,
         new: &NewApiKey,
         retires_at: i64,
-        now: i64,
         audit: &Audit,
+        now: i64,
     ) -> Result<ApiKey, Error> {
         self.write(|tx| {
             let old = select_key(tx, old_id)?
@@ -378,7 +378,7 @@ impl Store {
 
     /// Deletes a key and its usage, with its `api_key.deleted` event by `audit` in the same
     /// transaction; false (and no event) when it did not exist.
-    pub fn delete_api_key(&self, id: &str, now: i64, audit: &Audit) -> Result<bool, Error> {
+    pub fn delete_api_key(&self, id: &str, audit: &Audit, now: i64) -> Result<bool, Error> {
         self.write(|tx| {
             let Some(key) = select_key(tx, id)? else {
                 return Ok(false);
@@ -493,11 +493,17 @@ mod tests {
                     password_hash: "x".into(),
                     ..NewUser::default()
                 },
+                &by(),
+                "test",
                 1,
             )
             .unwrap();
-        let team = store.create_team("Acme", "acme", &owner.id, 1).unwrap();
-        let project = store.create_project(&team.id, "Web", "web", 1).unwrap();
+        let team = store
+            .create_team("Acme", "acme", &owner.id, &by(), 1)
+            .unwrap();
+        let project = store
+            .create_project(&team.id, "Web", "web", &by(), 1)
+            .unwrap();
         (owner.id, team.id, project.id)
     }
 
@@ -544,40 +550,40 @@ mod tests {
         let key = store
             .create_api_key(
                 &new_key(&project, &user, "h1", "sk_live_AbC12xYz"),
-                100,
                 &by(),
+                100,
             )
             .unwrap();
         let rename = ApiKeyChanges {
             name: Some("deploy".into()),
             ..ApiKeyChanges::default()
         };
-        store.update_api_key(&key.id, &rename, 110, &by()).unwrap();
+        store.update_api_key(&key.id, &rename, &by(), 110).unwrap();
         let expire = ApiKeyChanges {
             expires_at: Some(Some(86_400)),
             ..ApiKeyChanges::default()
         };
-        store.update_api_key(&key.id, &expire, 120, &by()).unwrap();
+        store.update_api_key(&key.id, &expire, &by(), 120).unwrap();
         let off = ApiKeyChanges {
             is_active: Some(false),
             ..ApiKeyChanges::default()
         };
-        store.update_api_key(&key.id, &off, 130, &by()).unwrap();
+        store.update_api_key(&key.id, &off, &by(), 130).unwrap();
         let on = ApiKeyChanges {
             is_active: Some(true),
             ..ApiKeyChanges::default()
         };
-        store.update_api_key(&key.id, &on, 140, &by()).unwrap();
+        store.update_api_key(&key.id, &on, &by(), 140).unwrap();
         let rolled = store
             .roll_api_key(
                 &key.id,
                 &new_key(&project, &user, "h2", "sk_live_ZzZ98wVu"),
                 150 + 3600,
-                150,
                 &by(),
+                150,
             )
             .unwrap();
-        assert!(store.delete_api_key(&rolled.id, 160, &by()).unwrap());
+        assert!(store.delete_api_key(&rolled.id, &by(), 160).unwrap());
 
         let events = key_events(store);
         let actions: Vec<_> = events.iter().map(|e| e.event.action).collect();
@@ -644,8 +650,8 @@ mod tests {
         let key = store
             .create_api_key(
                 &new_key(&project, &user, "h1", "sk_live_AbC12xYz"),
-                100,
                 &by(),
+                100,
             )
             .unwrap();
         let same = ApiKeyChanges {
@@ -653,16 +659,16 @@ mod tests {
             is_active: Some(true),
             expires_at: Some(None),
         };
-        store.update_api_key(&key.id, &same, 110, &by()).unwrap();
-        assert!(!store.delete_api_key("no-such-key", 120, &by()).unwrap());
-        let missing = store.update_api_key("no-such-key", &same, 130, &by());
+        store.update_api_key(&key.id, &same, &by(), 110).unwrap();
+        assert!(!store.delete_api_key("no-such-key", &by(), 120).unwrap());
+        let missing = store.update_api_key("no-such-key", &same, &by(), 130);
         assert!(matches!(missing, Err(Error::NotFound(_))));
         let roll = store.roll_api_key(
             "no-such-key",
             &new_key(&project, &user, "h2", "sk_live_ZzZ98wVu"),
             140,
-            140,
             &by(),
+            140,
         );
         assert!(matches!(roll, Err(Error::NotFound(_))));
         assert_eq!(key_events(store).len(), 1);
@@ -676,8 +682,8 @@ mod tests {
         let key = store
             .create_api_key(
                 &new_key(&project, &user, "h1", "sk_live_AbC12xYz"),
-                100,
                 &by(),
+                100,
             )
             .unwrap();
         store
@@ -687,16 +693,16 @@ mod tests {
             .unwrap();
         let created = store.create_api_key(
             &new_key(&project, &user, "h2", "sk_live_ZzZ98wVu"),
-            110,
             &by(),
+            110,
         );
         assert!(created.is_err());
         let off = ApiKeyChanges {
             is_active: Some(false),
             ..ApiKeyChanges::default()
         };
-        assert!(store.update_api_key(&key.id, &off, 120, &by()).is_err());
-        assert!(store.delete_api_key(&key.id, 130, &by()).is_err());
+        assert!(store.update_api_key(&key.id, &off, &by(), 120).is_err());
+        assert!(store.delete_api_key(&key.id, &by(), 130).is_err());
         let keys = store.api_keys_of_project(&project).unwrap();
         assert_eq!(keys.len(), 1);
         assert!(keys[0].is_active);

@@ -266,8 +266,8 @@ pub(super) fn publish_as(
     tx: &rusqlite::Connection,
     mut item: Content,
     slug: &str,
-    now: i64,
     audit: &Audit,
+    now: i64,
 ) -> Result<Content, Error> {
     if item.is_published && item.public_slug.as_deref() == Some(slug) {
         return Ok(item);
@@ -354,8 +354,8 @@ pub(super) fn first_free_slug(
 pub(super) fn insert_content(
     tx: &rusqlite::Transaction<'_>,
     new: &NewContent,
-    now: i64,
     audit: &Audit,
+    now: i64,
 ) -> Result<Content, Error> {
     let id = crate::ids::uuid_v4();
     tx.prepare_cached(
@@ -405,10 +405,10 @@ impl Store {
     pub fn create_content(
         &self,
         new: &NewContent,
-        now: i64,
         audit: &Audit,
+        now: i64,
     ) -> Result<Content, Error> {
-        self.write(|tx| insert_content(tx, new, now, audit))
+        self.write(|tx| insert_content(tx, new, audit, now))
     }
 
     /// The item with this id, published or not.
@@ -457,8 +457,8 @@ impl Store {
         &self,
         id: &str,
         changes: &ContentChanges,
-        now: i64,
         audit: &Audit,
+        now: i64,
     ) -> Result<Content, Error> {
         self.write(|tx| {
             let mut item = select_content(tx, id)?.ok_or_else(content_not_found)?;
@@ -513,12 +513,12 @@ impl Store {
         &self,
         id: &str,
         slug: &str,
-        now: i64,
         audit: &Audit,
+        now: i64,
     ) -> Result<Content, Error> {
         self.write(|tx| {
             let item = select_content(tx, id)?.ok_or_else(content_not_found)?;
-            publish_as(tx, item, slug, now, audit)
+            publish_as(tx, item, slug, audit, now)
         })
     }
 
@@ -530,20 +530,20 @@ impl Store {
         &self,
         id: &str,
         base: &str,
-        now: i64,
         audit: &Audit,
+        now: i64,
     ) -> Result<Content, Error> {
         self.write(|tx| {
             let item = select_content(tx, id)?.ok_or_else(content_not_found)?;
             let slug = first_free_slug(tx, item.kind, base)?;
-            publish_as(tx, item, &slug, now, audit)
+            publish_as(tx, item, &slug, audit, now)
         })
     }
 
     /// Takes item `id` off the public endpoints (it keeps its slug for a later republish),
     /// recording `content.unpublished` by `audit` (details: the slug). An item that is not
     /// published changes (and records) nothing.
-    pub fn unpublish_content(&self, id: &str, now: i64, audit: &Audit) -> Result<Content, Error> {
+    pub fn unpublish_content(&self, id: &str, audit: &Audit, now: i64) -> Result<Content, Error> {
         self.write(|tx| {
             let mut item = select_content(tx, id)?.ok_or_else(content_not_found)?;
             if !item.is_published {
@@ -567,7 +567,7 @@ impl Store {
 
     /// Deletes item `id` with its `content.deleted` event by `audit` in the same transaction
     /// (details: its type); false (and no event) when it did not exist.
-    pub fn delete_content(&self, id: &str, now: i64, audit: &Audit) -> Result<bool, Error> {
+    pub fn delete_content(&self, id: &str, audit: &Audit, now: i64) -> Result<bool, Error> {
         self.write(|tx| {
             let Some(item) = select_content(tx, id)? else {
                 return Ok(false);
@@ -636,11 +636,24 @@ mod tests {
                     is_superuser: false,
                     is_verified: false,
                 },
+                &crate::store::Audit::cli("test"),
+                "test",
                 1,
             )
             .unwrap();
-        let team = store.create_team("Acme", "acme", &owner.id, 1).unwrap();
-        store.create_project(&team.id, "Web", "web", 1).unwrap().id
+        let team = store
+            .create_team(
+                "Acme",
+                "acme",
+                &owner.id,
+                &crate::store::Audit::cli("test"),
+                1,
+            )
+            .unwrap();
+        store
+            .create_project(&team.id, "Web", "web", &crate::store::Audit::cli("test"), 1)
+            .unwrap()
+            .id
     }
 
     fn draft(store: &Store, project_id: &str, kind: ContentKind, title: &str, now: i64) -> Content {
@@ -654,8 +667,8 @@ mod tests {
                     period_start: None,
                     period_end: None,
                 },
-                now,
                 &by(),
+                now,
             )
             .unwrap()
     }
@@ -700,14 +713,14 @@ mod tests {
             period_start: None,
             period_end: None,
         };
-        store.update_content(&item.id, &changes, 11, &by()).unwrap();
+        store.update_content(&item.id, &changes, &by(), 11).unwrap();
         changed("update");
-        store.publish_content(&item.id, "a", 12, &by()).unwrap();
+        store.publish_content(&item.id, "a", &by(), 12).unwrap();
         changed("publish");
-        store.unpublish_content(&item.id, 13, &by()).unwrap();
+        store.unpublish_content(&item.id, &by(), 13).unwrap();
         changed("unpublish");
         store
-            .publish_content_derived(&item.id, "b", 14, &by())
+            .publish_content_derived(&item.id, "b", &by(), 14)
             .unwrap();
         changed("publish with a derived slug");
         let before_reads = store.content_generation().unwrap();
@@ -721,7 +734,7 @@ mod tests {
             before_reads,
             "reads change nothing"
         );
-        assert!(store.delete_content(&item.id, 99, &by()).unwrap());
+        assert!(store.delete_content(&item.id, &by(), 99).unwrap());
         let now = store.content_generation().unwrap();
         assert!(now > before_reads, "delete did not raise the generation");
     }
@@ -733,15 +746,15 @@ mod tests {
         let project_id = project(store);
         let a = draft(store, &project_id, ContentKind::Changelog, "A", 10);
         let b = draft(store, &project_id, ContentKind::Changelog, "B", 11);
-        store.publish_content(&a.id, "a", 20, &by()).unwrap();
-        store.publish_content(&b.id, "b", 30, &by()).unwrap();
+        store.publish_content(&a.id, "a", &by(), 20).unwrap();
+        store.publish_content(&b.id, "b", &by(), 30).unwrap();
         let listed = store
             .published_content(ContentKind::Changelog, None, ALL)
             .unwrap();
         assert_eq!(listed.total, 2);
         let slugs: Vec<_> = listed.items.iter().map(|c| c.public_slug.clone()).collect();
         assert_eq!(slugs, [Some("b".into()), Some("a".into())]);
-        store.unpublish_content(&b.id, 40, &by()).unwrap();
+        store.unpublish_content(&b.id, &by(), 40).unwrap();
         assert!(store
             .published_by_slug(ContentKind::Changelog, "b")
             .unwrap()
@@ -767,7 +780,7 @@ mod tests {
         let project_id = project(store);
         for name in ["one", "two", "three"] {
             let item = draft(store, &project_id, ContentKind::Changelog, name, 5);
-            store.publish_content(&item.id, name, 7, &by()).unwrap();
+            store.publish_content(&item.id, name, &by(), 7).unwrap();
         }
         let titles = |listed: Listed| -> Vec<String> {
             listed.items.into_iter().map(|item| item.title).collect()
@@ -793,20 +806,20 @@ mod tests {
             .collect();
         for item in &items {
             store
-                .publish_content(&item.id, &item.title, 10, &by())
+                .publish_content(&item.id, &item.title, &by(), 10)
                 .unwrap();
         }
         // Publishing again changes nothing.
         store
-            .publish_content(&items[0].id, "b0", 11, &by())
+            .publish_content(&items[0].id, "b0", &by(), 11)
             .unwrap();
         assert_eq!(total(ContentKind::Blog), 3);
         assert_eq!(total(ContentKind::Changelog), 0);
-        store.unpublish_content(&items[0].id, 12, &by()).unwrap();
-        store.unpublish_content(&items[0].id, 13, &by()).unwrap();
+        store.unpublish_content(&items[0].id, &by(), 12).unwrap();
+        store.unpublish_content(&items[0].id, &by(), 13).unwrap();
         assert_eq!(total(ContentKind::Blog), 2);
-        assert!(store.delete_content(&items[1].id, 99, &by()).unwrap());
-        assert!(store.delete_content(&items[0].id, 99, &by()).unwrap());
+        assert!(store.delete_content(&items[1].id, &by(), 99).unwrap());
+        assert!(store.delete_content(&items[0].id, &by(), 99).unwrap());
         let listed = store
             .published_content(ContentKind::Blog, Some(&project_id), ALL)
             .unwrap();
@@ -821,16 +834,16 @@ mod tests {
         let a = draft(store, &project_id, ContentKind::Changelog, "A", 10);
         let b = draft(store, &project_id, ContentKind::Changelog, "B", 10);
         let post = draft(store, &project_id, ContentKind::Blog, "P", 10);
-        let first = store.publish_content(&a.id, "same", 20, &by()).unwrap();
+        let first = store.publish_content(&a.id, "same", &by(), 20).unwrap();
         assert!(matches!(
-            store.publish_content(&b.id, "same", 21, &by()),
+            store.publish_content(&b.id, "same", &by(), 21),
             Err(Error::Conflict(_))
         ));
-        store.publish_content(&post.id, "same", 22, &by()).unwrap();
-        let again = store.publish_content(&a.id, "same", 50, &by()).unwrap();
+        store.publish_content(&post.id, "same", &by(), 22).unwrap();
+        let again = store.publish_content(&a.id, "same", &by(), 50).unwrap();
         assert_eq!(again, first);
         assert!(matches!(
-            store.publish_content("no-such-id", "x", 1, &by()),
+            store.publish_content("no-such-id", "x", &by(), 1),
             Err(Error::NotFound(_))
         ));
     }
@@ -843,7 +856,7 @@ mod tests {
         let publish = |title: &str| {
             let item = draft(store, &project_id, ContentKind::Changelog, title, 10);
             store
-                .publish_content_derived(&item.id, "weekly", 20, &by())
+                .publish_content_derived(&item.id, "weekly", &by(), 20)
                 .unwrap()
                 .public_slug
                 .unwrap()
@@ -851,12 +864,12 @@ mod tests {
         // Look-alikes hold nothing of the sequence.
         for taken in ["weekly-3", "weekly-02", "weeklyx", "weekly-x"] {
             let item = draft(store, &project_id, ContentKind::Changelog, taken, 10);
-            store.publish_content(&item.id, taken, 20, &by()).unwrap();
+            store.publish_content(&item.id, taken, &by(), 20).unwrap();
         }
         // Another kind's slugs do not count.
         let post = draft(store, &project_id, ContentKind::Blog, "p", 10);
         store
-            .publish_content(&post.id, "weekly", 20, &by())
+            .publish_content(&post.id, "weekly", &by(), 20)
             .unwrap();
         assert_eq!(publish("a"), "weekly");
         assert_eq!(publish("b"), "weekly-2");
@@ -869,10 +882,10 @@ mod tests {
             .published_by_slug(ContentKind::Changelog, "weekly")
             .unwrap()
             .unwrap();
-        store.unpublish_content(&first.id, 30, &by()).unwrap();
+        store.unpublish_content(&first.id, &by(), 30).unwrap();
         assert_eq!(publish("d"), "weekly-31");
         assert!(matches!(
-            store.publish_content_derived("no-such-id", "x", 1, &by()),
+            store.publish_content_derived("no-such-id", "x", &by(), 1),
             Err(Error::NotFound(_))
         ));
     }
@@ -886,7 +899,7 @@ mod tests {
             let item = draft(store, &project_id, ContentKind::Blog, "x", n);
             if n % 2 == 0 {
                 store
-                    .publish_content(&item.id, &format!("p{n}"), 100, &by())
+                    .publish_content(&item.id, &format!("p{n}"), &by(), 100)
                     .unwrap();
             }
         }
@@ -991,26 +1004,26 @@ mod tests {
             period_start: Some(Some(5)),
             period_end: None,
         };
-        store.update_content(&item.id, &changes, 11, &by()).unwrap();
+        store.update_content(&item.id, &changes, &by(), 11).unwrap();
         // The same values again: no row written, no event.
         let generation = store.content_generation().unwrap();
-        store.update_content(&item.id, &changes, 12, &by()).unwrap();
+        store.update_content(&item.id, &changes, &by(), 12).unwrap();
         assert_eq!(store.content_generation().unwrap(), generation);
         store
-            .publish_content(&item.id, "launch", 13, &by())
+            .publish_content(&item.id, "launch", &by(), 13)
             .unwrap();
         store
-            .publish_content(&item.id, "launch", 14, &by())
+            .publish_content(&item.id, "launch", &by(), 14)
             .unwrap();
         store
-            .publish_content(&item.id, "launch-day", 15, &by())
+            .publish_content(&item.id, "launch-day", &by(), 15)
             .unwrap();
-        let taken = store.publish_content(&other.id, "launch-day", 16, &by());
+        let taken = store.publish_content(&other.id, "launch-day", &by(), 16);
         assert!(matches!(taken, Err(Error::Conflict(_))));
-        store.unpublish_content(&item.id, 17, &by()).unwrap();
-        store.unpublish_content(&item.id, 18, &by()).unwrap();
-        assert!(store.delete_content(&item.id, 19, &by()).unwrap());
-        assert!(!store.delete_content(&item.id, 20, &by()).unwrap());
+        store.unpublish_content(&item.id, &by(), 17).unwrap();
+        store.unpublish_content(&item.id, &by(), 18).unwrap();
+        assert!(store.delete_content(&item.id, &by(), 19).unwrap());
+        assert!(!store.delete_content(&item.id, &by(), 20).unwrap());
 
         let events = content_events(store);
         let summary: Vec<(AuditAction, i64, serde_json::Value)> = events
@@ -1073,11 +1086,11 @@ mod tests {
             period_start: None,
             period_end: None,
         };
-        assert!(store.create_content(&new, 11, &by()).is_err());
+        assert!(store.create_content(&new, &by(), 11).is_err());
         assert!(store
-            .publish_content(&item.id, "launch", 12, &by())
+            .publish_content(&item.id, "launch", &by(), 12)
             .is_err());
-        assert!(store.delete_content(&item.id, 13, &by()).is_err());
+        assert!(store.delete_content(&item.id, &by(), 13).is_err());
         let listed = store
             .content_of_project(&project_id, ContentFilter::default(), ALL)
             .unwrap();

@@ -7,8 +7,9 @@
 //! already in the database. The first problem rolls everything back, and its message names
 //! the row (`teams[1] (slug "acme")`) and the conflict.
 
+use super::audit::Audit;
 use super::content::{first_free_slug, insert_content, publish_as};
-use super::{map_err, Audit, ContentKind, NewApiKey, NewContent, NewUser, Store};
+use super::{map_err, ContentKind, NewApiKey, NewContent, NewUser, Store};
 use crate::error::Error;
 use rusqlite::OptionalExtension;
 
@@ -156,20 +157,24 @@ impl Store {
     /// and the problem. A key's user must be a member of the project's team (or a superuser),
     /// as for keys made any other way.
     ///
-    /// The keys and content it creates are recorded in the audit log as `audit` did them
-    /// (`api_key.created`, `content.created`, `content.published`), in the same transaction,
-    /// exactly as if made one by one: a seed is a command, and its changes are changes.
-    pub fn apply_seed(&self, rows: &SeedRows, now: i64, audit: &Audit) -> Result<(), Error> {
+    /// Each user, team, membership and project created appends its event (`user.created`
+    /// with `via: "seed"`, `team.created`, `member.added`, `project.created`) by `audit` in
+    /// the same transaction, so a refused seed leaves no event either; so do the keys and
+    /// content (`api_key.created`, `content.created`, `content.published`): a seed is a
+    /// command, and its changes are recorded as if made one by one.
+    pub fn apply_seed(&self, rows: &SeedRows, audit: &Audit, now: i64) -> Result<(), Error> {
         self.write(|tx| {
             for (i, user) in rows.users.iter().enumerate() {
-                super::users::insert_user(tx, user, now)
+                let created = super::users::insert_user(tx, user, now)
                     .map_err(|err| about(&format!("users[{i}] ({})", user.email), err))?;
+                super::users::append_user_created(tx, audit, &created, "seed", now)?;
             }
             for (i, team) in rows.teams.iter().enumerate() {
                 let row = format!("teams[{i}] (slug {:?})", team.slug);
                 let (owner, _) = user_id(tx, &team.owner_email).map_err(|e| about(&row, e))?;
-                super::tenancy::insert_team(tx, &team.name, &team.slug, &owner, now)
+                let created = super::tenancy::insert_team(tx, &team.name, &team.slug, &owner, now)
                     .map_err(|e| about(&row, e))?;
+                super::tenancy::append_team_created(tx, audit, &created, &owner, now)?;
             }
             for (i, member) in rows.members.iter().enumerate() {
                 let row = format!("members[{i}] ({} in {:?})", member.email, member.team_slug);
@@ -177,12 +182,15 @@ impl Store {
                 let (user, _) = user_id(tx, &member.email).map_err(|e| about(&row, e))?;
                 super::tenancy::insert_member(tx, &team, &user, &member.role, now)
                     .map_err(|e| about(&row, e))?;
+                super::tenancy::append_member_added(tx, audit, &team, &user, &member.role, now)?;
             }
             for (i, project) in rows.projects.iter().enumerate() {
                 let row = format!("projects[{i}] (slug {:?})", project.slug);
                 let team = team_id(tx, &project.team_slug).map_err(|e| about(&row, e))?;
-                super::tenancy::insert_project(tx, &team, &project.name, &project.slug, now)
-                    .map_err(|e| about(&row, e))?;
+                let created =
+                    super::tenancy::insert_project(tx, &team, &project.name, &project.slug, now)
+                        .map_err(|e| about(&row, e))?;
+                super::tenancy::append_project_created(tx, audit, &created, now)?;
             }
             for (i, key) in rows.api_keys.iter().enumerate() {
                 let row = format!("api_keys[{i}] ({})", key.key_prefix);
@@ -206,7 +214,7 @@ impl Store {
                     expires_at: key.expires_at,
                     expires_in_days: None,
                 };
-                super::api_keys::insert_key_audited(tx, &new, now, audit)
+                super::api_keys::insert_key_audited(tx, &new, audit, now)
                     .map_err(|e| about(&row, e))?;
             }
             for (i, item) in rows.content.iter().enumerate() {
@@ -221,13 +229,13 @@ impl Store {
                     period_start: item.period_start,
                     period_end: item.period_end,
                 };
-                let stored = insert_content(tx, &new, now, audit)?;
+                let stored = insert_content(tx, &new, audit, now)?;
                 let slug = match &item.publish {
                     SeedPublish::Draft => continue,
                     SeedPublish::Slug(slug) => slug.clone(),
                     SeedPublish::Derived(base) => first_free_slug(tx, item.kind, base)?,
                 };
-                publish_as(tx, stored, &slug, now, audit).map_err(|e| about(&row, e))?;
+                publish_as(tx, stored, &slug, audit, now).map_err(|e| about(&row, e))?;
             }
             Ok(())
         })
@@ -303,7 +311,7 @@ mod tests {
     #[test]
     fn a_seed_creates_every_row_and_derived_slugs_do_not_collide() {
         let temp = temp_store();
-        temp.store.apply_seed(&rows(), 1_000, &seeder()).unwrap();
+        temp.store.apply_seed(&rows(), &seeder(), 1_000).unwrap();
         let project = temp.store.project_by_slug("web").unwrap().unwrap();
         assert_eq!(
             temp.store.api_keys_of_project(&project.id).unwrap().len(),
@@ -361,7 +369,7 @@ mod tests {
         let temp = temp_store();
         let mut seed = rows();
         seed.users.push(user("ann@example.com"));
-        let err = temp.store.apply_seed(&seed, 1_000, &seeder()).unwrap_err();
+        let err = temp.store.apply_seed(&seed, &seeder(), 1_000).unwrap_err();
         assert!(
             matches!(&err, Error::Conflict(why) if why.starts_with("users[2] (ann@example.com)")),
             "{err}"
@@ -374,7 +382,7 @@ mod tests {
         let temp = temp_store();
         let mut seed = rows();
         seed.members.clear();
-        let err = temp.store.apply_seed(&seed, 1_000, &seeder()).unwrap_err();
+        let err = temp.store.apply_seed(&seed, &seeder(), 1_000).unwrap_err();
         assert!(
             matches!(&err, Error::Forbidden(why) if why.contains("api_keys[0]")),
             "{err}"
@@ -387,7 +395,7 @@ mod tests {
         let temp = temp_store();
         let mut seed = rows();
         seed.projects[0].team_slug = "nope".into();
-        let err = temp.store.apply_seed(&seed, 1_000, &seeder()).unwrap_err();
+        let err = temp.store.apply_seed(&seed, &seeder(), 1_000).unwrap_err();
         assert_eq!(
             err,
             Error::NotFound("projects[0] (slug \"web\"): no team with slug nope".into())

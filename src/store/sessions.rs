@@ -3,7 +3,8 @@
 //! Refresh rotates the generation with a conditional update (`WHERE generation = ?`), so of
 //! two concurrent refreshes exactly one rotates and the other sees the newer generation.
 
-use super::users::{user_columns_u, user_from_row};
+use super::audit::{append, Audit, AuditAction};
+use super::users::{email_of, user_columns_u, user_from_row};
 use super::{map_err, Store, User};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
@@ -81,18 +82,21 @@ pub(super) fn revoke_all_of_user(
 }
 
 impl Store {
-    /// Creates a session at generation 0 whose first token expires at `token_expires_at`.
+    /// Creates a session of `user` at generation 0 whose first token expires at
+    /// `token_expires_at`, and appends `auth.login_succeeded` (by `audit`, about the user,
+    /// naming the session in `details`) in the same transaction.
     pub fn create_session(
         &self,
-        user_id: &str,
+        user: &User,
         user_agent: Option<&str>,
         ip: Option<&str>,
+        audit: &Audit,
         now: i64,
         token_expires_at: i64,
     ) -> Result<Session, Error> {
         let session = Session {
             id: crate::ids::uuid_v4(),
-            user_id: user_id.to_string(),
+            user_id: user.id.clone(),
             generation: 0,
             rotated_at: now,
             created_at: now,
@@ -124,6 +128,11 @@ impl Store {
                 ])
             })
             .map_err(map_err)?;
+            let event = audit
+                .event(AuditAction::LoginSucceeded, now)
+                .target("user", &user.id, Some(&user.email))
+                .details(serde_json::json!({ "session_id": session.id }));
+            append(tx, &event)?;
             Ok(())
         })?;
         Ok(session)
@@ -210,27 +219,60 @@ impl Store {
         })
     }
 
-    /// Revokes session `id` if it belongs to `user_id` and is live; false otherwise.
-    pub fn revoke_session(&self, user_id: &str, id: &str, now: i64) -> Result<bool, Error> {
+    /// Revokes session `id` if it belongs to `user_id` and is live, appending `action`
+    /// (`auth.logout`, `session.revoked` or `session.reuse_detected`) by `audit` about the
+    /// session with `details`, in the same transaction; false (and no event) otherwise.
+    pub fn revoke_session(
+        &self,
+        user_id: &str,
+        id: &str,
+        audit: &Audit,
+        action: AuditAction,
+        details: serde_json::Value,
+        now: i64,
+    ) -> Result<bool, Error> {
         self.write(|tx| {
-            tx.prepare_cached(
-                "UPDATE sessions SET revoked_at = ?3 \
-                 WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
-            )
-            .and_then(|mut stmt| stmt.execute(params![id, user_id, now]))
-            .map(|changed| changed == 1)
-            .map_err(map_err)
+            let revoked = tx
+                .prepare_cached(
+                    "UPDATE sessions SET revoked_at = ?3 \
+                     WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+                )
+                .and_then(|mut stmt| stmt.execute(params![id, user_id, now]))
+                .map(|changed| changed == 1)
+                .map_err(map_err)?;
+            if revoked {
+                let event = audit
+                    .event(action, now)
+                    .target("session", id, None)
+                    .details(details);
+                append(tx, &event)?;
+            }
+            Ok(revoked)
         })
     }
 
-    /// Revokes every live session of `user_id` except `keep`; returns how many.
+    /// Revokes every live session of `user_id` except `keep`; returns how many. When there
+    /// were any, appends one `session.revoked` by `audit` about the user, summing them up
+    /// (`{"count": n, "reason": "revoke_all"}`), in the same transaction.
     pub fn revoke_user_sessions(
         &self,
         user_id: &str,
         keep: Option<&str>,
+        audit: &Audit,
         now: i64,
     ) -> Result<usize, Error> {
-        self.write(|tx| revoke_all_of_user(tx, user_id, keep, now))
+        self.write(|tx| {
+            let count = revoke_all_of_user(tx, user_id, keep, now)?;
+            if count > 0 {
+                let email = email_of(tx, user_id)?;
+                let event = audit
+                    .event(AuditAction::SessionRevoked, now)
+                    .target("user", user_id, email.as_deref())
+                    .details(serde_json::json!({ "count": count, "reason": "revoke_all" }));
+                append(tx, &event)?;
+            }
+            Ok(count)
+        })
     }
 
     /// The user's sessions that are not revoked, began after `created_after` (the absolute
@@ -275,6 +317,8 @@ mod tests {
                     password_hash: "x".into(),
                     ..NewUser::default()
                 },
+                &crate::store::Audit::cli("test"),
+                "test",
                 1,
             )
             .unwrap()
@@ -286,7 +330,14 @@ mod tests {
         let store = &temp.store;
         let user = a_user(store);
         let session = store
-            .create_session(&user.id, Some("ua"), None, 10, 3610)
+            .create_session(
+                &user,
+                Some("ua"),
+                None,
+                &crate::store::Audit::cli("test"),
+                10,
+                3610,
+            )
             .unwrap();
         assert!(store.rotate_session(&session.id, 0, 20, 3620).unwrap());
         assert!(!store.rotate_session(&session.id, 0, 21, 3621).unwrap());
@@ -299,19 +350,60 @@ mod tests {
         let temp = temp_store();
         let store = &temp.store;
         let user = a_user(store);
-        let keep = store.create_session(&user.id, None, None, 10, 100).unwrap();
-        let other = store.create_session(&user.id, None, None, 11, 100).unwrap();
+        let keep = store
+            .create_session(
+                &user,
+                None,
+                None,
+                &crate::store::Audit::cli("test"),
+                10,
+                100,
+            )
+            .unwrap();
+        let other = store
+            .create_session(
+                &user,
+                None,
+                None,
+                &crate::store::Audit::cli("test"),
+                11,
+                100,
+            )
+            .unwrap();
         assert_eq!(
             store
-                .revoke_user_sessions(&user.id, Some(&keep.id), 12)
+                .revoke_user_sessions(
+                    &user.id,
+                    Some(&keep.id),
+                    &crate::store::Audit::cli("test"),
+                    12
+                )
                 .unwrap(),
             1
         );
         let live = store.live_sessions(&user.id, 0, 50).unwrap();
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].id, keep.id);
-        assert!(!store.revoke_session(&user.id, &other.id, 13).unwrap());
-        assert!(!store.revoke_session("someone-else", &keep.id, 13).unwrap());
+        assert!(!store
+            .revoke_session(
+                &user.id,
+                &other.id,
+                &crate::store::Audit::cli("test"),
+                crate::store::AuditAction::SessionRevoked,
+                serde_json::json!({}),
+                13
+            )
+            .unwrap());
+        assert!(!store
+            .revoke_session(
+                "someone-else",
+                &keep.id,
+                &crate::store::Audit::cli("test"),
+                crate::store::AuditAction::SessionRevoked,
+                serde_json::json!({}),
+                13
+            )
+            .unwrap());
     }
 
     #[test]
@@ -319,7 +411,16 @@ mod tests {
         let temp = temp_store();
         let store = &temp.store;
         let user = a_user(store);
-        let session = store.create_session(&user.id, None, None, 10, 100).unwrap();
+        let session = store
+            .create_session(
+                &user,
+                None,
+                None,
+                &crate::store::Audit::cli("test"),
+                10,
+                100,
+            )
+            .unwrap();
         let (joined, owner, _) = store.session_with_user(&session.id).unwrap().unwrap();
         assert_eq!((joined, owner), (session.clone(), user.clone()));
         let seen = |at: i64| crate::store::UsageBatch {

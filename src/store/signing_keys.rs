@@ -18,6 +18,7 @@
 //! [`Store::session_with_user`] returns with each session, so a running server learns of a
 //! retirement on the next request without a query of its own.
 
+use super::audit::{append, Audit, AuditAction};
 use super::{map_err, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -137,6 +138,31 @@ fn insert(tx: &Transaction<'_>, key: &StoredSigningKey) -> Result<(), Error> {
     Ok(())
 }
 
+/// Appends `signing_key.rotated` by `audit`: `kid` signs from now on; `superseded` lists the
+/// kids that stopped signing (details). Never the secret.
+fn append_rotated(
+    tx: &Transaction<'_>,
+    audit: &Audit,
+    kid: &str,
+    superseded: &[String],
+    now: i64,
+) -> Result<(), Error> {
+    let event = audit
+        .event(AuditAction::SigningKeyRotated, now)
+        .target("signing_key", kid, Some(kid))
+        .details(serde_json::json!({ "superseded": superseded }));
+    append(tx, &event).map(|_| ())
+}
+
+/// Appends `signing_key.retired` by `audit` for `kid`.
+fn append_retired(tx: &Transaction<'_>, audit: &Audit, kid: &str, now: i64) -> Result<(), Error> {
+    let event =
+        audit
+            .event(AuditAction::SigningKeyRetired, now)
+            .target("signing_key", kid, Some(kid));
+    append(tx, &event).map(|_| ())
+}
+
 impl Store {
     /// Every stored signing key (retired ones included), newest first.
     pub fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, Error> {
@@ -161,10 +187,12 @@ impl Store {
     }
 
     /// Stores `key` only if no generated key is current (first start, race-free between a
-    /// server and a CLI command starting together); returns the keys afterwards.
+    /// server and a CLI command starting together); returns the keys afterwards. Storing it
+    /// appends `signing_key.rotated` by `audit` (nothing superseded) in the same transaction.
     pub fn ensure_signing_key(
         &self,
         key: &StoredSigningKey,
+        audit: &Audit,
     ) -> Result<Vec<StoredSigningKey>, Error> {
         self.write(|tx| {
             let current: i64 = tx
@@ -177,15 +205,20 @@ impl Store {
                 .map_err(map_err)?;
             if current == 0 {
                 insert(tx, key)?;
+                append_rotated(tx, audit, &key.kid, &[], key.created_at)?;
             }
             all_keys(tx)
         })
     }
 
     /// `secret rotate`: in one transaction, marks the current generated key(s) superseded at
-    /// `key.created_at` and stores `key`, which signs from then on. Returns the kids that were
-    /// superseded.
-    pub fn rotate_signing_key(&self, key: &StoredSigningKey) -> Result<Vec<String>, Error> {
+    /// `key.created_at` and stores `key`, which signs from then on, with its
+    /// `signing_key.rotated` event by `audit`. Returns the kids that were superseded.
+    pub fn rotate_signing_key(
+        &self,
+        key: &StoredSigningKey,
+        audit: &Audit,
+    ) -> Result<Vec<String>, Error> {
         self.write(|tx| {
             let superseded: Vec<String> = {
                 let mut stmt = tx
@@ -200,13 +233,20 @@ impl Store {
                 rows.collect::<Result<_, _>>().map_err(map_err)?
             };
             insert(tx, key)?;
+            append_rotated(tx, audit, &key.kid, &superseded, key.created_at)?;
             Ok(superseded)
         })
     }
 
     /// `secret retire --kid K`: retires a generated, non-current key and erases its secret.
-    /// Refuses (changing nothing) the current key and configured keys.
-    pub fn retire_signing_key(&self, kid: &str, now: i64) -> Result<RetireOutcome, Error> {
+    /// Refuses (changing nothing, recording nothing) the current key and configured keys; a
+    /// retirement appends `signing_key.retired` by `audit` in the same transaction.
+    pub fn retire_signing_key(
+        &self,
+        kid: &str,
+        audit: &Audit,
+        now: i64,
+    ) -> Result<RetireOutcome, Error> {
         self.write(|tx| {
             let found = tx
                 .prepare_cached(&format!(
@@ -231,23 +271,35 @@ impl Store {
             )
             .and_then(|mut stmt| stmt.execute(params![kid, now]))
             .map_err(map_err)?;
+            append_retired(tx, audit, kid, now)?;
             Ok(RetireOutcome::Retired)
         })
     }
 
     /// `secret retire --all-but-current`: retires every superseded generated key and erases
-    /// their secrets; returns their kids (empty when there was none).
-    pub fn retire_superseded_signing_keys(&self, now: i64) -> Result<Vec<String>, Error> {
+    /// their secrets; returns their kids (empty when there was none). Each retired key gets
+    /// its own `signing_key.retired` event by `audit`, in the same transaction.
+    pub fn retire_superseded_signing_keys(
+        &self,
+        audit: &Audit,
+        now: i64,
+    ) -> Result<Vec<String>, Error> {
         self.write(|tx| {
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE signing_keys SET retired_at = ?1, secret = NULL \
-                     WHERE is_configured = 0 AND superseded_at IS NOT NULL \
-                     AND retired_at IS NULL RETURNING kid",
-                )
-                .map_err(map_err)?;
-            let rows = stmt.query_map([now], |row| row.get(0)).map_err(map_err)?;
-            rows.collect::<Result<_, _>>().map_err(map_err)
+            let retired: Vec<String> = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "UPDATE signing_keys SET retired_at = ?1, secret = NULL \
+                         WHERE is_configured = 0 AND superseded_at IS NOT NULL \
+                         AND retired_at IS NULL RETURNING kid",
+                    )
+                    .map_err(map_err)?;
+                let rows = stmt.query_map([now], |row| row.get(0)).map_err(map_err)?;
+                rows.collect::<Result<_, _>>().map_err(map_err)?
+            };
+            for kid in &retired {
+                append_retired(tx, audit, kid, now)?;
+            }
+            Ok(retired)
         })
     }
 
@@ -260,10 +312,15 @@ impl Store {
     /// longer signing; an earlier moment, once recorded, is kept, so restarts do not widen
     /// what it verifies. Every other configured key is retired at `now` (removed from the
     /// configuration); one that comes back is un-retired, since the configuration owns it.
+    ///
+    /// A configured key that starts signing appends `signing_key.rotated` (details: the
+    /// configured keys it supersedes) and one removed from the configuration appends
+    /// `signing_key.retired`, by `audit` (the server at start), in the same transaction.
     pub fn record_configured_keys(
         &self,
         signing: Option<&str>,
         fallbacks: &[String],
+        audit: &Audit,
         now: i64,
     ) -> Result<Vec<StoredSigningKey>, Error> {
         self.write(|tx| {
@@ -293,7 +350,15 @@ impl Store {
             if let Some(kid) = signing {
                 match find(kid) {
                     Some(_) => update(kid, None, None)?,
-                    None => insert(tx, &configured(kid, None))?,
+                    None => {
+                        insert(tx, &configured(kid, None))?;
+                        let superseded: Vec<String> = existing
+                            .iter()
+                            .filter(|key| key.is_current())
+                            .map(|key| key.kid.clone())
+                            .collect();
+                        append_rotated(tx, audit, kid, &superseded, now)?;
+                    }
                 }
             }
             for kid in fallbacks {
@@ -306,6 +371,7 @@ impl Store {
                 let kept = signing == Some(key.kid.as_str()) || fallbacks.contains(&key.kid);
                 if !kept && key.retired_at.is_none() {
                     update(&key.kid, Some(key.superseded_at.unwrap_or(now)), Some(now))?;
+                    append_retired(tx, audit, &key.kid, now)?;
                 }
             }
             Ok(all_keys(tx)?
@@ -338,9 +404,26 @@ mod tests {
     fn first_key_is_kept_and_rotation_puts_newest_first() {
         let temp = temp_store();
         let store = &temp.store;
-        assert_eq!(store.ensure_signing_key(&key("a", 1)).unwrap().len(), 1);
-        assert_eq!(store.ensure_signing_key(&key("b", 2)).unwrap()[0].kid, "a");
-        assert_eq!(store.rotate_signing_key(&key("c", 3)).unwrap(), ["a"]);
+        assert_eq!(
+            store
+                .ensure_signing_key(&key("a", 1), &Audit::cli("test"))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store
+                .ensure_signing_key(&key("b", 2), &Audit::cli("test"))
+                .unwrap()[0]
+                .kid,
+            "a"
+        );
+        assert_eq!(
+            store
+                .rotate_signing_key(&key("c", 3), &Audit::cli("test"))
+                .unwrap(),
+            ["a"]
+        );
         let kids: Vec<_> = store
             .signing_keys()
             .unwrap()
@@ -354,14 +437,24 @@ mod tests {
     fn rotation_records_the_moment_the_old_key_stopped_signing() {
         let temp = temp_store();
         let store = &temp.store;
-        store.ensure_signing_key(&key("a", 100)).unwrap();
-        store.rotate_signing_key(&key("b", 250)).unwrap();
+        store
+            .ensure_signing_key(&key("a", 100), &Audit::cli("test"))
+            .unwrap();
+        store
+            .rotate_signing_key(&key("b", 250), &Audit::cli("test"))
+            .unwrap();
         let old = by_kid(store, "a");
         assert_eq!(old.superseded_at, Some(250));
         assert!(!old.is_current());
         assert!(by_kid(store, "b").is_current());
         // A later first start finds a current key and adds none.
-        assert_eq!(store.ensure_signing_key(&key("z", 300)).unwrap().len(), 2);
+        assert_eq!(
+            store
+                .ensure_signing_key(&key("z", 300), &Audit::cli("test"))
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]
@@ -369,16 +462,24 @@ mod tests {
         let temp = temp_store();
         let store = &temp.store;
         let v0 = store.signing_keys_version().unwrap();
-        store.ensure_signing_key(&key("a", 1)).unwrap();
+        store
+            .ensure_signing_key(&key("a", 1), &Audit::cli("test"))
+            .unwrap();
         let v1 = store.signing_keys_version().unwrap();
-        store.rotate_signing_key(&key("b", 2)).unwrap();
+        store
+            .rotate_signing_key(&key("b", 2), &Audit::cli("test"))
+            .unwrap();
         let v2 = store.signing_keys_version().unwrap();
-        store.retire_signing_key("a", 3).unwrap();
+        store
+            .retire_signing_key("a", &Audit::cli("test"), 3)
+            .unwrap();
         let (v3, keys) = store.signing_keys_with_version().unwrap();
         assert!(v0 < v1 && v1 < v2 && v2 < v3, "{v0} {v1} {v2} {v3}");
         assert_eq!(keys.len(), 2);
         // Nothing to change: no bump.
-        store.ensure_signing_key(&key("c", 4)).unwrap();
+        store
+            .ensure_signing_key(&key("c", 4), &Audit::cli("test"))
+            .unwrap();
         assert_eq!(store.signing_keys_version().unwrap(), v3);
     }
 
@@ -386,25 +487,37 @@ mod tests {
     fn retiring_erases_the_secret_and_refuses_current_unknown_and_repeated() {
         let temp = temp_store();
         let store = &temp.store;
-        store.ensure_signing_key(&key("a", 1)).unwrap();
+        store
+            .ensure_signing_key(&key("a", 1), &Audit::cli("test"))
+            .unwrap();
         assert_eq!(
-            store.retire_signing_key("a", 2).unwrap(),
+            store
+                .retire_signing_key("a", &Audit::cli("test"), 2)
+                .unwrap(),
             RetireOutcome::Current
         );
         assert_eq!(
-            store.retire_signing_key("nope", 2).unwrap(),
+            store
+                .retire_signing_key("nope", &Audit::cli("test"), 2)
+                .unwrap(),
             RetireOutcome::Unknown
         );
-        store.rotate_signing_key(&key("b", 3)).unwrap();
+        store
+            .rotate_signing_key(&key("b", 3), &Audit::cli("test"))
+            .unwrap();
         assert_eq!(
-            store.retire_signing_key("a", 4).unwrap(),
+            store
+                .retire_signing_key("a", &Audit::cli("test"), 4)
+                .unwrap(),
             RetireOutcome::Retired
         );
         let retired = by_kid(store, "a");
         assert_eq!(retired.retired_at, Some(4));
         assert_eq!(retired.secret, None);
         assert_eq!(
-            store.retire_signing_key("a", 5).unwrap(),
+            store
+                .retire_signing_key("a", &Audit::cli("test"), 5)
+                .unwrap(),
             RetireOutcome::AlreadyRetired
         );
         assert_eq!(by_kid(store, "a").retired_at, Some(4));
@@ -415,13 +528,24 @@ mod tests {
     fn retire_all_but_current_keeps_only_the_signing_key() {
         let temp = temp_store();
         let store = &temp.store;
-        store.ensure_signing_key(&key("a", 1)).unwrap();
-        store.rotate_signing_key(&key("b", 2)).unwrap();
-        store.rotate_signing_key(&key("c", 3)).unwrap();
-        let mut retired = store.retire_superseded_signing_keys(9).unwrap();
+        store
+            .ensure_signing_key(&key("a", 1), &Audit::cli("test"))
+            .unwrap();
+        store
+            .rotate_signing_key(&key("b", 2), &Audit::cli("test"))
+            .unwrap();
+        store
+            .rotate_signing_key(&key("c", 3), &Audit::cli("test"))
+            .unwrap();
+        let mut retired = store
+            .retire_superseded_signing_keys(&Audit::cli("test"), 9)
+            .unwrap();
         retired.sort();
         assert_eq!(retired, ["a", "b"]);
-        assert!(store.retire_superseded_signing_keys(10).unwrap().is_empty());
+        assert!(store
+            .retire_superseded_signing_keys(&Audit::cli("test"), 10)
+            .unwrap()
+            .is_empty());
         assert!(by_kid(store, "c").is_current());
     }
 
@@ -430,38 +554,49 @@ mod tests {
         let temp = temp_store();
         let store = &temp.store;
         store
-            .record_configured_keys(Some("cfg-a"), &[], 10)
+            .record_configured_keys(Some("cfg-a"), &[], &Audit::cli("test"), 10)
             .unwrap();
         assert_eq!(
-            store.retire_signing_key("cfg-a", 11).unwrap(),
+            store
+                .retire_signing_key("cfg-a", &Audit::cli("test"), 11)
+                .unwrap(),
             RetireOutcome::Configured
         );
         // The secret changes: the old one is now a fallback, superseded at this start.
         let fallbacks = vec!["cfg-a".to_owned()];
         store
-            .record_configured_keys(Some("cfg-b"), &fallbacks, 20)
+            .record_configured_keys(Some("cfg-b"), &fallbacks, &Audit::cli("test"), 20)
             .unwrap();
         assert_eq!(by_kid(store, "cfg-a").superseded_at, Some(20));
         assert!(by_kid(store, "cfg-b").is_current());
         // A later restart with the same configuration keeps the first moment.
         store
-            .record_configured_keys(Some("cfg-b"), &fallbacks, 30)
+            .record_configured_keys(Some("cfg-b"), &fallbacks, &Audit::cli("test"), 30)
             .unwrap();
         assert_eq!(by_kid(store, "cfg-a").superseded_at, Some(20));
         // Removing the fallback retires it.
         let keys = store
-            .record_configured_keys(Some("cfg-b"), &[], 40)
+            .record_configured_keys(Some("cfg-b"), &[], &Audit::cli("test"), 40)
             .unwrap();
         assert_eq!(keys.len(), 2);
         assert_eq!(by_kid(store, "cfg-a").retired_at, Some(40));
         // A fallback never seen signing is superseded at its first start.
         store
-            .record_configured_keys(Some("cfg-b"), &["cfg-c".to_owned()], 50)
+            .record_configured_keys(
+                Some("cfg-b"),
+                &["cfg-c".to_owned()],
+                &Audit::cli("test"),
+                50,
+            )
             .unwrap();
         assert_eq!(by_kid(store, "cfg-c").superseded_at, Some(50));
         // Without jwt_secret every configured key is retired; generated keys are untouched.
-        store.ensure_signing_key(&key("gen", 55)).unwrap();
-        store.record_configured_keys(None, &[], 60).unwrap();
+        store
+            .ensure_signing_key(&key("gen", 55), &Audit::cli("test"))
+            .unwrap();
+        store
+            .record_configured_keys(None, &[], &Audit::cli("test"), 60)
+            .unwrap();
         for kid in ["cfg-b", "cfg-c"] {
             assert_eq!(by_kid(store, kid).retired_at, Some(60), "{kid}");
         }

@@ -1,8 +1,11 @@
 //! Teams, their members with roles, and the projects teams own.
 
+use super::audit::{append, Audit, AuditAction};
+use super::users::email_of;
 use super::{is_unique_violation, map_err, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension};
+use serde_json::json;
 
 /// The team columns (alias `t`) in the order the team readers take them. A macro so that
 /// `concat!` builds each statement at compile time.
@@ -109,6 +112,56 @@ pub(super) fn team_of_project(
         .and_then(|mut stmt| stmt.query_row([project_id], |row| row.get(0)).optional())
         .map_err(map_err)?
         .ok_or_else(|| Error::NotFound("Project not found".into()))
+}
+
+/// Appends `team.created` for `team`, owned by `owner_id`, inside `tx`.
+pub(super) fn append_team_created(
+    tx: &rusqlite::Transaction<'_>,
+    audit: &Audit,
+    team: &Team,
+    owner_id: &str,
+    now: i64,
+) -> Result<(), Error> {
+    let event = audit
+        .event(AuditAction::TeamCreated, now)
+        .target("team", &team.id, Some(&team.slug))
+        .team(&team.id)
+        .details(json!({ "name": team.name, "owner_id": owner_id }));
+    append(tx, &event).map(|_| ())
+}
+
+/// Appends `member.added` for `user_id` joining `team_id` as `role`, inside `tx`.
+pub(super) fn append_member_added(
+    tx: &rusqlite::Transaction<'_>,
+    audit: &Audit,
+    team_id: &str,
+    user_id: &str,
+    role: &str,
+    now: i64,
+) -> Result<(), Error> {
+    let email = email_of(tx, user_id)?;
+    let event = audit
+        .event(AuditAction::MemberAdded, now)
+        .target("member", user_id, email.as_deref())
+        .team(team_id)
+        .details(json!({ "role": role }));
+    append(tx, &event).map(|_| ())
+}
+
+/// Appends `project.created` for `project`, inside `tx`.
+pub(super) fn append_project_created(
+    tx: &rusqlite::Transaction<'_>,
+    audit: &Audit,
+    project: &Project,
+    now: i64,
+) -> Result<(), Error> {
+    let event = audit
+        .event(AuditAction::ProjectCreated, now)
+        .target("project", &project.id, Some(&project.slug))
+        .team(&project.team_id)
+        .project(&project.id)
+        .details(json!({ "name": project.name }));
+    append(tx, &event).map(|_| ())
 }
 
 pub(super) fn insert_project(
@@ -247,15 +300,21 @@ fn last_owner() -> Error {
 }
 
 impl Store {
-    /// Creates a team owned by `owner_id`; 409 when the slug is taken.
+    /// Creates a team owned by `owner_id` and appends `team.created` by `audit` in the same
+    /// transaction; 409 when the slug is taken (and then no event).
     pub fn create_team(
         &self,
         name: &str,
         slug: &str,
         owner_id: &str,
+        audit: &Audit,
         now: i64,
     ) -> Result<Team, Error> {
-        self.write(|tx| insert_team(tx, name, slug, owner_id, now))
+        self.write(|tx| {
+            let team = insert_team(tx, name, slug, owner_id, now)?;
+            append_team_created(tx, audit, &team, owner_id, now)?;
+            Ok(team)
+        })
     }
 
     /// The team with this id, if any.
@@ -314,16 +373,19 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(map_err)
     }
 
-    /// Adds `user_id` to a team with `role`; 409 when already a member.
+    /// Adds `user_id` to a team with `role` and appends `member.added` by `audit` (details:
+    /// the role) in the same transaction; 409 when already a member (and then no event).
     pub fn add_member(
         &self,
         team_id: &str,
         user_id: &str,
         role: &str,
+        audit: &Audit,
         now: i64,
     ) -> Result<Member, Error> {
         self.write(|tx| {
             insert_member(tx, team_id, user_id, role, now)?;
+            append_member_added(tx, audit, team_id, user_id, role, now)?;
             let email: String = tx
                 .prepare_cached("SELECT email FROM users WHERE id = ?1")
                 .and_then(|mut stmt| stmt.query_row([user_id], |row| row.get(0)))
@@ -338,24 +400,50 @@ impl Store {
     }
 
     /// Changes a member's role; 404 when not a member, 400 when it would leave no owner.
-    pub fn set_member_role(&self, team_id: &str, user_id: &str, role: &str) -> Result<(), Error> {
+    /// A real change appends `member.role_changed` by `audit` (details: `old_role`,
+    /// `new_role`) in the same transaction; a refusal, or the role it already has, none.
+    pub fn set_member_role(
+        &self,
+        team_id: &str,
+        user_id: &str,
+        role: &str,
+        audit: &Audit,
+        now: i64,
+    ) -> Result<(), Error> {
         self.write(|tx| {
             let current = role_in(tx, team_id, user_id)?
                 .ok_or_else(|| Error::NotFound("Member not found".into()))?;
             if current == "owner" && role != "owner" && owner_count(tx, team_id)? <= 1 {
                 return Err(last_owner());
             }
+            if current == role {
+                return Ok(());
+            }
             tx.prepare_cached(
                 "UPDATE team_members SET role = ?3 WHERE team_id = ?1 AND user_id = ?2",
             )
             .and_then(|mut stmt| stmt.execute(params![team_id, user_id, role]))
             .map_err(map_err)?;
+            let email = email_of(tx, user_id)?;
+            let event = audit
+                .event(AuditAction::MemberRoleChanged, now)
+                .target("member", user_id, email.as_deref())
+                .team(team_id)
+                .details(json!({ "old_role": current, "new_role": role }));
+            append(tx, &event)?;
             Ok(())
         })
     }
 
-    /// Removes a member; 404 when not a member, 400 for the last owner.
-    pub fn remove_member(&self, team_id: &str, user_id: &str) -> Result<(), Error> {
+    /// Removes a member and appends `member.removed` by `audit` (details: the role they had)
+    /// in the same transaction; 404 when not a member, 400 for the last owner (no event).
+    pub fn remove_member(
+        &self,
+        team_id: &str,
+        user_id: &str,
+        audit: &Audit,
+        now: i64,
+    ) -> Result<(), Error> {
         self.write(|tx| {
             let current = role_in(tx, team_id, user_id)?
                 .ok_or_else(|| Error::NotFound("Member not found".into()))?;
@@ -365,19 +453,32 @@ impl Store {
             tx.prepare_cached("DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2")
                 .and_then(|mut stmt| stmt.execute(params![team_id, user_id]))
                 .map_err(map_err)?;
+            let email = email_of(tx, user_id)?;
+            let event = audit
+                .event(AuditAction::MemberRemoved, now)
+                .target("member", user_id, email.as_deref())
+                .team(team_id)
+                .details(json!({ "role": current }));
+            append(tx, &event)?;
             Ok(())
         })
     }
 
-    /// Creates a project in a team; 409 when the slug is taken anywhere on the server.
+    /// Creates a project in a team and appends `project.created` by `audit` in the same
+    /// transaction; 409 when the slug is taken anywhere on the server (and then no event).
     pub fn create_project(
         &self,
         team_id: &str,
         name: &str,
         slug: &str,
+        audit: &Audit,
         now: i64,
     ) -> Result<Project, Error> {
-        self.write(|tx| insert_project(tx, team_id, name, slug, now))
+        self.write(|tx| {
+            let project = insert_project(tx, team_id, name, slug, now)?;
+            append_project_created(tx, audit, &project, now)?;
+            Ok(project)
+        })
     }
 
     /// The project with this id, if any.

@@ -1,8 +1,10 @@
 //! Users: accounts with an Argon2id password hash and their flags.
 
+use super::audit::{append, Audit, AuditAction};
 use super::{is_unique_violation, map_err, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
+use serde_json::json;
 
 /// The user columns in the order `user_from_row` reads them. A macro rather than a `const` so
 /// that `concat!` builds each statement at compile time: no SQL text is formatted per call.
@@ -160,20 +162,80 @@ pub(super) fn insert_user(
     Ok(user)
 }
 
+/// Appends `user.created` for `user`, made through `via` (`api`, `register`, `setup`,
+/// `bootstrap`, `cli`, `seed`), inside `tx`.
+pub(super) fn append_user_created(
+    tx: &rusqlite::Transaction<'_>,
+    audit: &Audit,
+    user: &User,
+    via: &str,
+    now: i64,
+) -> Result<(), Error> {
+    let event = audit
+        .event(AuditAction::UserCreated, now)
+        .target("user", &user.id, Some(&user.email))
+        .details(json!({
+            "via": via,
+            "is_superuser": user.is_superuser,
+            "is_verified": user.is_verified,
+        }));
+    append(tx, &event).map(|_| ())
+}
+
+/// The email of user `id` inside `tx`, for an event's label (`None` if the user is gone).
+pub(super) fn email_of(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<Option<String>, Error> {
+    tx.prepare_cached("SELECT email FROM users WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
+        .map_err(map_err)
+}
+
 impl Store {
-    /// Creates a user; 409 when the email (case-insensitively) is taken.
-    pub fn create_user(&self, new: &NewUser, now: i64) -> Result<User, Error> {
-        self.write(|tx| insert_user(tx, new, now))
+    /// Creates a user and appends `user.created` (by `audit`, made through `via`) in the same
+    /// transaction; 409 when the email (case-insensitively) is taken, and then no event.
+    pub fn create_user(
+        &self,
+        new: &NewUser,
+        audit: &Audit,
+        via: &str,
+        now: i64,
+    ) -> Result<User, Error> {
+        self.write(|tx| {
+            let user = insert_user(tx, new, now)?;
+            append_user_created(tx, audit, &user, via, now)?;
+            Ok(user)
+        })
     }
 
     /// Creates the first superuser with a team `default` (owned by them) and a project
-    /// `default` in that team, all in one transaction. Fails with 409 if the email is taken.
-    pub fn create_first_admin(&self, new: &NewUser, now: i64) -> Result<User, Error> {
+    /// `default` in that team, all in one transaction with their `user.created`,
+    /// `team.created` and `project.created` events. Fails with 409 if the email is taken.
+    pub fn create_first_admin(
+        &self,
+        new: &NewUser,
+        audit: &Audit,
+        via: &str,
+        now: i64,
+    ) -> Result<User, Error> {
         self.write(|tx| {
             let user = insert_user(tx, new, now)?;
+            append_user_created(tx, audit, &user, via, now)?;
             let team = super::tenancy::insert_team(tx, "default", "default", &user.id, now)?;
-            super::tenancy::insert_project(tx, &team.id, "default", "default", now)?;
+            super::tenancy::append_team_created(tx, audit, &team, &user.id, now)?;
+            let project = super::tenancy::insert_project(tx, &team.id, "default", "default", now)?;
+            super::tenancy::append_project_created(tx, audit, &project, now)?;
             Ok(user)
+        })
+    }
+
+    /// Replaces the password hash of user `id` with the same password hashed under newer
+    /// parameters (on a successful login). No event: the password, and so what anyone can
+    /// do, stays the same; only its storage is upgraded.
+    pub fn upgrade_password_hash(&self, id: &str, hash: &str) -> Result<(), Error> {
+        self.write(|tx| {
+            tx.prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")
+                .and_then(|mut stmt| stmt.execute(params![id, hash]))
+                .map(|_| ())
+                .map_err(map_err)
         })
     }
 
@@ -241,15 +303,22 @@ impl Store {
     /// Applies `changes` to user `id` in one transaction and returns the updated user (404 if
     /// absent, 409 if the new email is taken). Deactivation revokes every session of the
     /// user; otherwise `revoke` says which sessions go, as a password change requires.
+    ///
+    /// In the same transaction, by `audit`, one event per kind of change that really
+    /// happened (a field set to its current value is no change): `user.updated` (details:
+    /// the names of the fields changed, never their values), `user.password_changed`,
+    /// `user.deactivated` or `user.activated`, and one `session.revoked` summing up the
+    /// sessions the change ended (details: `count` and `reason`), if any.
     pub fn update_user(
         &self,
         id: &str,
         changes: &UserChanges,
         revoke: RevokeSessions<'_>,
+        audit: &Audit,
         now: i64,
     ) -> Result<User, Error> {
         self.write(|tx| {
-            let mut user = tx
+            let before = tx
                 .prepare_cached(concat!(
                     "SELECT ",
                     user_columns!(),
@@ -258,6 +327,7 @@ impl Store {
                 .and_then(|mut stmt| stmt.query_row([id], user_at_0).optional())
                 .map_err(map_err)?
                 .ok_or_else(|| Error::NotFound("User not found".into()))?;
+            let mut user = before.clone();
             if let Some(email) = &changes.email {
                 user.email = email.to_lowercase();
             }
@@ -311,18 +381,75 @@ impl Store {
             } else {
                 revoke
             };
-            match revoke {
-                RevokeSessions::None => {}
+            let revoked = match revoke {
+                RevokeSessions::None => 0,
                 RevokeSessions::AllExcept(keep) => {
-                    super::sessions::revoke_all_of_user(tx, &user.id, Some(keep), now)?;
+                    super::sessions::revoke_all_of_user(tx, &user.id, Some(keep), now)?
                 }
                 RevokeSessions::All => {
-                    super::sessions::revoke_all_of_user(tx, &user.id, None, now)?;
+                    super::sessions::revoke_all_of_user(tx, &user.id, None, now)?
                 }
-            }
+            };
+            append_update_events(tx, audit, &before, &user, revoked, now)?;
             Ok(user)
         })
     }
+}
+
+/// The events of one update from `before` to `after` that ended `revoked` sessions.
+fn append_update_events(
+    tx: &rusqlite::Transaction<'_>,
+    audit: &Audit,
+    before: &User,
+    after: &User,
+    revoked: usize,
+    now: i64,
+) -> Result<(), Error> {
+    let event = |action| {
+        audit
+            .event(action, now)
+            .target("user", &after.id, Some(&after.email))
+    };
+    let changed: Vec<&str> = [
+        ("email", before.email != after.email),
+        ("first_name", before.first_name != after.first_name),
+        ("last_name", before.last_name != after.last_name),
+        ("is_verified", before.is_verified != after.is_verified),
+        ("is_superuser", before.is_superuser != after.is_superuser),
+    ]
+    .into_iter()
+    .filter_map(|(name, differs)| differs.then_some(name))
+    .collect();
+    if !changed.is_empty() {
+        append(
+            tx,
+            &event(AuditAction::UserUpdated).details(json!({ "fields": changed })),
+        )?;
+    }
+    let password_changed = before.password_hash != after.password_hash;
+    if password_changed {
+        append(tx, &event(AuditAction::UserPasswordChanged))?;
+    }
+    match (before.is_active, after.is_active) {
+        (true, false) => append(tx, &event(AuditAction::UserDeactivated)).map(|_| ())?,
+        (false, true) => append(tx, &event(AuditAction::UserActivated)).map(|_| ())?,
+        _ => {}
+    }
+    if revoked > 0 {
+        let reason = if before.is_active && !after.is_active {
+            "user_deactivated"
+        } else {
+            "password_changed"
+        };
+        append(
+            tx,
+            &event(AuditAction::SessionRevoked).details(json!({
+                "count": revoked,
+                "reason": reason,
+            })),
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -341,7 +468,10 @@ mod tests {
     #[test]
     fn email_is_stored_lower_case_and_found_in_any_case() {
         let temp = temp_store();
-        let user = temp.store.create_user(&alice(), 100).unwrap();
+        let user = temp
+            .store
+            .create_user(&alice(), &Audit::cli("test"), "test", 100)
+            .unwrap();
         assert_eq!(user.email, "alice@example.com");
         let found = temp
             .store
@@ -356,18 +486,23 @@ mod tests {
     fn has_users_turns_true_with_the_first_user() {
         let temp = temp_store();
         assert!(!temp.store.has_users().unwrap());
-        temp.store.create_user(&alice(), 100).unwrap();
+        temp.store
+            .create_user(&alice(), &Audit::cli("test"), "test", 100)
+            .unwrap();
         assert!(temp.store.has_users().unwrap());
     }
 
     #[test]
     fn duplicate_email_is_a_conflict() {
         let temp = temp_store();
-        temp.store.create_user(&alice(), 100).unwrap();
+        temp.store
+            .create_user(&alice(), &Audit::cli("test"), "test", 100)
+            .unwrap();
         let mut again = alice();
         again.email = "alice@EXAMPLE.com".into();
         assert!(matches!(
-            temp.store.create_user(&again, 101),
+            temp.store
+                .create_user(&again, &Audit::cli("test"), "test", 101),
             Err(Error::Conflict(_))
         ));
         assert_eq!(temp.store.count_users().unwrap(), 1);
@@ -376,7 +511,10 @@ mod tests {
     #[test]
     fn first_admin_gets_default_team_and_project() {
         let temp = temp_store();
-        let admin = temp.store.create_first_admin(&alice(), 100).unwrap();
+        let admin = temp
+            .store
+            .create_first_admin(&alice(), &Audit::cli("test"), "test", 100)
+            .unwrap();
         let team = temp.store.team_by_slug("default").unwrap().unwrap();
         assert_eq!(
             temp.store
@@ -392,7 +530,10 @@ mod tests {
     #[test]
     fn update_changes_only_given_fields() {
         let temp = temp_store();
-        let user = temp.store.create_user(&alice(), 100).unwrap();
+        let user = temp
+            .store
+            .create_user(&alice(), &Audit::cli("test"), "test", 100)
+            .unwrap();
         let changes = UserChanges {
             first_name: Some(Some("Alice".into())),
             is_verified: Some(true),
@@ -400,14 +541,25 @@ mod tests {
         };
         let updated = temp
             .store
-            .update_user(&user.id, &changes, RevokeSessions::None, 200)
+            .update_user(
+                &user.id,
+                &changes,
+                RevokeSessions::None,
+                &Audit::cli("test"),
+                200,
+            )
             .unwrap();
         assert_eq!(updated.first_name.as_deref(), Some("Alice"));
         assert!(updated.is_verified);
         assert_eq!(updated.email, user.email);
         assert!(matches!(
-            temp.store
-                .update_user("nope", &changes, RevokeSessions::None, 200),
+            temp.store.update_user(
+                "nope",
+                &changes,
+                RevokeSessions::None,
+                &Audit::cli("test"),
+                200
+            ),
             Err(Error::NotFound(_))
         ));
     }

@@ -9,7 +9,7 @@ use crate::auth::password::{check_length, LengthProblem, Verdict};
 use crate::auth::ratelimit::Class;
 use crate::error::{AuthFailure, Error, FieldError};
 use crate::http::Response;
-use crate::store::{NewUser, RevokeSessions, UserChanges};
+use crate::store::{Audit, AuditAction, NewUser, User};
 use serde_json::{json, Value};
 
 /// Two tabs refreshing the same token within this many seconds both get a token for the
@@ -82,28 +82,26 @@ pub fn post_login(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let bad_credentials = || Error::bad_request("LOGIN_BAD_CREDENTIALS");
     let Some(user) = app.store.user_by_email(username.trim())? else {
         app.hasher.burn(password);
+        record_failed_login(app, ctx, None, "unknown_email")?;
         return Err(bad_credentials());
     };
     let Verdict::Match { needs_rehash } = app.hasher.verify(password, &user.password_hash) else {
+        record_failed_login(app, ctx, Some(&user), "bad_password")?;
         return Err(bad_credentials());
     };
     if !user.is_active {
+        record_failed_login(app, ctx, Some(&user), "user_inactive")?;
         return Err(bad_credentials());
     }
     if app.config.require_verified && !user.is_verified {
+        record_failed_login(app, ctx, Some(&user), "user_not_verified")?;
         return Err(Error::bad_request("LOGIN_USER_NOT_VERIFIED"));
     }
     let now = app.clock.now_secs();
     if needs_rehash {
         if let Ok(hash) = app.hasher.hash(password) {
-            let changes = UserChanges {
-                password_hash: Some(hash),
-                ..UserChanges::default()
-            };
             // An upgrade that fails (e.g. a busy database) is retried at the next login.
-            let _ = app
-                .store
-                .update_user(&user.id, &changes, RevokeSessions::None, now);
+            let _ = app.store.upgrade_password_hash(&user.id, &hash);
         }
     }
     let user_agent = ctx.user_agent();
@@ -111,15 +109,37 @@ pub fn post_login(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let ip = ctx.client_addr(app).map(|ip| ip.to_string());
     let provisional_exp = now.saturating_add(app.config.jwt_lifetime_seconds);
     let session = app.store.create_session(
-        &user.id,
+        &user,
         user_agent.as_deref(),
         ip.as_deref(),
+        &ctx.audit(app, Audit::user(&user)),
         now,
         provisional_exp,
     )?;
     let (token, expires_in) = issue_token(app, &user.id, &session.id, 0, now, now)?;
     *ctx.principal.borrow_mut() = Some(format!("user:{}", user.id));
     Ok(token_response(200, &dto::token(&token, expires_in)))
+}
+
+/// Appends `auth.login_failed` for an attempt that reached the password check (throttled
+/// and malformed attempts write nothing, so a flood cannot grow the log beyond the login
+/// limits). The actor is anonymous: nobody proved who they are. The target is the account
+/// when the email names one; otherwise there is no target, and nothing derived from the
+/// submitted email (not even a hash, which a dictionary would reverse) is stored.
+fn record_failed_login(
+    app: &App,
+    ctx: &Ctx<'_>,
+    user: Option<&User>,
+    reason: &str,
+) -> Result<(), Error> {
+    let mut event = ctx
+        .audit(app, Audit::anonymous())
+        .event(AuditAction::LoginFailed, app.clock.now_secs())
+        .details(json!({ "reason": reason }));
+    if let Some(user) = user {
+        event = event.target("user", &user.id, Some(&user.email));
+    }
+    app.store.record_audit(&event).map(|_| ())
 }
 
 /// `POST /api/internal/auth/jwt/refresh`: rotates the session to the next generation.
@@ -186,7 +206,18 @@ pub fn post_refresh(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
             .extend_session_token(&session.id, now, now + expires_in)?;
         return Ok(token_response(200, &dto::token(&token, expires_in)));
     }
-    app.store.revoke_session(&user.id, &session.id, now)?;
+    // Theft signal: the presenter holds a token of this user (it may be a thief).
+    app.store.revoke_session(
+        &user.id,
+        &session.id,
+        &ctx.audit(app, Audit::user(&user)),
+        AuditAction::SessionReuseDetected,
+        json!({
+            "presented_generation": claims.gen,
+            "current_generation": session.generation,
+        }),
+        now,
+    )?;
     Err(unauthorized())
 }
 
@@ -194,8 +225,14 @@ pub fn post_refresh(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 pub fn post_logout(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let now = app.clock.now_secs();
-    app.store
-        .revoke_session(&caller.user.id, &caller.session.id, now)?;
+    app.store.revoke_session(
+        &caller.user.id,
+        &caller.session.id,
+        &ctx.audit(app, Audit::user(&caller.user)),
+        AuditAction::Logout,
+        json!({}),
+        now,
+    )?;
     Ok(Response::empty(204))
 }
 
@@ -210,7 +247,12 @@ pub fn post_register(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     }
     let body = extract::json_object(ctx.req)?;
     let new = read_new_user(app, &body, false, "REGISTER_INVALID_PASSWORD")?;
-    match app.store.create_user(&new, app.clock.now_secs()) {
+    // Nobody is signed in: the actor is anonymous, the new account the target.
+    let audit = ctx.audit(app, Audit::anonymous());
+    match app
+        .store
+        .create_user(&new, &audit, "register", app.clock.now_secs())
+    {
         Ok(user) => Ok(Response::json(201, &dto::user(&user))),
         Err(Error::Conflict(_)) => Err(Error::bad_request("REGISTER_USER_ALREADY_EXISTS")),
         Err(other) => Err(other),
@@ -303,10 +345,14 @@ pub fn get_sessions(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 pub fn delete_session(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let now = app.clock.now_secs();
-    if app
-        .store
-        .revoke_session(&caller.user.id, ctx.params.get("id"), now)?
-    {
+    if app.store.revoke_session(
+        &caller.user.id,
+        ctx.params.get("id"),
+        &ctx.audit(app, Audit::user(&caller.user)),
+        AuditAction::SessionRevoked,
+        json!({}),
+        now,
+    )? {
         Ok(Response::empty(204))
     } else {
         Err(Error::NotFound("Session not found".into()))
@@ -317,7 +363,11 @@ pub fn delete_session(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 pub fn post_revoke_all(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let now = app.clock.now_secs();
-    app.store
-        .revoke_user_sessions(&caller.user.id, Some(&caller.session.id), now)?;
+    app.store.revoke_user_sessions(
+        &caller.user.id,
+        Some(&caller.session.id),
+        &ctx.audit(app, Audit::user(&caller.user)),
+        now,
+    )?;
     Ok(Response::empty(204))
 }

@@ -190,7 +190,7 @@ pub(crate) fn create(
         period_start,
         period_end,
     };
-    app.store.create_content(&new, app.clock.now_secs(), audit)
+    app.store.create_content(&new, audit, app.clock.now_secs())
 }
 
 /// `GET /api/internal/projects/{project_id}/content`: `?type=&published=`, paginated,
@@ -280,7 +280,7 @@ pub(crate) fn update(
         period_end,
     };
     app.store
-        .update_content(&item.id, &changes, app.clock.now_secs(), audit)
+        .update_content(&item.id, &changes, audit, app.clock.now_secs())
 }
 
 /// `POST /api/internal/content/{content_id}/publish`: `{"slug"?}`. Without a slug, the
@@ -313,11 +313,11 @@ pub(crate) fn publish(
     fields.finish()?;
     let now = app.clock.now_secs();
     match requested.or_else(|| item.public_slug.clone()) {
-        Some(chosen) => app.store.publish_content(&item.id, &chosen, now, audit),
+        Some(chosen) => app.store.publish_content(&item.id, &chosen, audit, now),
         None => {
             let base = slug::from_name(&item.title, item.kind.as_str(), slug::MAX_SLUG_CHARS);
             app.store
-                .publish_content_derived(&item.id, &base, now, audit)
+                .publish_content_derived(&item.id, &base, audit, now)
         }
     }
 }
@@ -336,7 +336,7 @@ pub fn post_unpublish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 /// transaction.
 pub(crate) fn unpublish(app: &App, audit: &Audit, item: &Content) -> Result<Content, Error> {
     app.store
-        .unpublish_content(&item.id, app.clock.now_secs(), audit)
+        .unpublish_content(&item.id, audit, app.clock.now_secs())
 }
 
 /// `DELETE /api/internal/content/{content_id}` → 204.
@@ -345,7 +345,7 @@ pub fn delete_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let audit = audit_of(app, ctx, &caller);
     if !app
         .store
-        .delete_content(&item.id, app.clock.now_secs(), &audit)?
+        .delete_content(&item.id, &audit, app.clock.now_secs())?
     {
         return Err(Error::NotFound("Content not found".into()));
     }

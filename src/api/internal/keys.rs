@@ -108,7 +108,7 @@ pub fn post_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         expires_at: expires_at.or(expires_in_days.map(|days| now + days * DAY_SECS)),
         expires_in_days,
     };
-    let key = app.store.create_api_key(&new, now, &audit)?;
+    let key = app.store.create_api_key(&new, &audit, now)?;
     Ok(reveal(&key, &generated.raw))
 }
 
@@ -135,7 +135,7 @@ pub fn patch_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     }
     fields.finish()?;
     let audit = audit_of(app, ctx, &caller);
-    let key = app.store.update_api_key(&key.id, &changes, now, &audit)?;
+    let key = app.store.update_api_key(&key.id, &changes, &audit, now)?;
     Ok(ok(&dto::api_key(&key)))
 }
 
@@ -176,7 +176,7 @@ pub fn post_roll(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let audit = audit_of(app, ctx, &caller);
     let key = app
         .store
-        .roll_api_key(&old.id, &new, now + overlap, now, &audit)?;
+        .roll_api_key(&old.id, &new, now + overlap, &audit, now)?;
     Ok(reveal(&key, &generated.raw))
 }
 
@@ -187,7 +187,7 @@ pub fn delete_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let audit = audit_of(app, ctx, &caller);
     if app
         .store
-        .delete_api_key(&key.id, app.clock.now_secs(), &audit)?
+        .delete_api_key(&key.id, &audit, app.clock.now_secs())?
     {
         Ok(Response::empty(204))
     } else {

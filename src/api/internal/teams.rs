@@ -7,6 +7,7 @@ use crate::api::slug::{self, MAX_NAME_CHARS, MAX_SLUG_CHARS};
 use crate::api::{dto, App, Ctx};
 use crate::error::{Error, FieldError};
 use crate::http::Response;
+use crate::store::Audit;
 use serde_json::Value;
 
 /// Reads `{"name", "slug"?}` for a new team or project.
@@ -42,8 +43,10 @@ pub fn post_team(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let (name, requested) = read_name_and_slug(ctx)?;
     let now = app.clock.now_secs();
+    let audit = ctx.audit(app, Audit::user(&caller.user));
     let team = slug::create_with_slug(requested, &name, "team", |slug| {
-        app.store.create_team(&name, slug, &caller.user.id, now)
+        app.store
+            .create_team(&name, slug, &caller.user.id, &audit, now)
     })?;
     Ok(Response::json(201, &dto::team(&team, "owner")))
 }
@@ -98,9 +101,10 @@ pub fn post_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         .store
         .user_by_email(email.trim())?
         .ok_or_else(|| Error::NotFound("User not found".into()))?;
+    let audit = ctx.audit(app, Audit::user(&caller.user));
     let member = app
         .store
-        .add_member(team_id, &user.id, &role, app.clock.now_secs())?;
+        .add_member(team_id, &user.id, &role, &audit, app.clock.now_secs())?;
     Ok(Response::json(201, &dto::member(&member)))
 }
 
@@ -136,7 +140,9 @@ pub fn patch_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
             "Only team owners can make an owner".into(),
         ));
     }
-    app.store.set_member_role(team_id, user_id, &role)?;
+    let audit = ctx.audit(app, Audit::user(&caller.user));
+    app.store
+        .set_member_role(team_id, user_id, &role, &audit, app.clock.now_secs())?;
     let member = app
         .store
         .members(team_id)?
@@ -154,7 +160,9 @@ pub fn delete_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let actor = team_role(app, &caller.user, team_id)?;
     require_manager(actor)?;
     check_may_touch(app, actor, team_id, user_id)?;
-    app.store.remove_member(team_id, user_id)?;
+    let audit = ctx.audit(app, Audit::user(&caller.user));
+    app.store
+        .remove_member(team_id, user_id, &audit, app.clock.now_secs())?;
     Ok(Response::empty(204))
 }
 
@@ -178,8 +186,9 @@ pub fn post_project(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     require_manager(team_role(app, &caller.user, team_id)?)?;
     let (name, requested) = read_name_and_slug(ctx)?;
     let now = app.clock.now_secs();
+    let audit = ctx.audit(app, Audit::user(&caller.user));
     let project = slug::create_with_slug(requested, &name, "project", |slug| {
-        app.store.create_project(team_id, &name, slug, now)
+        app.store.create_project(team_id, &name, slug, &audit, now)
     })?;
     Ok(Response::json(201, &dto::project(&project)))
 }

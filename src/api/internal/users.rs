@@ -9,7 +9,7 @@ use crate::auth::password::{check_length, LengthProblem, Verdict};
 use crate::auth::ratelimit::Class;
 use crate::error::{Error, FieldError};
 use crate::http::Response;
-use crate::store::{RevokeSessions, UserChanges};
+use crate::store::{Audit, RevokeSessions, UserChanges};
 use serde_json::json;
 
 /// Longest first or last name, in characters.
@@ -110,9 +110,14 @@ pub fn patch_me(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     } else {
         RevokeSessions::None
     };
-    let user = app
-        .store
-        .update_user(&caller.user.id, &changes, revoke, app.clock.now_secs())?;
+    let audit = ctx.audit(app, Audit::user(&caller.user));
+    let user = app.store.update_user(
+        &caller.user.id,
+        &changes,
+        revoke,
+        &audit,
+        app.clock.now_secs(),
+    )?;
     Ok(ok(&dto::user(&user)))
 }
 
@@ -126,10 +131,13 @@ pub fn get_users(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `POST /api/internal/users` (superuser): creates a user → 201; a taken email is 409.
 pub fn post_user(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    require_superuser(app, ctx)?;
+    let caller = require_superuser(app, ctx)?;
     let body = extract::json_object(ctx.req)?;
     let new = read_new_user(app, &body, true, "REGISTER_INVALID_PASSWORD")?;
-    let user = app.store.create_user(&new, app.clock.now_secs())?;
+    let audit = ctx.audit(app, Audit::user(&caller.user));
+    let user = app
+        .store
+        .create_user(&new, &audit, "api", app.clock.now_secs())?;
     Ok(Response::json(201, &dto::user(&user)))
 }
 
@@ -137,7 +145,7 @@ pub fn post_user(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 /// Deactivation revokes every session of the user at once; a new password signs them out
 /// everywhere.
 pub fn patch_user(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    require_superuser(app, ctx)?;
+    let caller = require_superuser(app, ctx)?;
     let id = ctx.params.get("id");
     if !crate::ids::is_uuid(id) {
         return Err(Error::NotFound("User not found".into()));
@@ -158,9 +166,10 @@ pub fn patch_user(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     } else {
         RevokeSessions::None
     };
+    let audit = ctx.audit(app, Audit::user(&caller.user));
     let user = app
         .store
-        .update_user(id, &changes, revoke, app.clock.now_secs())?;
+        .update_user(id, &changes, revoke, &audit, app.clock.now_secs())?;
     Ok(ok(&dto::user(&user)))
 }
 
