@@ -76,6 +76,9 @@ pub enum Command {
     /// Manage JWT signing keys.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Write a consistent copy of the live database to PATH (safe while serving), a new file
     /// with mode 0600; an existing file or a symbolic link at PATH is refused.
     Backup {
@@ -225,6 +228,27 @@ pub enum SecretCommand {
     },
     /// List the signing keys, one line each: kid, creation, retirement, state (never a secret).
     List,
+}
+
+/// `shipstar audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List events, newest first: one readable line each, or one JSON object per line.
+    List {
+        /// Only the events of the team with this slug.
+        #[arg(long, value_name = "SLUG")]
+        team: Option<String>,
+        /// Only this action (`user.created`) or family (a prefix ending in `.`, such as
+        /// `api_key.`); repeat for several.
+        #[arg(long, value_name = "A")]
+        action: Vec<String>,
+        /// Only events at or after this RFC 3339 time (`2026-01-31T00:00:00Z`).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// One JSON object per line, in the shape of the audit-log route.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// A failed command: the one line printed on stderr, and the exit status.
@@ -492,6 +516,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Backup { path } => backup(&config, &path),
         Command::Secret(command) => run_secret(&config, command),
+        Command::Audit(command) => run_audit(&config, command),
         Command::User(command) => run_user(&config, command),
         Command::Team(TeamCommand::Create { name, slug, owner }) => {
             check_name_and_slug(&name, slug.as_deref())?;
@@ -751,6 +776,123 @@ fn backup(config: &Config, path: &std::path::Path) -> Result<(), Failure> {
         Err(Error::Conflict(why) | Error::NotFound(why)) => Err(Failure::usage(why)),
         Err(err) => Err(err.to_string().into()),
     }
+}
+
+/// Events read from the store per query while listing.
+const AUDIT_BATCH: i64 = 500;
+
+/// `shipstar audit list`: every matching event, newest first, read in batches.
+fn run_audit(config: &Config, command: AuditCommand) -> Result<(), Failure> {
+    let AuditCommand::List {
+        team,
+        action,
+        since,
+        json,
+    } = command;
+    if let Some(bad) = action
+        .iter()
+        .find(|a| !crate::store::AuditAction::is_filter(a))
+    {
+        return Err(Failure::usage(format!(
+            "--action {bad:?} is neither an audit action nor a prefix of one ending in '.' \
+             (such as api_key.); see the README's list of actions"
+        )));
+    }
+    let since = match since {
+        None => None,
+        Some(text) => Some(
+            time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
+                    Failure::usage(format!(
+                        "--since {text:?} is not an RFC 3339 time; write e.g. 2026-01-31T00:00:00Z"
+                    ))
+                })?
+                .unix_timestamp(),
+        ),
+    };
+    let store = open_existing_store(config)?;
+    let fail = |err: Error| Failure::from(err.to_string());
+    let team_id = match team {
+        None => None,
+        Some(slug) => Some(
+            store
+                .team_by_slug(&slug)
+                .map_err(fail)?
+                .ok_or_else(|| Failure::usage(format!("no team with slug {slug}")))?
+                .id,
+        ),
+    };
+    let filter = crate::store::AuditFilter {
+        team_id,
+        actions: action,
+        since,
+        ..Default::default()
+    };
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let mut offset = 0;
+    // Listing while a server appends: the newest-first order shifts by what was added, so a
+    // batch may repeat an event the previous one showed; ids seen are skipped.
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let page = crate::store::Page {
+            limit: AUDIT_BATCH,
+            offset,
+        };
+        let batch = store.audit_events(&filter, page).map_err(fail)?;
+        for event in &batch.events {
+            if !seen.insert(event.id.clone()) {
+                continue;
+            }
+            let line = if json {
+                crate::api::dto::audit_event(event).to_string()
+            } else {
+                audit_line(event)
+            };
+            // A closed pipe (`| head`) ends the listing quietly.
+            if writeln!(out, "{line}").is_err() {
+                return Ok(());
+            }
+        }
+        if (batch.events.len() as i64) < AUDIT_BATCH {
+            return Ok(());
+        }
+        offset += AUDIT_BATCH;
+    }
+}
+
+/// One readable line: `TIME  ACTION  by ACTOR  on TARGET  [from IP]  DETAILS`, where an
+/// actor or target is `type:label` (or `type:id` without a label).
+fn audit_line(stored: &crate::store::AuditEvent) -> String {
+    let event = &stored.event;
+    let name = |kind: &str, id: Option<&str>, label: Option<&str>| match label.or(id) {
+        Some(text) => format!("{kind}:{text}"),
+        None => kind.to_owned(),
+    };
+    let actor = name(
+        event.actor_kind.as_str(),
+        event.actor_id.as_deref(),
+        event.actor_label.as_deref(),
+    );
+    let target = event.target.as_ref().map_or_else(
+        || "-".to_owned(),
+        |t| name(&t.kind, t.id.as_deref(), t.label.as_deref()),
+    );
+    let from = event
+        .ip
+        .as_deref()
+        .map(|ip| format!("  from {ip}"))
+        .unwrap_or_default();
+    let details = if event.details == "{}" {
+        String::new()
+    } else {
+        format!("  {}", event.details)
+    };
+    format!(
+        "{}  {:<29}  by {actor}  on {target}{from}{details}",
+        timestamp(event.at),
+        event.action.as_str(),
+    )
 }
 
 /// The line `secret rotate` and `secret retire` refuse with while the configuration owns the

@@ -187,6 +187,8 @@ pub struct Config {
     pub rate_limit_refresh_per_minute: u32,
     /// Most clients the rate limiter tracks, at least 1.
     pub rate_limit_max_entries: usize,
+    /// Days an audit event is kept before the server prunes it; 0 keeps every event.
+    pub audit_retention_days: u32,
     /// Request log format.
     pub log_format: LogFormat,
     /// One of `error`, `warn`, `info`, `debug`.
@@ -274,6 +276,9 @@ const MAX_WORKERS: i64 = 4096;
 const MAX_HASH_THREADS: i64 = 1024;
 /// An hour: a client silent for longer is not coming back, and a connection costs a thread.
 const MAX_CLIENT_TIMEOUT_SECONDS: i64 = 3600;
+/// Longest audit retention: a thousand years, far beyond any need, and well inside `u32`
+/// and the seconds of an `i64`.
+const MAX_AUDIT_RETENTION_DAYS: i64 = 365_000;
 /// Argon2's largest lane count (RFC 9106 section 3.1; argon2 crate `Params::MAX_P_COST`).
 const ARGON2_MAX_PARALLELISM: i64 = 0xFF_FFFF;
 /// Argon2 needs at least 8 KiB of memory per lane (RFC 9106 section 3.1).
@@ -505,6 +510,14 @@ const KEYS: &[KeySpec] = &[
         default: DefaultValue::Int(100_000),
         check: Check::Any,
         doc: "Most clients the rate limiter tracks at once; idle ones are evicted first.",
+    },
+    // Audit log
+    KeySpec {
+        name: "audit_retention_days",
+        kind: Kind::Int(0..=MAX_AUDIT_RETENTION_DAYS),
+        default: DefaultValue::Int(365),
+        check: Check::Any,
+        doc: "Days an audit event is kept; older ones are pruned at start and then hourly. 0 keeps every event forever.",
     },
     // Logging
     KeySpec {
@@ -1501,6 +1514,7 @@ mod tests {
         assert_eq!(config.rate_limit_login_email_per_minute, 30);
         assert_eq!(config.rate_limit_refresh_per_minute, 10);
         assert_eq!(config.rate_limit_max_entries, 100_000);
+        assert_eq!(config.audit_retention_days, 365);
         assert_eq!(config.log_format, LogFormat::Text);
         assert_eq!(config.log_level, "info");
         for name in Config::key_names() {

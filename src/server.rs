@@ -75,6 +75,7 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
     let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)
         .map_err(|err| StartupError(format!("trusted_proxies: {err}")))?;
     let public_reads = api::gate::Gate::new(config.effective_public_read_concurrency());
+    let audit_retention = api::retention::AuditRetention::new(config.audit_retention_days);
     let app = App {
         config,
         store,
@@ -87,6 +88,7 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
         trusted_proxies,
         public_reads,
         feeds: api::feed_cache::FeedCache::default(),
+        audit_retention,
     };
     bootstrap_first_user(&app)?;
     Ok(app)
@@ -133,7 +135,29 @@ fn bootstrap_first_user(app: &App) -> Result<(), StartupError> {
     Ok(())
 }
 
-/// Writes buffered API-key usage every [`api::usage::FLUSH_INTERVAL_MILLIS`] until shutdown.
+/// Prunes the audit log if due (see [`api::retention`]), logging what it did.
+fn prune_audit_log(app: &App) {
+    match app
+        .audit_retention
+        .prune_if_due(&app.store, app.clock.now_secs())
+    {
+        Ok(Some(pruned)) if pruned > 0 => logging::event(
+            Level::Info,
+            &format!(
+                "pruned {pruned} audit events older than {} days",
+                app.config.audit_retention_days
+            ),
+        ),
+        Ok(_) => {}
+        Err(err) => logging::event(
+            Level::Warn,
+            &format!("pruning the audit log failed (retried later): {err}"),
+        ),
+    }
+}
+
+/// Writes buffered API-key usage every [`api::usage::FLUSH_INTERVAL_MILLIS`] until shutdown,
+/// and prunes the audit log at start and then hourly (off every request's path).
 fn spawn_usage_flusher(
     app: Arc<App>,
     shutdown: Arc<AtomicBool>,
@@ -141,9 +165,11 @@ fn spawn_usage_flusher(
     std::thread::Builder::new()
         .name("usage-flusher".into())
         .spawn(move || {
+            prune_audit_log(&app);
             while !shutdown.load(std::sync::atomic::Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(api::usage::FLUSH_INTERVAL_MILLIS));
                 app.usage.flush(&app.store);
+                prune_audit_log(&app);
             }
         })
         .map_err(|err| StartupError(format!("cannot start the usage flusher: {err}")))

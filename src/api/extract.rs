@@ -205,16 +205,33 @@ impl Fields {
         Fields::unique(pairs, "body")
     }
 
-    /// Parses the query string: 422 for broken escapes.
-    pub fn from_query(req: &Request) -> Result<Fields, Error> {
-        let pairs = decode_pairs(&req.query).ok_or_else(|| {
+    /// Parses the query string, taking every value of the `repeatable` name out (in order)
+    /// and checking the rest as [`Fields::from_query`] does: a filter such as `?action=a&
+    /// action=b` may repeat, while a repeated `limit` stays an error.
+    pub fn from_query_with_repeated(
+        req: &Request,
+        repeatable: &str,
+    ) -> Result<(Fields, Vec<String>), Error> {
+        let (repeated, rest): (Vec<_>, Vec<_>) = Self::query_pairs(req)?
+            .into_iter()
+            .partition(|(name, _)| name == repeatable);
+        let values = repeated.into_iter().map(|(_, value)| value).collect();
+        Ok((Fields::unique(rest, "query")?, values))
+    }
+
+    fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, Error> {
+        decode_pairs(&req.query).ok_or_else(|| {
             Error::invalid(FieldError::new(
                 &["query"],
                 "value_error",
                 "Query string has a malformed percent-escape or is not UTF-8",
             ))
-        })?;
-        Fields::unique(pairs, "query")
+        })
+    }
+
+    /// Parses the query string: 422 for broken escapes.
+    pub fn from_query(req: &Request) -> Result<Fields, Error> {
+        Fields::unique(Self::query_pairs(req)?, "query")
     }
 
     /// The fields, or 422 with one problem per name given more than once (compared after

@@ -17,6 +17,7 @@ mod pages;
 pub mod principal;
 mod public;
 pub mod respond;
+pub mod retention;
 pub mod router;
 mod setup;
 pub mod slug;
@@ -67,6 +68,8 @@ pub struct App {
     pub public_reads: gate::Gate,
     /// The list feeds, kept until content changes.
     pub feeds: feed_cache::FeedCache,
+    /// When the audit log is next pruned (`audit_retention_days`).
+    pub audit_retention: retention::AuditRetention,
 }
 
 /// What a handler receives: the request and its path parameters.
@@ -216,6 +219,8 @@ static ROUTES: &[Route<HandlerFn>] = &[
     route("PATCH", "/api/internal/teams/{team_id}/members/{user_id}", internal::teams::patch_member),
     route("DELETE", "/api/internal/teams/{team_id}/members/{user_id}", internal::teams::delete_member),
     route("POST", "/api/internal/teams/{team_id}/projects", internal::teams::post_project),
+    route("GET", "/api/internal/teams/{team_id}/audit-log", internal::audit::get_team_audit_log),
+    route("GET", "/api/internal/audit-log", internal::audit::get_audit_log),
     route("GET", "/api/internal/projects", internal::teams::get_projects),
     route("GET", "/api/internal/projects/{project_id}", internal::teams::get_project),
     route("GET", "/api/internal/projects/{project_id}/api-keys", internal::keys::get_keys),

@@ -193,6 +193,19 @@ impl AuditAction {
             .into_iter()
             .find(|action| action.as_str() == text)
     }
+
+    /// Whether `text` may filter a list ([`AuditFilter::actions`]): an action's exact name,
+    /// or a prefix ending in `.` that some action starts with (`api_key.`, `auth.`). Routes
+    /// and the CLI refuse anything else rather than answer an empty list for a typo.
+    pub fn is_filter(text: &str) -> bool {
+        if text.ends_with('.') {
+            AuditAction::ALL
+                .into_iter()
+                .any(|action| action.as_str().starts_with(text))
+        } else {
+            AuditAction::parse(text).is_some()
+        }
+    }
 }
 
 /// Who or what an event is about (`actor` and `target` of the contract): a kind, an id and a
@@ -635,6 +648,30 @@ mod tests {
             assert_eq!(AuditAction::parse(action.as_str()), Some(action));
         }
         assert_eq!(AuditAction::parse("api_key."), None);
+    }
+
+    #[test]
+    fn filters_are_exact_names_or_prefixes_ending_in_a_dot() {
+        for good in [
+            "api_key.",
+            "auth.",
+            "session.",
+            "user.created",
+            "signing_key.retired",
+        ] {
+            assert!(AuditAction::is_filter(good), "{good}");
+        }
+        for bad in [
+            "api_key",
+            "api_",
+            "nope.",
+            "user.created.",
+            "",
+            ".",
+            "User.created",
+        ] {
+            assert!(!AuditAction::is_filter(bad), "{bad}");
+        }
     }
 
     #[test]

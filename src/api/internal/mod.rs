@@ -1,5 +1,6 @@
 //! Handlers of the internal (dashboard) API under `/api/internal/`.
 
+pub mod audit;
 pub mod auth;
 pub mod content;
 pub mod keys;
