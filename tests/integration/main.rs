@@ -3,6 +3,7 @@
 
 mod fixture;
 
+mod audit;
 mod audit_keys_content;
 mod auth;
 mod cli;
