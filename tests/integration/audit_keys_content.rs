@@ -454,9 +454,7 @@ fn cli_key_commands_and_a_seed_record_cli_events() {
     let acme = teams[0]["id"].as_str().unwrap().to_string();
     let seeded = w
         .server
-        .get(&format!(
-            "/api/internal/audit-log?limit=100&action=api_key.&action=content."
-        ))
+        .get("/api/internal/audit-log?limit=100&action=api_key.&action=content.")
         .bearer(&w.admin)
         .send()
         .json();
