@@ -409,7 +409,8 @@ fn seed_failure(file: &Path, err: Error) -> Failure {
 }
 
 /// Reads and checks the seed at `file`, hashes its passwords and writes it to `store`;
-/// returns the summary line. Nothing is written unless all of it is.
+/// returns the summary line. Nothing is written unless all of it is. The keys and content it
+/// makes are recorded in the audit log as done by `shipstar <command>` (actor `cli`).
 fn apply_seed(
     config: &Config,
     store: &Store,
@@ -722,7 +723,7 @@ fn run_key(config: &Config, command: KeyCommand) -> Result<(), Failure> {
                     expires_at: expires_in_days.map(|days| now + days * 86_400),
                     expires_in_days,
                 };
-                store.create_api_key(&new, now)
+                store.create_api_key(&new, &actor("key create"), now)
             })?;
             // stdout carries the key alone, so `KEY=$(shipstar key create ...)` works.
             println!("{}", generated.raw);
@@ -755,7 +756,7 @@ fn run_key(config: &Config, command: KeyCommand) -> Result<(), Failure> {
                     is_active: Some(false),
                     ..Default::default()
                 };
-                store.update_api_key(&id, &changes, now)
+                store.update_api_key(&id, &changes, &actor("key deactivate"), now)
             })?;
             println!("deactivated key {} ({})", key.key_prefix, key.id);
             Ok(())

@@ -6,6 +6,8 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 /// A source of the current time in whole and fractional unix seconds.
 #[derive(Clone, Debug)]
@@ -44,6 +46,15 @@ impl Clock {
     pub fn now_secs(&self) -> i64 {
         self.now_millis().div_euclid(1000)
     }
+}
+
+/// Unix seconds as an RFC 3339 UTC string with a `Z` suffix, e.g. `2025-03-31T15:00:00Z`:
+/// how every instant is answered, and how the audit log's details write one.
+pub fn rfc3339(unix_secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix_secs)
+        .ok()
+        .and_then(|at| at.format(&Rfc3339).ok())
+        .unwrap_or_else(|| String::from("1970-01-01T00:00:00Z"))
 }
 
 #[cfg(test)]

@@ -5,8 +5,6 @@ use crate::error::{AuthFailure, Error};
 use crate::http::Response;
 use crate::logging;
 use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 /// The 401 detail on routes that take a JWT.
 pub const SESSION_UNAUTHORIZED: &str = "Unauthorized";
@@ -71,13 +69,7 @@ pub fn token_response(status: u16, body: &Value) -> Response {
     Response::json(status, body).with_header("Cache-Control", "no-store")
 }
 
-/// Unix seconds as an RFC 3339 UTC string with a `Z` suffix, e.g. `2025-03-31T15:00:00Z`.
-pub fn rfc3339(unix_secs: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix_secs)
-        .ok()
-        .and_then(|at| at.format(&Rfc3339).ok())
-        .unwrap_or_else(|| String::from("1970-01-01T00:00:00Z"))
-}
+pub use crate::clock::rfc3339;
 
 #[cfg(test)]
 mod tests {

@@ -198,6 +198,7 @@ mod tests {
                     expires_at: None,
                     expires_in_days: None,
                 },
+                &crate::store::Audit::cli("test"),
                 1,
             )
             .unwrap();

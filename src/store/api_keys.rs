@@ -1,9 +1,13 @@
 //! API keys (only their SHA-256 is stored) and their per-day usage counters.
 
+use super::audit::{append, Audit, AuditAction, NewAuditEvent};
+use super::tenancy::team_of_project;
 use super::users::{user_columns_u, user_from_row};
 use super::{map_err, Store, User};
+use crate::clock::rfc3339;
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
+use serde_json::{json, Map, Value};
 
 /// The key columns (alias `k`) in the order `key_from_row` reads them. A macro rather than a
 /// `const` so that `concat!` builds each statement at compile time: no SQL text is formatted
@@ -139,11 +143,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
     })
 }
 
-pub(super) fn insert_key(
-    tx: &rusqlite::Transaction<'_>,
-    new: &NewApiKey,
-    now: i64,
-) -> Result<ApiKey, Error> {
+fn insert_key(tx: &rusqlite::Transaction<'_>, new: &NewApiKey, now: i64) -> Result<ApiKey, Error> {
     let key = ApiKey {
         id: crate::ids::uuid_v4(),
         project_id: new.project_id.clone(),
@@ -196,10 +196,54 @@ fn select_key(tx: &rusqlite::Connection, id: &str) -> Result<Option<ApiKey>, Err
     .map_err(map_err)
 }
 
+/// An event of `action` by `audit` about `key`, in its project and that project's team (read
+/// on `conn`, inside the change's transaction). Labelled by the key's prefix, never the key.
+fn key_event(
+    conn: &rusqlite::Connection,
+    audit: &Audit,
+    action: AuditAction,
+    key: &ApiKey,
+    now: i64,
+) -> Result<NewAuditEvent, Error> {
+    let team_id = team_of_project(conn, &key.project_id)?;
+    Ok(audit
+        .event(action, now)
+        .target("api_key", &key.id, Some(&key.key_prefix))
+        .team(&team_id)
+        .project(&key.project_id))
+}
+
+/// An expiry as the audit details show it: RFC 3339, or null for none.
+fn expiry_value(at: Option<i64>) -> Value {
+    at.map_or(Value::Null, |at| Value::from(rfc3339(at)))
+}
+
+/// Stores `new` inside `tx` and appends its `api_key.created` event by `audit` (details: the
+/// name and expiry). Every way a key is made (route, CLI, seed) comes through here.
+pub(super) fn insert_key_audited(
+    tx: &rusqlite::Transaction<'_>,
+    new: &NewApiKey,
+    audit: &Audit,
+    now: i64,
+) -> Result<ApiKey, Error> {
+    let key = insert_key(tx, new, now)?;
+    let event = key_event(tx, audit, AuditAction::ApiKeyCreated, &key, now)?.details(json!({
+        "name": key.name,
+        "expires_at": expiry_value(key.expires_at),
+    }));
+    append(tx, &event)?;
+    Ok(key)
+}
+
 impl Store {
-    /// Stores a new key.
-    pub fn create_api_key(&self, new: &NewApiKey, now: i64) -> Result<ApiKey, Error> {
-        self.write(|tx| insert_key(tx, new, now))
+    /// Stores a new key and its `api_key.created` event by `audit`, in one transaction.
+    pub fn create_api_key(
+        &self,
+        new: &NewApiKey,
+        audit: &Audit,
+        now: i64,
+    ) -> Result<ApiKey, Error> {
+        self.write(|tx| insert_key_audited(tx, new, audit, now))
     }
 
     /// The key with this id, if any.
@@ -225,25 +269,40 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(map_err)
     }
 
-    /// Applies `changes` to key `id` (404 if absent) and returns it.
+    /// Applies `changes` to key `id` (404 if absent) and returns it, with one event by `audit`
+    /// per kind of change, in the same transaction: `api_key.updated` when the name or expiry
+    /// changes (details: the fields changed, and the old and new expiry when it changed),
+    /// `api_key.deactivated` or `api_key.activated` when the state flips. A change to a value
+    /// it already has is no change: it writes no event.
     pub fn update_api_key(
         &self,
         id: &str,
         changes: &ApiKeyChanges,
+        audit: &Audit,
         now: i64,
     ) -> Result<ApiKey, Error> {
         self.write(|tx| {
-            let mut key = select_key(tx, id)?.ok_or_else(|| Error::NotFound("API key not found".into()))?;
+            let old = select_key(tx, id)?.ok_or_else(|| Error::NotFound("API key not found".into()))?;
+            let mut key = old.clone();
+            let mut fields: Vec<&str> = Vec::new();
             if let Some(name) = &changes.name {
+                if *name != key.name {
+                    fields.push("name");
+                }
                 key.name = name.clone();
             }
+            let mut flipped = None;
             if let Some(active) = changes.is_active {
                 if active != key.is_active {
                     key.deactivated_at = if active { None } else { Some(now) };
+                    flipped = Some(active);
                 }
                 key.is_active = active;
             }
             if let Some(expires_at) = changes.expires_at {
+                if expires_at != key.expires_at || key.expires_in_days.is_some() {
+                    fields.push("expires_at");
+                }
                 key.expires_at = expires_at;
                 key.expires_in_days = None;
             }
@@ -262,40 +321,75 @@ impl Store {
                 ])
             })
             .map_err(map_err)?;
+            if !fields.is_empty() {
+                let mut details = Map::new();
+                details.insert("fields".into(), json!(fields));
+                if fields.contains(&"expires_at") {
+                    details.insert("old_expires_at".into(), expiry_value(old.expires_at));
+                    details.insert("new_expires_at".into(), expiry_value(key.expires_at));
+                }
+                let event = key_event(tx, audit, AuditAction::ApiKeyUpdated, &key, now)?
+                    .details(Value::Object(details));
+                append(tx, &event)?;
+            }
+            if let Some(active) = flipped {
+                let action = if active {
+                    AuditAction::ApiKeyActivated
+                } else {
+                    AuditAction::ApiKeyDeactivated
+                };
+                append(tx, &key_event(tx, audit, action, &key, now)?)?;
+            }
             Ok(key)
         })
     }
 
     /// Replaces key `old_id` by `new`: the old key stops working at `retires_at`. One
-    /// transaction, so there is never a moment with neither or a half-rolled key.
+    /// transaction, so there is never a moment with neither or a half-rolled key, and it holds
+    /// the `api_key.rolled` event by `audit` about the old key (details: the new key's id and
+    /// prefix, and the overlap in seconds).
     pub fn roll_api_key(
         &self,
         old_id: &str,
         new: &NewApiKey,
         retires_at: i64,
+        audit: &Audit,
         now: i64,
     ) -> Result<ApiKey, Error> {
         self.write(|tx| {
-            let changed = tx
-                .prepare_cached(
-                    "UPDATE api_keys SET retires_at = min(coalesce(retires_at, ?2), ?2) WHERE id = ?1",
-                )
-                .and_then(|mut stmt| stmt.execute(params![old_id, retires_at]))
-                .map_err(map_err)?;
-            if changed == 0 {
-                return Err(Error::NotFound("API key not found".into()));
-            }
-            insert_key(tx, new, now)
+            let old = select_key(tx, old_id)?
+                .ok_or_else(|| Error::NotFound("API key not found".into()))?;
+            tx.prepare_cached(
+                "UPDATE api_keys SET retires_at = min(coalesce(retires_at, ?2), ?2) WHERE id = ?1",
+            )
+            .and_then(|mut stmt| stmt.execute(params![old_id, retires_at]))
+            .map_err(map_err)?;
+            let key = insert_key(tx, new, now)?;
+            let event =
+                key_event(tx, audit, AuditAction::ApiKeyRolled, &old, now)?.details(json!({
+                    "new_key_id": key.id,
+                    "new_key_prefix": key.key_prefix,
+                    "overlap_seconds": retires_at - now,
+                }));
+            append(tx, &event)?;
+            Ok(key)
         })
     }
 
-    /// Deletes a key and its usage; false when it did not exist.
-    pub fn delete_api_key(&self, id: &str) -> Result<bool, Error> {
+    /// Deletes a key and its usage, with its `api_key.deleted` event by `audit` in the same
+    /// transaction; false (and no event) when it did not exist.
+    pub fn delete_api_key(&self, id: &str, audit: &Audit, now: i64) -> Result<bool, Error> {
         self.write(|tx| {
+            let Some(key) = select_key(tx, id)? else {
+                return Ok(false);
+            };
+            let event = key_event(tx, audit, AuditAction::ApiKeyDeleted, &key, now)?
+                .details(json!({"name": key.name}));
             tx.prepare_cached("DELETE FROM api_keys WHERE id = ?1")
                 .and_then(|mut stmt| stmt.execute([id]))
-                .map(|n| n == 1)
-                .map_err(map_err)
+                .map_err(map_err)?;
+            append(tx, &event)?;
+            Ok(true)
         })
     }
 
@@ -387,6 +481,232 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::tests::temp_store;
+    use crate::store::{AuditEvent, AuditFilter, NewUser, Page};
+
+    /// A project in a team; returns (user id, team id, project id).
+    fn project(store: &Store) -> (String, String, String) {
+        let owner = store
+            .create_user(
+                &NewUser {
+                    email: "owner@example.com".into(),
+                    password_hash: "x".into(),
+                    ..NewUser::default()
+                },
+                &by(),
+                "test",
+                1,
+            )
+            .unwrap();
+        let team = store
+            .create_team("Acme", "acme", &owner.id, &by(), 1)
+            .unwrap();
+        let project = store
+            .create_project(&team.id, "Web", "web", &by(), 1)
+            .unwrap();
+        (owner.id, team.id, project.id)
+    }
+
+    fn new_key(project_id: &str, user_id: &str, hash: &str, prefix: &str) -> NewApiKey {
+        NewApiKey {
+            project_id: project_id.into(),
+            name: "ci".into(),
+            key_hash: hash.into(),
+            key_prefix: prefix.into(),
+            created_by: user_id.into(),
+            expires_at: None,
+            expires_in_days: None,
+        }
+    }
+
+    fn by() -> Audit {
+        Audit::cli("test").from_client(Some("203.0.113.7".into()), Some("curl/8.5".into()))
+    }
+
+    /// Every key event, oldest first.
+    fn key_events(store: &Store) -> Vec<AuditEvent> {
+        let filter = AuditFilter {
+            actions: vec!["api_key.".into()],
+            ..AuditFilter::default()
+        };
+        let page = Page {
+            limit: 100,
+            offset: 0,
+        };
+        let mut events = store.audit_events(&filter, page).unwrap().events;
+        events.reverse();
+        events
+    }
+
+    fn details(event: &AuditEvent) -> Value {
+        serde_json::from_str(&event.event.details).unwrap()
+    }
+
+    #[test]
+    fn every_key_change_records_one_event_naming_the_key_its_project_and_team() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (user, team, project) = project(store);
+        let key = store
+            .create_api_key(
+                &new_key(&project, &user, "h1", "sk_live_AbC12xYz"),
+                &by(),
+                100,
+            )
+            .unwrap();
+        let rename = ApiKeyChanges {
+            name: Some("deploy".into()),
+            ..ApiKeyChanges::default()
+        };
+        store.update_api_key(&key.id, &rename, &by(), 110).unwrap();
+        let expire = ApiKeyChanges {
+            expires_at: Some(Some(86_400)),
+            ..ApiKeyChanges::default()
+        };
+        store.update_api_key(&key.id, &expire, &by(), 120).unwrap();
+        let off = ApiKeyChanges {
+            is_active: Some(false),
+            ..ApiKeyChanges::default()
+        };
+        store.update_api_key(&key.id, &off, &by(), 130).unwrap();
+        let on = ApiKeyChanges {
+            is_active: Some(true),
+            ..ApiKeyChanges::default()
+        };
+        store.update_api_key(&key.id, &on, &by(), 140).unwrap();
+        let rolled = store
+            .roll_api_key(
+                &key.id,
+                &new_key(&project, &user, "h2", "sk_live_ZzZ98wVu"),
+                150 + 3600,
+                &by(),
+                150,
+            )
+            .unwrap();
+        assert!(store.delete_api_key(&rolled.id, &by(), 160).unwrap());
+
+        let events = key_events(store);
+        let actions: Vec<_> = events.iter().map(|e| e.event.action).collect();
+        assert_eq!(
+            actions,
+            [
+                AuditAction::ApiKeyCreated,
+                AuditAction::ApiKeyUpdated,
+                AuditAction::ApiKeyUpdated,
+                AuditAction::ApiKeyDeactivated,
+                AuditAction::ApiKeyActivated,
+                AuditAction::ApiKeyRolled,
+                AuditAction::ApiKeyDeleted,
+            ]
+        );
+        let first = &events[0].event;
+        assert_eq!(first.at, 100);
+        assert_eq!(first.actor_label.as_deref(), Some("test"));
+        assert_eq!(first.ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(first.user_agent.as_deref(), Some("curl/8.5"));
+        assert_eq!(first.team_id.as_deref(), Some(team.as_str()));
+        assert_eq!(first.project_id.as_deref(), Some(project.as_str()));
+        let target = first.target.clone().unwrap();
+        assert_eq!(
+            (
+                target.kind.as_str(),
+                target.id.as_deref(),
+                target.label.as_deref()
+            ),
+            ("api_key", Some(key.id.as_str()), Some("sk_live_AbC12xYz"))
+        );
+        assert_eq!(
+            details(&events[0]),
+            json!({"name": "ci", "expires_at": null})
+        );
+        assert_eq!(details(&events[1]), json!({"fields": ["name"]}));
+        assert_eq!(
+            details(&events[2]),
+            json!({"fields": ["expires_at"], "old_expires_at": null,
+                   "new_expires_at": "1970-01-02T00:00:00Z"})
+        );
+        assert_eq!(details(&events[3]), json!({}));
+        // The roll is about the old key and names the new one.
+        assert_eq!(
+            events[5].event.target.as_ref().unwrap().id.as_deref(),
+            Some(key.id.as_str())
+        );
+        assert_eq!(
+            details(&events[5]),
+            json!({"new_key_id": rolled.id, "new_key_prefix": "sk_live_ZzZ98wVu",
+                   "overlap_seconds": 3600})
+        );
+        assert_eq!(
+            events[6].event.target.as_ref().unwrap().label.as_deref(),
+            Some("sk_live_ZzZ98wVu")
+        );
+    }
+
+    #[test]
+    fn a_change_to_the_same_value_or_to_a_missing_key_records_nothing() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (user, _, project) = project(store);
+        let key = store
+            .create_api_key(
+                &new_key(&project, &user, "h1", "sk_live_AbC12xYz"),
+                &by(),
+                100,
+            )
+            .unwrap();
+        let same = ApiKeyChanges {
+            name: Some("ci".into()),
+            is_active: Some(true),
+            expires_at: Some(None),
+        };
+        store.update_api_key(&key.id, &same, &by(), 110).unwrap();
+        assert!(!store.delete_api_key("no-such-key", &by(), 120).unwrap());
+        let missing = store.update_api_key("no-such-key", &same, &by(), 130);
+        assert!(matches!(missing, Err(Error::NotFound(_))));
+        let roll = store.roll_api_key(
+            "no-such-key",
+            &new_key(&project, &user, "h2", "sk_live_ZzZ98wVu"),
+            140,
+            &by(),
+            140,
+        );
+        assert!(matches!(roll, Err(Error::NotFound(_))));
+        assert_eq!(key_events(store).len(), 1);
+    }
+
+    #[test]
+    fn a_key_change_whose_event_cannot_be_written_does_not_land() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (user, _, project) = project(store);
+        let key = store
+            .create_api_key(
+                &new_key(&project, &user, "h1", "sk_live_AbC12xYz"),
+                &by(),
+                100,
+            )
+            .unwrap();
+        store
+            .conn()
+            .unwrap()
+            .execute_batch("ALTER TABLE audit_events RENAME TO audit_events_gone")
+            .unwrap();
+        let created = store.create_api_key(
+            &new_key(&project, &user, "h2", "sk_live_ZzZ98wVu"),
+            &by(),
+            110,
+        );
+        assert!(created.is_err());
+        let off = ApiKeyChanges {
+            is_active: Some(false),
+            ..ApiKeyChanges::default()
+        };
+        assert!(store.update_api_key(&key.id, &off, &by(), 120).is_err());
+        assert!(store.delete_api_key(&key.id, &by(), 130).is_err());
+        let keys = store.api_keys_of_project(&project).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(keys[0].is_active);
+    }
 
     fn key(expires_at: Option<i64>, retires_at: Option<i64>) -> ApiKey {
         ApiKey {

@@ -4,9 +4,12 @@
 //! lists are served, so a page costs the same whether the table holds ten items or a hundred
 //! thousand, and drafts are never scanned.
 
+use super::audit::{append, Audit, AuditAction, NewAuditEvent};
+use super::tenancy::team_of_project;
 use super::{is_unique_violation, map_err, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row, ToSql};
+use serde_json::json;
 
 /// The content columns (alias `c`, with the project's name from `p`) in the order
 /// `content_from_row` reads them. A macro so that `concat!` builds each statement at compile
@@ -239,16 +242,37 @@ fn list_page(
     Ok(Listed { items, total })
 }
 
-/// Publishes `item` under `slug` inside `tx` (see [`Store::publish_content`]).
+/// An event of `action` by `audit` about `item` (labelled by its title), in its project and
+/// that project's team (read on `conn`, inside the change's transaction).
+fn content_event(
+    conn: &rusqlite::Connection,
+    audit: &Audit,
+    action: AuditAction,
+    item: &Content,
+    now: i64,
+) -> Result<NewAuditEvent, Error> {
+    let team_id = team_of_project(conn, &item.project_id)?;
+    Ok(audit
+        .event(action, now)
+        .target("content", &item.id, Some(&item.title))
+        .team(&team_id)
+        .project(&item.project_id))
+}
+
+/// Publishes `item` under `slug` inside `tx` (see [`Store::publish_content`]) with its
+/// `content.published` event by `audit` (details: the slug, and the earlier one when it
+/// moves). Already published under `slug`, nothing changes and nothing is recorded.
 pub(super) fn publish_as(
     tx: &rusqlite::Connection,
     mut item: Content,
     slug: &str,
+    audit: &Audit,
     now: i64,
 ) -> Result<Content, Error> {
     if item.is_published && item.public_slug.as_deref() == Some(slug) {
         return Ok(item);
     }
+    let moved_from = item.public_slug.clone().filter(|_| item.is_published);
     let published_at = item
         .published_at
         .filter(|_| item.is_published)
@@ -272,6 +296,13 @@ pub(super) fn publish_as(
     item.is_published = true;
     item.published_at = Some(published_at);
     item.updated_at = now;
+    let details = match moved_from {
+        Some(old) => json!({"slug": slug, "old_slug": old}),
+        None => json!({"slug": slug}),
+    };
+    let event =
+        content_event(tx, audit, AuditAction::ContentPublished, &item, now)?.details(details);
+    append(tx, &event)?;
     Ok(item)
 }
 
@@ -318,12 +349,14 @@ pub(super) fn first_free_slug(
     })
 }
 
-/// Inserts a new draft inside `tx` and returns its id.
+/// Inserts a new draft inside `tx` with its `content.created` event by `audit` (details: its
+/// type), and returns it. Every way content is made (route, MCP, seed) comes through here.
 pub(super) fn insert_content(
     tx: &rusqlite::Transaction<'_>,
     new: &NewContent,
+    audit: &Audit,
     now: i64,
-) -> Result<String, Error> {
+) -> Result<Content, Error> {
     let id = crate::ids::uuid_v4();
     tx.prepare_cached(
         "INSERT INTO content (id, project_id, kind, title, body, period_start, \
@@ -343,7 +376,11 @@ pub(super) fn insert_content(
         ])
     })
     .map_err(map_err)?;
-    Ok(id)
+    let item = select_content(tx, &id)?.ok_or_else(content_not_found)?;
+    let event = content_event(tx, audit, AuditAction::ContentCreated, &item, now)?
+        .details(json!({"type": item.kind.as_str()}));
+    append(tx, &event)?;
+    Ok(item)
 }
 
 impl Store {
@@ -364,12 +401,14 @@ impl Store {
         Ok(u64::try_from(version).unwrap_or_default())
     }
 
-    /// Stores a new draft.
-    pub fn create_content(&self, new: &NewContent, now: i64) -> Result<Content, Error> {
-        self.write(|tx| {
-            let id = insert_content(tx, new, now)?;
-            select_content(tx, &id)?.ok_or_else(content_not_found)
-        })
+    /// Stores a new draft and its `content.created` event by `audit`, in one transaction.
+    pub fn create_content(
+        &self,
+        new: &NewContent,
+        audit: &Audit,
+        now: i64,
+    ) -> Result<Content, Error> {
+        self.write(|tx| insert_content(tx, new, audit, now))
     }
 
     /// The item with this id, published or not.
@@ -410,26 +449,38 @@ impl Store {
         )
     }
 
-    /// Applies `changes` to item `id` (404 if absent) and returns it.
+    /// Applies `changes` to item `id` (404 if absent) and returns it, with its
+    /// `content.updated` event by `audit` in the same transaction (details: the names of the
+    /// fields whose value changed, as the API names them). Changes that leave every value as
+    /// it is write nothing at all: no row, no event, no new feed generation.
     pub fn update_content(
         &self,
         id: &str,
         changes: &ContentChanges,
+        audit: &Audit,
         now: i64,
     ) -> Result<Content, Error> {
         self.write(|tx| {
             let mut item = select_content(tx, id)?.ok_or_else(content_not_found)?;
-            if let Some(title) = &changes.title {
+            let mut fields: Vec<&str> = Vec::new();
+            if let Some(title) = changes.title.as_ref().filter(|t| **t != item.title) {
                 item.title = title.clone();
+                fields.push("title");
             }
-            if let Some(body) = &changes.body {
+            if let Some(body) = changes.body.as_ref().filter(|b| **b != item.body) {
                 item.body = body.clone();
+                fields.push("content");
             }
-            if let Some(start) = changes.period_start {
+            if let Some(start) = changes.period_start.filter(|s| *s != item.period_start) {
                 item.period_start = start;
+                fields.push("period_start");
             }
-            if let Some(end) = changes.period_end {
+            if let Some(end) = changes.period_end.filter(|e| *e != item.period_end) {
                 item.period_end = end;
+                fields.push("period_end");
+            }
+            if fields.is_empty() {
+                return Ok(item);
             }
             item.updated_at = now;
             tx.prepare_cached(
@@ -447,39 +498,52 @@ impl Store {
                 ])
             })
             .map_err(map_err)?;
+            let event = content_event(tx, audit, AuditAction::ContentUpdated, &item, now)?
+                .details(json!({"fields": fields}));
+            append(tx, &event)?;
             Ok(item)
         })
     }
 
-    /// Publishes item `id` under `slug`. Publishing an item already published under that slug
-    /// changes nothing; under another slug, it moves (keeping `published_at`). A slug held by
-    /// another item of the same kind is a 409.
-    pub fn publish_content(&self, id: &str, slug: &str, now: i64) -> Result<Content, Error> {
+    /// Publishes item `id` under `slug`, recording `content.published` by `audit`. Publishing
+    /// an item already published under that slug changes (and records) nothing; under another
+    /// slug, it moves (keeping `published_at`). A slug held by another item of the same kind
+    /// is a 409.
+    pub fn publish_content(
+        &self,
+        id: &str,
+        slug: &str,
+        audit: &Audit,
+        now: i64,
+    ) -> Result<Content, Error> {
         self.write(|tx| {
             let item = select_content(tx, id)?.ok_or_else(content_not_found)?;
-            publish_as(tx, item, slug, now)
+            publish_as(tx, item, slug, audit, now)
         })
     }
 
     /// Publishes item `id` under the first of `base`, `base-2`, `base-3`, ... that no item of
-    /// its kind holds (published or not). The choice and the write share one transaction, so
-    /// a concurrent publish cannot take the slug in between, and there is no limit on how
-    /// many items may share a title.
+    /// its kind holds (published or not), recording `content.published` by `audit`. The
+    /// choice and the write share one transaction, so a concurrent publish cannot take the
+    /// slug in between, and there is no limit on how many items may share a title.
     pub fn publish_content_derived(
         &self,
         id: &str,
         base: &str,
+        audit: &Audit,
         now: i64,
     ) -> Result<Content, Error> {
         self.write(|tx| {
             let item = select_content(tx, id)?.ok_or_else(content_not_found)?;
             let slug = first_free_slug(tx, item.kind, base)?;
-            publish_as(tx, item, &slug, now)
+            publish_as(tx, item, &slug, audit, now)
         })
     }
 
-    /// Takes item `id` off the public endpoints (it keeps its slug for a later republish).
-    pub fn unpublish_content(&self, id: &str, now: i64) -> Result<Content, Error> {
+    /// Takes item `id` off the public endpoints (it keeps its slug for a later republish),
+    /// recording `content.unpublished` by `audit` (details: the slug). An item that is not
+    /// published changes (and records) nothing.
+    pub fn unpublish_content(&self, id: &str, audit: &Audit, now: i64) -> Result<Content, Error> {
         self.write(|tx| {
             let mut item = select_content(tx, id)?.ok_or_else(content_not_found)?;
             if !item.is_published {
@@ -494,17 +558,27 @@ impl Store {
             item.is_published = false;
             item.published_at = None;
             item.updated_at = now;
+            let event = content_event(tx, audit, AuditAction::ContentUnpublished, &item, now)?
+                .details(json!({"slug": item.public_slug}));
+            append(tx, &event)?;
             Ok(item)
         })
     }
 
-    /// Deletes item `id`; false when it did not exist.
-    pub fn delete_content(&self, id: &str) -> Result<bool, Error> {
+    /// Deletes item `id` with its `content.deleted` event by `audit` in the same transaction
+    /// (details: its type); false (and no event) when it did not exist.
+    pub fn delete_content(&self, id: &str, audit: &Audit, now: i64) -> Result<bool, Error> {
         self.write(|tx| {
+            let Some(item) = select_content(tx, id)? else {
+                return Ok(false);
+            };
+            let event = content_event(tx, audit, AuditAction::ContentDeleted, &item, now)?
+                .details(json!({"type": item.kind.as_str()}));
             tx.prepare_cached("DELETE FROM content WHERE id = ?1")
                 .and_then(|mut stmt| stmt.execute([id]))
-                .map(|deleted| deleted > 0)
-                .map_err(map_err)
+                .map_err(map_err)?;
+            append(tx, &event)?;
+            Ok(true)
         })
     }
 
@@ -593,9 +667,15 @@ mod tests {
                     period_start: None,
                     period_end: None,
                 },
+                &by(),
                 now,
             )
             .unwrap()
+    }
+
+    /// The actor of the tests' writes.
+    fn by() -> Audit {
+        Audit::cli("test")
     }
 
     const ALL: Page = Page {
@@ -633,13 +713,15 @@ mod tests {
             period_start: None,
             period_end: None,
         };
-        store.update_content(&item.id, &changes, 11).unwrap();
+        store.update_content(&item.id, &changes, &by(), 11).unwrap();
         changed("update");
-        store.publish_content(&item.id, "a", 12).unwrap();
+        store.publish_content(&item.id, "a", &by(), 12).unwrap();
         changed("publish");
-        store.unpublish_content(&item.id, 13).unwrap();
+        store.unpublish_content(&item.id, &by(), 13).unwrap();
         changed("unpublish");
-        store.publish_content_derived(&item.id, "b", 14).unwrap();
+        store
+            .publish_content_derived(&item.id, "b", &by(), 14)
+            .unwrap();
         changed("publish with a derived slug");
         let before_reads = store.content_generation().unwrap();
         store
@@ -652,7 +734,7 @@ mod tests {
             before_reads,
             "reads change nothing"
         );
-        assert!(store.delete_content(&item.id).unwrap());
+        assert!(store.delete_content(&item.id, &by(), 99).unwrap());
         let now = store.content_generation().unwrap();
         assert!(now > before_reads, "delete did not raise the generation");
     }
@@ -664,15 +746,15 @@ mod tests {
         let project_id = project(store);
         let a = draft(store, &project_id, ContentKind::Changelog, "A", 10);
         let b = draft(store, &project_id, ContentKind::Changelog, "B", 11);
-        store.publish_content(&a.id, "a", 20).unwrap();
-        store.publish_content(&b.id, "b", 30).unwrap();
+        store.publish_content(&a.id, "a", &by(), 20).unwrap();
+        store.publish_content(&b.id, "b", &by(), 30).unwrap();
         let listed = store
             .published_content(ContentKind::Changelog, None, ALL)
             .unwrap();
         assert_eq!(listed.total, 2);
         let slugs: Vec<_> = listed.items.iter().map(|c| c.public_slug.clone()).collect();
         assert_eq!(slugs, [Some("b".into()), Some("a".into())]);
-        store.unpublish_content(&b.id, 40).unwrap();
+        store.unpublish_content(&b.id, &by(), 40).unwrap();
         assert!(store
             .published_by_slug(ContentKind::Changelog, "b")
             .unwrap()
@@ -698,7 +780,7 @@ mod tests {
         let project_id = project(store);
         for name in ["one", "two", "three"] {
             let item = draft(store, &project_id, ContentKind::Changelog, name, 5);
-            store.publish_content(&item.id, name, 7).unwrap();
+            store.publish_content(&item.id, name, &by(), 7).unwrap();
         }
         let titles = |listed: Listed| -> Vec<String> {
             listed.items.into_iter().map(|item| item.title).collect()
@@ -723,17 +805,21 @@ mod tests {
             .map(|n| draft(store, &project_id, ContentKind::Blog, &format!("b{n}"), n))
             .collect();
         for item in &items {
-            store.publish_content(&item.id, &item.title, 10).unwrap();
+            store
+                .publish_content(&item.id, &item.title, &by(), 10)
+                .unwrap();
         }
         // Publishing again changes nothing.
-        store.publish_content(&items[0].id, "b0", 11).unwrap();
+        store
+            .publish_content(&items[0].id, "b0", &by(), 11)
+            .unwrap();
         assert_eq!(total(ContentKind::Blog), 3);
         assert_eq!(total(ContentKind::Changelog), 0);
-        store.unpublish_content(&items[0].id, 12).unwrap();
-        store.unpublish_content(&items[0].id, 13).unwrap();
+        store.unpublish_content(&items[0].id, &by(), 12).unwrap();
+        store.unpublish_content(&items[0].id, &by(), 13).unwrap();
         assert_eq!(total(ContentKind::Blog), 2);
-        assert!(store.delete_content(&items[1].id).unwrap());
-        assert!(store.delete_content(&items[0].id).unwrap());
+        assert!(store.delete_content(&items[1].id, &by(), 99).unwrap());
+        assert!(store.delete_content(&items[0].id, &by(), 99).unwrap());
         let listed = store
             .published_content(ContentKind::Blog, Some(&project_id), ALL)
             .unwrap();
@@ -748,16 +834,16 @@ mod tests {
         let a = draft(store, &project_id, ContentKind::Changelog, "A", 10);
         let b = draft(store, &project_id, ContentKind::Changelog, "B", 10);
         let post = draft(store, &project_id, ContentKind::Blog, "P", 10);
-        let first = store.publish_content(&a.id, "same", 20).unwrap();
+        let first = store.publish_content(&a.id, "same", &by(), 20).unwrap();
         assert!(matches!(
-            store.publish_content(&b.id, "same", 21),
+            store.publish_content(&b.id, "same", &by(), 21),
             Err(Error::Conflict(_))
         ));
-        store.publish_content(&post.id, "same", 22).unwrap();
-        let again = store.publish_content(&a.id, "same", 50).unwrap();
+        store.publish_content(&post.id, "same", &by(), 22).unwrap();
+        let again = store.publish_content(&a.id, "same", &by(), 50).unwrap();
         assert_eq!(again, first);
         assert!(matches!(
-            store.publish_content("no-such-id", "x", 1),
+            store.publish_content("no-such-id", "x", &by(), 1),
             Err(Error::NotFound(_))
         ));
     }
@@ -770,7 +856,7 @@ mod tests {
         let publish = |title: &str| {
             let item = draft(store, &project_id, ContentKind::Changelog, title, 10);
             store
-                .publish_content_derived(&item.id, "weekly", 20)
+                .publish_content_derived(&item.id, "weekly", &by(), 20)
                 .unwrap()
                 .public_slug
                 .unwrap()
@@ -778,11 +864,13 @@ mod tests {
         // Look-alikes hold nothing of the sequence.
         for taken in ["weekly-3", "weekly-02", "weeklyx", "weekly-x"] {
             let item = draft(store, &project_id, ContentKind::Changelog, taken, 10);
-            store.publish_content(&item.id, taken, 20).unwrap();
+            store.publish_content(&item.id, taken, &by(), 20).unwrap();
         }
         // Another kind's slugs do not count.
         let post = draft(store, &project_id, ContentKind::Blog, "p", 10);
-        store.publish_content(&post.id, "weekly", 20).unwrap();
+        store
+            .publish_content(&post.id, "weekly", &by(), 20)
+            .unwrap();
         assert_eq!(publish("a"), "weekly");
         assert_eq!(publish("b"), "weekly-2");
         assert_eq!(publish("c"), "weekly-4");
@@ -794,10 +882,10 @@ mod tests {
             .published_by_slug(ContentKind::Changelog, "weekly")
             .unwrap()
             .unwrap();
-        store.unpublish_content(&first.id, 30).unwrap();
+        store.unpublish_content(&first.id, &by(), 30).unwrap();
         assert_eq!(publish("d"), "weekly-31");
         assert!(matches!(
-            store.publish_content_derived("no-such-id", "x", 1),
+            store.publish_content_derived("no-such-id", "x", &by(), 1),
             Err(Error::NotFound(_))
         ));
     }
@@ -811,7 +899,7 @@ mod tests {
             let item = draft(store, &project_id, ContentKind::Blog, "x", n);
             if n % 2 == 0 {
                 store
-                    .publish_content(&item.id, &format!("p{n}"), 100)
+                    .publish_content(&item.id, &format!("p{n}"), &by(), 100)
                     .unwrap();
             }
         }
@@ -889,5 +977,124 @@ mod tests {
             assert!(plan.contains(index), "{sql}: {plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
         }
+    }
+
+    /// Every content event, oldest first.
+    fn content_events(store: &Store) -> Vec<crate::store::AuditEvent> {
+        let filter = crate::store::AuditFilter {
+            actions: vec!["content.".into()],
+            ..crate::store::AuditFilter::default()
+        };
+        let mut events = store.audit_events(&filter, ALL).unwrap().events;
+        events.reverse();
+        events
+    }
+
+    #[test]
+    fn every_content_change_records_one_event_and_a_no_op_or_refusal_records_none() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let project_id = project(store);
+        let team_id = store.project_by_id(&project_id).unwrap().unwrap().team_id;
+        let item = draft(store, &project_id, ContentKind::Blog, "Launch", 10);
+        let other = draft(store, &project_id, ContentKind::Blog, "Other", 10);
+        let changes = ContentChanges {
+            title: Some("Launch day".into()),
+            body: Some("text".into()),
+            period_start: Some(Some(5)),
+            period_end: None,
+        };
+        store.update_content(&item.id, &changes, &by(), 11).unwrap();
+        // The same values again: no row written, no event.
+        let generation = store.content_generation().unwrap();
+        store.update_content(&item.id, &changes, &by(), 12).unwrap();
+        assert_eq!(store.content_generation().unwrap(), generation);
+        store
+            .publish_content(&item.id, "launch", &by(), 13)
+            .unwrap();
+        store
+            .publish_content(&item.id, "launch", &by(), 14)
+            .unwrap();
+        store
+            .publish_content(&item.id, "launch-day", &by(), 15)
+            .unwrap();
+        let taken = store.publish_content(&other.id, "launch-day", &by(), 16);
+        assert!(matches!(taken, Err(Error::Conflict(_))));
+        store.unpublish_content(&item.id, &by(), 17).unwrap();
+        store.unpublish_content(&item.id, &by(), 18).unwrap();
+        assert!(store.delete_content(&item.id, &by(), 19).unwrap());
+        assert!(!store.delete_content(&item.id, &by(), 20).unwrap());
+
+        let events = content_events(store);
+        let summary: Vec<(AuditAction, i64, serde_json::Value)> = events
+            .iter()
+            .map(|e| {
+                let details = serde_json::from_str(&e.event.details).unwrap();
+                (e.event.action, e.event.at, details)
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (AuditAction::ContentCreated, 10, json!({"type": "blog"})),
+                (AuditAction::ContentCreated, 10, json!({"type": "blog"})),
+                (
+                    AuditAction::ContentUpdated,
+                    11,
+                    json!({"fields": ["title", "period_start"]})
+                ),
+                (AuditAction::ContentPublished, 13, json!({"slug": "launch"})),
+                (
+                    AuditAction::ContentPublished,
+                    15,
+                    json!({"slug": "launch-day", "old_slug": "launch"})
+                ),
+                (
+                    AuditAction::ContentUnpublished,
+                    17,
+                    json!({"slug": "launch-day"})
+                ),
+                (AuditAction::ContentDeleted, 19, json!({"type": "blog"})),
+            ]
+        );
+        for event in &events[2..] {
+            let target = event.event.target.clone().unwrap();
+            assert_eq!(target.kind, "content");
+            assert_eq!(target.id.as_deref(), Some(item.id.as_str()));
+            assert_eq!(target.label.as_deref(), Some("Launch day"));
+            assert_eq!(event.event.team_id.as_deref(), Some(team_id.as_str()));
+            assert_eq!(event.event.project_id.as_deref(), Some(project_id.as_str()));
+        }
+    }
+
+    #[test]
+    fn a_content_change_whose_event_cannot_be_written_does_not_land() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let project_id = project(store);
+        let item = draft(store, &project_id, ContentKind::Blog, "Launch", 10);
+        store
+            .conn()
+            .unwrap()
+            .execute_batch("ALTER TABLE audit_events RENAME TO audit_events_gone")
+            .unwrap();
+        let new = NewContent {
+            project_id: project_id.clone(),
+            kind: ContentKind::Blog,
+            title: "Second".into(),
+            body: "text".into(),
+            period_start: None,
+            period_end: None,
+        };
+        assert!(store.create_content(&new, &by(), 11).is_err());
+        assert!(store
+            .publish_content(&item.id, "launch", &by(), 12)
+            .is_err());
+        assert!(store.delete_content(&item.id, &by(), 13).is_err());
+        let listed = store
+            .content_of_project(&project_id, ContentFilter::default(), ALL)
+            .unwrap();
+        assert_eq!(listed.total, 1);
+        assert!(!listed.items[0].is_published);
     }
 }

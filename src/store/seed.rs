@@ -8,7 +8,7 @@
 //! the row (`teams[1] (slug "acme")`) and the conflict.
 
 use super::audit::Audit;
-use super::content::{first_free_slug, insert_content, publish_as, select_content};
+use super::content::{first_free_slug, insert_content, publish_as};
 use super::{map_err, ContentKind, NewApiKey, NewContent, NewUser, Store};
 use crate::error::Error;
 use rusqlite::OptionalExtension;
@@ -159,7 +159,9 @@ impl Store {
     ///
     /// Each user, team, membership and project created appends its event (`user.created`
     /// with `via: "seed"`, `team.created`, `member.added`, `project.created`) by `audit` in
-    /// the same transaction, so a refused seed leaves no event either.
+    /// the same transaction, so a refused seed leaves no event either; so do the keys and
+    /// content (`api_key.created`, `content.created`, `content.published`): a seed is a
+    /// command, and its changes are recorded as if made one by one.
     pub fn apply_seed(&self, rows: &SeedRows, audit: &Audit, now: i64) -> Result<(), Error> {
         self.write(|tx| {
             for (i, user) in rows.users.iter().enumerate() {
@@ -212,7 +214,8 @@ impl Store {
                     expires_at: key.expires_at,
                     expires_in_days: None,
                 };
-                super::api_keys::insert_key(tx, &new, now).map_err(|e| about(&row, e))?;
+                super::api_keys::insert_key_audited(tx, &new, audit, now)
+                    .map_err(|e| about(&row, e))?;
             }
             for (i, item) in rows.content.iter().enumerate() {
                 let row = format!("content[{i}] ({:?})", item.title);
@@ -226,15 +229,13 @@ impl Store {
                     period_start: item.period_start,
                     period_end: item.period_end,
                 };
-                let id = insert_content(tx, &new, now)?;
+                let stored = insert_content(tx, &new, audit, now)?;
                 let slug = match &item.publish {
                     SeedPublish::Draft => continue,
                     SeedPublish::Slug(slug) => slug.clone(),
                     SeedPublish::Derived(base) => first_free_slug(tx, item.kind, base)?,
                 };
-                let stored = select_content(tx, &id)?
-                    .ok_or_else(|| Error::Internal("seeded content vanished".into()))?;
-                publish_as(tx, stored, &slug, now).map_err(|e| about(&row, e))?;
+                publish_as(tx, stored, &slug, audit, now).map_err(|e| about(&row, e))?;
             }
             Ok(())
         })
@@ -252,6 +253,10 @@ mod tests {
             password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
             ..NewUser::default()
         }
+    }
+
+    fn seeder() -> Audit {
+        Audit::cli("shipstar seed")
     }
 
     fn rows() -> SeedRows {
@@ -306,9 +311,7 @@ mod tests {
     #[test]
     fn a_seed_creates_every_row_and_derived_slugs_do_not_collide() {
         let temp = temp_store();
-        temp.store
-            .apply_seed(&rows(), &crate::store::Audit::cli("test"), 1_000)
-            .unwrap();
+        temp.store.apply_seed(&rows(), &seeder(), 1_000).unwrap();
         let project = temp.store.project_by_slug("web").unwrap().unwrap();
         assert_eq!(
             temp.store.api_keys_of_project(&project.id).unwrap().len(),
@@ -324,6 +327,41 @@ mod tests {
             .published_by_slug(ContentKind::Blog, "hello-2")
             .unwrap();
         assert!(second.is_some());
+        // The keys and content are recorded as the command's changes, in the seed's order.
+        let events = temp
+            .store
+            .audit_events(
+                &crate::store::AuditFilter {
+                    actions: vec!["api_key.".into(), "content.".into()],
+                    ..Default::default()
+                },
+                crate::store::Page {
+                    limit: 100,
+                    offset: 0,
+                },
+            )
+            .unwrap()
+            .events;
+        let mut seen: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| {
+                assert_eq!(e.event.actor_kind, crate::store::ActorKind::Cli);
+                assert_eq!(e.event.actor_label.as_deref(), Some("shipstar seed"));
+                assert_eq!(e.event.project_id.as_deref(), Some(project.id.as_str()));
+                (e.event.action.as_str(), e.event.details.as_str())
+            })
+            .collect();
+        seen.reverse();
+        assert_eq!(
+            seen,
+            [
+                ("api_key.created", r#"{"expires_at":null,"name":"CI"}"#),
+                ("content.created", r#"{"type":"blog"}"#),
+                ("content.published", r#"{"slug":"hello"}"#),
+                ("content.created", r#"{"type":"blog"}"#),
+                ("content.published", r#"{"slug":"hello-2"}"#),
+            ]
+        );
     }
 
     #[test]
@@ -331,10 +369,7 @@ mod tests {
         let temp = temp_store();
         let mut seed = rows();
         seed.users.push(user("ann@example.com"));
-        let err = temp
-            .store
-            .apply_seed(&seed, &crate::store::Audit::cli("test"), 1_000)
-            .unwrap_err();
+        let err = temp.store.apply_seed(&seed, &seeder(), 1_000).unwrap_err();
         assert!(
             matches!(&err, Error::Conflict(why) if why.starts_with("users[2] (ann@example.com)")),
             "{err}"
@@ -347,10 +382,7 @@ mod tests {
         let temp = temp_store();
         let mut seed = rows();
         seed.members.clear();
-        let err = temp
-            .store
-            .apply_seed(&seed, &crate::store::Audit::cli("test"), 1_000)
-            .unwrap_err();
+        let err = temp.store.apply_seed(&seed, &seeder(), 1_000).unwrap_err();
         assert!(
             matches!(&err, Error::Forbidden(why) if why.contains("api_keys[0]")),
             "{err}"
@@ -363,10 +395,7 @@ mod tests {
         let temp = temp_store();
         let mut seed = rows();
         seed.projects[0].team_slug = "nope".into();
-        let err = temp
-            .store
-            .apply_seed(&seed, &crate::store::Audit::cli("test"), 1_000)
-            .unwrap_err();
+        let err = temp.store.apply_seed(&seed, &seeder(), 1_000).unwrap_err();
         assert_eq!(
             err,
             Error::NotFound("projects[0] (slug \"web\"): no team with slug nope".into())

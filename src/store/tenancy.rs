@@ -102,6 +102,18 @@ pub(super) fn insert_member(
     Ok(())
 }
 
+/// The id of the team owning project `project_id`, read inside the caller's transaction (an
+/// audit event names the team of the project it is about). 404 when there is no such project.
+pub(super) fn team_of_project(
+    conn: &rusqlite::Connection,
+    project_id: &str,
+) -> Result<String, Error> {
+    conn.prepare_cached("SELECT team_id FROM projects WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([project_id], |row| row.get(0)).optional())
+        .map_err(map_err)?
+        .ok_or_else(|| Error::NotFound("Project not found".into()))
+}
+
 /// Appends `team.created` for `team`, owned by `owner_id`, inside `tx`.
 pub(super) fn append_team_created(
     tx: &rusqlite::Transaction<'_>,

@@ -268,6 +268,89 @@ fn dashboard_end_to_end_in_headless_chromium() {
     assert_clean_page(&browser, "content list");
     browser.screenshot(&shots.join("content.png"));
 
+    // Audit log: the changes above, one line each, with who, what, from where and when.
+    // Another person of the team writes too, so the person filter has someone to tell apart.
+    let admin_token = server.login(EMAIL, PASSWORD);
+    let team_id = server
+        .get("/api/internal/teams")
+        .bearer(&admin_token)
+        .send()
+        .json()[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let project_id = server
+        .get("/api/internal/projects")
+        .bearer(&admin_token)
+        .send()
+        .json()[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (writer_id, writer) =
+        server.create_user(&admin_token, "writer@example.com", "writer-password-1");
+    server
+        .post(&format!("/api/internal/teams/{team_id}/members"))
+        .bearer(&admin_token)
+        .json(&json!({"email": "writer@example.com", "role": "member"}))
+        .send()
+        .expect_status(201);
+    server
+        .post(&format!("/api/internal/projects/{project_id}/content"))
+        .bearer(&writer)
+        .json(&json!({"type": "blog", "title": "Notes from the writer", "content": "Hi"}))
+        .send()
+        .expect_status(201);
+    browser.goto(&format!("{base}/dashboard#/audit"));
+    browser.wait_text("#page-title", "Audit log");
+    browser.wait_visible("[data-nav=audit]");
+    let prefix = &key[..16];
+    browser.wait_text(
+        "li[data-action='api_key.created']",
+        &format!("{EMAIL} created API key {prefix} (CI deploy) · 127.0.0.1 · "),
+    );
+    browser.wait_text(
+        "li[data-action='api_key.deactivated']",
+        &format!("{EMAIL} deactivated API key {prefix} · 127.0.0.1 · just now"),
+    );
+    browser.wait_text(
+        "li[data-action='content.published']",
+        &format!("{EMAIL} published “March 2025” as march-2025 · 127.0.0.1 · just now"),
+    );
+    assert_clean_page(&browser, "audit log");
+    browser.screenshot(&shots.join("audit-log.png"));
+    let actions_shown = |browser: &Browser| {
+        browser.js(
+            "return [...document.querySelectorAll('li[data-action]')]
+               .map(li => li.getAttribute('data-action'));",
+            json!([]),
+        )
+    };
+    // By family: API keys only, applied with the button from the keyboard.
+    browser.set_value("#audit-action-filter", "api_key.");
+    browser.send_keys("#audit-apply", ENTER);
+    browser.wait_until("the API key family alone", || {
+        actions_shown(&browser) == json!(["api_key.deactivated", "api_key.created"])
+    });
+    // By person: the writer's one change, in every family.
+    browser.set_value("#audit-action-filter", "");
+    browser.wait_until("the person list", || {
+        browser.js(
+            "return !!document.querySelector('#audit-actor-filter option[value=\"' + arguments[0] + '\"]');",
+            json!([writer_id]),
+        ) == json!(true)
+    });
+    browser.set_value("#audit-actor-filter", &writer_id);
+    browser.click("#audit-apply");
+    browser.wait_until("the writer's events alone", || {
+        actions_shown(&browser) == json!(["content.created"])
+    });
+    browser.wait_text(
+        "li[data-action='content.created']",
+        "writer@example.com created blog post “Notes from the writer” · 127.0.0.1 · just now",
+    );
+    assert_clean_page(&browser, "audit log filtered by person");
+
     // Team and account pages render with labelled controls; the account lists this session.
     browser.goto(&format!("{base}/dashboard#/team"));
     browser.wait_text("main", EMAIL);

@@ -4,6 +4,7 @@
 mod fixture;
 
 mod audit;
+mod audit_keys_content;
 mod auth;
 mod cli;
 mod client_addresses;

@@ -93,6 +93,7 @@ const SCRIPT: (&str, &[&str]) = script_bundle!(
     "content-editor.js",
     "page-content.js",
     "page-team.js",
+    "page-audit.js",
     "page-account.js",
     "app.js",
 );

@@ -11,7 +11,7 @@ use crate::content;
 use crate::error::{AuthFailure, Error, FieldError};
 use crate::http::Response;
 use crate::store::{
-    Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Project,
+    Audit, Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Project,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -46,10 +46,16 @@ pub(crate) fn admit_to_project(
 }
 
 /// The item named by `{content_id}`, if the caller may work on it (404 unknown, 403 another
-/// project or team).
-fn content_access(app: &App, ctx: &Ctx<'_>) -> Result<Content, Error> {
+/// project or team), and the caller.
+fn content_access(app: &App, ctx: &Ctx<'_>) -> Result<(Content, Caller), Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
-    content_for(app, &caller, ctx.params.get("content_id"))
+    let item = content_for(app, &caller, ctx.params.get("content_id"))?;
+    Ok((item, caller))
+}
+
+/// The audit context of a change by `caller` over this request.
+fn audit_of(app: &App, ctx: &Ctx<'_>, caller: &Caller) -> Audit {
+    ctx.audit(app, caller.actor())
 }
 
 /// The item with id `id`, if `caller` may work on it: 404 unknown (or not a UUID), 403 an item
@@ -129,15 +135,17 @@ pub fn post_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
     let project = admit_to_project(app, &caller, ctx.params.get("project_id"))?;
     let body = extract::json_object(ctx.req)?;
-    let item = create(app, project, &body)?;
+    let item = create(app, &audit_of(app, ctx, &caller), project, &body)?;
     Ok(Response::json(201, &dto::content_internal(&item)))
 }
 
 /// Creates a draft in `project` from the fields of a create request (`type`, `title`,
 /// `content`, `period_start`, `period_end`), checked by every rule of the route: each problem
-/// is reported (located under `body`) and nothing is written unless all pass.
+/// is reported (located under `body`) and nothing is written unless all pass. The draft is
+/// recorded as created by `audit` (`content.created`), in the same transaction.
 pub(crate) fn create(
     app: &App,
+    audit: &Audit,
     project: Project,
     body: &Map<String, Value>,
 ) -> Result<Content, Error> {
@@ -182,7 +190,7 @@ pub(crate) fn create(
         period_start,
         period_end,
     };
-    app.store.create_content(&new, app.clock.now_secs())
+    app.store.create_content(&new, audit, app.clock.now_secs())
 }
 
 /// `GET /api/internal/projects/{project_id}/content`: `?type=&published=`, paginated,
@@ -212,23 +220,26 @@ pub fn get_content_list(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `GET /api/internal/sources/content/{content_id}`.
 pub fn get_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let item = content_access(app, ctx)?;
+    let (item, _) = content_access(app, ctx)?;
     Ok(ok(&dto::content_internal(&item)))
 }
 
 /// `PATCH /api/internal/content/{content_id}`: title, content, period.
 pub fn patch_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let item = content_access(app, ctx)?;
+    let (item, caller) = content_access(app, ctx)?;
+    let audit = audit_of(app, ctx, &caller);
     let body = extract::json_object(ctx.req)?;
-    let item = update(app, &item, &body)?;
+    let item = update(app, &audit, &item, &body)?;
     Ok(ok(&dto::content_internal(&item)))
 }
 
 /// Changes `item` by the fields of a change request (`title`, `content`, `period_start`,
 /// `period_end`; any left out stay as they are), checked by every rule of the route. Other
-/// members of `body` are ignored.
+/// members of `body` are ignored. A change is recorded as made by `audit`
+/// (`content.updated`), in the same transaction.
 pub(crate) fn update(
     app: &App,
+    audit: &Audit,
     item: &Content,
     body: &Map<String, Value>,
 ) -> Result<Content, Error> {
@@ -269,23 +280,26 @@ pub(crate) fn update(
         period_end,
     };
     app.store
-        .update_content(&item.id, &changes, app.clock.now_secs())
+        .update_content(&item.id, &changes, audit, app.clock.now_secs())
 }
 
 /// `POST /api/internal/content/{content_id}/publish`: `{"slug"?}`. Without a slug, the
 /// item's earlier slug is reused, else one is made from the title (`title`, `title-2`, ...).
 pub fn post_publish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let item = content_access(app, ctx)?;
+    let (item, caller) = content_access(app, ctx)?;
+    let audit = audit_of(app, ctx, &caller);
     let body = extract::optional_json_object(ctx.req)?;
-    let published = publish(app, &item, &body)?;
+    let published = publish(app, &audit, &item, &body)?;
     Ok(ok(&dto::content_internal(&published)))
 }
 
 /// Publishes `item` under `body["slug"]` when given (422 when not a valid slug, 409 when
 /// another item of its kind has it), else under its earlier slug, else under one made from
-/// its title. Other members of `body` are ignored.
+/// its title. Other members of `body` are ignored. Recorded as done by `audit`
+/// (`content.published`), in the same transaction.
 pub(crate) fn publish(
     app: &App,
+    audit: &Audit,
     item: &Content,
     body: &Map<String, Value>,
 ) -> Result<Content, Error> {
@@ -299,10 +313,11 @@ pub(crate) fn publish(
     fields.finish()?;
     let now = app.clock.now_secs();
     match requested.or_else(|| item.public_slug.clone()) {
-        Some(chosen) => app.store.publish_content(&item.id, &chosen, now),
+        Some(chosen) => app.store.publish_content(&item.id, &chosen, audit, now),
         None => {
             let base = slug::from_name(&item.title, item.kind.as_str(), slug::MAX_SLUG_CHARS);
-            app.store.publish_content_derived(&item.id, &base, now)
+            app.store
+                .publish_content_derived(&item.id, &base, audit, now)
         }
     }
 }
@@ -310,21 +325,28 @@ pub(crate) fn publish(
 /// `POST /api/internal/content/{content_id}/unpublish`: off every public endpoint and feed
 /// from the next request on.
 pub fn post_unpublish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let item = content_access(app, ctx)?;
-    let item = unpublish(app, &item)?;
+    let (item, caller) = content_access(app, ctx)?;
+    let audit = audit_of(app, ctx, &caller);
+    let item = unpublish(app, &audit, &item)?;
     Ok(ok(&dto::content_internal(&item)))
 }
 
 /// Takes `item` off every public endpoint and feed from the next request on; its slug is kept
-/// for a later publish.
-pub(crate) fn unpublish(app: &App, item: &Content) -> Result<Content, Error> {
-    app.store.unpublish_content(&item.id, app.clock.now_secs())
+/// for a later publish. Recorded as done by `audit` (`content.unpublished`), in the same
+/// transaction.
+pub(crate) fn unpublish(app: &App, audit: &Audit, item: &Content) -> Result<Content, Error> {
+    app.store
+        .unpublish_content(&item.id, audit, app.clock.now_secs())
 }
 
 /// `DELETE /api/internal/content/{content_id}` → 204.
 pub fn delete_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let item = content_access(app, ctx)?;
-    if !app.store.delete_content(&item.id)? {
+    let (item, caller) = content_access(app, ctx)?;
+    let audit = audit_of(app, ctx, &caller);
+    if !app
+        .store
+        .delete_content(&item.id, &audit, app.clock.now_secs())?
+    {
         return Err(Error::NotFound("Content not found".into()));
     }
     Ok(Response::empty(204))

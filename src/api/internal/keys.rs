@@ -8,7 +8,7 @@ use crate::api::{dto, App, Ctx};
 use crate::auth::api_key;
 use crate::error::{Error, FieldError};
 use crate::http::Response;
-use crate::store::{ApiKey, ApiKeyChanges, NewApiKey};
+use crate::store::{ApiKey, ApiKeyChanges, Audit, NewApiKey};
 use serde_json::{json, Value};
 
 /// Longest key name, in characters.
@@ -24,6 +24,11 @@ struct KeyAccess {
     caller: SessionCaller,
     key: ApiKey,
     role: Role,
+}
+
+/// The audit context of a key change by `caller` over this request.
+fn audit_of(app: &App, ctx: &Ctx<'_>, caller: &SessionCaller) -> Audit {
+    ctx.audit(app, Audit::user(&caller.user))
 }
 
 /// The key in the path and the caller's role in its team (404 unknown key, 403 another team).
@@ -92,6 +97,7 @@ pub fn post_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     }
     fields.finish()?;
     let name = name.ok_or_else(|| Error::Internal("validated name missing".into()))?;
+    let audit = audit_of(app, ctx, &caller);
     let generated = api_key::generate();
     let new = NewApiKey {
         project_id: project.id,
@@ -102,7 +108,7 @@ pub fn post_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         expires_at: expires_at.or(expires_in_days.map(|days| now + days * DAY_SECS)),
         expires_in_days,
     };
-    let key = app.store.create_api_key(&new, now)?;
+    let key = app.store.create_api_key(&new, &audit, now)?;
     Ok(reveal(&key, &generated.raw))
 }
 
@@ -114,7 +120,7 @@ pub fn get_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `PATCH /api/internal/api-keys/{key_id}` (owner, admin): rename, (de)activate, expiry.
 pub fn patch_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let KeyAccess { key, role, .. } = key_access(app, ctx)?;
+    let KeyAccess { caller, key, role } = key_access(app, ctx)?;
     require_manager(role)?;
     let body = extract::json_object(ctx.req)?;
     let mut fields = JsonFields::new(&body);
@@ -128,7 +134,8 @@ pub fn patch_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         fields.problems.push(future_problem("expires_at"));
     }
     fields.finish()?;
-    let key = app.store.update_api_key(&key.id, &changes, now)?;
+    let audit = audit_of(app, ctx, &caller);
+    let key = app.store.update_api_key(&key.id, &changes, &audit, now)?;
     Ok(ok(&dto::api_key(&key)))
 }
 
@@ -159,22 +166,29 @@ pub fn post_roll(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         name: old.name.clone(),
         key_hash: generated.hash.clone(),
         key_prefix: generated.key_prefix.clone(),
-        created_by: caller.user.id,
+        created_by: caller.user.id.clone(),
         expires_at: match old.expires_in_days {
             Some(days) => Some(now + days * DAY_SECS),
             None => old.expires_at,
         },
         expires_in_days: old.expires_in_days,
     };
-    let key = app.store.roll_api_key(&old.id, &new, now + overlap, now)?;
+    let audit = audit_of(app, ctx, &caller);
+    let key = app
+        .store
+        .roll_api_key(&old.id, &new, now + overlap, &audit, now)?;
     Ok(reveal(&key, &generated.raw))
 }
 
 /// `DELETE /api/internal/api-keys/{key_id}` (owner, admin) → 204.
 pub fn delete_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    let KeyAccess { key, role, .. } = key_access(app, ctx)?;
+    let KeyAccess { caller, key, role } = key_access(app, ctx)?;
     require_manager(role)?;
-    if app.store.delete_api_key(&key.id)? {
+    let audit = audit_of(app, ctx, &caller);
+    if app
+        .store
+        .delete_api_key(&key.id, &audit, app.clock.now_secs())?
+    {
         Ok(Response::empty(204))
     } else {
         Err(Error::NotFound("API key not found".into()))

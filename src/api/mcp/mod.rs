@@ -31,6 +31,7 @@ use super::{throttle, App, Ctx};
 use crate::auth::ratelimit::Class;
 use crate::error::{AuthFailure, Error, FieldError};
 use crate::http::{Request, Response};
+use crate::store::Audit;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -166,9 +167,11 @@ pub fn post_mcp(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         ));
     }
     let project_id = key.key.project_id.clone();
+    let caller = Caller::Key(key);
     let session = Session {
         app,
-        caller: Caller::Key(key),
+        audit: ctx.audit(app, caller.actor()),
+        caller,
         project_id,
         header: req.header("mcp-protocol-version"),
         req,
@@ -193,6 +196,8 @@ pub fn post_mcp(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 struct Session<'a> {
     app: &'a App,
     caller: Caller,
+    /// Who writes (the key) and from where, for the audit events of tool writes.
+    audit: Audit,
     project_id: String,
     /// The `MCP-Protocol-Version` header, if sent.
     header: Option<&'a str>,
@@ -674,7 +679,13 @@ impl Session<'_> {
             Some(Value::Object(arguments)) => arguments,
             Some(_) => return Ok(Err((INVALID_PARAMS, "arguments must be an object".into()))),
         };
-        let body = match tool.call(self.app, &self.caller, &self.project_id, arguments) {
+        let body = match tool.call(
+            self.app,
+            &self.caller,
+            &self.audit,
+            &self.project_id,
+            arguments,
+        ) {
             Ok(data) => Ok(data),
             Err(err) => Err(tool_failure(&err).ok_or(err)?),
         };

@@ -19,7 +19,7 @@ use crate::api::internal::content::{self, MAX_PUBLIC_SLUG_CHARS};
 use crate::api::principal::Caller;
 use crate::api::{public, App};
 use crate::error::{Error, FieldError};
-use crate::store::{ContentFilter, ContentKind, Listed, Page};
+use crate::store::{Audit, ContentFilter, ContentKind, Listed, Page};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
@@ -230,11 +230,14 @@ impl Tool {
 
     /// Runs the tool for `caller`, a key of project `project_id`: the result as serialised
     /// JSON (an object, the `structuredContent`), or the error the matching route would answer.
-    /// The result is serialised once, straight from the wire shapes, as the routes do.
+    /// The result is serialised once, straight from the wire shapes, as the routes do. A write
+    /// is recorded in the audit log as done by `audit` (the key, at the client's address), in
+    /// the same transaction, exactly as the matching route records it.
     pub fn call(
         &self,
         app: &App,
         caller: &Caller,
+        audit: &Audit,
         project_id: &str,
         args: &Map<String, Value>,
     ) -> Result<Box<RawValue>, Error> {
@@ -259,19 +262,19 @@ impl Tool {
             "create_content" => {
                 fields.finish()?;
                 let project = content::admit_to_project(app, caller, project_id)?;
-                internal(&content::create(app, project, args)?)
+                internal(&content::create(app, audit, project, args)?)
             }
             "update_content" => {
                 let item = item_named(app, caller, fields)?;
-                internal(&content::update(app, &item, args)?)
+                internal(&content::update(app, audit, &item, args)?)
             }
             "publish_content" => {
                 let item = item_named(app, caller, fields)?;
-                internal(&content::publish(app, &item, args)?)
+                internal(&content::publish(app, audit, &item, args)?)
             }
             "unpublish_content" => {
                 let item = item_named(app, caller, fields)?;
-                internal(&content::unpublish(app, &item)?)
+                internal(&content::unpublish(app, audit, &item)?)
             }
             other => Err(Error::Internal(format!(
                 "tool {other} has no implementation"

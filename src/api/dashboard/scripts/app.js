@@ -9,6 +9,7 @@ const NAV = [
   ['usage', 'Usage'],
   ['content', 'Content'],
   ['team', 'Team'],
+  ['audit', 'Audit log'],
   ['account', 'Account'],
 ];
 
@@ -29,6 +30,7 @@ const ROUTES = [
     render: (el, q, m) => renderEditor(el, { id: m[1] }),
   },
   { nav: 'team', title: 'Team', pattern: /^\/team$/, render: (el, q) => renderTeam(el, q) },
+  { nav: 'audit', title: 'Audit log', pattern: /^\/audit$/, render: (el, q) => renderAudit(el, q) },
   { nav: 'account', title: 'Account', pattern: /^\/account$/, render: (el) => renderAccount(el) },
 ];
 
@@ -145,6 +147,10 @@ async function render() {
   const { path, query } = currentLocation();
   const route = ROUTES.find((r) => r.pattern.test(path)) || ROUTES[0];
   const match = path.match(route.pattern) || [];
+  // The audit log is for owners and admins of the selected team (and superusers); the entry
+  // follows the team chosen on any page.
+  const auditLink = shell.main.ownerDocument.querySelector('[data-nav="audit"]');
+  if (auditLink) auditLink.parentElement.hidden = !canReadAudit() && route.nav !== 'audit';
   for (const link of shell.main.ownerDocument.querySelectorAll('[data-nav]')) {
     if (link.dataset.nav === route.nav) {
       link.setAttribute('aria-current', 'page');
