@@ -7,12 +7,12 @@
 //! database. Errors print one line on stderr saying what to do, and exit with status 1;
 //! usage errors, a missing database and a seed that is wrong or conflicts exit with status 2.
 
-use crate::api::{keyring, slug};
 use crate::config::{Config, Overrides};
 use crate::email::Email;
 use crate::ephemeral::EphemeralDatabase;
 use crate::error::{Error, StartupError};
 use crate::store::{Audit, RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
+use crate::{keyring, slug};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Read;
@@ -741,7 +741,7 @@ fn run_key(config: &Config, command: KeyCommand) -> Result<(), Failure> {
             for key in keys {
                 let expires = key
                     .expires_at
-                    .map(crate::api::respond::rfc3339)
+                    .map(crate::clock::rfc3339)
                     .unwrap_or_else(|| "-".into());
                 println!(
                     "{:<36}  {:<16}  {:<6}  {:<20}  {}",
@@ -846,7 +846,7 @@ fn run_audit(config: &Config, command: AuditCommand) -> Result<(), Failure> {
                 continue;
             }
             let line = if json {
-                crate::api::dto::audit_event(event).to_string()
+                crate::audit::event_json(event).to_string()
             } else {
                 audit_line(event)
             };

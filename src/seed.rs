@@ -13,13 +13,13 @@
 //! tell (a taken email or slug, an unknown reference) is found inside the write transaction
 //! by the store, and the first such problem rolls the whole seed back.
 //!
-//! The email rule lives in `email` and the slug rule in `api::slug`; both are called from
+//! The email rule lives in `email` and the slug rule in `slug`; both are called from
 //! here, not copied. Must not import `http`; talks SQL only through `store`.
 
-use crate::api::slug::{self, MAX_NAME_CHARS, MAX_SLUG_CHARS};
 use crate::auth::api_key;
 use crate::auth::password::{check_length, PasswordHasher};
 use crate::email::{self, Email};
+use crate::slug::{self, MAX_NAME_CHARS, MAX_SLUG_CHARS};
 use crate::store::{
     ContentKind, NewUser, SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedRows,
     SeedTeam,

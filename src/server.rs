@@ -2,7 +2,6 @@
 //! fallbacks' takeover moments) and password hashing, create the first administrator or print
 //! the setup link, bind, serve until a signal, then shut down cleanly.
 
-use crate::api::keyring::{ConfiguredSecrets, KeyRing};
 use crate::api::{self, App};
 use crate::auth::password::{HashParams, PasswordHasher};
 use crate::auth::ratelimit::{Limits, RateLimiter};
@@ -11,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::{Config, LogFormat};
 use crate::error::StartupError;
 use crate::http::{HttpServer, ServerOptions};
+use crate::keyring::{ConfiguredSecrets, KeyRing};
 use crate::logging::{self, Level};
 use crate::store::{Audit, NewUser, Store};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -198,35 +198,9 @@ pub fn content_public(item: &Content) -> PublicContent<'_> {
     }
 }
 
-/// An audit event: `id, at, action, actor {type, id, label}, target {type, id, label} or
-/// null, team_id, project_id, ip, user_agent, details` (key-security.md). `details` is always
-/// a JSON object.
+/// An audit event in the contract's shape; see [`crate::audit::event_json`].
 pub fn audit_event(stored: &AuditEvent) -> Value {
-    let event = &stored.event;
-    let details = serde_json::from_str::<Value>(&event.details)
-        .ok()
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({}));
-    json!({
-        "id": stored.id,
-        "at": rfc3339(event.at),
-        "action": event.action.as_str(),
-        "actor": {
-            "type": event.actor_kind.as_str(),
-            "id": event.actor_id,
-            "label": event.actor_label,
-        },
-        "target": event.target.as_ref().map(|target| json!({
-            "type": target.kind,
-            "id": target.id,
-            "label": target.label,
-        })),
-        "team_id": event.team_id,
-        "project_id": event.project_id,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "details": details,
-    })
+    crate::audit::event_json(stored)
 }
 
 #[cfg(test)]

@@ -20,11 +20,12 @@ use super::conditional::cacheable;
 use super::dashboard::{with_page_headers, ASSET_PREFIX};
 use super::extract::Fields;
 use super::internal::content::MAX_PUBLIC_SLUG_CHARS;
-use super::{respond, slug, throttle_with, App, Ctx};
+use super::{respond, throttle_with, App, Ctx};
 use crate::auth::ratelimit::Class;
 use crate::content::pages::{self, Layout, Listing, ProjectFilter, ITEMS_PER_PAGE};
 use crate::error::Error;
 use crate::http::Response;
+use crate::slug;
 use crate::store::{ContentKind, Page};
 use serde_json::Value;
 

@@ -6,12 +6,12 @@
 //! honest client, who simply signs in again.
 
 use super::extract::{credential, Credential};
-use super::keyring::Verified;
 use super::{throttle, throttle_with, App, Ctx};
 use crate::auth::api_key;
 use crate::auth::jwt::{Claims, Validation};
 use crate::auth::ratelimit::Class;
 use crate::error::{AuthFailure, Error};
+use crate::keyring::Verified;
 use crate::store::{ApiKey, Audit, Project, Session, User};
 
 /// How stale `last_seen_at` may get before a request refreshes it: one write per session

@@ -19,11 +19,12 @@ use super::extract::{credential, Credential, Fields};
 use super::feed_cache::Built;
 use super::internal::content::{list_response, MAX_PUBLIC_SLUG_CHARS};
 use super::principal::authenticate_key;
-use super::{dto, respond, slug, throttle_with, App, Ctx};
+use super::{dto, respond, throttle_with, App, Ctx};
 use crate::auth::ratelimit::Class;
 use crate::content::{self, feed};
 use crate::error::{AuthFailure, Error};
 use crate::http::Response;
+use crate::slug;
 use crate::store::{Content, ContentKind, Listed, Page};
 
 /// Items in a list feed.

@@ -392,7 +392,7 @@ fn unicode_and_emoji_team_names_round_trip_exactly() {
         assert_eq!(team["name"], json!(name));
         let slug = team["slug"].as_str().unwrap();
         assert!(
-            shipstar::api::slug::is_valid(slug, 200),
+            shipstar::slug::is_valid(slug, 200),
             "{name:?} gave slug {slug:?}"
         );
     }

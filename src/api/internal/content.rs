@@ -6,10 +6,11 @@
 use crate::api::extract::{self, Fields, JsonFields};
 use crate::api::principal::{project_role, require_caller, Caller};
 use crate::api::respond::ok;
-use crate::api::{dto, slug, App, Ctx};
+use crate::api::{dto, App, Ctx};
 use crate::content;
 use crate::error::{AuthFailure, Error, FieldError};
 use crate::http::Response;
+use crate::slug;
 use crate::store::{
     Audit, Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Project,
 };

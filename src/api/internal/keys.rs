@@ -12,7 +12,7 @@ use crate::store::{ApiKey, ApiKeyChanges, Audit, NewApiKey};
 use serde_json::{json, Value};
 
 /// Longest key name, in characters.
-const MAX_KEY_NAME_CHARS: usize = crate::api::slug::MAX_NAME_CHARS;
+const MAX_KEY_NAME_CHARS: usize = crate::slug::MAX_NAME_CHARS;
 /// Longest relative expiry.
 const MAX_EXPIRES_IN_DAYS: i64 = 3650;
 /// Longest overlap of a roll (30 days).

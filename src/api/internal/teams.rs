@@ -3,10 +3,10 @@
 use crate::api::extract::{self, JsonFields};
 use crate::api::principal::{project_role, require_manager, require_session, team_role, Role};
 use crate::api::respond::ok;
-use crate::api::slug::{self, MAX_NAME_CHARS, MAX_SLUG_CHARS};
 use crate::api::{dto, App, Ctx};
 use crate::error::{Error, FieldError};
 use crate::http::Response;
+use crate::slug::{self, MAX_NAME_CHARS, MAX_SLUG_CHARS};
 use crate::store::Audit;
 use serde_json::Value;
 
