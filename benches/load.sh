@@ -97,6 +97,8 @@ export SHIPSTAR_RATE_LIMIT_LOGIN_PER_MINUTE=0 SHIPSTAR_RATE_LIMIT_LOGIN_EMAIL_PE
     SHIPSTAR_RATE_LIMIT_REFRESH_PER_MINUTE=0
 # Every connection comes from one address, the load generator's: no per-address cap.
 export SHIPSTAR_MAX_CONNECTIONS_PER_IP=0
+# Zero errors is the goal at capacity: no shedding of public reads into 503s either.
+export SHIPSTAR_MAX_CONCURRENT_PUBLIC_READS=0
 
 (cd "$tmp" && exec "$bin" serve --listen "127.0.0.1:$port" --database "$tmp/load.db" \
     </dev/null >"$tmp/server.out" 2>"$tmp/server.log") &

@@ -225,6 +225,9 @@ export SHIPSTAR_RATE_LIMIT_PUBLIC_PER_MINUTE=0
 export SHIPSTAR_RATE_LIMIT_REFRESH_PER_MINUTE=0
 # Every client here is one load generator on one address: no per-address connection cap.
 export SHIPSTAR_MAX_CONNECTIONS_PER_IP=0
+# Throughput is measured at capacity: shedding public reads past max_concurrent_public_reads
+# would turn the excess into 503s, as rate limits would into 429s.
+export SHIPSTAR_MAX_CONCURRENT_PUBLIC_READS=0
 
 echo "== starting $bin on 127.0.0.1:$port" >&2
 start_us="$(now_us)"

@@ -335,13 +335,13 @@ const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         name: "max_concurrent_public_reads",
-        kind: Kind::Int(1..=MAX_WORKERS),
+        kind: Kind::Int(0..=MAX_WORKERS),
         default: DefaultValue::Derived(
             Config::describe_public_read_concurrency,
-            "half of workers, at least 1",
+            "three quarters of workers, at least 1",
         ),
         check: Check::Any,
-        doc: "Public content reads (lists, items, feeds) served at once; one more is answered 503 with Retry-After: 1, so a flood of them leaves workers for everything else.",
+        doc: "Public content reads (lists, items, feeds) served at once (0: no limit); one more is answered 503 with Retry-After: 1, so a flood of them leaves workers for everything else.",
     },
     KeySpec {
         name: "client_timeout_seconds",
@@ -822,18 +822,24 @@ impl Config {
         }
     }
 
-    /// `max_concurrent_public_reads` if set, else half of `workers` (at least 1), so that a
-    /// flood of public reads always leaves the other half of the workers to health, login and
-    /// authenticated calls.
+    /// `max_concurrent_public_reads` if set (0: no limit), else three quarters of `workers`
+    /// (at least 1), so that a flood of public reads always leaves a quarter of the workers
+    /// to health, login and authenticated calls, while ordinary public traffic rarely meets
+    /// the limit.
     pub fn effective_public_read_concurrency(&self) -> usize {
-        self.max_concurrent_public_reads
-            .unwrap_or(self.workers / 2)
-            .max(1)
+        match self.max_concurrent_public_reads {
+            Some(0) => usize::MAX,
+            Some(limit) => limit,
+            None => (self.workers - self.workers / 4).max(1),
+        }
     }
 
     /// [`Config::effective_public_read_concurrency`] as `shipstar config` prints it.
     fn describe_public_read_concurrency(&self) -> String {
-        self.effective_public_read_concurrency().to_string()
+        match self.effective_public_read_concurrency() {
+            usize::MAX => "0".to_string(),
+            limit => limit.to_string(),
+        }
     }
 
     /// Every key name, in declaration order (for tests and docs).
@@ -1446,7 +1452,7 @@ mod tests {
         assert_eq!(config.max_concurrent_public_reads, None);
         assert_eq!(
             config.effective_public_read_concurrency(),
-            config.workers / 2
+            config.workers - config.workers / 4
         );
         assert_eq!(config.client_timeout_seconds, 30);
         assert_eq!(config.max_connections, 1024);
@@ -1480,14 +1486,15 @@ mod tests {
     }
 
     #[test]
-    fn public_read_concurrency_is_half_the_workers_unless_set() {
+    fn public_read_concurrency_is_three_quarters_of_the_workers_unless_set() {
         let derived = |workers: &str| {
             let config = load_with(None, &[("SHIPSTAR_WORKERS", workers)], &[]).unwrap();
             config.effective_public_read_concurrency()
         };
         assert_eq!(derived("1"), 1);
-        assert_eq!(derived("2"), 1);
-        assert_eq!(derived("9"), 4);
+        assert_eq!(derived("2"), 2);
+        assert_eq!(derived("8"), 6);
+        assert_eq!(derived("9"), 7);
         let set = load_with(
             None,
             &[
@@ -1501,15 +1508,11 @@ mod tests {
         assert!(set
             .describe()
             .contains("max_concurrent_public_reads = 3  # environment variable"));
-        let message = error_of(load_with(
-            Some("max_concurrent_public_reads = 0\n"),
-            &[],
-            &[],
-        ));
-        assert!(
-            message.contains("invalid max_concurrent_public_reads"),
-            "{message}"
-        );
+        let off = load_with(Some("max_concurrent_public_reads = 0\n"), &[], &[]).unwrap();
+        assert_eq!(off.effective_public_read_concurrency(), usize::MAX);
+        assert!(off
+            .describe()
+            .contains("max_concurrent_public_reads = 0  # config file"));
         let message = error_of(load_with(Some("max_content_bytes = 1023\n"), &[], &[]));
         assert!(message.contains("invalid max_content_bytes"), "{message}");
     }
