@@ -140,7 +140,7 @@ fn spawn_usage_flusher(
         .spawn(move || {
             while !shutdown.load(std::sync::atomic::Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(api::usage::FLUSH_INTERVAL_MILLIS));
-                app.usage.flush(&app.store);
+                app.usage.flush(&app.store, app.clock.now_secs());
             }
         })
         .map_err(|err| StartupError(format!("cannot start the usage flusher: {err}")))
@@ -237,7 +237,7 @@ pub fn serve(mut config: Config) -> Result<(), StartupError> {
     http.run(&options, handler, shutdown, SHUTDOWN_GRACE)
         .map_err(|err| StartupError(format!("cannot serve on {listen}: {err}")))?;
     let _ = flusher.join();
-    app.usage.flush(&app.store);
+    app.usage.flush(&app.store, app.clock.now_secs());
     logging::event(
         Level::Info,
         "shutting down: requests finished, usage flushed, database closed",
