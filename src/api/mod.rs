@@ -11,6 +11,7 @@ pub mod feed_cache;
 pub mod gate;
 mod internal;
 pub mod keyring;
+pub mod leaks;
 mod openapi;
 mod pages;
 pub mod principal;
@@ -158,6 +159,7 @@ const fn route(
 static ROUTES: &[Route<HandlerFn>] = &[
     route("GET", "/api/v1/health", v1::get_health),
     route("GET", "/api/v1/me", v1::get_me),
+    route("POST", "/api/v1/keys/report-leak", leaks::post_report_leak),
     route("GET", "/api/v1/changelogs", public::get_changelogs),
     route("OPTIONS", "/api/v1/changelogs", public::preflight),
     route("GET", "/api/v1/changelogs/feed", public::get_changelogs_feed),
@@ -206,6 +208,7 @@ static ROUTES: &[Route<HandlerFn>] = &[
     route("DELETE", "/api/internal/api-keys/{key_id}", internal::keys::delete_key),
     route("POST", "/api/internal/api-keys/{key_id}/roll", internal::keys::post_roll),
     route("GET", "/api/internal/api-keys/{key_id}/usage", internal::keys::get_usage),
+    route("GET", "/api/internal/api-keys/{key_id}/activity", internal::key_activity::get_activity),
     route("POST", "/api/internal/projects/{project_id}/content", internal::content::post_content),
     route("GET", "/api/internal/projects/{project_id}/content", internal::content::get_content_list),
     route("GET", "/api/internal/sources/content/{content_id}", internal::content::get_content),

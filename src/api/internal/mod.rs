@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod content;
+pub mod key_activity;
 pub mod keys;
 pub mod teams;
 pub mod users;
