@@ -416,4 +416,133 @@ mod tests {
             vec![("1970-01-01".into(), 1, 1), ("1970-01-02".into(), 1, 0)]
         );
     }
+    fn ip(i: usize) -> IpAddr {
+        IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8])
+    }
+
+    #[test]
+    fn a_use_counts_and_notes_its_address_and_agent_once_each() {
+        let recorder = UsageRecorder::default();
+        recorder.count_use("k", 10, true, Some(ip(1)), Some("a/1"));
+        recorder.count_use("k", 20, false, Some(ip(1)), Some("b/2"));
+        recorder.count_use("k", 30, true, None, None);
+        let pending = recorder.pending.lock().unwrap();
+        assert_eq!(pending.counts["k"], vec![(0, 2, 1)]);
+        let uses = &pending.activity["k"];
+        let (seen, agent) = &uses.ips[&ip(1)];
+        assert_eq!(
+            *seen,
+            Seen {
+                first: 10,
+                last: 20,
+                requests: 2
+            }
+        );
+        assert_eq!(agent.as_deref(), Some("a/1"));
+        assert_eq!(uses.user_agents.len(), 2);
+        assert_eq!(pending.activity_entries, 3);
+    }
+
+    #[test]
+    fn a_user_agent_is_cut_to_256_characters() {
+        let long = "ü".repeat(300);
+        assert_eq!(bounded_user_agent(&long), "ü".repeat(256));
+        assert_eq!(bounded_user_agent("curl/8.5"), "curl/8.5");
+        let recorder = UsageRecorder::default();
+        recorder.count_use("k", 1, true, None, Some(&long));
+        let pending = recorder.pending.lock().unwrap();
+        assert!(pending.activity["k"]
+            .user_agents
+            .contains_key(&"ü".repeat(256)));
+    }
+
+    #[test]
+    fn pending_addresses_per_key_are_bounded_the_least_recent_making_room() {
+        let recorder = UsageRecorder::default();
+        for i in 0..=MAX_ACTIVITY_PER_KEY {
+            recorder.count_use("k", i as i64, true, Some(ip(i)), None);
+        }
+        // Address 0 was the least recently seen; 1 is used again, so 2 goes next.
+        recorder.count_use("k", 500, true, Some(ip(1)), None);
+        recorder.count_use("k", 501, true, Some(ip(999)), None);
+        let pending = recorder.pending.lock().unwrap();
+        let ips = &pending.activity["k"].ips;
+        assert_eq!(ips.len(), MAX_ACTIVITY_PER_KEY);
+        assert!(!ips.contains_key(&ip(0)) && !ips.contains_key(&ip(2)));
+        assert!(ips.contains_key(&ip(1)) && ips.contains_key(&ip(999)));
+        assert_eq!(pending.activity_entries, MAX_ACTIVITY_PER_KEY);
+        // Every use was still counted.
+        assert_eq!(
+            pending.counts["k"],
+            vec![(0, MAX_ACTIVITY_PER_KEY as i64 + 3, 0)]
+        );
+    }
+
+    #[test]
+    fn pending_activity_is_bounded_over_all_keys() {
+        let recorder = UsageRecorder::default();
+        let keys = MAX_PENDING_ACTIVITY / MAX_ACTIVITY_PER_KEY + 1;
+        for key in 0..keys {
+            for i in 0..MAX_ACTIVITY_PER_KEY {
+                recorder.count_use(&format!("k{key}"), 1, true, Some(ip(i)), None);
+            }
+        }
+        let pending = recorder.pending.lock().unwrap();
+        assert_eq!(pending.activity_entries, MAX_PENDING_ACTIVITY);
+        let held: usize = pending.activity.values().map(|uses| uses.ips.len()).sum();
+        assert_eq!(held, MAX_PENDING_ACTIVITY);
+        assert!(!pending.activity.contains_key(&format!("k{}", keys - 1)));
+    }
+
+    #[test]
+    fn a_flush_writes_activity_with_the_counts_and_empties_the_buffer() {
+        let temp = crate::store::tests::temp_store();
+        let store = &temp.store;
+        let owner = store
+            .create_first_admin(
+                &crate::store::NewUser {
+                    email: "a@example.com".into(),
+                    password_hash: "x".into(),
+                    ..Default::default()
+                },
+                1,
+            )
+            .unwrap();
+        let project = store.project_by_slug("default").unwrap().unwrap();
+        let key = store
+            .create_api_key(
+                &crate::store::NewApiKey {
+                    project_id: project.id,
+                    name: "k".into(),
+                    key_hash: "h".into(),
+                    key_prefix: "sk_live_abcdefgh".into(),
+                    created_by: owner.id,
+                    expires_at: None,
+                    expires_in_days: None,
+                },
+                1,
+            )
+            .unwrap();
+        let recorder = UsageRecorder::default();
+        recorder.count_use(&key.id, 100, true, Some(ip(1)), Some("a/1"));
+        recorder.count_use(&key.id, 101, true, Some(ip(2)), Some("a/1"));
+        recorder.flush(store, 102);
+        {
+            let pending = recorder.pending.lock().unwrap();
+            assert!(pending.activity.is_empty() && pending.counts.is_empty());
+            assert_eq!(pending.activity_entries, 0);
+        }
+        let activity = store.key_activity(&key.id, 102).unwrap();
+        let ips: Vec<(String, i64)> = activity
+            .ips
+            .iter()
+            .map(|e| (e.value.clone(), e.requests))
+            .collect();
+        assert_eq!(
+            ips,
+            [("10.0.0.2".to_string(), 1), ("10.0.0.1".to_string(), 1)]
+        );
+        assert_eq!(activity.user_agents.len(), 1);
+        assert_eq!(activity.user_agents[0].requests, 2);
+    }
 }

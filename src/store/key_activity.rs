@@ -389,3 +389,286 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::temp_store;
+    use crate::store::{AuditFilter, NewApiKey, NewUser, Page, UsageBatch};
+
+    const DAY: i64 = 86_400;
+    const T0: i64 = 1_750_000_000;
+
+    /// A store with one key; returns the key id.
+    fn store_with_key(store: &Store) -> String {
+        let owner = store
+            .create_first_admin(
+                &NewUser {
+                    email: "a@example.com".into(),
+                    password_hash: "x".into(),
+                    ..Default::default()
+                },
+                1,
+            )
+            .unwrap();
+        let project = store.project_by_slug("default").unwrap().unwrap();
+        store
+            .create_api_key(
+                &NewApiKey {
+                    project_id: project.id,
+                    name: "k".into(),
+                    key_hash: "h".into(),
+                    key_prefix: "sk_live_abcdefgh".into(),
+                    created_by: owner.id,
+                    expires_at: None,
+                    expires_in_days: None,
+                },
+                1,
+            )
+            .unwrap()
+            .id
+    }
+
+    fn used(key: &str, value: &str, at: i64, requests: i64) -> ActivityUse {
+        ActivityUse {
+            key_id: key.into(),
+            value: value.into(),
+            first_at: at,
+            last_at: at,
+            requests,
+            user_agent: Some("agent/1".into()),
+        }
+    }
+
+    /// Flushes `ips` (and the same values as user agents) at the time of the last use.
+    fn flush(store: &Store, ips: Vec<ActivityUse>) {
+        let now = ips.iter().map(|u| u.last_at).max().unwrap_or(0);
+        let user_agents = ips
+            .iter()
+            .map(|u| ActivityUse {
+                user_agent: None,
+                ..u.clone()
+            })
+            .collect();
+        store
+            .record_usage(&UsageBatch {
+                ips,
+                user_agents,
+                now,
+                ..UsageBatch::default()
+            })
+            .unwrap();
+    }
+
+    fn new_ip_events(store: &Store) -> i64 {
+        let filter = AuditFilter {
+            actions: vec![AuditAction::ApiKeyFirstUseFromNewIp.as_str().into()],
+            ..AuditFilter::default()
+        };
+        let page = Page {
+            limit: 1,
+            offset: 0,
+        };
+        store.audit_events(&filter, page).unwrap().total
+    }
+
+    fn new_ip_event_list(store: &Store) -> Vec<(i64, String)> {
+        let filter = AuditFilter {
+            actions: vec![AuditAction::ApiKeyFirstUseFromNewIp.as_str().into()],
+            ..AuditFilter::default()
+        };
+        let page = Page {
+            limit: 100,
+            offset: 0,
+        };
+        let mut found: Vec<(i64, String)> = store
+            .audit_events(&filter, page)
+            .unwrap()
+            .events
+            .into_iter()
+            .map(|e| (e.event.at, e.event.ip.unwrap()))
+            .collect();
+        found.sort();
+        found
+    }
+
+    fn ips(store: &Store, key: &str, now: i64) -> Vec<(String, i64, i64, i64)> {
+        store
+            .key_activity(key, now)
+            .unwrap()
+            .ips
+            .into_iter()
+            .map(|e| (e.value, e.first_seen_at, e.last_seen_at, e.requests))
+            .collect()
+    }
+
+    #[test]
+    fn uses_add_up_per_address_and_read_back_most_recent_first() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let key = store_with_key(store);
+        flush(store, vec![used(&key, "10.0.0.1", T0, 2)]);
+        flush(
+            store,
+            vec![
+                used(&key, "10.0.0.1", T0 + 5, 1),
+                used(&key, "10.0.0.2", T0 + 3, 4),
+            ],
+        );
+        assert_eq!(
+            ips(store, &key, T0 + 10),
+            [
+                ("10.0.0.1".into(), T0, T0 + 5, 3),
+                ("10.0.0.2".into(), T0 + 3, T0 + 3, 4)
+            ]
+        );
+        let agents = store.key_activity(&key, T0 + 10).unwrap().user_agents;
+        assert_eq!(agents.len(), 2);
+        assert_eq!(agents[0].value, "10.0.0.1");
+    }
+
+    #[test]
+    fn an_address_is_shown_for_30_days_after_its_last_use_and_then_starts_afresh() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let key = store_with_key(store);
+        flush(store, vec![used(&key, "10.0.0.1", T0, 5)]);
+        let window_end = T0 + ACTIVITY_WINDOW_SECS;
+        assert_eq!(ips(store, &key, window_end).len(), 1);
+        assert!(ips(store, &key, window_end + 1).is_empty());
+        assert!(store
+            .key_activity(&key, window_end + 1)
+            .unwrap()
+            .user_agents
+            .is_empty());
+        // Used again after the window: its old history no longer counts.
+        flush(store, vec![used(&key, "10.0.0.1", T0 + 31 * DAY, 1)]);
+        assert_eq!(
+            ips(store, &key, T0 + 31 * DAY),
+            [("10.0.0.1".into(), T0 + 31 * DAY, T0 + 31 * DAY, 1)]
+        );
+    }
+
+    #[test]
+    fn a_new_address_is_an_event_only_beside_another_and_once_per_30_days() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let key = store_with_key(store);
+        // The first two addresses arrive in one flush: the earlier is the key's first.
+        flush(
+            store,
+            vec![
+                used(&key, "10.0.0.2", T0 + 1, 1),
+                used(&key, "10.0.0.1", T0, 1),
+            ],
+        );
+        assert_eq!(new_ip_event_list(store), [(T0 + 1, "10.0.0.2".into())]);
+        // Known addresses make no event.
+        flush(store, vec![used(&key, "10.0.0.2", T0 + DAY, 1)]);
+        flush(store, vec![used(&key, "10.0.0.1", T0 + 2 * DAY, 1)]);
+        assert_eq!(new_ip_events(store), 1);
+        // 10.0.0.2 unused for more than 30 days, while 10.0.0.1 was used: new again.
+        let back = T0 + DAY + ACTIVITY_WINDOW_SECS + 1;
+        flush(store, vec![used(&key, "10.0.0.1", back - 10, 1)]);
+        flush(store, vec![used(&key, "10.0.0.2", back, 1)]);
+        assert_eq!(
+            new_ip_event_list(store),
+            [(T0 + 1, "10.0.0.2".into()), (back, "10.0.0.2".into())]
+        );
+    }
+
+    #[test]
+    fn a_key_unused_for_30_days_has_no_other_address_to_compare_with() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let key = store_with_key(store);
+        flush(store, vec![used(&key, "10.0.0.1", T0, 1)]);
+        flush(store, vec![used(&key, "10.0.0.2", T0 + 31 * DAY, 1)]);
+        assert_eq!(new_ip_events(store), 0);
+    }
+
+    #[test]
+    fn at_most_100_addresses_are_kept_the_least_recent_going_first() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let key = store_with_key(store);
+        let uses: Vec<ActivityUse> = (0..=MAX_ACTIVITY_PER_KEY as i64)
+            .map(|i| used(&key, &format!("10.0.{}.{}", i / 256, i % 256), T0 + i, 1))
+            .collect();
+        flush(store, uses);
+        let kept = ips(store, &key, T0 + 200);
+        assert_eq!(kept.len(), MAX_ACTIVITY_PER_KEY);
+        assert_eq!(kept[0].0, "10.0.0.100");
+        assert_eq!(kept[MAX_ACTIVITY_PER_KEY - 1].0, "10.0.0.1");
+        assert!(!kept.iter().any(|entry| entry.0 == "10.0.0.0"));
+        assert_eq!(
+            store
+                .key_activity(&key, T0 + 200)
+                .unwrap()
+                .user_agents
+                .len(),
+            MAX_ACTIVITY_PER_KEY
+        );
+        // Every address but the first was new beside another.
+        assert_eq!(new_ip_events(store), MAX_ACTIVITY_PER_KEY as i64);
+        // 10.0.0.101 pushes out 10.0.0.1, whose return within 30 days is no second event.
+        flush(store, vec![used(&key, "10.0.0.101", T0 + 300, 1)]);
+        assert!(!ips(store, &key, T0 + 300).iter().any(|e| e.0 == "10.0.0.1"));
+        flush(store, vec![used(&key, "10.0.0.1", T0 + 400, 1)]);
+        assert_eq!(ips(store, &key, T0 + 400)[0].0, "10.0.0.1");
+        assert_eq!(new_ip_events(store), MAX_ACTIVITY_PER_KEY as i64 + 1);
+        // 10.0.0.0, the key's first address, never had an event: back beside others, it has.
+        flush(store, vec![used(&key, "10.0.0.0", T0 + 500, 1)]);
+        assert_eq!(new_ip_events(store), MAX_ACTIVITY_PER_KEY as i64 + 2);
+    }
+
+    #[test]
+    fn uses_of_a_deleted_key_are_dropped() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let key = store_with_key(store);
+        assert!(store.delete_api_key(&key).unwrap());
+        flush(
+            store,
+            vec![used(&key, "10.0.0.1", T0, 1), used(&key, "10.0.0.2", T0, 1)],
+        );
+        assert!(ips(store, &key, T0).is_empty());
+        assert_eq!(new_ip_events(store), 0);
+    }
+
+    #[test]
+    fn a_leak_report_switches_an_active_key_off_with_its_event_and_names_unknown_hashes_false() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let key = store_with_key(store);
+        let report = |hash: &str, deactivate: bool| LeakReport {
+            key_hash: hash.into(),
+            deactivate,
+            url: Some("https://example.com/x".into()),
+            ip: None,
+            user_agent: None,
+            details: "{}".into(),
+        };
+        assert!(!store.report_leaked_key(&report("nope", true), T0).unwrap());
+        assert!(store.report_leaked_key(&report("h", false), T0).unwrap());
+        assert!(store.api_key_by_id(&key).unwrap().unwrap().is_active);
+        assert!(store.report_leaked_key(&report("h", true), T0 + 1).unwrap());
+        let off = store.api_key_by_id(&key).unwrap().unwrap();
+        assert!(!off.is_active);
+        assert_eq!(off.deactivated_at, Some(T0 + 1));
+        assert_eq!(off.deactivated_reason.as_deref(), Some("leak_reported"));
+        assert_eq!(
+            off.leak_report_url.as_deref(),
+            Some("https://example.com/x")
+        );
+        let filter = AuditFilter {
+            actions: vec![AuditAction::ApiKeyReportedLeaked.as_str().into()],
+            ..AuditFilter::default()
+        };
+        let page = Page {
+            limit: 10,
+            offset: 0,
+        };
+        assert_eq!(store.audit_events(&filter, page).unwrap().total, 2);
+    }
+}
