@@ -270,13 +270,13 @@ fn dashboard_end_to_end_in_headless_chromium() {
         .send()
         .expect_detail(401, json!("Invalid or expired API token."));
 
-    // Usage: one accepted call, one rejected, drawn as bars.
+    // Usage: two accepted calls (one per address), one rejected, drawn as bars.
     browser.click(&format!("{row} [data-action=usage]"));
     let card = format!("section[data-key-id='{key_id}']");
     browser.wait_visible(&format!("{card} svg"));
     reload_until_text_is(&browser, &format!("{card} [data-stat=rejected]"), "1");
-    browser.wait_text(&format!("{card} [data-stat=accepted]"), "1");
-    browser.wait_text(&format!("{card} [data-stat=total]"), "2");
+    browser.wait_text(&format!("{card} [data-stat=accepted]"), "2");
+    browser.wait_text(&format!("{card} [data-stat=total]"), "3");
     let bars = browser.js(
         "const svg = document.querySelector(arguments[0] + ' svg');
          return [svg.querySelectorAll('rect.bar-accepted').length,
