@@ -303,12 +303,6 @@ function renderKeys(container, query) {
   const row = (key) => {
     const status = keyStatus(key);
     const actions = [
-      button('Activity', {
-        class: 'btn btn-sm btn-ghost',
-        'data-action': 'activity',
-        'aria-label': `Activity of ${key.name}`,
-        onclick: () => openKeyDetail(key),
-      }),
       h(
         'a',
         {
@@ -350,7 +344,18 @@ function renderKeys(container, query) {
     return h(
       'tr',
       { 'data-key-id': key.id },
-      td('Name', key.name, { class: 'cell-name' }),
+      // The name opens the key detail (its activity, and why it is off), keeping the action
+      // column as narrow as before.
+      td(
+        'Name',
+        button(key.name, {
+          class: 'link-button',
+          'data-action': 'activity',
+          'aria-label': `Activity of ${key.name}`,
+          onclick: () => openKeyDetail(key),
+        }),
+        { class: 'cell-name' },
+      ),
       td('Key', h('span', { class: 'key-prefix' }, `${key.key_prefix}…`)),
       td('Created', timeEl(key.created_at, formatDate(key.created_at)), { class: 'nowrap' }),
       td(
