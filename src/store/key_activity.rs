@@ -107,19 +107,28 @@ impl Table {
     }
 }
 
-/// The identity of a key an event needs: prefix, project and team. `None` for a key deleted
-/// since it was used.
-fn key_identity(
-    conn: &Connection,
-    key_id: &str,
-) -> Result<Option<(String, String, String)>, Error> {
+/// What an event needs to name a key.
+struct KeyIdentity {
+    prefix: String,
+    project_id: String,
+    team_id: String,
+}
+
+/// The identity of key `key_id`; `None` for a key deleted since it was used.
+fn key_identity(conn: &Connection, key_id: &str) -> Result<Option<KeyIdentity>, Error> {
     conn.prepare_cached(
         "SELECT k.key_prefix, k.project_id, p.team_id FROM api_keys k \
          JOIN projects p ON p.id = k.project_id WHERE k.id = ?1",
     )
     .and_then(|mut stmt| {
-        stmt.query_row([key_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .optional()
+        stmt.query_row([key_id], |row| {
+            Ok(KeyIdentity {
+                prefix: row.get(0)?,
+                project_id: row.get(1)?,
+                team_id: row.get(2)?,
+            })
+        })
+        .optional()
     })
     .map_err(map_err)
 }
@@ -214,12 +223,21 @@ pub(crate) fn record(
     let mut ordered: Vec<&ActivityUse> = ips.iter().collect();
     ordered.sort_by(|a, b| (&a.key_id, a.first_at).cmp(&(&b.key_id, b.first_at)));
     let mut keys = BTreeSet::new();
-    let mut identity: Option<(String, Option<(String, String, String)>)> = None;
+    // The last key looked up, and what was found: uses come grouped by key.
+    let mut identity: Option<(String, Option<KeyIdentity>)> = None;
     for used in ordered {
         if identity.as_ref().is_none_or(|(id, _)| *id != used.key_id) {
             identity = Some((used.key_id.clone(), key_identity(conn, &used.key_id)?));
         }
-        let Some((_, Some((prefix, project_id, team_id)))) = &identity else {
+        let Some((
+            _,
+            Some(KeyIdentity {
+                prefix,
+                project_id,
+                team_id,
+            }),
+        )) = &identity
+        else {
             continue;
         };
         keys.insert(used.key_id.as_str());
