@@ -83,6 +83,10 @@ CREATE TABLE projects (
 );
 CREATE INDEX projects_by_team ON projects(team_id);
 
+-- The last two columns arrived in version 6 by ALTER TABLE; they are written here exactly as
+-- SQLite records an added column, so a fresh database and an upgraded one are identical.
+-- deactivated_reason: NULL, or 'leak_reported' when a leak report switched the key off (then
+-- leak_report_url holds the report's URL, if it gave one).
 CREATE TABLE api_keys (
     id              TEXT PRIMARY KEY,
     project_id      TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
@@ -97,7 +101,7 @@ CREATE TABLE api_keys (
     is_active       INTEGER NOT NULL DEFAULT 1,
     deactivated_at  INTEGER,
     retires_at      INTEGER                         -- set by roll: the key stops working then
-);
+, deactivated_reason TEXT, leak_report_url TEXT);
 CREATE INDEX api_keys_by_project ON api_keys(project_id, created_at);
 
 CREATE TABLE api_key_usage (
@@ -207,3 +211,24 @@ CREATE INDEX audit_events_by_time ON audit_events(at);
 CREATE INDEX audit_events_by_team ON audit_events(team_id, at) WHERE team_id IS NOT NULL;
 CREATE INDEX audit_events_by_actor ON audit_events(actor_id, at) WHERE actor_id IS NOT NULL;
 CREATE INDEX audit_events_by_target ON audit_events(target_id, at) WHERE target_id IS NOT NULL;
+
+-- Key activity (key-security.md), since version 6: the distinct client addresses and user
+-- agents that used each key in the last 30 days, at most 100 of each per key.
+CREATE TABLE api_key_ips (
+    key_id          TEXT NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
+    ip              TEXT NOT NULL,                  -- the resolved client address
+    first_seen_at   INTEGER NOT NULL,
+    last_seen_at    INTEGER NOT NULL,
+    requests        INTEGER NOT NULL,
+    PRIMARY KEY (key_id, ip)
+);
+CREATE INDEX api_key_ips_by_time ON api_key_ips(key_id, last_seen_at);
+CREATE TABLE api_key_user_agents (
+    key_id          TEXT NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
+    user_agent      TEXT NOT NULL,                  -- at most 256 characters (longer ones cut)
+    first_seen_at   INTEGER NOT NULL,
+    last_seen_at    INTEGER NOT NULL,
+    requests        INTEGER NOT NULL,
+    PRIMARY KEY (key_id, user_agent)
+);
+CREATE INDEX api_key_user_agents_by_time ON api_key_user_agents(key_id, last_seen_at);

@@ -109,6 +109,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// What a leak report does to a stored key (`leaked_key_action`, key-security.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeakedKeyAction {
+    /// `deactivate`: the key is switched off at once (the next request with it is a 401).
+    Deactivate,
+    /// `notify`: the key stays active; the report is only recorded in the audit log.
+    Notify,
+}
+
 /// Flags given on the command line, highest precedence: `(key name, raw string value)` pairs,
 /// e.g. `("listen", "0.0.0.0:9000")`, `("database", "x.db")`. A value is parsed like an
 /// environment value of the key's kind; a name that is not a key is an error.
@@ -193,6 +203,8 @@ pub struct Config {
     pub rate_limit_max_entries: usize,
     /// Days an audit event is kept before the server prunes it; 0 keeps every event.
     pub audit_retention_days: u32,
+    /// What a report of a leaked key does to it.
+    pub leaked_key_action: LeakedKeyAction,
     /// Request log format.
     pub log_format: LogFormat,
     /// Least severe level logged.
@@ -522,6 +534,14 @@ const KEYS: &[KeySpec] = &[
         default: DefaultValue::Int(365),
         check: Check::Any,
         doc: "Days an audit event is kept; older ones are pruned at start and then hourly. 0 keeps every event forever.",
+    },
+    // Keys
+    KeySpec {
+        name: "leaked_key_action",
+        kind: Kind::Str,
+        default: DefaultValue::Str("deactivate"),
+        check: Check::OneOf(&["deactivate", "notify"]),
+        doc: "What a leak report does to a stored key: deactivate it at once, or notify (only record it).",
     },
     // Logging
     KeySpec {

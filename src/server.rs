@@ -165,7 +165,7 @@ fn spawn_usage_flusher(
             prune_audit_log(&app);
             while !shutdown.load(std::sync::atomic::Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(api::usage::FLUSH_INTERVAL_MILLIS));
-                app.usage.flush(&app.store);
+                app.usage.flush(&app.store, app.clock.now_secs());
                 prune_audit_log(&app);
             }
         })
@@ -263,7 +263,7 @@ pub fn serve(mut config: Config) -> Result<(), StartupError> {
     http.run(&options, handler, shutdown, SHUTDOWN_GRACE)
         .map_err(|err| StartupError(format!("cannot serve on {listen}: {err}")))?;
     let _ = flusher.join();
-    app.usage.flush(&app.store);
+    app.usage.flush(&app.store, app.clock.now_secs());
     logging::event(
         Level::Info,
         "shutting down: requests finished, usage flushed, database closed",

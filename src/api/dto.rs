@@ -129,6 +129,9 @@ pub fn api_key(key: &crate::store::ApiKey) -> Value {
         "last_used_at": key.last_used_at.map(rfc3339),
         "is_active": key.is_active,
         "deactivated_at": key.deactivated_at.map(rfc3339),
+        // Why it is off when not by hand (`leak_reported`), and where the leak was found.
+        "deactivated_reason": key.deactivated_reason,
+        "leak_report_url": key.leak_report_url,
     })
 }
 

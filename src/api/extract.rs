@@ -301,6 +301,19 @@ impl Fields {
 /// broken JSON or an object (at any depth) that repeats a member name (the message names
 /// it), 422 for a JSON value that is not an object.
 pub fn json_object(req: &Request) -> Result<Map<String, Value>, Error> {
+    match json_value(req)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(Error::invalid(FieldError::new(
+            &["body"],
+            "value_error",
+            "Input should be a JSON object",
+        ))),
+    }
+}
+
+/// Parses a JSON body of any shape, as strictly as [`json_object`]: 415 unless
+/// `Content-Type` is JSON, 422 `json_invalid` for broken JSON or a repeated member name.
+pub fn json_value(req: &Request) -> Result<Value, Error> {
     match req.media_type().as_deref() {
         Some("application/json") => {}
         _ => {
@@ -311,21 +324,13 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, Error> {
     }
     // Strict: an object (at any depth) that repeats a member name is `json_invalid` too,
     // where serde_json alone would silently keep the last one.
-    let value: Value = crate::json::from_slice(&req.body).map_err(|err| {
+    crate::json::from_slice(&req.body).map_err(|err| {
         Error::invalid(FieldError::new(
             &["body"],
             "json_invalid",
             format!("JSON decode error: {err}"),
         ))
-    })?;
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(Error::invalid(FieldError::new(
-            &["body"],
-            "value_error",
-            "Input should be a JSON object",
-        ))),
-    }
+    })
 }
 
 /// 2^63 as a float: every integral float below it in magnitude converts to i64 exactly.

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod feed_cache;
 pub mod gate;
 mod internal;
+pub mod leaks;
 pub mod mcp;
 mod openapi;
 mod pages;
@@ -181,6 +182,7 @@ const fn route(
 static ROUTES: &[Route<HandlerFn>] = &[
     route("GET", "/api/v1/health", v1::get_health),
     route("GET", "/api/v1/me", v1::get_me),
+    route("POST", "/api/v1/keys/report-leak", leaks::post_report_leak),
     route("GET", "/api/v1/changelogs", public::get_changelogs),
     route("OPTIONS", "/api/v1/changelogs", public::preflight),
     route("GET", "/api/v1/changelogs/feed", public::get_changelogs_feed),
@@ -231,6 +233,7 @@ static ROUTES: &[Route<HandlerFn>] = &[
     route("DELETE", "/api/internal/api-keys/{key_id}", internal::keys::delete_key),
     route("POST", "/api/internal/api-keys/{key_id}/roll", internal::keys::post_roll),
     route("GET", "/api/internal/api-keys/{key_id}/usage", internal::keys::get_usage),
+    route("GET", "/api/internal/api-keys/{key_id}/activity", internal::key_activity::get_activity),
     route("POST", "/api/internal/projects/{project_id}/content", internal::content::post_content),
     route("GET", "/api/internal/projects/{project_id}/content", internal::content::get_content_list),
     route("GET", "/api/internal/sources/content/{content_id}", internal::content::get_content),
@@ -258,11 +261,12 @@ static ROUTES: &[Route<HandlerFn>] = &[
 /// panic from a bug is turned into a 500 by the HTTP layer. The answer carries the resolved
 /// client address, so that the log line names the client rather than its proxy.
 pub fn handle(app: &App, req: &Request) -> Response {
-    let response = route_and_run(app, req);
-    response.with_client_ip(client_address(app, req))
+    let client = client_address(app, req);
+    let response = route_and_run(app, req, client);
+    response.with_client_ip(client)
 }
 
-fn route_and_run(app: &App, req: &Request) -> Response {
+fn route_and_run(app: &App, req: &Request, client: Option<IpAddr>) -> Response {
     let (route, params) = match router::find(ROUTES, &req.method, &req.path) {
         Ok(found) => found,
         // Once any user exists `/setup` is 404 for every method, not 405 for the ones it
@@ -288,7 +292,11 @@ fn route_and_run(app: &App, req: &Request) -> Response {
     if let Some((key_id, expires_at)) = ctx.key_used.into_inner() {
         let now = app.clock.now_secs();
         let rejected = matches!(response.status, 403 | 429);
-        app.usage.count(&key_id, now, !rejected);
+        // Counted, with the key's activity (address and agent), in memory: the flusher
+        // writes it within FLUSH_INTERVAL_MILLIS, so the answer never waits for it.
+        let user_agent = req.header("user-agent");
+        app.usage
+            .count_use(&key_id, now, !rejected, client, user_agent);
         if let Some(at) = expires_at.filter(|at| at - now <= KEY_EXPIRY_WARNING_SECS) {
             response = response.with_header("X-Key-Expires-At", respond::rfc3339(at));
         }

@@ -16,7 +16,7 @@ macro_rules! key_columns {
     () => {
         "k.id, k.project_id, k.name, k.key_prefix, k.created_by, k.created_at, \
          k.expires_at, k.expires_in_days, k.last_used_at, k.is_active, k.deactivated_at, \
-         k.retires_at"
+         k.retires_at, k.deactivated_reason, k.leak_report_url"
     };
 }
 
@@ -47,7 +47,15 @@ pub struct ApiKey {
     pub deactivated_at: Option<i64>,
     /// Set by a roll: the key stops working at this instant.
     pub retires_at: Option<i64>,
+    /// Why it was switched off, when not by hand: [`DEACTIVATED_LEAK_REPORTED`]. Cleared
+    /// whenever `is_active` is changed by hand.
+    pub deactivated_reason: Option<String>,
+    /// The URL of the leak report that switched it off, when the report gave one.
+    pub leak_report_url: Option<String>,
 }
+
+/// The `deactivated_reason` of a key switched off by a leak report.
+pub const DEACTIVATED_LEAK_REPORTED: &str = "leak_reported";
 
 impl ApiKey {
     /// The instant the key stops working by time alone: the earlier of its own expiry and
@@ -124,6 +132,23 @@ pub struct UsageBatch {
     pub last_used: Vec<(String, i64)>,
     /// (session id, unix seconds) last uses of sessions.
     pub sessions_seen: Vec<(String, i64)>,
+    /// Uses of keys per client address (key activity).
+    pub ips: Vec<super::ActivityUse>,
+    /// Uses of keys per user agent (key activity).
+    pub user_agents: Vec<super::ActivityUse>,
+    /// When the batch is written (unix seconds): the end of the activity window.
+    pub now: i64,
+}
+
+impl UsageBatch {
+    /// Whether the batch holds nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+            && self.last_used.is_empty()
+            && self.sessions_seen.is_empty()
+            && self.ips.is_empty()
+            && self.user_agents.is_empty()
+    }
 }
 
 fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
@@ -140,6 +165,8 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
         is_active: row.get(9)?,
         deactivated_at: row.get(10)?,
         retires_at: row.get(11)?,
+        deactivated_reason: row.get(12)?,
+        leak_report_url: row.get(13)?,
     })
 }
 
@@ -157,6 +184,8 @@ fn insert_key(tx: &rusqlite::Transaction<'_>, new: &NewApiKey, now: i64) -> Resu
         is_active: true,
         deactivated_at: None,
         retires_at: None,
+        deactivated_reason: None,
+        leak_report_url: None,
     };
     tx.prepare_cached(
         "INSERT INTO api_keys (id, project_id, name, key_hash, key_prefix, created_by, created_at, \
@@ -296,6 +325,9 @@ impl Store {
                 if active != key.is_active {
                     key.deactivated_at = if active { None } else { Some(now) };
                     flipped = Some(active);
+                    // A change by hand replaces whatever reason a leak report gave.
+                    key.deactivated_reason = None;
+                    key.leak_report_url = None;
                 }
                 key.is_active = active;
             }
@@ -308,7 +340,7 @@ impl Store {
             }
             tx.prepare_cached(
                 "UPDATE api_keys SET name = ?2, is_active = ?3, deactivated_at = ?4, expires_at = ?5, \
-                 expires_in_days = ?6 WHERE id = ?1",
+                 expires_in_days = ?6, deactivated_reason = ?7, leak_report_url = ?8 WHERE id = ?1",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -317,7 +349,9 @@ impl Store {
                     key.is_active,
                     key.deactivated_at,
                     key.expires_at,
-                    key.expires_in_days
+                    key.expires_in_days,
+                    key.deactivated_reason,
+                    key.leak_report_url
                 ])
             })
             .map_err(map_err)?;
@@ -411,18 +445,19 @@ impl Store {
         stmt.query_row([key_hash], |row| {
             Ok(KeyHolder {
                 key: key_from_row(row)?,
-                team_id: row.get(12)?,
-                role: row.get(13)?,
-                user: user_from_row(row, 14)?,
+                team_id: row.get(14)?,
+                role: row.get(15)?,
+                user: user_from_row(row, 16)?,
             })
         })
         .optional()
         .map_err(map_err)
     }
 
-    /// Adds usage counts and records last uses of keys and sessions, in one transaction.
+    /// Adds usage counts, records last uses of keys and sessions, and adds the keys'
+    /// activity with the new-address events it causes, in one transaction.
     pub fn record_usage(&self, batch: &UsageBatch) -> Result<(), Error> {
-        if batch.counts.is_empty() && batch.last_used.is_empty() && batch.sessions_seen.is_empty() {
+        if batch.is_empty() {
             return Ok(());
         }
         self.write(|tx| {
@@ -451,7 +486,7 @@ impl Store {
                 .and_then(|mut stmt| stmt.execute(params![session_id, at]))
                 .map_err(map_err)?;
             }
-            Ok(())
+            super::key_activity::record(tx, &batch.ips, &batch.user_agents, batch.now)
         })
     }
 
@@ -722,6 +757,8 @@ mod tests {
             is_active: true,
             deactivated_at: None,
             retires_at,
+            deactivated_reason: None,
+            leak_report_url: None,
         }
     }
 

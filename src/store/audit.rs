@@ -432,6 +432,28 @@ pub(crate) fn append(conn: &Connection, event: &NewAuditEvent) -> Result<String,
     Ok(id)
 }
 
+/// Whether an event `action` about target `target_id` from address `ip` was appended at or
+/// after `since` (one indexed look-up by target): keeps an event that must happen at most
+/// once per window from repeating.
+pub(crate) fn happened_since(
+    conn: &Connection,
+    action: AuditAction,
+    target_id: &str,
+    ip: &str,
+    since: i64,
+) -> Result<bool, Error> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM audit_events WHERE target_id = ?1 AND at >= ?2 \
+         AND action = ?3 AND ip = ?4)",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(params![target_id, since, action.as_str(), ip], |row| {
+            row.get(0)
+        })
+    })
+    .map_err(map_err)
+}
+
 /// The event columns in the order [`event_from_row`] reads them.
 const EVENT_COLUMNS: &str = "id, at, action, actor_type, actor_id, actor_label, target_type, \
                              target_id, target_label, team_id, project_id, ip, user_agent, details";

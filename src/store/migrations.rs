@@ -16,6 +16,7 @@ const UPGRADES: &[&str] = &[
     include_str!("upgrades/0003_signing_keys.sql"),
     include_str!("upgrades/0004_content_version.sql"),
     include_str!("upgrades/0005_audit.sql"),
+    include_str!("upgrades/0006_key_activity.sql"),
 ];
 
 /// The version a fresh database gets and an older one is upgraded to.

@@ -15,6 +15,7 @@
 mod api_keys;
 mod audit;
 mod content;
+mod key_activity;
 mod migrations;
 mod seed;
 mod sessions;
@@ -22,11 +23,17 @@ mod signing_keys;
 mod tenancy;
 mod users;
 
-pub use api_keys::{ApiKey, ApiKeyChanges, KeyHolder, NewApiKey, UsageBatch, UsageDay};
+pub use api_keys::{
+    ApiKey, ApiKeyChanges, KeyHolder, NewApiKey, UsageBatch, UsageDay, DEACTIVATED_LEAK_REPORTED,
+};
 pub use audit::{
     ActorKind, Audit, AuditAction, AuditEvent, AuditFilter, AuditPage, Named, NewAuditEvent,
 };
 pub use content::{Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Page};
+pub use key_activity::{
+    ActivityEntry, ActivityUse, KeyActivity, LeakReport, ACTIVITY_WINDOW_SECS,
+    MAX_ACTIVITY_PER_KEY, MAX_USER_AGENT_CHARS,
+};
 pub use seed::{SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedRows, SeedTeam};
 pub use sessions::Session;
 pub use signing_keys::{RetireOutcome, StoredSigningKey};

@@ -76,6 +76,29 @@ fn reload_until_text_is(browser: &Browser, css: &str, expected: &str) {
     });
 }
 
+/// `GET /api/v1/me` with `key` on a connection from the loopback address `from` (Linux
+/// routes all of 127.0.0.0/8 locally), so the server sees a second client address.
+fn me_from(server: std::net::SocketAddr, from: &str, key: &str) -> Resp {
+    use socket2::{Domain, Socket, Type};
+    use std::io::Write;
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let local: std::net::IpAddr = from.parse().expect("address");
+    socket
+        .bind(&std::net::SocketAddr::new(local, 0).into())
+        .unwrap_or_else(|err| panic!("cannot bind a client socket to {from}: {err}"));
+    socket.connect(&server.into()).expect("connect");
+    let mut stream: std::net::TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let request = format!(
+        "GET /api/v1/me HTTP/1.1\r\nHost: {server}\r\nAuthorization: Bearer {key}\r\n\
+         User-Agent: deploy-script/2\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    read_response(&mut std::io::BufReader::new(stream)).expect("answer")
+}
+
 #[test]
 #[ignore = "needs Chromium and chromedriver: run ./test"]
 fn dashboard_end_to_end_in_headless_chromium() {
@@ -201,6 +224,43 @@ fn dashboard_end_to_end_in_headless_chromium() {
     assert_clean_page(&browser, "API keys");
     browser.screenshot(&shots.join("api-keys.png"));
 
+    // The key detail lists the addresses that used it: 127.0.0.1 above, and now 127.0.0.2
+    // (a real second loopback address), both first seen within 24 hours, so both "new".
+    me_from(server.addr, "127.0.0.2", &key).expect_status(200);
+    browser.click(&format!("{row} [data-action=activity]"));
+    browser.wait_visible("#key-detail-dialog");
+    browser.wait_until("both addresses in the key detail", || {
+        let shown = browser.js(
+            "return [...document.querySelectorAll('#key-detail-dialog tr[data-activity=ip]')]
+               .map(r => [r.getAttribute('data-value'), !!r.querySelector('[data-new]')]);",
+            json!([]),
+        );
+        if shown.as_array().is_some_and(|rows| rows.len() == 2) {
+            let mut rows = shown.as_array().cloned().unwrap_or_default();
+            rows.sort_by_key(|row| row.to_string());
+            assert_eq!(
+                rows,
+                [json!(["127.0.0.1", true]), json!(["127.0.0.2", true])],
+                "addresses of the key"
+            );
+            return true;
+        }
+        // Not flushed yet: open the detail again.
+        browser.click("#key-detail-dialog button[type=submit]");
+        browser.wait_gone("#key-detail-dialog");
+        browser.click(&format!("{row} [data-action=activity]"));
+        browser.wait_visible("#key-detail-dialog");
+        false
+    });
+    browser.wait_text(
+        "#key-detail-dialog tr[data-activity=user_agent]",
+        "deploy-script/2",
+    );
+    assert_clean_page(&browser, "key detail");
+    browser.screenshot(&shots.join("api-key-activity.png"));
+    browser.click("#key-detail-dialog button[type=submit]");
+    browser.wait_gone("#key-detail-dialog");
+
     // Deactivate it in the page: the next call with it fails.
     browser.click(&format!("{row} [data-action=deactivate]"));
     browser.wait_text(&format!("{row} [data-label=Status]"), "Inactive");
@@ -210,13 +270,13 @@ fn dashboard_end_to_end_in_headless_chromium() {
         .send()
         .expect_detail(401, json!("Invalid or expired API token."));
 
-    // Usage: one accepted call, one rejected, drawn as bars.
+    // Usage: two accepted calls (one per address), one rejected, drawn as bars.
     browser.click(&format!("{row} [data-action=usage]"));
     let card = format!("section[data-key-id='{key_id}']");
     browser.wait_visible(&format!("{card} svg"));
     reload_until_text_is(&browser, &format!("{card} [data-stat=rejected]"), "1");
-    browser.wait_text(&format!("{card} [data-stat=accepted]"), "1");
-    browser.wait_text(&format!("{card} [data-stat=total]"), "2");
+    browser.wait_text(&format!("{card} [data-stat=accepted]"), "2");
+    browser.wait_text(&format!("{card} [data-stat=total]"), "3");
     let bars = browser.js(
         "const svg = document.querySelector(arguments[0] + ' svg');
          return [svg.querySelectorAll('rect.bar-accepted').length,
@@ -227,6 +287,62 @@ fn dashboard_end_to_end_in_headless_chromium() {
     assert_eq!(bars, json!([1, 1, 30]), "bars of the usage chart");
     assert_clean_page(&browser, "usage");
     browser.screenshot(&shots.join("usage-chart.png"));
+
+    // A second key, reported as leaked by a scanner: switched off, and the list says why.
+    let admin = server.login(EMAIL, PASSWORD);
+    let project_id = server
+        .get("/api/internal/projects")
+        .bearer(&admin)
+        .send()
+        .json()[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let created = server
+        .post(&format!("/api/internal/projects/{project_id}/api-keys"))
+        .bearer(&admin)
+        .json(&json!({"name": "Leaky"}))
+        .send();
+    created.expect_status(201);
+    let leaky = created.json()["key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let leaky_id = created.json()["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let reported = server
+        .post("/api/v1/keys/report-leak")
+        .json(&json!([{"token": leaky, "type": "shipstar_api_key",
+                       "url": "https://example.com/repo/.env", "source": "content"}]))
+        .send();
+    reported.expect_status(200);
+    assert_eq!(reported.json()[0]["label"], json!("true_positive"));
+    browser.goto(&format!("{base}/dashboard#/keys"));
+    let leaky_row = format!("tr[data-key-id='{leaky_id}']");
+    browser.wait_text(&format!("{leaky_row} [data-label=Status]"), "Inactive");
+    browser.wait_text(
+        &format!("{leaky_row} [data-reason=leak_reported]"),
+        "Switched off: reported as leaked on ",
+    );
+    browser.wait_text(
+        &format!("{leaky_row} [data-reason=leak_reported]"),
+        "(https://example.com/repo/.env)",
+    );
+    browser.click(&format!("{leaky_row} [data-action=activity]"));
+    browser.wait_text(
+        "#key-detail-dialog [data-reason=leak_reported]",
+        "reported as leaked",
+    );
+    browser.wait_text(
+        "#key-detail-dialog [data-empty=ip]",
+        "No use in the last 30 days.",
+    );
+    assert_clean_page(&browser, "reported key");
+    browser.screenshot(&shots.join("api-key-reported.png"));
+    browser.click("#key-detail-dialog button[type=submit]");
+    browser.wait_gone("#key-detail-dialog");
 
     // Content: write a changelog with the structured form and publish it.
     browser.goto(&format!("{base}/dashboard#/content"));
@@ -305,16 +421,31 @@ fn dashboard_end_to_end_in_headless_chromium() {
     browser.wait_text("#page-title", "Audit log");
     browser.wait_visible("[data-nav=audit]");
     let prefix = &key[..16];
-    browser.wait_text(
-        "li[data-action='api_key.created']",
+    // Some line of `action` reads `needle` (several events may share an action).
+    let wait_line = |action: &str, needle: &str| {
+        browser.wait_until(&format!("a {action} line reading {needle:?}"), || {
+            browser.js(
+                "return [...document.querySelectorAll('li[data-action]')]
+                   .some(li => li.getAttribute('data-action') === arguments[0]
+                               && li.textContent.includes(arguments[1]));",
+                json!([action, needle]),
+            ) == json!(true)
+        });
+    };
+    wait_line(
+        "api_key.created",
         &format!("{EMAIL} created API key {prefix} (CI deploy) · 127.0.0.1 · "),
     );
-    browser.wait_text(
-        "li[data-action='api_key.deactivated']",
+    wait_line(
+        "api_key.deactivated",
         &format!("{EMAIL} deactivated API key {prefix} · 127.0.0.1 · just now"),
     );
-    browser.wait_text(
-        "li[data-action='content.published']",
+    wait_line(
+        "api_key.first_use_from_new_ip",
+        &format!("API key {prefix} was used from a new address · 127.0.0.2 · just now"),
+    );
+    wait_line(
+        "content.published",
         &format!("{EMAIL} published “March 2025” as march-2025 · 127.0.0.1 · just now"),
     );
     assert_clean_page(&browser, "audit log");
@@ -330,7 +461,14 @@ fn dashboard_end_to_end_in_headless_chromium() {
     browser.set_value("#audit-action-filter", "api_key.");
     browser.send_keys("#audit-apply", ENTER);
     browser.wait_until("the API key family alone", || {
-        actions_shown(&browser) == json!(["api_key.deactivated", "api_key.created"])
+        actions_shown(&browser)
+            == json!([
+                "api_key.reported_leaked",
+                "api_key.created",
+                "api_key.deactivated",
+                "api_key.first_use_from_new_ip",
+                "api_key.created"
+            ])
     });
     // By person: the writer's one change, in every family.
     browser.set_value("#audit-action-filter", "");

@@ -149,6 +149,8 @@ fn key_object_fields() -> Vec<String> {
         "last_used_at",
         "is_active",
         "deactivated_at",
+        "deactivated_reason",
+        "leak_report_url",
     ]
     .iter()
     .map(|s| s.to_string())

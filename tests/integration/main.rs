@@ -15,6 +15,7 @@ mod dashboard_e2e;
 mod fuzz_loops;
 mod http11;
 mod keepalive;
+mod key_security;
 mod keys;
 mod malformed;
 mod mcp;

@@ -14,7 +14,10 @@ Instead of leaving those routes out, these hooks keep them in and make them harm
   other revocation of one session names a second live session of the spare user instead of
   the generated id, so both its answers (204 and 404) are exercised;
 * a path that names a protected id (the administrator, the spare user, the run's key) is sent
-  with a fresh random UUID there instead: the call still happens and must answer 404.
+  with a fresh random UUID there instead: the call still happens and must answer 404;
+* a leak report (POST /api/v1/keys/report-leak, no credential) that names the run's own key
+  reports a made-up, well-formed-looking token instead: the report is still sent and
+  answered, but cannot switch the run's key off.
 
 Configuration comes from the environment (see schemathesis.toml beside this file):
 SHIPSTAR_FUZZ_BASE_URL, SHIPSTAR_FUZZ_JWT, SHIPSTAR_FUZZ_SPARE_EMAIL,
@@ -33,6 +36,7 @@ BASE_URL = os.environ["SHIPSTAR_FUZZ_BASE_URL"].rstrip("/")
 RUN_AUTHORIZATION = "Bearer " + os.environ["SHIPSTAR_FUZZ_JWT"]
 SPARE_EMAIL = os.environ["SHIPSTAR_FUZZ_SPARE_EMAIL"]
 SPARE_PASSWORD = os.environ["SHIPSTAR_FUZZ_SPARE_PASSWORD"]
+RUN_KEY = os.environ["SHIPSTAR_FUZZ_KEY"]
 PROTECTED_IDS = {value for value in os.environ["SHIPSTAR_FUZZ_PROTECTED_IDS"].split(",") if value}
 
 # Operations that end or rotate the session that makes them.
@@ -49,6 +53,7 @@ ID_PARAMETERS = ("id", "key_id")
 
 
 REVOKE_ONE = ("DELETE", "/api/internal/auth/sessions/{id}")
+REPORT_LEAK = ("POST", "/api/v1/keys/report-leak")
 revocations = 0
 
 
@@ -93,6 +98,10 @@ def before_call(context, case, kwargs):
             revocations += 1
             if revocations % 2 == 0:
                 case.path_parameters["id"] = other_spare_session(token)
+    if operation == REPORT_LEAK and isinstance(case.body, list):
+        for item in case.body:
+            if isinstance(item, dict) and item.get("token") == RUN_KEY:
+                item["token"] = "sk_live_" + uuid.uuid4().hex[:32] + "000000"
     for name in ID_PARAMETERS:
         if case.path_parameters.get(name) in PROTECTED_IDS:
             case.path_parameters[name] = str(uuid.uuid4())

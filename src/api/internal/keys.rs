@@ -20,10 +20,10 @@ const MAX_OVERLAP_SECS: i64 = 2_592_000;
 const DAY_SECS: i64 = 86_400;
 
 /// A key addressed by the path, with who is asking and their role in its team.
-struct KeyAccess {
-    caller: SessionCaller,
-    key: ApiKey,
-    role: Role,
+pub(super) struct KeyAccess {
+    pub(super) caller: SessionCaller,
+    pub(super) key: ApiKey,
+    pub(super) role: Role,
 }
 
 /// The audit context of a key change by `caller` over this request.
@@ -32,7 +32,7 @@ fn audit_of(app: &App, ctx: &Ctx<'_>, caller: &SessionCaller) -> Audit {
 }
 
 /// The key in the path and the caller's role in its team (404 unknown key, 403 another team).
-fn key_access(app: &App, ctx: &Ctx<'_>) -> Result<KeyAccess, Error> {
+pub(super) fn key_access(app: &App, ctx: &Ctx<'_>) -> Result<KeyAccess, Error> {
     let caller = require_session(app, ctx)?;
     let not_found = || Error::NotFound("API key not found".into());
     let key_id = ctx.params.get("key_id");

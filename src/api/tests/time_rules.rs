@@ -287,7 +287,9 @@ fn last_used_at_is_rewritten_at_most_once_a_minute() {
     let path = format!("/api/internal/api-keys/{}", id_of(&object));
     let last_used = || {
         // What the background flusher does about twice a second.
-        w.t.app.usage.flush(&w.t.app.store);
+        w.t.app
+            .usage
+            .flush(&w.t.app.store, w.t.app.clock.now_secs());
         let resp = w.t.call("GET", &path, Some(&w.admin), None);
         expect(&resp, 200, "read the key")["last_used_at"].clone()
     };

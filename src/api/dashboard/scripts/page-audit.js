@@ -140,7 +140,13 @@ function auditWhat(event) {
 
 /** One event as one line: "who did what · where · when". */
 function auditLine(event) {
-  const parts = [`${auditActor(event.actor)} ${auditWhat(event)}`];
+  // A key's first use from a new address is the key's own doing: "API key X was used from a
+  // new address" reads better than naming the key twice.
+  const sentence =
+    event.action === 'api_key.first_use_from_new_ip'
+      ? `API key ${(event.target && event.target.label) || ''} was used from a new address`
+      : `${auditActor(event.actor)} ${auditWhat(event)}`;
+  const parts = [sentence];
   if (event.ip) parts.push(event.ip);
   return h(
     'li',

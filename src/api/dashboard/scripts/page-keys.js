@@ -1,5 +1,7 @@
 // API Keys: the keys of one project; create (shown once), deactivate and reactivate, roll,
-// delete. Members see the list without the buttons; the API enforces the same rule.
+// delete, and each key's activity (the addresses and user agents that used it in the last 30
+// days). Members see the list and the activity without the buttons; the API enforces the same
+// rule. A key switched off by a leak report says so.
 
 const EXPIRY_CHOICES = [
   ['', 'Never'],
@@ -25,6 +27,82 @@ function keyStatus(key, now = Date.now()) {
     return { label: 'Expired', kind: 'warning', code: 'expired' };
   }
   return { label: 'Active', kind: 'success', code: 'active' };
+}
+
+/** An address first seen less than this long ago is marked "new" in a key's activity. */
+const NEW_ADDRESS_MS = 24 * 3600 * 1000;
+
+/**
+ * Why a key is off when a leak report switched it off, or null. The URL is the reporter's
+ * text: it is shown as text, never as a link.
+ */
+function leakNote(key) {
+  if (key.is_active || key.deactivated_reason !== 'leak_reported') return null;
+  return h(
+    'p',
+    { class: 'hint', 'data-reason': 'leak_reported' },
+    'Switched off: reported as leaked on ',
+    key.deactivated_at ? timeEl(key.deactivated_at, formatDate(key.deactivated_at)) : 'an unknown date',
+    key.leak_report_url ? ` (${key.leak_report_url})` : '',
+  );
+}
+
+/** One list of a key's activity (`field` is `ip` or `user_agent`), most recent first. */
+function activityTable(entries, field, caption, now = Date.now()) {
+  if (!entries.length) {
+    return h('p', { class: 'muted', 'data-empty': field }, 'No use in the last 30 days.');
+  }
+  const rows = entries.map((entry) => {
+    const fresh = field === 'ip' && now - Date.parse(entry.first_seen_at) < NEW_ADDRESS_MS;
+    return h(
+      'tr',
+      { 'data-activity': field, 'data-value': entry[field] },
+      td(field === 'ip' ? 'Address' : 'User agent', [
+        h('code', {}, entry[field]),
+        fresh ? [' ', h('span', { class: 'badge badge-accent', 'data-new': 'true' }, 'new')] : null,
+      ]),
+      td('First seen', timeEl(entry.first_seen_at, relativeTime(entry.first_seen_at)), { class: 'nowrap' }),
+      td('Last seen', timeEl(entry.last_seen_at, relativeTime(entry.last_seen_at)), { class: 'nowrap' }),
+      td('Requests', formatNumber(entry.requests)),
+    );
+  });
+  return table([field === 'ip' ? 'Address' : 'User agent', 'First seen', 'Last seen', 'Requests'], rows, caption);
+}
+
+/** The key detail: its state (and why it is off) and who used it in the last 30 days. */
+function openKeyDetail(key) {
+  const ips = h('div', { id: 'key-activity-ips' }, loading());
+  const agents = h('div', { id: 'key-activity-agents' }, loading());
+  openDialog({
+    id: 'key-detail-dialog',
+    title: `“${key.name}”`,
+    intro: `${key.key_prefix}… · ${keyStatus(key).label}`,
+    body: [
+      leakNote(key),
+      h('h3', {}, 'Addresses'),
+      h(
+        'p',
+        { class: 'hint' },
+        'Client addresses that used this key in the last 30 days, most recent first. ',
+        'Addresses first seen in the last 24 hours are marked new.',
+      ),
+      ips,
+      h('h3', {}, 'User agents'),
+      agents,
+    ],
+    submitLabel: 'Close',
+    cancelLabel: null,
+  });
+  api('GET', keyPath(key, '/activity')).then(
+    (activity) => {
+      ips.replaceChildren(activityTable(activity.ips, 'ip', `Addresses that used ${key.name}`));
+      agents.replaceChildren(activityTable(activity.user_agents, 'user_agent', `User agents of ${key.name}`));
+    },
+    (err) => {
+      ips.replaceChildren(errorBox(err));
+      agents.replaceChildren();
+    },
+  );
 }
 
 function keyPath(key, suffix = '') {
@@ -266,7 +344,18 @@ function renderKeys(container, query) {
     return h(
       'tr',
       { 'data-key-id': key.id },
-      td('Name', key.name, { class: 'cell-name' }),
+      // The name opens the key detail (its activity, and why it is off), keeping the action
+      // column as narrow as before.
+      td(
+        'Name',
+        button(key.name, {
+          class: 'link-button',
+          'data-action': 'activity',
+          'aria-label': `Activity of ${key.name}`,
+          onclick: () => openKeyDetail(key),
+        }),
+        { class: 'cell-name' },
+      ),
       td('Key', h('span', { class: 'key-prefix' }, `${key.key_prefix}…`)),
       td('Created', timeEl(key.created_at, formatDate(key.created_at)), { class: 'nowrap' }),
       td(
@@ -281,7 +370,7 @@ function renderKeys(container, query) {
         key.expires_at ? timeEl(key.expires_at, formatDate(key.expires_at)) : h('span', { class: 'muted' }, 'Never'),
         { class: 'nowrap' },
       ),
-      td('Status', badge(status.label, status.kind), { 'data-status': status.code }),
+      td('Status', [badge(status.label, status.kind), leakNote(key)], { 'data-status': status.code }),
       td('Actions', h('div', { class: 'actions' }, actions), { class: 'cell-actions' }),
     );
   };
