@@ -3,7 +3,7 @@
 use super::audit::{append, Audit, AuditAction, NewAuditEvent};
 use super::tenancy::team_of_project;
 use super::users::{user_columns_u, user_from_row};
-use super::{map_err, Store, User};
+use super::{ConflictOnUnique, Store, User};
 use crate::clock::rfc3339;
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
@@ -175,25 +175,19 @@ fn insert_key(tx: &rusqlite::Transaction<'_>, new: &NewApiKey, now: i64) -> Resu
             key.expires_in_days
         ])
     })
-    .map_err(|err| {
-        // Only a key given in full (a seed) can collide; a generated one has 190 random bits.
-        if super::is_unique_violation(&err) {
-            Error::Conflict("This API key is already stored.".into())
-        } else {
-            map_err(err)
-        }
-    })?;
+    // Only a key given in full (a seed) can collide; a generated one has 190 random bits.
+    .conflict_on_unique(|| Error::Conflict("This API key is already stored.".into()))?;
     Ok(key)
 }
 
 fn select_key(tx: &rusqlite::Connection, id: &str) -> Result<Option<ApiKey>, Error> {
-    tx.prepare_cached(concat!(
-        "SELECT ",
-        key_columns!(),
-        " FROM api_keys k WHERE k.id = ?1"
-    ))
-    .and_then(|mut stmt| stmt.query_row([id], key_from_row).optional())
-    .map_err(map_err)
+    Ok(tx
+        .prepare_cached(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys k WHERE k.id = ?1"
+        ))
+        .and_then(|mut stmt| stmt.query_row([id], key_from_row).optional())?)
 }
 
 /// An event of `action` by `audit` about `key`, in its project and that project's team (read
@@ -255,18 +249,14 @@ impl Store {
     /// A project's keys, newest first.
     pub fn api_keys_of_project(&self, project_id: &str) -> Result<Vec<ApiKey>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                key_columns!(),
-                " FROM api_keys k WHERE k.project_id = ?1 \
-                 ORDER BY k.created_at DESC, k.rowid DESC"
-            ))
-            .map_err(map_err)?;
-        let rows = stmt
-            .query_map([project_id], key_from_row)
-            .map_err(map_err)?;
-        rows.collect::<Result<_, _>>().map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys k WHERE k.project_id = ?1 \
+             ORDER BY k.created_at DESC, k.rowid DESC"
+        ))?;
+        let rows = stmt.query_map([project_id], key_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Applies `changes` to key `id` (404 if absent) and returns it, with one event by `audit`
@@ -319,8 +309,7 @@ impl Store {
                     key.expires_at,
                     key.expires_in_days
                 ])
-            })
-            .map_err(map_err)?;
+            })?;
             if !fields.is_empty() {
                 let mut details = Map::new();
                 details.insert("fields".into(), json!(fields));
@@ -362,8 +351,7 @@ impl Store {
             tx.prepare_cached(
                 "UPDATE api_keys SET retires_at = min(coalesce(retires_at, ?2), ?2) WHERE id = ?1",
             )
-            .and_then(|mut stmt| stmt.execute(params![old_id, retires_at]))
-            .map_err(map_err)?;
+            .and_then(|mut stmt| stmt.execute(params![old_id, retires_at]))?;
             let key = insert_key(tx, new, now)?;
             let event =
                 key_event(tx, audit, AuditAction::ApiKeyRolled, &old, now)?.details(json!({
@@ -386,8 +374,7 @@ impl Store {
             let event = key_event(tx, audit, AuditAction::ApiKeyDeleted, &key, now)?
                 .details(json!({"name": key.name}));
             tx.prepare_cached("DELETE FROM api_keys WHERE id = ?1")
-                .and_then(|mut stmt| stmt.execute([id]))
-                .map_err(map_err)?;
+                .and_then(|mut stmt| stmt.execute([id]))?;
             append(tx, &event)?;
             Ok(true)
         })
@@ -397,27 +384,25 @@ impl Store {
     /// team: one lookup through the unique index on `key_hash`.
     pub fn key_holder_by_hash(&self, key_hash: &str) -> Result<Option<KeyHolder>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                key_columns!(),
-                ", p.team_id, (SELECT role FROM team_members m \
-                 WHERE m.team_id = p.team_id AND m.user_id = k.created_by), ",
-                user_columns_u!(),
-                " FROM api_keys k JOIN projects p ON p.id = k.project_id \
-                 JOIN users u ON u.id = k.created_by WHERE k.key_hash = ?1"
-            ))
-            .map_err(map_err)?;
-        stmt.query_row([key_hash], |row| {
-            Ok(KeyHolder {
-                key: key_from_row(row)?,
-                team_id: row.get(12)?,
-                role: row.get(13)?,
-                user: user_from_row(row, 14)?,
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            key_columns!(),
+            ", p.team_id, (SELECT role FROM team_members m \
+             WHERE m.team_id = p.team_id AND m.user_id = k.created_by), ",
+            user_columns_u!(),
+            " FROM api_keys k JOIN projects p ON p.id = k.project_id \
+             JOIN users u ON u.id = k.created_by WHERE k.key_hash = ?1"
+        ))?;
+        Ok(stmt
+            .query_row([key_hash], |row| {
+                Ok(KeyHolder {
+                    key: key_from_row(row)?,
+                    team_id: row.get(12)?,
+                    role: row.get(13)?,
+                    user: user_from_row(row, 14)?,
+                })
             })
-        })
-        .optional()
-        .map_err(map_err)
+            .optional()?)
     }
 
     /// Adds usage counts and records last uses of keys and sessions, in one transaction.
@@ -434,22 +419,19 @@ impl Store {
                      ON CONFLICT (key_id, day) DO UPDATE SET \
                      requests = requests + excluded.requests, rejected = rejected + excluded.rejected",
                 )
-                .and_then(|mut stmt| stmt.execute(params![key_id, day, requests, rejected]))
-                .map_err(map_err)?;
+                .and_then(|mut stmt| stmt.execute(params![key_id, day, requests, rejected]))?;
             }
             for (key_id, at) in &batch.last_used {
                 tx.prepare_cached(
                     "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1",
                 )
-                .and_then(|mut stmt| stmt.execute(params![key_id, at]))
-                .map_err(map_err)?;
+                .and_then(|mut stmt| stmt.execute(params![key_id, at]))?;
             }
             for (session_id, at) in &batch.sessions_seen {
                 tx.prepare_cached(
                     "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id = ?1",
                 )
-                .and_then(|mut stmt| stmt.execute(params![session_id, at]))
-                .map_err(map_err)?;
+                .and_then(|mut stmt| stmt.execute(params![session_id, at]))?;
             }
             Ok(())
         })
@@ -459,22 +441,18 @@ impl Store {
     /// use are absent.
     pub fn usage_of_key(&self, key_id: &str, from: &str, to: &str) -> Result<Vec<UsageDay>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT day, requests, rejected FROM api_key_usage \
-                 WHERE key_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
-            )
-            .map_err(map_err)?;
-        let rows = stmt
-            .query_map(params![key_id, from, to], |row| {
-                Ok(UsageDay {
-                    day: row.get(0)?,
-                    requests: row.get(1)?,
-                    rejected: row.get(2)?,
-                })
+        let mut stmt = conn.prepare_cached(
+            "SELECT day, requests, rejected FROM api_key_usage \
+             WHERE key_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
+        )?;
+        let rows = stmt.query_map(params![key_id, from, to], |row| {
+            Ok(UsageDay {
+                day: row.get(0)?,
+                requests: row.get(1)?,
+                rejected: row.get(2)?,
             })
-            .map_err(map_err)?;
-        rows.collect::<Result<_, _>>().map_err(map_err)
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 

@@ -6,7 +6,7 @@
 //! [`Store::prune_audit`] deletes them, by age. Rows have no foreign keys: an event outlives
 //! the user, key or content it names.
 
-use super::{map_err, Page, Store};
+use super::{Page, Store};
 use crate::error::Error;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, Row};
@@ -427,8 +427,7 @@ pub(crate) fn append(conn: &Connection, event: &NewAuditEvent) -> Result<String,
             event.user_agent,
             event.details,
         ])
-    })
-    .map_err(map_err)?;
+    })?;
     Ok(id)
 }
 
@@ -540,8 +539,7 @@ impl Store {
         let (clause, values) = where_clause(filter);
         let total: i64 = conn
             .prepare_cached(&format!("SELECT count(*) FROM audit_events{clause}"))
-            .and_then(|mut stmt| stmt.query_row(params_from_iter(values.iter()), |r| r.get(0)))
-            .map_err(map_err)?;
+            .and_then(|mut stmt| stmt.query_row(params_from_iter(values.iter()), |r| r.get(0)))?;
         let mut page_values = values;
         page_values.push(SqlValue::Integer(page.limit));
         page_values.push(SqlValue::Integer(page.offset));
@@ -553,13 +551,10 @@ impl Store {
             n - 1,
             n
         );
-        let events = conn
-            .prepare_cached(&sql)
-            .and_then(|mut stmt| {
-                stmt.query_map(params_from_iter(page_values.iter()), event_from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(map_err)?;
+        let events = conn.prepare_cached(&sql).and_then(|mut stmt| {
+            stmt.query_map(params_from_iter(page_values.iter()), event_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
         Ok(AuditPage { events, total })
     }
 
@@ -567,10 +562,10 @@ impl Store {
     /// an event ever leaves the log (`audit_retention_days`).
     pub fn prune_audit(&self, before: i64) -> Result<u64, Error> {
         self.write(|tx| {
-            tx.prepare_cached("DELETE FROM audit_events WHERE at < ?1")
+            Ok(tx
+                .prepare_cached("DELETE FROM audit_events WHERE at < ?1")
                 .and_then(|mut stmt| stmt.execute(params![before]))
-                .map(|n| n as u64)
-                .map_err(map_err)
+                .map(|n| n as u64)?)
         })
     }
 }

@@ -87,21 +87,18 @@ impl Store {
 
     /// Whether the database answers a trivial read (for the health route).
     pub fn is_healthy(&self) -> bool {
-        self.conn()
-            .and_then(|conn| {
-                conn.prepare_cached("SELECT count(*) FROM signing_keys")
-                    .and_then(|mut stmt| stmt.query_row([], |row| row.get::<_, i64>(0)))
-                    .map_err(map_err)
-            })
-            .is_ok()
+        let read = || -> Result<i64, Error> {
+            let conn = self.conn()?;
+            let mut stmt = conn.prepare_cached("SELECT count(*) FROM signing_keys")?;
+            Ok(stmt.query_row([], |row| row.get(0))?)
+        };
+        read().is_ok()
     }
 
     /// Runs SQLite's `PRAGMA integrity_check`; true when it reports `ok`.
     pub fn integrity_ok(&self) -> Result<bool, Error> {
         let conn = self.conn()?;
-        let verdict: String = conn
-            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-            .map_err(map_err)?;
+        let verdict: String = conn.query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
         Ok(verdict == "ok")
     }
 
@@ -164,7 +161,7 @@ impl Store {
         let reused = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match reused {
             Some(conn) => conn,
-            None => open_connection(&self.path).map_err(map_err)?,
+            None => open_connection(&self.path)?,
         };
         Ok(PooledConnection {
             store: self,
@@ -179,11 +176,9 @@ impl Store {
         work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(map_err)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let value = work(&tx)?;
-        tx.commit().map_err(map_err)?;
+        tx.commit()?;
         Ok(value)
     }
 }
@@ -338,24 +333,47 @@ fn same_file(file: &std::fs::File, target: &Path) -> bool {
     }
 }
 
-/// Maps a SQLite failure to the crate's error: lock timeouts and unusable files are 503
-/// (the request may succeed later), everything else is a bug (500).
-fn map_err(err: rusqlite::Error) -> Error {
-    match err.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            Error::Unavailable("The database is busy; try again shortly.".into())
+/// A SQLite failure as the crate's error, so statements in the store end in `?`: lock
+/// timeouts and unusable files are 503 (the request may succeed later), everything else is a
+/// bug (500). The one mapping for every statement; the only exceptions are the unique
+/// violations a caller turns into a 409 ([`ConflictOnUnique`]) and the backup's own wording.
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        match err.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                Error::Unavailable("The database is busy; try again shortly.".into())
+            }
+            Some(
+                ErrorCode::ReadOnly
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen
+                | ErrorCode::DatabaseCorrupt
+                | ErrorCode::NotADatabase
+                | ErrorCode::PermissionDenied
+                | ErrorCode::FileLockingProtocolFailed,
+            ) => Error::Unavailable("The database is unavailable.".into()),
+            _ => Error::Internal(format!("database: {err}")),
         }
-        Some(
-            ErrorCode::ReadOnly
-            | ErrorCode::DiskFull
-            | ErrorCode::SystemIoFailure
-            | ErrorCode::CannotOpen
-            | ErrorCode::DatabaseCorrupt
-            | ErrorCode::NotADatabase
-            | ErrorCode::PermissionDenied
-            | ErrorCode::FileLockingProtocolFailed,
-        ) => Error::Unavailable("The database is unavailable.".into()),
-        _ => Error::Internal(format!("database: {err}")),
+    }
+}
+
+/// Turns a UNIQUE (or primary key) violation into the caller's 409, and any other failure
+/// into the crate's error as `?` would.
+pub(super) trait ConflictOnUnique<T> {
+    /// `conflict()` when the statement broke a uniqueness rule, [`Error::from`] otherwise.
+    fn conflict_on_unique(self, conflict: impl FnOnce() -> Error) -> Result<T, Error>;
+}
+
+impl<T> ConflictOnUnique<T> for rusqlite::Result<T> {
+    fn conflict_on_unique(self, conflict: impl FnOnce() -> Error) -> Result<T, Error> {
+        self.map_err(|err| {
+            if is_unique_violation(&err) {
+                conflict()
+            } else {
+                Error::from(err)
+            }
+        })
     }
 }
 
@@ -429,6 +447,36 @@ pub(crate) mod tests {
             0,
             "the statement was compiled again after binding a new LIMIT"
         );
+    }
+
+    #[test]
+    fn sqlite_failures_map_to_the_crate_error_by_kind() {
+        let failure = |code| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+        for code in [rusqlite::ffi::SQLITE_BUSY, rusqlite::ffi::SQLITE_LOCKED] {
+            match Error::from(failure(code)) {
+                Error::Unavailable(why) => assert!(why.contains("busy"), "{why}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            Error::from(failure(rusqlite::ffi::SQLITE_FULL)),
+            Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            Error::from(rusqlite::Error::QueryReturnedNoRows),
+            Error::Internal(_)
+        ));
+        let taken = || Error::Conflict("taken".into());
+        let unique = failure(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE);
+        assert!(matches!(
+            Err::<(), _>(unique).conflict_on_unique(taken),
+            Err(Error::Conflict(_))
+        ));
+        let busy = failure(rusqlite::ffi::SQLITE_BUSY);
+        assert!(matches!(
+            Err::<(), _>(busy).conflict_on_unique(taken),
+            Err(Error::Unavailable(_))
+        ));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Users: accounts with an Argon2id password hash and their flags.
 
 use super::audit::{append, Audit, AuditAction};
-use super::{is_unique_violation, map_err, Store};
+use super::{ConflictOnUnique, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::json;
@@ -152,13 +152,7 @@ pub(super) fn insert_user(
             user.created_at
         ])
     })
-    .map_err(|err| {
-        if is_unique_violation(&err) {
-            email_taken()
-        } else {
-            map_err(err)
-        }
-    })?;
+    .conflict_on_unique(email_taken)?;
     Ok(user)
 }
 
@@ -184,9 +178,9 @@ pub(super) fn append_user_created(
 
 /// The email of user `id` inside `tx`, for an event's label (`None` if the user is gone).
 pub(super) fn email_of(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<Option<String>, Error> {
-    tx.prepare_cached("SELECT email FROM users WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
-        .map_err(map_err)
+    Ok(tx
+        .prepare_cached("SELECT email FROM users WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())?)
 }
 
 impl Store {
@@ -232,72 +226,62 @@ impl Store {
     /// do, stays the same; only its storage is upgraded.
     pub fn upgrade_password_hash(&self, id: &str, hash: &str) -> Result<(), Error> {
         self.write(|tx| {
-            tx.prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")
+            Ok(tx
+                .prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")
                 .and_then(|mut stmt| stmt.execute(params![id, hash]))
-                .map(|_| ())
-                .map_err(map_err)
+                .map(|_| ())?)
         })
     }
 
     /// The user with this id, if any.
     pub fn user_by_id(&self, id: &str) -> Result<Option<User>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users WHERE id = ?1"
-            ))
-            .map_err(map_err)?;
-        stmt.query_row([id], user_at_0).optional().map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = ?1"
+        ))?;
+        Ok(stmt.query_row([id], user_at_0).optional()?)
     }
 
     /// The user with this email (compared case-insensitively), if any.
     pub fn user_by_email(&self, email: &str) -> Result<Option<User>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users WHERE email = ?1"
-            ))
-            .map_err(map_err)?;
-        stmt.query_row([email.to_lowercase()], user_at_0)
-            .optional()
-            .map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email = ?1"
+        ))?;
+        Ok(stmt
+            .query_row([email.to_lowercase()], user_at_0)
+            .optional()?)
     }
 
     /// Every user, oldest first.
     pub fn list_users(&self) -> Result<Vec<User>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users ORDER BY created_at, rowid"
-            ))
-            .map_err(map_err)?;
-        let rows = stmt.query_map([], user_at_0).map_err(map_err)?;
-        rows.collect::<Result<_, _>>().map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users ORDER BY created_at, rowid"
+        ))?;
+        let rows = stmt.query_map([], user_at_0)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Whether any user exists: one index probe, however many users there are (a
     /// `count(*)` would read them all), cheap enough to ask on every setup request.
     pub fn has_users(&self) -> Result<bool, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM users)")
-            .map_err(map_err)?;
-        stmt.query_row([], |row| row.get(0)).map_err(map_err)
+        let mut stmt = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM users)")?;
+        Ok(stmt.query_row([], |row| row.get(0))?)
     }
 
     /// How many users exist.
     pub fn count_users(&self) -> Result<i64, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached("SELECT count(*) FROM users")
-            .map_err(map_err)?;
-        stmt.query_row([], |row| row.get(0)).map_err(map_err)
+        let mut stmt = conn.prepare_cached("SELECT count(*) FROM users")?;
+        Ok(stmt.query_row([], |row| row.get(0))?)
     }
 
     /// Applies `changes` to user `id` in one transaction and returns the updated user (404 if
@@ -324,8 +308,7 @@ impl Store {
                     user_columns!(),
                     " FROM users WHERE id = ?1"
                 ))
-                .and_then(|mut stmt| stmt.query_row([id], user_at_0).optional())
-                .map_err(map_err)?
+                .and_then(|mut stmt| stmt.query_row([id], user_at_0).optional())?
                 .ok_or_else(|| Error::NotFound("User not found".into()))?;
             let mut user = before.clone();
             if let Some(email) = &changes.email {
@@ -369,13 +352,7 @@ impl Store {
                     now
                 ])
             })
-            .map_err(|err| {
-                if is_unique_violation(&err) {
-                    email_taken()
-                } else {
-                    map_err(err)
-                }
-            })?;
+            .conflict_on_unique(email_taken)?;
             let revoke = if deactivating {
                 RevokeSessions::All
             } else {
