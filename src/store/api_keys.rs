@@ -2,21 +2,28 @@
 
 use super::audit::{append, Audit, AuditAction, NewAuditEvent};
 use super::tenancy::team_of_project;
-use super::users::{user_columns_u, user_from_row};
-use super::{ConflictOnUnique, Store, User};
+use super::users::user_columns;
+use super::{column_count, ConflictOnUnique, FromRow, Store, User};
 use crate::clock::rfc3339;
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::{json, Map, Value};
 
-/// The key columns (alias `k`) in the order `key_from_row` reads them. A macro rather than a
-/// `const` so that `concat!` builds each statement at compile time: no SQL text is formatted
-/// per call.
+/// The key columns (alias `k`) in the order [`ApiKey`]'s [`FromRow`] reads them. A macro
+/// rather than a `const` so that `concat!` builds each statement at compile time: no SQL text
+/// is formatted per call.
 macro_rules! key_columns {
     () => {
-        "k.id, k.project_id, k.name, k.key_prefix, k.created_by, k.created_at, \
-         k.expires_at, k.expires_in_days, k.last_used_at, k.is_active, k.deactivated_at, \
-         k.retires_at"
+        columns!("k"; "id", "project_id", "name", "key_prefix", "created_by", "created_at",
+            "expires_at", "expires_in_days", "last_used_at", "is_active", "deactivated_at",
+            "retires_at")
+    };
+}
+
+/// The usage columns in the order [`UsageDay`]'s [`FromRow`] reads them.
+macro_rules! usage_day_columns {
+    () => {
+        columns!(; "day", "requests", "rejected")
     };
 }
 
@@ -126,21 +133,37 @@ pub struct UsageBatch {
     pub sessions_seen: Vec<(String, i64)>,
 }
 
-fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
-    Ok(ApiKey {
-        id: row.get(0)?,
-        project_id: row.get(1)?,
-        name: row.get(2)?,
-        key_prefix: row.get(3)?,
-        created_by: row.get(4)?,
-        created_at: row.get(5)?,
-        expires_at: row.get(6)?,
-        expires_in_days: row.get(7)?,
-        last_used_at: row.get(8)?,
-        is_active: row.get(9)?,
-        deactivated_at: row.get(10)?,
-        retires_at: row.get(11)?,
-    })
+impl FromRow for UsageDay {
+    const COLUMNS: usize = column_count(usage_day_columns!());
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<UsageDay> {
+        Ok(UsageDay {
+            day: row.get(first)?,
+            requests: row.get(first + 1)?,
+            rejected: row.get(first + 2)?,
+        })
+    }
+}
+
+impl FromRow for ApiKey {
+    const COLUMNS: usize = column_count(key_columns!());
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<ApiKey> {
+        Ok(ApiKey {
+            id: row.get(first)?,
+            project_id: row.get(first + 1)?,
+            name: row.get(first + 2)?,
+            key_prefix: row.get(first + 3)?,
+            created_by: row.get(first + 4)?,
+            created_at: row.get(first + 5)?,
+            expires_at: row.get(first + 6)?,
+            expires_in_days: row.get(first + 7)?,
+            last_used_at: row.get(first + 8)?,
+            is_active: row.get(first + 9)?,
+            deactivated_at: row.get(first + 10)?,
+            retires_at: row.get(first + 11)?,
+        })
+    }
 }
 
 fn insert_key(tx: &rusqlite::Transaction<'_>, new: &NewApiKey, now: i64) -> Result<ApiKey, Error> {
@@ -187,7 +210,7 @@ fn select_key(tx: &rusqlite::Connection, id: &str) -> Result<Option<ApiKey>, Err
             key_columns!(),
             " FROM api_keys k WHERE k.id = ?1"
         ))
-        .and_then(|mut stmt| stmt.query_row([id], key_from_row).optional())?)
+        .and_then(|mut stmt| stmt.query_row([id], ApiKey::from_row).optional())?)
 }
 
 /// An event of `action` by `audit` about `key`, in its project and that project's team (read
@@ -255,7 +278,7 @@ impl Store {
             " FROM api_keys k WHERE k.project_id = ?1 \
              ORDER BY k.created_at DESC, k.rowid DESC"
         ))?;
-        let rows = stmt.query_map([project_id], key_from_row)?;
+        let rows = stmt.query_map([project_id], ApiKey::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -389,17 +412,17 @@ impl Store {
             key_columns!(),
             ", p.team_id, (SELECT role FROM team_members m \
              WHERE m.team_id = p.team_id AND m.user_id = k.created_by), ",
-            user_columns_u!(),
+            user_columns!("u"),
             " FROM api_keys k JOIN projects p ON p.id = k.project_id \
              JOIN users u ON u.id = k.created_by WHERE k.key_hash = ?1"
         ))?;
         Ok(stmt
             .query_row([key_hash], |row| {
                 Ok(KeyHolder {
-                    key: key_from_row(row)?,
-                    team_id: row.get(12)?,
-                    role: row.get(13)?,
-                    user: user_from_row(row, 14)?,
+                    key: ApiKey::from_row(row)?,
+                    team_id: row.get(ApiKey::COLUMNS)?,
+                    role: row.get(ApiKey::COLUMNS + 1)?,
+                    user: User::from_row_at(row, ApiKey::COLUMNS + 2)?,
                 })
             })
             .optional()?)
@@ -441,17 +464,13 @@ impl Store {
     /// use are absent.
     pub fn usage_of_key(&self, key_id: &str, from: &str, to: &str) -> Result<Vec<UsageDay>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT day, requests, rejected FROM api_key_usage \
-             WHERE key_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
-        )?;
-        let rows = stmt.query_map(params![key_id, from, to], |row| {
-            Ok(UsageDay {
-                day: row.get(0)?,
-                requests: row.get(1)?,
-                rejected: row.get(2)?,
-            })
-        })?;
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            usage_day_columns!(),
+            " FROM api_key_usage \
+             WHERE key_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day"
+        ))?;
+        let rows = stmt.query_map(params![key_id, from, to], UsageDay::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -6,7 +6,7 @@
 //! [`Store::prune_audit`] deletes them, by age. Rows have no foreign keys: an event outlives
 //! the user, key or content it names.
 
-use super::{Page, Store};
+use super::{column_count, FromRow, Page, Store};
 use crate::error::Error;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, Row};
@@ -431,47 +431,51 @@ pub(crate) fn append(conn: &Connection, event: &NewAuditEvent) -> Result<String,
     Ok(id)
 }
 
-/// The event columns in the order [`event_from_row`] reads them.
+/// The event columns in the order [`AuditEvent`]'s [`FromRow`] reads them.
 const EVENT_COLUMNS: &str = "id, at, action, actor_type, actor_id, actor_label, target_type, \
                              target_id, target_label, team_id, project_id, ip, user_agent, details";
 
-fn event_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
-    let unknown = |index: usize, text: String| {
-        rusqlite::Error::FromSqlConversionFailure(
-            index,
-            rusqlite::types::Type::Text,
-            format!("unknown audit value {text:?}").into(),
-        )
-    };
-    let action: String = row.get(2)?;
-    let action = AuditAction::parse(&action).ok_or_else(|| unknown(2, action))?;
-    let actor: String = row.get(3)?;
-    let actor_kind = ActorKind::parse(&actor).ok_or_else(|| unknown(3, actor))?;
-    let target_kind: Option<String> = row.get(6)?;
-    let target = match target_kind {
-        Some(kind) => Some(Named {
-            kind,
-            id: row.get(7)?,
-            label: row.get(8)?,
-        }),
-        None => None,
-    };
-    Ok(AuditEvent {
-        id: row.get(0)?,
-        event: NewAuditEvent {
-            at: row.get(1)?,
-            action,
-            actor_kind,
-            actor_id: row.get(4)?,
-            actor_label: row.get(5)?,
-            target,
-            team_id: row.get(9)?,
-            project_id: row.get(10)?,
-            ip: row.get(11)?,
-            user_agent: row.get(12)?,
-            details: row.get(13)?,
-        },
-    })
+impl FromRow for AuditEvent {
+    const COLUMNS: usize = column_count(EVENT_COLUMNS);
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<AuditEvent> {
+        let unknown = |index: usize, text: String| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                format!("unknown audit value {text:?}").into(),
+            )
+        };
+        let action: String = row.get(first + 2)?;
+        let action = AuditAction::parse(&action).ok_or_else(|| unknown(first + 2, action))?;
+        let actor: String = row.get(first + 3)?;
+        let actor_kind = ActorKind::parse(&actor).ok_or_else(|| unknown(first + 3, actor))?;
+        let target_kind: Option<String> = row.get(first + 6)?;
+        let target = match target_kind {
+            Some(kind) => Some(Named {
+                kind,
+                id: row.get(first + 7)?,
+                label: row.get(first + 8)?,
+            }),
+            None => None,
+        };
+        Ok(AuditEvent {
+            id: row.get(first)?,
+            event: NewAuditEvent {
+                at: row.get(first + 1)?,
+                action,
+                actor_kind,
+                actor_id: row.get(first + 4)?,
+                actor_label: row.get(first + 5)?,
+                target,
+                team_id: row.get(first + 9)?,
+                project_id: row.get(first + 10)?,
+                ip: row.get(first + 11)?,
+                user_agent: row.get(first + 12)?,
+                details: row.get(first + 13)?,
+            },
+        })
+    }
 }
 
 /// The `WHERE` clause and its parameters for `filter`.
@@ -552,7 +556,7 @@ impl Store {
             n
         );
         let events = conn.prepare_cached(&sql).and_then(|mut stmt| {
-            stmt.query_map(params_from_iter(page_values.iter()), event_from_row)?
+            stmt.query_map(params_from_iter(page_values.iter()), AuditEvent::from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })?;
         Ok(AuditPage { events, total })

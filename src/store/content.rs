@@ -6,13 +6,13 @@
 
 use super::audit::{append, Audit, AuditAction, NewAuditEvent};
 use super::tenancy::team_of_project;
-use super::{ConflictOnUnique, Store};
+use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row, ToSql};
 use serde_json::json;
 
 /// The content columns (alias `c`, with the project's name from `p`) in the order
-/// `content_from_row` reads them. A macro so that `concat!` builds each statement at compile
+/// [`Content`]'s [`FromRow`] reads them. A macro so that `concat!` builds each statement at compile
 /// time.
 macro_rules! content_columns {
     () => {
@@ -170,43 +170,46 @@ pub struct Listed {
     pub total: i64,
 }
 
-fn content_from_row(row: &Row<'_>) -> rusqlite::Result<Content> {
-    let kind: String = row.get(3)?;
-    let kind = ContentKind::parse(&kind).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            3,
-            rusqlite::types::Type::Text,
-            format!("unknown content kind {kind:?}").into(),
-        )
-    })?;
-    Ok(Content {
-        id: row.get(0)?,
-        project_id: row.get(1)?,
-        project_name: row.get(2)?,
-        kind,
-        title: row.get(4)?,
-        body: row.get(5)?,
-        period_start: row.get(6)?,
-        period_end: row.get(7)?,
-        public_slug: row.get(8)?,
-        is_published: row.get(9)?,
-        published_at: row.get(10)?,
-        created_at: row.get(11)?,
-        updated_at: row.get(12)?,
-    })
+impl FromRow for Content {
+    const COLUMNS: usize = column_count(content_columns!());
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Content> {
+        let kind: String = row.get(first + 3)?;
+        let kind = ContentKind::parse(&kind).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                first + 3,
+                rusqlite::types::Type::Text,
+                format!("unknown content kind {kind:?}").into(),
+            )
+        })?;
+        Ok(Content {
+            id: row.get(first)?,
+            project_id: row.get(first + 1)?,
+            project_name: row.get(first + 2)?,
+            kind,
+            title: row.get(first + 4)?,
+            body: row.get(first + 5)?,
+            period_start: row.get(first + 6)?,
+            period_end: row.get(first + 7)?,
+            public_slug: row.get(first + 8)?,
+            is_published: row.get(first + 9)?,
+            published_at: row.get(first + 10)?,
+            created_at: row.get(first + 11)?,
+            updated_at: row.get(first + 12)?,
+        })
+    }
 }
 
 pub(super) fn select_content(
     conn: &rusqlite::Connection,
     id: &str,
 ) -> Result<Option<Content>, Error> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT c.id, c.project_id, p.name, c.kind, c.title, c.body, c.period_start, \
-             c.period_end, c.public_slug, c.is_published, c.published_at, c.created_at, c.updated_at \
-             FROM content c JOIN projects p ON p.id = c.project_id WHERE c.id = ?1",
-        )
-        .and_then(|mut stmt| stmt.query_row([id], content_from_row).optional())?)
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        content_columns!(),
+        " FROM content c JOIN projects p ON p.id = c.project_id WHERE c.id = ?1"
+    ))?;
+    Ok(stmt.query_row([id], Content::from_row).optional()?)
 }
 
 fn content_not_found() -> Error {
@@ -234,7 +237,7 @@ fn list_page(
     paged.push(&page.limit);
     paged.push(&page.offset);
     let mut stmt = conn.prepare_cached(select)?;
-    let rows = stmt.query_map(paged.as_slice(), content_from_row)?;
+    let rows = stmt.query_map(paged.as_slice(), Content::from_row)?;
     let items = rows.collect::<Result<_, _>>()?;
     Ok(Listed { items, total })
 }
@@ -597,7 +600,7 @@ impl Store {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(PUBLISHED_BY_SLUG)?;
         Ok(stmt
-            .query_row(params![kind.as_str(), slug], content_from_row)
+            .query_row(params![kind.as_str(), slug], Content::from_row)
             .optional()?)
     }
 }

@@ -12,6 +12,19 @@
 //!
 //! Must not import `http`, `auth` or `api`.
 
+/// A column list for a statement, built at compile time: `columns!(; "id", "name")` is
+/// `"id, name"`, `columns!("t"; "id", "name")` is `"t.id, t.name"` (qualified with a join's
+/// alias). Each domain type names its columns once, in a `*_columns!` macro beside its
+/// [`FromRow`] impl, through this.
+macro_rules! columns {
+    (; $first:literal $(, $rest:literal)*) => {
+        concat!($first $(, ", ", $rest)*)
+    };
+    ($alias:literal; $first:literal $(, $rest:literal)*) => {
+        concat!($alias, ".", $first $(, ", ", $alias, ".", $rest)*)
+    };
+}
+
 mod api_keys;
 mod audit;
 mod content;
@@ -34,7 +47,7 @@ pub use tenancy::{Member, Project, Team};
 pub use users::{NewUser, RevokeSessions, User, UserChanges};
 
 use crate::error::{Error, StartupError};
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Row};
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -358,9 +371,40 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+/// A domain type read from one row: the one mapper every reader of the type uses. Its
+/// columns, in the order `from_row_at` reads them, are the `*_columns!` macro (or constant)
+/// beside the impl.
+trait FromRow: Sized {
+    /// How many columns it reads, counted from its column list, so a join reading several
+    /// types in one row finds where the next one starts.
+    const COLUMNS: usize;
+
+    /// Reads it from `row`, its columns starting at index `first`.
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Self>;
+
+    /// Reads it from a row that starts with its columns.
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Self::from_row_at(row, 0)
+    }
+}
+
+/// How many columns a comma-separated column list names.
+const fn column_count(list: &str) -> usize {
+    let bytes = list.as_bytes();
+    let mut count = 1;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            count += 1;
+        }
+        i += 1;
+    }
+    count
+}
+
 /// Turns a UNIQUE (or primary key) violation into the caller's 409, and any other failure
 /// into the crate's error as `?` would.
-pub(super) trait ConflictOnUnique<T> {
+trait ConflictOnUnique<T> {
     /// `conflict()` when the statement broke a uniqueness rule, [`Error::from`] otherwise.
     fn conflict_on_unique(self, conflict: impl FnOnce() -> Error) -> Result<T, Error>;
 }
@@ -477,6 +521,16 @@ pub(crate) mod tests {
             Err::<(), _>(busy).conflict_on_unique(taken),
             Err(Error::Unavailable(_))
         ));
+    }
+
+    #[test]
+    fn a_column_list_is_built_once_and_counted() {
+        assert_eq!(columns!(; "id", "name"), "id, name");
+        assert_eq!(columns!("t"; "id", "name"), "t.id, t.name");
+        assert_eq!(column_count(columns!("t"; "id", "name", "slug")), 3);
+        assert_eq!(User::COLUMNS, 9);
+        assert_eq!(Session::COLUMNS, 10);
+        assert_eq!(ApiKey::COLUMNS, 12);
     }
 
     #[test]

@@ -4,25 +4,18 @@
 //! two concurrent refreshes exactly one rotates and the other sees the newer generation.
 
 use super::audit::{append, Audit, AuditAction};
-use super::users::{email_of, user_columns_u, user_from_row};
-use super::{Store, User};
+use super::users::{email_of, user_columns};
+use super::{column_count, FromRow, Store, User};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
 
-/// The session columns in the order `session_from_row` reads them. A macro so that `concat!`
-/// builds each statement at compile time.
+/// The session columns in the order [`Session`]'s [`FromRow`] reads them:
+/// `session_columns!()` bare, `session_columns!("s")` qualified for a join. A macro so that
+/// `concat!` builds each statement at compile time.
 macro_rules! session_columns {
-    () => {
-        "id, user_id, generation, rotated_at, created_at, last_seen_at, \
-         token_expires_at, user_agent, ip, revoked_at"
-    };
-}
-
-/// [`session_columns`] qualified with the alias `s`, for joins.
-macro_rules! session_columns_s {
-    () => {
-        "s.id, s.user_id, s.generation, s.rotated_at, s.created_at, \
-         s.last_seen_at, s.token_expires_at, s.user_agent, s.ip, s.revoked_at"
+    ($($alias:literal)?) => {
+        columns!($($alias)?; "id", "user_id", "generation", "rotated_at", "created_at",
+            "last_seen_at", "token_expires_at", "user_agent", "ip", "revoked_at")
     };
 }
 
@@ -51,19 +44,23 @@ pub struct Session {
     pub revoked_at: Option<i64>,
 }
 
-fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
-    Ok(Session {
-        id: row.get(0)?,
-        user_id: row.get(1)?,
-        generation: row.get(2)?,
-        rotated_at: row.get(3)?,
-        created_at: row.get(4)?,
-        last_seen_at: row.get(5)?,
-        token_expires_at: row.get(6)?,
-        user_agent: row.get(7)?,
-        ip: row.get(8)?,
-        revoked_at: row.get(9)?,
-    })
+impl FromRow for Session {
+    const COLUMNS: usize = column_count(session_columns!());
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Session> {
+        Ok(Session {
+            id: row.get(first)?,
+            user_id: row.get(first + 1)?,
+            generation: row.get(first + 2)?,
+            rotated_at: row.get(first + 3)?,
+            created_at: row.get(first + 4)?,
+            last_seen_at: row.get(first + 5)?,
+            token_expires_at: row.get(first + 6)?,
+            user_agent: row.get(first + 7)?,
+            ip: row.get(first + 8)?,
+            revoked_at: row.get(first + 9)?,
+        })
+    }
 }
 
 /// Revokes every live session of `user_id` except `keep`; returns how many.
@@ -145,7 +142,7 @@ impl Store {
             session_columns!(),
             " FROM sessions WHERE id = ?1"
         ))?;
-        Ok(stmt.query_row([id], session_from_row).optional()?)
+        Ok(stmt.query_row([id], Session::from_row).optional()?)
     }
 
     /// The session with this id together with its user and the signing keys' change counter,
@@ -155,9 +152,9 @@ impl Store {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(concat!(
             "SELECT ",
-            session_columns_s!(),
+            session_columns!("s"),
             ", ",
-            user_columns_u!(),
+            user_columns!("u"),
             ", (SELECT version FROM signing_keys_version WHERE id = 1) AS keys_version \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1"
         ))?;
@@ -165,8 +162,8 @@ impl Store {
             .query_row([id], |row| {
                 let keys_version: Option<i64> = row.get("keys_version")?;
                 Ok((
-                    session_from_row(row)?,
-                    user_from_row(row, 10)?,
+                    Session::from_row(row)?,
+                    User::from_row_at(row, Session::COLUMNS)?,
                     keys_version.unwrap_or_default(),
                 ))
             })
@@ -285,7 +282,7 @@ impl Store {
         ))?;
         let rows = stmt.query_map(
             params![user_id, created_after, expired_after],
-            session_from_row,
+            Session::from_row,
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -19,9 +19,9 @@
 //! retirement on the next request without a query of its own.
 
 use super::audit::{append, Audit, AuditAction};
-use super::Store;
+use super::{column_count, FromRow, Store};
 use crate::error::Error;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 /// A signing key as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -88,18 +88,22 @@ pub enum RetireOutcome {
     Configured,
 }
 
-/// The columns [`key_from_row`] reads, in its order.
+/// The columns [`StoredSigningKey`]'s [`FromRow`] reads, in its order.
 const KEY_COLUMNS: &str = "kid, secret, is_configured, created_at, superseded_at, retired_at";
 
-fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredSigningKey> {
-    Ok(StoredSigningKey {
-        kid: row.get(0)?,
-        secret: row.get(1)?,
-        is_configured: row.get(2)?,
-        created_at: row.get(3)?,
-        superseded_at: row.get(4)?,
-        retired_at: row.get(5)?,
-    })
+impl FromRow for StoredSigningKey {
+    const COLUMNS: usize = column_count(KEY_COLUMNS);
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<StoredSigningKey> {
+        Ok(StoredSigningKey {
+            kid: row.get(first)?,
+            secret: row.get(first + 1)?,
+            is_configured: row.get(first + 2)?,
+            created_at: row.get(first + 3)?,
+            superseded_at: row.get(first + 4)?,
+            retired_at: row.get(first + 5)?,
+        })
+    }
 }
 
 /// Every key, newest first, read inside `conn`'s current transaction (if any).
@@ -107,7 +111,7 @@ fn all_keys(conn: &rusqlite::Connection) -> Result<Vec<StoredSigningKey>, Error>
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, rowid DESC"
     ))?;
-    let rows = stmt.query_map([], key_from_row)?;
+    let rows = stmt.query_map([], StoredSigningKey::from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -243,7 +247,9 @@ impl Store {
                 .prepare_cached(&format!(
                     "SELECT {KEY_COLUMNS} FROM signing_keys WHERE kid = ?1"
                 ))
-                .and_then(|mut stmt| stmt.query_row([kid], key_from_row).optional())?;
+                .and_then(|mut stmt| {
+                    stmt.query_row([kid], StoredSigningKey::from_row).optional()
+                })?;
             let Some(key) = found else {
                 return Ok(RetireOutcome::Unknown);
             };

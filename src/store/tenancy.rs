@@ -2,23 +2,31 @@
 
 use super::audit::{append, Audit, AuditAction};
 use super::users::email_of;
-use super::{ConflictOnUnique, Store};
+use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::error::Error;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, Row};
 use serde_json::json;
 
 /// The team columns (alias `t`) in the order the team readers take them. A macro so that
 /// `concat!` builds each statement at compile time.
 macro_rules! team_columns {
     () => {
-        "t.id, t.name, t.slug, t.created_at"
+        columns!("t"; "id", "name", "slug", "created_at")
     };
 }
 
 /// The project columns (alias `p`) in the order the project readers take them.
 macro_rules! project_columns {
     () => {
-        "p.id, p.team_id, p.name, p.slug, p.created_at"
+        columns!("p"; "id", "team_id", "name", "slug", "created_at")
+    };
+}
+
+/// The member columns (memberships `m` joined to users `u` for the email) in the order
+/// [`Member`]'s [`FromRow`] reads them.
+macro_rules! member_columns {
+    () => {
+        "m.user_id, u.email, m.role, m.added_at"
     };
 }
 
@@ -189,7 +197,7 @@ impl Store {
             team_columns!(),
             " FROM teams t WHERE t.slug = ?1"
         ))?;
-        Ok(stmt.query_row([slug], team_from_row).optional()?)
+        Ok(stmt.query_row([slug], Team::from_row).optional()?)
     }
 
     /// The project with this slug, if any.
@@ -200,7 +208,7 @@ impl Store {
             project_columns!(),
             " FROM projects p WHERE p.slug = ?1"
         ))?;
-        Ok(stmt.query_row([slug], project_from_row).optional()?)
+        Ok(stmt.query_row([slug], Project::from_row).optional()?)
     }
 
     /// The role (`owner`, `admin`, `member`) of `user_id` in `team_id`, if a member.
@@ -227,23 +235,44 @@ pub struct Member {
     pub added_at: i64,
 }
 
-fn team_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Team> {
-    Ok(Team {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        slug: row.get(2)?,
-        created_at: row.get(3)?,
-    })
+impl FromRow for Member {
+    const COLUMNS: usize = column_count(member_columns!());
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Member> {
+        Ok(Member {
+            user_id: row.get(first)?,
+            email: row.get(first + 1)?,
+            role: row.get(first + 2)?,
+            added_at: row.get(first + 3)?,
+        })
+    }
 }
 
-fn project_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Project> {
-    Ok(Project {
-        id: row.get(0)?,
-        team_id: row.get(1)?,
-        name: row.get(2)?,
-        slug: row.get(3)?,
-        created_at: row.get(4)?,
-    })
+impl FromRow for Team {
+    const COLUMNS: usize = column_count(team_columns!());
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Team> {
+        Ok(Team {
+            id: row.get(first)?,
+            name: row.get(first + 1)?,
+            slug: row.get(first + 2)?,
+            created_at: row.get(first + 3)?,
+        })
+    }
+}
+
+impl FromRow for Project {
+    const COLUMNS: usize = column_count(project_columns!());
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Project> {
+        Ok(Project {
+            id: row.get(first)?,
+            team_id: row.get(first + 1)?,
+            name: row.get(first + 2)?,
+            slug: row.get(first + 3)?,
+            created_at: row.get(first + 4)?,
+        })
+    }
 }
 
 fn owner_count(tx: &rusqlite::Transaction<'_>, team_id: &str) -> Result<i64, Error> {
@@ -295,7 +324,7 @@ impl Store {
             team_columns!(),
             " FROM teams t WHERE t.id = ?1"
         ))?;
-        Ok(stmt.query_row([id], team_from_row).optional()?)
+        Ok(stmt.query_row([id], Team::from_row).optional()?)
     }
 
     /// The teams `user_id` belongs to, with their role, oldest first.
@@ -308,26 +337,23 @@ impl Store {
              JOIN team_members m ON m.team_id = t.id WHERE m.user_id = ?1 \
              ORDER BY t.created_at, t.rowid"
         ))?;
-        let rows = stmt.query_map([user_id], |row| Ok((team_from_row(row)?, row.get(4)?)))?;
+        let rows = stmt.query_map([user_id], |row| {
+            Ok((Team::from_row(row)?, row.get(Team::COLUMNS)?))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The members of a team, in the order they were added.
     pub fn members(&self, team_id: &str) -> Result<Vec<Member>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT m.user_id, u.email, m.role, m.added_at FROM team_members m \
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            member_columns!(),
+            " FROM team_members m \
              JOIN users u ON u.id = m.user_id WHERE m.team_id = ?1 \
-             ORDER BY m.added_at, m.rowid",
-        )?;
-        let rows = stmt.query_map([team_id], |row| {
-            Ok(Member {
-                user_id: row.get(0)?,
-                email: row.get(1)?,
-                role: row.get(2)?,
-                added_at: row.get(3)?,
-            })
-        })?;
+             ORDER BY m.added_at, m.rowid"
+        ))?;
+        let rows = stmt.query_map([team_id], Member::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -444,7 +470,7 @@ impl Store {
             project_columns!(),
             " FROM projects p WHERE p.id = ?1"
         ))?;
-        Ok(stmt.query_row([id], project_from_row).optional()?)
+        Ok(stmt.query_row([id], Project::from_row).optional()?)
     }
 
     /// The projects of every team `user_id` belongs to, oldest first.
@@ -457,7 +483,7 @@ impl Store {
              JOIN team_members m ON m.team_id = p.team_id WHERE m.user_id = ?1 \
              ORDER BY p.created_at, p.rowid"
         ))?;
-        let rows = stmt.query_map([user_id], project_from_row)?;
+        let rows = stmt.query_map([user_id], Project::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

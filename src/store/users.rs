@@ -1,28 +1,21 @@
 //! Users: accounts with an Argon2id password hash and their flags.
 
 use super::audit::{append, Audit, AuditAction};
-use super::{ConflictOnUnique, Store};
+use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::json;
 
-/// The user columns in the order `user_from_row` reads them. A macro rather than a `const` so
-/// that `concat!` builds each statement at compile time: no SQL text is formatted per call.
+/// The user columns in the order [`User`]'s [`FromRow`] reads them: `user_columns!()` bare,
+/// `user_columns!("u")` qualified for a join. A macro rather than a `const` so that `concat!`
+/// builds each statement at compile time: no SQL text is formatted per call.
 macro_rules! user_columns {
-    () => {
-        "id, email, password_hash, first_name, last_name, is_active, \
-         is_verified, is_superuser, created_at"
+    ($($alias:literal)?) => {
+        columns!($($alias)?; "id", "email", "password_hash", "first_name", "last_name",
+            "is_active", "is_verified", "is_superuser", "created_at")
     };
 }
-
-/// The user columns qualified with the alias `u`, for joins.
-macro_rules! user_columns_u {
-    () => {
-        "u.id, u.email, u.password_hash, u.first_name, \
-         u.last_name, u.is_active, u.is_verified, u.is_superuser, u.created_at"
-    };
-}
-pub(super) use user_columns_u;
+pub(super) use user_columns;
 
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,23 +87,22 @@ pub enum RevokeSessions<'a> {
     All,
 }
 
-/// Reads a user from `row`, its columns starting at index `first`.
-pub(super) fn user_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
-    Ok(User {
-        id: row.get(first)?,
-        email: row.get(first + 1)?,
-        password_hash: row.get(first + 2)?,
-        first_name: row.get(first + 3)?,
-        last_name: row.get(first + 4)?,
-        is_active: row.get(first + 5)?,
-        is_verified: row.get(first + 6)?,
-        is_superuser: row.get(first + 7)?,
-        created_at: row.get(first + 8)?,
-    })
-}
+impl FromRow for User {
+    const COLUMNS: usize = column_count(user_columns!());
 
-fn user_at_0(row: &Row<'_>) -> rusqlite::Result<User> {
-    user_from_row(row, 0)
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
+        Ok(User {
+            id: row.get(first)?,
+            email: row.get(first + 1)?,
+            password_hash: row.get(first + 2)?,
+            first_name: row.get(first + 3)?,
+            last_name: row.get(first + 4)?,
+            is_active: row.get(first + 5)?,
+            is_verified: row.get(first + 6)?,
+            is_superuser: row.get(first + 7)?,
+            created_at: row.get(first + 8)?,
+        })
+    }
 }
 
 /// The 409 for a taken email, worded for the CLI and the API alike.
@@ -241,7 +233,7 @@ impl Store {
             user_columns!(),
             " FROM users WHERE id = ?1"
         ))?;
-        Ok(stmt.query_row([id], user_at_0).optional()?)
+        Ok(stmt.query_row([id], User::from_row).optional()?)
     }
 
     /// The user with this email (compared case-insensitively), if any.
@@ -253,7 +245,7 @@ impl Store {
             " FROM users WHERE email = ?1"
         ))?;
         Ok(stmt
-            .query_row([email.to_lowercase()], user_at_0)
+            .query_row([email.to_lowercase()], User::from_row)
             .optional()?)
     }
 
@@ -265,7 +257,7 @@ impl Store {
             user_columns!(),
             " FROM users ORDER BY created_at, rowid"
         ))?;
-        let rows = stmt.query_map([], user_at_0)?;
+        let rows = stmt.query_map([], User::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -308,7 +300,7 @@ impl Store {
                     user_columns!(),
                     " FROM users WHERE id = ?1"
                 ))
-                .and_then(|mut stmt| stmt.query_row([id], user_at_0).optional())?
+                .and_then(|mut stmt| stmt.query_row([id], User::from_row).optional())?
                 .ok_or_else(|| Error::NotFound("User not found".into()))?;
             let mut user = before.clone();
             if let Some(email) = &changes.email {
