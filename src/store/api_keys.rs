@@ -1,9 +1,7 @@
 //! API keys (only their SHA-256 is stored) and their per-day usage counters.
 
-use super::audit::{append, Audit, AuditAction, NewAuditEvent};
-use super::tenancy::team_of_project;
-use super::users::user_columns;
-use super::{column_count, ConflictOnUnique, FromRow, Store, User};
+use super::audit::{append, team_of_project, Audit, AuditAction, NewAuditEvent};
+use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::clock::rfc3339;
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
@@ -19,6 +17,7 @@ macro_rules! key_columns {
             "retires_at")
     };
 }
+pub(super) use key_columns;
 
 /// The usage columns in the order [`UsageDay`]'s [`FromRow`] reads them.
 macro_rules! usage_day_columns {
@@ -98,19 +97,6 @@ pub struct ApiKeyChanges {
     pub expires_at: Option<Option<i64>>,
 }
 
-/// Everything needed to decide whether a presented key may act, from one indexed lookup.
-#[derive(Debug, Clone)]
-pub struct KeyHolder {
-    /// The key.
-    pub key: ApiKey,
-    /// The team that owns the key's project.
-    pub team_id: String,
-    /// The user the key acts as.
-    pub user: User,
-    /// That user's role in the team, if still a member.
-    pub role: Option<String>,
-}
-
 /// One day of a key's usage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageDay {
@@ -120,17 +106,6 @@ pub struct UsageDay {
     pub requests: i64,
     /// Rejected requests (forbidden or rate limited).
     pub rejected: i64,
-}
-
-/// Usage to add, and last-use times to record, in one flush.
-#[derive(Debug, Clone, Default)]
-pub struct UsageBatch {
-    /// (key id, day, accepted, rejected) increments.
-    pub counts: Vec<(String, String, i64, i64)>,
-    /// (key id, unix seconds) last uses.
-    pub last_used: Vec<(String, i64)>,
-    /// (session id, unix seconds) last uses of sessions.
-    pub sessions_seen: Vec<(String, i64)>,
 }
 
 impl FromRow for UsageDay {
@@ -400,63 +375,6 @@ impl Store {
                 .and_then(|mut stmt| stmt.execute([id]))?;
             append(tx, &event)?;
             Ok(true)
-        })
-    }
-
-    /// The key with this hash with its owner, their role in the project's team, and the
-    /// team: one lookup through the unique index on `key_hash`.
-    pub fn key_holder_by_hash(&self, key_hash: &str) -> Result<Option<KeyHolder>, Error> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(concat!(
-            "SELECT ",
-            key_columns!(),
-            ", p.team_id, (SELECT role FROM team_members m \
-             WHERE m.team_id = p.team_id AND m.user_id = k.created_by), ",
-            user_columns!("u"),
-            " FROM api_keys k JOIN projects p ON p.id = k.project_id \
-             JOIN users u ON u.id = k.created_by WHERE k.key_hash = ?1"
-        ))?;
-        Ok(stmt
-            .query_row([key_hash], |row| {
-                Ok(KeyHolder {
-                    key: ApiKey::from_row(row)?,
-                    team_id: row.get(ApiKey::COLUMNS)?,
-                    role: row.get(ApiKey::COLUMNS + 1)?,
-                    user: User::from_row_at(row, ApiKey::COLUMNS + 2)?,
-                })
-            })
-            .optional()?)
-    }
-
-    /// Adds usage counts and records last uses of keys and sessions, in one transaction.
-    pub fn record_usage(&self, batch: &UsageBatch) -> Result<(), Error> {
-        if batch.counts.is_empty() && batch.last_used.is_empty() && batch.sessions_seen.is_empty() {
-            return Ok(());
-        }
-        self.write(|tx| {
-            for (key_id, day, requests, rejected) in &batch.counts {
-                // A key deleted since the request was counted has nothing to count against.
-                tx.prepare_cached(
-                    "INSERT INTO api_key_usage (key_id, day, requests, rejected) \
-                     SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = ?1) \
-                     ON CONFLICT (key_id, day) DO UPDATE SET \
-                     requests = requests + excluded.requests, rejected = rejected + excluded.rejected",
-                )
-                .and_then(|mut stmt| stmt.execute(params![key_id, day, requests, rejected]))?;
-            }
-            for (key_id, at) in &batch.last_used {
-                tx.prepare_cached(
-                    "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1",
-                )
-                .and_then(|mut stmt| stmt.execute(params![key_id, at]))?;
-            }
-            for (session_id, at) in &batch.sessions_seen {
-                tx.prepare_cached(
-                    "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id = ?1",
-                )
-                .and_then(|mut stmt| stmt.execute(params![session_id, at]))?;
-            }
-            Ok(())
         })
     }
 

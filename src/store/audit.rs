@@ -9,7 +9,7 @@
 use super::{column_count, FromRow, Page, Store};
 use crate::error::Error;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Connection, Row};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 /// Who did it (`actor.type` of the contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -429,6 +429,24 @@ pub(crate) fn append(conn: &Connection, event: &NewAuditEvent) -> Result<String,
         ])
     })?;
     Ok(id)
+}
+
+/// The email of user `id` inside `tx`, for an event's label (`None` if the user is gone).
+pub(super) fn email_of(conn: &Connection, id: &str) -> Result<Option<String>, Error> {
+    Ok(conn
+        .prepare_cached("SELECT email FROM users WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())?)
+}
+
+/// The id of the team owning project `project_id`, read inside the caller's transaction (an
+/// audit event names the team of the project it is about). 404 when there is no such project.
+pub(super) fn team_of_project(
+    conn: &rusqlite::Connection,
+    project_id: &str,
+) -> Result<String, Error> {
+    conn.prepare_cached("SELECT team_id FROM projects WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([project_id], |row| row.get(0)).optional())?
+        .ok_or_else(|| Error::NotFound("Project not found".into()))
 }
 
 /// The event columns in the order [`AuditEvent`]'s [`FromRow`] reads them.

@@ -4,8 +4,7 @@
 //! lists are served, so a page costs the same whether the table holds ten items or a hundred
 //! thousand, and drafts are never scanned.
 
-use super::audit::{append, Audit, AuditAction, NewAuditEvent};
-use super::tenancy::team_of_project;
+use super::audit::{append, team_of_project, Audit, AuditAction, NewAuditEvent};
 use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row, ToSql};

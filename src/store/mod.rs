@@ -11,6 +11,55 @@
 //! holds the written pages); only a power loss can roll back the last commits.
 //!
 //! Must not import `http`, `auth` or `api`.
+//!
+//! # Layout and imports
+//!
+//! Four layers, each importing only the ones above it, so no two files import each other:
+//!
+//! 1. This file: [`Store`], the connection pool, `write` (one transaction), the one
+//!    `From<rusqlite::Error>` for [`Error`], `ConflictOnUnique`, and `FromRow` with the
+//!    `columns!` macro that every column list is built with.
+//! 2. `audit.rs`, the log every change appends to in its own transaction (with the two
+//!    label lookups an event needs: a user's email, a project's team).
+//! 3. One file per table family, importing only (1) and (2): `users.rs`, `sessions.rs`,
+//!    `tenancy.rs` (teams, members, projects), `api_keys.rs`, `content.rs`,
+//!    `signing_keys.rs`. Each holds its types, its `FromRow` mapper and column list, and the
+//!    statements on its own tables.
+//! 4. Work spanning families, in files named for it: `bootstrap.rs` (first admin: user, team,
+//!    project), `user_changes.rs` (a user update and the sessions it ends),
+//!    `credentials.rs` (a session or key joined to its user, per request), `usage.rs` (the
+//!    usage flush into `api_key_usage`, `api_keys` and `sessions`), `seed.rs` (a whole seed).
+//!
+//! # Public surface
+//!
+//! Backend-neutral: plain domain types and [`Store`] methods taking ids, values and
+//! [`Audit`], returning [`Error`]; nothing of `rusqlite` is public. By file:
+//!
+//! - `mod.rs`: [`Store::open`], [`Store::path`], [`Store::schema_version`],
+//!   [`Store::is_healthy`], [`Store::integrity_ok`], [`Store::backup_to`],
+//!   [`create_backup_file`], [`BUSY_TIMEOUT`].
+//! - `users.rs`: [`User`], [`NewUser`]; `create_user`, `upgrade_password_hash`, `user_by_id`,
+//!   `user_by_email`, `list_users`, `has_users`, `count_users`.
+//! - `user_changes.rs`: [`UserChanges`], [`RevokeSessions`]; `update_user`.
+//! - `bootstrap.rs`: `create_first_admin`.
+//! - `sessions.rs`: [`Session`]; `create_session`, `session_by_id`, `rotate_session`,
+//!   `extend_session_token`, `revoke_session`, `revoke_user_sessions`, `live_sessions`.
+//! - `credentials.rs`: [`KeyHolder`]; `session_with_user`, `key_holder_by_hash`.
+//! - `tenancy.rs`: [`Team`], [`Project`], [`Member`]; team, member and project reads and
+//!   writes (`create_team`, `add_member`, `set_member_role`, `remove_member`,
+//!   `create_project`, `member_role`, `teams_of_user`, `projects_of_user`, ...).
+//! - `api_keys.rs`: [`ApiKey`], [`NewApiKey`], [`ApiKeyChanges`], [`UsageDay`];
+//!   `create_api_key`, `api_key_by_id`, `api_keys_of_project`, `update_api_key`,
+//!   `roll_api_key`, `delete_api_key`, `usage_of_key`.
+//! - `usage.rs`: [`UsageBatch`]; `record_usage`.
+//! - `content.rs`: [`Content`], [`ContentKind`], [`NewContent`], [`ContentChanges`],
+//!   [`ContentFilter`], [`Page`], [`Listed`]; content reads, writes and publication.
+//! - `signing_keys.rs`: [`StoredSigningKey`], [`RetireOutcome`]; the signing-key lifecycle.
+//! - `audit.rs`: [`Audit`], [`AuditAction`], [`ActorKind`], [`AuditEvent`],
+//!   [`NewAuditEvent`], [`Named`], [`AuditFilter`], [`AuditPage`]; `record_audit`,
+//!   `audit_events`, `prune_audit`.
+//! - `seed.rs`: [`SeedRows`] and its row types; `apply_seed`.
+//! - `migrations.rs`: nothing public beyond [`Store::schema_version`].
 
 /// A column list for a statement, built at compile time: `columns!(; "id", "name")` is
 /// `"id, name"`, `columns!("t"; "id", "name")` is `"t.id, t.name"` (qualified with a join's
@@ -27,24 +76,31 @@ macro_rules! columns {
 
 mod api_keys;
 mod audit;
+mod bootstrap;
 mod content;
+mod credentials;
 mod migrations;
 mod seed;
 mod sessions;
 mod signing_keys;
 mod tenancy;
+mod usage;
+mod user_changes;
 mod users;
 
-pub use api_keys::{ApiKey, ApiKeyChanges, KeyHolder, NewApiKey, UsageBatch, UsageDay};
+pub use api_keys::{ApiKey, ApiKeyChanges, NewApiKey, UsageDay};
 pub use audit::{
     ActorKind, Audit, AuditAction, AuditEvent, AuditFilter, AuditPage, Named, NewAuditEvent,
 };
 pub use content::{Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Page};
+pub use credentials::KeyHolder;
 pub use seed::{SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedRows, SeedTeam};
 pub use sessions::Session;
 pub use signing_keys::{RetireOutcome, StoredSigningKey};
 pub use tenancy::{Member, Project, Team};
-pub use users::{NewUser, RevokeSessions, User, UserChanges};
+pub use usage::UsageBatch;
+pub use user_changes::{RevokeSessions, UserChanges};
+pub use users::{NewUser, User};
 
 use crate::error::{Error, StartupError};
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row};
@@ -349,7 +405,7 @@ fn same_file(file: &std::fs::File, target: &Path) -> bool {
 /// A SQLite failure as the crate's error, so statements in the store end in `?`: lock
 /// timeouts and unusable files are 503 (the request may succeed later), everything else is a
 /// bug (500). The one mapping for every statement; the only exceptions are the unique
-/// violations a caller turns into a 409 ([`ConflictOnUnique`]) and the backup's own wording.
+/// violations a caller turns into a 409 (`ConflictOnUnique`) and the backup's own wording.
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
         match err.sqlite_error_code() {

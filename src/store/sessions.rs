@@ -3,8 +3,7 @@
 //! Refresh rotates the generation with a conditional update (`WHERE generation = ?`), so of
 //! two concurrent refreshes exactly one rotates and the other sees the newer generation.
 
-use super::audit::{append, Audit, AuditAction};
-use super::users::{email_of, user_columns};
+use super::audit::{append, email_of, Audit, AuditAction};
 use super::{column_count, FromRow, Store, User};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
@@ -18,6 +17,7 @@ macro_rules! session_columns {
             "last_seen_at", "token_expires_at", "user_agent", "ip", "revoked_at")
     };
 }
+pub(super) use session_columns;
 
 /// A stored session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,31 +143,6 @@ impl Store {
             " FROM sessions WHERE id = ?1"
         ))?;
         Ok(stmt.query_row([id], Session::from_row).optional()?)
-    }
-
-    /// The session with this id together with its user and the signing keys' change counter,
-    /// in one lookup: the per-request token check needs all three, and reading the counter
-    /// here lets a running server notice a retired signing key without a query of its own.
-    pub fn session_with_user(&self, id: &str) -> Result<Option<(Session, User, i64)>, Error> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(concat!(
-            "SELECT ",
-            session_columns!("s"),
-            ", ",
-            user_columns!("u"),
-            ", (SELECT version FROM signing_keys_version WHERE id = 1) AS keys_version \
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1"
-        ))?;
-        Ok(stmt
-            .query_row([id], |row| {
-                let keys_version: Option<i64> = row.get("keys_version")?;
-                Ok((
-                    Session::from_row(row)?,
-                    User::from_row_at(row, Session::COLUMNS)?,
-                    keys_version.unwrap_or_default(),
-                ))
-            })
-            .optional()?)
     }
 
     /// Moves a live session from generation `from` to `from + 1`; false when the session is

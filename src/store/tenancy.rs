@@ -1,7 +1,6 @@
 //! Teams, their members with roles, and the projects teams own.
 
-use super::audit::{append, Audit, AuditAction};
-use super::users::email_of;
+use super::audit::{append, email_of, Audit, AuditAction};
 use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
@@ -95,17 +94,6 @@ pub(super) fn insert_member(
     .and_then(|mut stmt| stmt.execute(params![team_id, user_id, role, now]))
     .conflict_on_unique(|| Error::Conflict("This user is already a member of the team.".into()))?;
     Ok(())
-}
-
-/// The id of the team owning project `project_id`, read inside the caller's transaction (an
-/// audit event names the team of the project it is about). 404 when there is no such project.
-pub(super) fn team_of_project(
-    conn: &rusqlite::Connection,
-    project_id: &str,
-) -> Result<String, Error> {
-    conn.prepare_cached("SELECT team_id FROM projects WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([project_id], |row| row.get(0)).optional())?
-        .ok_or_else(|| Error::NotFound("Project not found".into()))
 }
 
 /// Appends `team.created` for `team`, owned by `owner_id`, inside `tx`.
