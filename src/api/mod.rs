@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod dto;
 pub mod extract;
 pub mod feed_cache;
+pub mod field_rules;
 pub mod gate;
 mod internal;
 pub mod mcp;

@@ -1,14 +1,15 @@
 //! Sign-in, token refresh with rotation, sign-out, registration and session management.
 
 use crate::api::extract::{self, Fields, JsonFields};
+use crate::api::field_rules::{self, password_too_long};
 use crate::api::principal::{live_session_of, require_session};
 use crate::api::respond::token_response;
 use crate::api::{dto, throttle, App, Ctx};
 use crate::auth::jwt::{self, Claims, Validation, AUDIENCE};
 use crate::auth::password::{check_length, LengthProblem, Verdict};
 use crate::auth::ratelimit::Class;
-use crate::email::{self, Email};
-use crate::error::{AuthFailure, Error, FieldError};
+use crate::email;
+use crate::error::{AuthFailure, Error};
 use crate::http::Response;
 use crate::store::{Audit, AuditAction, NewUser, User};
 use serde_json::{json, Value};
@@ -43,24 +44,6 @@ fn issue_token(
         nbf: None,
     };
     Ok((jwt::sign(&claims, &key), exp - now))
-}
-
-/// The 422 problem for a password over 1024 characters (refused before any hashing).
-pub fn password_too_long() -> FieldError {
-    FieldError::new(
-        &["body", "password"],
-        "string_too_long",
-        "String should have at most 1024 characters",
-    )
-}
-
-/// The 422 problem for a body `email` that [`Email::parse`] refuses.
-pub fn invalid_email() -> FieldError {
-    FieldError::new(
-        &["body", "email"],
-        "value_error",
-        "value is not a valid email address",
-    )
 }
 
 /// `POST /api/internal/auth/jwt/login` (form): a token for a new session.
@@ -279,44 +262,33 @@ pub fn read_new_user(
     admin: bool,
     invalid_password_code: &str,
 ) -> Result<NewUser, Error> {
-    let mut fields = JsonFields::new(body);
-    let email = fields.string("email", 1, 320);
-    let password = fields.string("password", 0, usize::MAX);
-    let first_name = fields.optional_string("first_name", 0, 100);
-    let last_name = fields.optional_string("last_name", 0, 100);
-    let (is_superuser, is_verified) = if admin {
-        (
-            fields.optional_bool("is_superuser").unwrap_or(false),
-            fields.optional_bool("is_verified").unwrap_or(false),
-        )
-    } else {
-        (false, false)
-    };
-    let email = email.and_then(|text| match Email::parse(&text) {
-        Ok(email) => Some(email),
-        Err(_) => {
-            fields.problems.push(invalid_email());
-            None
-        }
-    });
-    if let Some(password) = &password {
-        if check_length(password) == Err(LengthProblem::TooLong) {
-            fields.problems.push(password_too_long());
-        }
-    }
-    fields.finish()?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(Error::Internal("validated fields missing".into()));
-    };
-    if check_length(&password) == Err(LengthProblem::TooShort) {
-        return Err(Error::BadRequest(json!({
-            "code": invalid_password_code,
-            "reason": "Password should be at least 8 characters",
-        })));
-    }
+    let (email, password, first_name, last_name, is_superuser, is_verified) =
+        JsonFields::parse(body, |fields| {
+            let email = fields.string("email", 1, field_rules::MAX_EMAIL_CHARS);
+            let password = fields.required_string("password", 0, usize::MAX);
+            let max_name = field_rules::MAX_PERSON_NAME_CHARS;
+            let first_name = fields.optional_string("first_name", 0, max_name);
+            let last_name = fields.optional_string("last_name", 0, max_name);
+            let (is_superuser, is_verified) = if admin {
+                (
+                    fields.optional_bool("is_superuser").unwrap_or(false),
+                    fields.optional_bool("is_verified").unwrap_or(false),
+                )
+            } else {
+                (false, false)
+            };
+            // Checked only once read: a missing email is one problem, not two.
+            let email = email
+                .map(|text| field_rules::email(fields, &text))
+                .unwrap_or_default();
+            field_rules::check_password_not_too_long(fields, &password);
+            let names = (first_name, last_name);
+            (email, password, names.0, names.1, is_superuser, is_verified)
+        })?;
+    field_rules::check_password_not_too_short(&password, invalid_password_code)?;
     let password_hash = hash_password(app, &password)?;
     Ok(NewUser {
-        email: email.into_string(),
+        email,
         password_hash,
         first_name,
         last_name,

@@ -150,47 +150,46 @@ pub(crate) fn create(
     project: Project,
     body: &Map<String, Value>,
 ) -> Result<Content, Error> {
-    let mut fields = JsonFields::new(body);
-    let kind = match body.get("type") {
-        None => {
-            fields.problems.push(FieldError::missing(&["body", "type"]));
-            None
-        }
-        Some(value) => {
-            let kind = value.as_str().and_then(ContentKind::parse);
-            if kind.is_none() {
-                fields.problems.push(kind_problem(&["body", "type"]));
+    let new = JsonFields::parse(body, |fields| {
+        let kind = match body.get("type") {
+            None => {
+                fields.problem(FieldError::missing(&["body", "type"]));
+                None
             }
-            kind
+            Some(value) => {
+                let kind = value.as_str().and_then(ContentKind::parse);
+                if kind.is_none() {
+                    fields.problem(kind_problem(&["body", "type"]));
+                }
+                kind
+            }
+        };
+        let title = fields.required_string("title", 1, content::MAX_TITLE_CHARS);
+        // Only its type here: `content::validate` applies the limit, in bytes.
+        let text = fields.string("content", 0, usize::MAX);
+        let period_start = fields.optional_datetime("period_start").flatten();
+        let period_end = fields.optional_datetime("period_end").flatten();
+        if let Some(kind) = kind {
+            if let Some(text) = &text {
+                let max_bytes = app.config.max_content_bytes;
+                fields
+                    .problems
+                    .extend(content::validate(kind, text, max_bytes));
+            }
+            reject_kb_period(kind, period_start, period_end, &mut fields.problems);
         }
-    };
-    let title = fields.string("title", 1, content::MAX_TITLE_CHARS);
-    // Only its type here: `content::validate` applies the limit, in bytes.
-    let text = fields.string("content", 0, usize::MAX);
-    let period_start = fields.optional_datetime("period_start").flatten();
-    let period_end = fields.optional_datetime("period_end").flatten();
-    if let Some(kind) = kind {
-        if let Some(text) = &text {
-            let max_bytes = app.config.max_content_bytes;
-            fields
-                .problems
-                .extend(content::validate(kind, text, max_bytes));
+        check_period(period_start, period_end, &mut fields.problems);
+        NewContent {
+            project_id: project.id,
+            // A missing or unknown type was recorded as a problem, so this placeholder never
+            // leaves `parse`.
+            kind: kind.unwrap_or(ContentKind::Changelog),
+            title,
+            body: text.unwrap_or_default(),
+            period_start,
+            period_end,
         }
-        reject_kb_period(kind, period_start, period_end, &mut fields.problems);
-    }
-    check_period(period_start, period_end, &mut fields.problems);
-    fields.finish()?;
-    let (Some(kind), Some(title), Some(body)) = (kind, title, text) else {
-        return Err(Error::Internal("validated content fields missing".into()));
-    };
-    let new = NewContent {
-        project_id: project.id,
-        kind,
-        title,
-        body,
-        period_start,
-        period_end,
-    };
+    })?;
     app.store.create_content(&new, audit, app.clock.now_secs())
 }
 

@@ -80,23 +80,23 @@ pub fn post_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     let (project, role) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
     require_manager(role)?;
     let body = extract::json_object(ctx.req)?;
-    let mut fields = JsonFields::new(&body);
-    let name = fields.string("name", 1, MAX_KEY_NAME_CHARS);
-    let expires_at = fields.optional_datetime("expires_at").flatten();
-    let expires_in_days = fields.optional_int("expires_in_days", 1, MAX_EXPIRES_IN_DAYS);
     let now = app.clock.now_secs();
-    if expires_at.is_some_and(|at| at <= now) {
-        fields.problems.push(future_problem("expires_at"));
-    }
-    if expires_at.is_some() && expires_in_days.is_some() {
-        fields.problems.push(FieldError::new(
-            &["body"],
-            "value_error",
-            "Give expires_at or expires_in_days, not both",
-        ));
-    }
-    fields.finish()?;
-    let name = name.ok_or_else(|| Error::Internal("validated name missing".into()))?;
+    let (name, expires_at, expires_in_days) = JsonFields::parse(&body, |fields| {
+        let name = fields.required_string("name", 1, MAX_KEY_NAME_CHARS);
+        let expires_at = fields.optional_datetime("expires_at").flatten();
+        let expires_in_days = fields.optional_int("expires_in_days", 1, MAX_EXPIRES_IN_DAYS);
+        if expires_at.is_some_and(|at| at <= now) {
+            fields.problem(future_problem("expires_at"));
+        }
+        if expires_at.is_some() && expires_in_days.is_some() {
+            fields.problem(FieldError::new(
+                &["body"],
+                "value_error",
+                "Give expires_at or expires_in_days, not both",
+            ));
+        }
+        (name, expires_at, expires_in_days)
+    })?;
     let audit = audit_of(app, ctx, &caller);
     let generated = api_key::generate();
     let new = NewApiKey {
