@@ -4,6 +4,7 @@
 //! May use `http`, `auth`, `store`, `config` and `clock`; never `tiny_http` or `rusqlite`.
 
 pub mod conditional;
+pub mod cors;
 pub mod dashboard;
 pub mod dto;
 pub mod extract;
@@ -174,34 +175,41 @@ const fn route(
         method,
         pattern,
         handler,
+        cors: false,
     }
 }
 
-/// Every route. Literal routes come before parameter routes with the same prefix.
+/// A route whose answers, errors included, any origin may read; its pattern also answers the
+/// CORS preflight (see [`cors`]).
+const fn cors_route(
+    method: &'static str,
+    pattern: &'static str,
+    handler: HandlerFn,
+) -> Route<HandlerFn> {
+    Route {
+        method,
+        pattern,
+        handler,
+        cors: true,
+    }
+}
+
+/// Every route, one row each. Literal routes come before parameter routes with the same
+/// prefix. `cors_route` rows answer `OPTIONS` too, from [`cors::preflight`].
 #[rustfmt::skip]
 static ROUTES: &[Route<HandlerFn>] = &[
     route("GET", "/api/v1/health", v1::get_health),
     route("GET", "/api/v1/me", v1::get_me),
-    route("GET", "/api/v1/changelogs", public::get_changelogs),
-    route("OPTIONS", "/api/v1/changelogs", public::preflight),
-    route("GET", "/api/v1/changelogs/feed", public::get_changelogs_feed),
-    route("OPTIONS", "/api/v1/changelogs/feed", public::preflight),
-    route("GET", "/api/v1/changelog/{public_slug}", public::get_changelog),
-    route("OPTIONS", "/api/v1/changelog/{public_slug}", public::preflight),
-    route("GET", "/api/v1/changelog/{public_slug}/feed", public::get_changelog_feed),
-    route("OPTIONS", "/api/v1/changelog/{public_slug}/feed", public::preflight),
-    route("GET", "/api/v1/blogs", public::get_blogs),
-    route("OPTIONS", "/api/v1/blogs", public::preflight),
-    route("GET", "/api/v1/blogs/feed", public::get_blogs_feed),
-    route("OPTIONS", "/api/v1/blogs/feed", public::preflight),
-    route("GET", "/api/v1/blog/{public_slug}", public::get_blog),
-    route("OPTIONS", "/api/v1/blog/{public_slug}", public::preflight),
-    route("GET", "/api/v1/blog/{public_slug}/feed", public::get_blog_feed),
-    route("OPTIONS", "/api/v1/blog/{public_slug}/feed", public::preflight),
-    route("GET", "/api/v1/kb", public::get_kb_list),
-    route("OPTIONS", "/api/v1/kb", public::preflight),
-    route("GET", "/api/v1/kb/{public_slug}", public::get_kb),
-    route("OPTIONS", "/api/v1/kb/{public_slug}", public::preflight),
+    cors_route("GET", "/api/v1/changelogs", public::get_changelogs),
+    cors_route("GET", "/api/v1/changelogs/feed", public::get_changelogs_feed),
+    cors_route("GET", "/api/v1/changelog/{public_slug}", public::get_changelog),
+    cors_route("GET", "/api/v1/changelog/{public_slug}/feed", public::get_changelog_feed),
+    cors_route("GET", "/api/v1/blogs", public::get_blogs),
+    cors_route("GET", "/api/v1/blogs/feed", public::get_blogs_feed),
+    cors_route("GET", "/api/v1/blog/{public_slug}", public::get_blog),
+    cors_route("GET", "/api/v1/blog/{public_slug}/feed", public::get_blog_feed),
+    cors_route("GET", "/api/v1/kb", public::get_kb_list),
+    cors_route("GET", "/api/v1/kb/{public_slug}", public::get_kb),
     route("POST", "/api/internal/auth/jwt/login", internal::auth::post_login),
     route("POST", "/api/internal/auth/jwt/refresh", internal::auth::post_refresh),
     route("POST", "/api/internal/auth/jwt/logout", internal::auth::post_logout),
@@ -275,6 +283,9 @@ fn route_and_run(app: &App, req: &Request) -> Response {
         }
         Err(err) => return respond::error_response(&err),
     };
+    if route.is_preflight(&req.method) {
+        return cors::preflight();
+    }
     let ctx = Ctx {
         req,
         params,
@@ -286,6 +297,9 @@ fn route_and_run(app: &App, req: &Request) -> Response {
         Ok(response) => response,
         Err(err) => respond::error_response(&err),
     };
+    if route.cors {
+        response = cors::allow_any_origin(response);
+    }
     if let Some((key_id, expires_at)) = ctx.key_used.into_inner() {
         let now = app.clock.now_secs();
         let rejected = matches!(response.status, 403 | 429);
