@@ -31,7 +31,7 @@ fn etag() -> &'static str {
 }
 
 /// `GET /api/openapi.json`: the document, or 304 when the client already has it.
-pub fn get_openapi(_app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_openapi(_app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let etag = etag();
     let response = if client_has(ctx.req, etag) {
         Response::empty(304)

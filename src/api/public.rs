@@ -46,12 +46,12 @@ enum Audience {
 /// caching and the conditional-request handling.
 fn public_read(
     app: &App,
-    ctx: &Ctx<'_>,
-    build: impl FnOnce() -> Result<(Response, Audience), Error>,
+    ctx: &mut Ctx<'_>,
+    build: impl FnOnce(&Ctx<'_>) -> Result<(Response, Audience), Error>,
 ) -> Result<Response, Error> {
-    throttle_with(app, ctx, Class::Public, || ctx.client_ip(app))?;
+    throttle_with(app, ctx, Class::Public, |ctx| ctx.client_ip(app))?;
     gated(app, || {
-        let (response, audience) = build()?;
+        let (response, audience) = build(ctx)?;
         Ok(cacheable(ctx, response, audience))
     })
 }
@@ -172,7 +172,7 @@ fn published_list(
 }
 
 /// `GET /api/v1/changelogs`: with an API key as Bearer, only that key's project.
-pub fn get_changelogs(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_changelogs(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     // A key is checked before the public throttle so that its own limit applies instead.
     let key_scope = match credential(ctx.req, &AuthFailure::ApiKey) {
         Ok(Credential::ApiKey(raw)) => Some(authenticate_key(app, ctx, raw)),
@@ -199,17 +199,17 @@ pub fn get_changelogs(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/v1/blogs`.
-pub fn get_blogs(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_blogs(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     public_list(app, ctx, ContentKind::Blog)
 }
 
 /// `GET /api/v1/kb`.
-pub fn get_kb_list(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_kb_list(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     public_list(app, ctx, ContentKind::Kb)
 }
 
-fn public_list(app: &App, ctx: &Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
-    public_read(app, ctx, || {
+fn public_list(app: &App, ctx: &mut Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
+    public_read(app, ctx, |ctx| {
         let (page, scope) = list_query(app, ctx)?;
         Ok((published_list(app, kind, scope, page)?, Audience::Everyone))
     })
@@ -269,28 +269,28 @@ pub(crate) fn not_found_detail(kind: ContentKind) -> &'static str {
 
 fn public_item(
     app: &App,
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     kind: ContentKind,
     missing: &str,
 ) -> Result<Response, Error> {
-    public_read(app, ctx, || {
+    public_read(app, ctx, |ctx| {
         let item = published_item(app, ctx, kind, missing)?;
         Ok((respond::ok(&dto::content_public(&item)), Audience::Everyone))
     })
 }
 
 /// `GET /api/v1/changelog/{public_slug}`.
-pub fn get_changelog(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_changelog(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     public_item(app, ctx, ContentKind::Changelog, CHANGELOG_NOT_FOUND)
 }
 
 /// `GET /api/v1/blog/{public_slug}`.
-pub fn get_blog(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_blog(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     public_item(app, ctx, ContentKind::Blog, BLOG_NOT_FOUND)
 }
 
 /// `GET /api/v1/kb/{public_slug}`.
-pub fn get_kb(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_kb(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     public_item(app, ctx, ContentKind::Kb, KB_NOT_FOUND)
 }
 
@@ -385,8 +385,8 @@ fn rss(document: impl Into<Vec<u8>>) -> Response {
 
 /// A feed of the newest published items of `kind`, from the feed cache while content is
 /// unchanged.
-fn list_feed(app: &App, ctx: &Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
-    public_read(app, ctx, || {
+fn list_feed(app: &App, ctx: &mut Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
+    public_read(app, ctx, |_| {
         // Read before the items, so that a write ending meanwhile leaves a newer number.
         let generation = app.store.content_generation()?;
         let document = app
@@ -423,18 +423,18 @@ fn build_list_feed(app: &App, kind: ContentKind) -> Result<Built, Error> {
 }
 
 /// `GET /api/v1/changelogs/feed`: the newest 50 published changelogs.
-pub fn get_changelogs_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_changelogs_feed(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     list_feed(app, ctx, ContentKind::Changelog)
 }
 
 /// `GET /api/v1/blogs/feed`: the newest 50 published blog posts.
-pub fn get_blogs_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_blogs_feed(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     list_feed(app, ctx, ContentKind::Blog)
 }
 
 /// `GET /api/v1/changelog/{public_slug}/feed`: one item per entry of the changelog.
-pub fn get_changelog_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    public_read(app, ctx, || {
+pub fn get_changelog_feed(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
+    public_read(app, ctx, |ctx| {
         let item = published_item(app, ctx, ContentKind::Changelog, CHANGELOG_NOT_FOUND)?;
         let link = item_link(app, &item);
         let pub_date = item.published_at.unwrap_or(item.created_at);
@@ -463,8 +463,8 @@ pub fn get_changelog_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/v1/blog/{public_slug}/feed`: the post as the feed's one item.
-pub fn get_blog_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    public_read(app, ctx, || {
+pub fn get_blog_feed(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
+    public_read(app, ctx, |ctx| {
         let item = published_item(app, ctx, ContentKind::Blog, BLOG_NOT_FOUND)?;
         let channel = feed::Channel {
             title: item.title.clone(),

@@ -50,7 +50,7 @@ fn issue_token(
 ///
 /// Unknown email, wrong password and inactive user get the same 400 after the same hashing
 /// work, so neither the answer nor its timing tells whether an account exists.
-pub fn post_login(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_login(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     // Both limits are checked before any hashing: a flood costs no Argon2 work.
     throttle(app, ctx, Class::LoginIp, &ctx.client_ip(app))?;
     let fields = Fields::from_form(ctx.req)?;
@@ -110,7 +110,7 @@ pub fn post_login(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         provisional_exp,
     )?;
     let (token, expires_in) = issue_token(app, &user.id, &session.id, 0, now, now)?;
-    *ctx.principal.borrow_mut() = Some(format!("user:{}", user.id));
+    ctx.used.principal = Some(format!("user:{}", user.id));
     Ok(token_response(200, &dto::token(&token, expires_in)))
 }
 
@@ -141,7 +141,7 @@ fn record_failed_login(
 /// generation just replaced within [`REUSE_WINDOW_SECS`] returns a token for the current one
 /// (concurrent refreshes); presenting anything older is treated as theft: the whole session
 /// is revoked.
-pub fn post_refresh(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_refresh(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let unauthorized = || Error::Unauthorized(AuthFailure::Session);
     let token = match extract::credential(ctx.req, &AuthFailure::Session)? {
         extract::Credential::Jwt(token) => token,
@@ -162,7 +162,7 @@ pub fn post_refresh(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         return Err(unauthorized());
     }
     let (user, mut session) = live_session_of(app, &verified, now)?;
-    *ctx.principal.borrow_mut() = Some(format!("user:{}", user.id));
+    ctx.used.principal = Some(format!("user:{}", user.id));
     if claims.gen == session.generation {
         let next_exp = now.saturating_add(app.config.jwt_lifetime_seconds);
         if app
@@ -215,7 +215,7 @@ pub fn post_refresh(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `POST /api/internal/auth/jwt/logout`: revokes the caller's session at once.
-pub fn post_logout(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_logout(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let now = app.clock.now_secs();
     app.store.revoke_session(
@@ -231,7 +231,7 @@ pub fn post_logout(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `POST /api/internal/auth/register` (JSON): self-service sign-up, off unless
 /// `allow_registration` is on.
-pub fn post_register(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_register(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     throttle(app, ctx, Class::LoginIp, &ctx.client_ip(app))?;
     if !app.config.allow_registration {
         return Err(Error::Forbidden(
@@ -305,7 +305,7 @@ pub fn hash_password(app: &App, password: &str) -> Result<String, Error> {
 }
 
 /// `GET /api/internal/auth/sessions`: the caller's live sessions, newest first.
-pub fn get_sessions(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_sessions(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let now = app.clock.now_secs();
     let sessions = app.store.live_sessions(
@@ -322,7 +322,7 @@ pub fn get_sessions(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `DELETE /api/internal/auth/sessions/{id}`: revokes one of the caller's sessions; another
 /// user's session (or an unknown id) is 404.
-pub fn delete_session(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn delete_session(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let now = app.clock.now_secs();
     if app.store.revoke_session(
@@ -340,7 +340,7 @@ pub fn delete_session(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `POST /api/internal/auth/sessions/revoke-all`: every session but the current one.
-pub fn post_revoke_all(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_revoke_all(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let now = app.clock.now_secs();
     app.store.revoke_user_sessions(

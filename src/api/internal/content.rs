@@ -48,7 +48,7 @@ pub(crate) fn admit_to_project(
 
 /// The item named by `{content_id}`, if the caller may work on it (404 unknown, 403 another
 /// project or team), and the caller.
-fn content_access(app: &App, ctx: &Ctx<'_>) -> Result<(Content, Caller), Error> {
+fn content_access(app: &App, ctx: &mut Ctx<'_>) -> Result<(Content, Caller), Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
     let item = content_for(app, &caller, ctx.params.get("content_id"))?;
     Ok((item, caller))
@@ -132,7 +132,7 @@ pub fn list_response<'a, T: Serialize>(
 }
 
 /// `POST /api/internal/projects/{project_id}/content` → 201 with the new draft.
-pub fn post_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_content(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
     let project = admit_to_project(app, &caller, ctx.params.get("project_id"))?;
     let body = extract::json_object(ctx.req)?;
@@ -195,7 +195,7 @@ pub(crate) fn create(
 
 /// `GET /api/internal/projects/{project_id}/content`: `?type=&published=`, paginated,
 /// newest created first.
-pub fn get_content_list(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_content_list(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
     let project = admit_to_project(app, &caller, ctx.params.get("project_id"))?;
     let query = Fields::from_query(ctx.req)?;
@@ -219,13 +219,13 @@ pub fn get_content_list(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/internal/sources/content/{content_id}`.
-pub fn get_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_content(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let (item, _) = content_access(app, ctx)?;
     Ok(ok(&dto::content_internal(&item)))
 }
 
 /// `PATCH /api/internal/content/{content_id}`: title, content, period.
-pub fn patch_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn patch_content(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let (item, caller) = content_access(app, ctx)?;
     let audit = audit_of(app, ctx, &caller);
     let body = extract::json_object(ctx.req)?;
@@ -285,7 +285,7 @@ pub(crate) fn update(
 
 /// `POST /api/internal/content/{content_id}/publish`: `{"slug"?}`. Without a slug, the
 /// item's earlier slug is reused, else one is made from the title (`title`, `title-2`, ...).
-pub fn post_publish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_publish(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let (item, caller) = content_access(app, ctx)?;
     let audit = audit_of(app, ctx, &caller);
     let body = extract::optional_json_object(ctx.req)?;
@@ -324,7 +324,7 @@ pub(crate) fn publish(
 
 /// `POST /api/internal/content/{content_id}/unpublish`: off every public endpoint and feed
 /// from the next request on.
-pub fn post_unpublish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_unpublish(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let (item, caller) = content_access(app, ctx)?;
     let audit = audit_of(app, ctx, &caller);
     let item = unpublish(app, &audit, &item)?;
@@ -340,7 +340,7 @@ pub(crate) fn unpublish(app: &App, audit: &Audit, item: &Content) -> Result<Cont
 }
 
 /// `DELETE /api/internal/content/{content_id}` → 204.
-pub fn delete_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn delete_content(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let (item, caller) = content_access(app, ctx)?;
     let audit = audit_of(app, ctx, &caller);
     if !app

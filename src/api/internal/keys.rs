@@ -32,7 +32,7 @@ fn audit_of(app: &App, ctx: &Ctx<'_>, caller: &SessionCaller) -> Audit {
 }
 
 /// The key in the path and the caller's role in its team (404 unknown key, 403 another team).
-fn key_access(app: &App, ctx: &Ctx<'_>) -> Result<KeyAccess, Error> {
+fn key_access(app: &App, ctx: &mut Ctx<'_>) -> Result<KeyAccess, Error> {
     let caller = require_session(app, ctx)?;
     let not_found = || Error::NotFound("API key not found".into());
     let key_id = ctx.params.get("key_id");
@@ -53,7 +53,7 @@ fn future_problem(name: &str) -> FieldError {
 }
 
 /// `GET /api/internal/projects/{project_id}/api-keys` (member): newest first.
-pub fn get_keys(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_keys(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
     let keys: Vec<Value> = app
@@ -75,7 +75,7 @@ fn reveal(key: &ApiKey, raw: &str) -> Response {
 }
 
 /// `POST /api/internal/projects/{project_id}/api-keys` (owner, admin) → 201 with `key`.
-pub fn post_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let (project, role) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
     require_manager(role)?;
@@ -113,13 +113,13 @@ pub fn post_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/internal/api-keys/{key_id}` (member).
-pub fn get_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let access = key_access(app, ctx)?;
     Ok(ok(&dto::api_key(&access.key)))
 }
 
 /// `PATCH /api/internal/api-keys/{key_id}` (owner, admin): rename, (de)activate, expiry.
-pub fn patch_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn patch_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let KeyAccess { caller, key, role } = key_access(app, ctx)?;
     require_manager(role)?;
     let body = extract::json_object(ctx.req)?;
@@ -142,7 +142,7 @@ pub fn patch_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 /// `POST /api/internal/api-keys/{key_id}/roll` (owner, admin): `{"overlap_seconds"?}` → 201
 /// a new key with the same name, project and expiry rule; the old one stops working once the
 /// overlap has passed.
-pub fn post_roll(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_roll(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let KeyAccess {
         caller,
         key: old,
@@ -181,7 +181,7 @@ pub fn post_roll(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `DELETE /api/internal/api-keys/{key_id}` (owner, admin) → 204.
-pub fn delete_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn delete_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let KeyAccess { caller, key, role } = key_access(app, ctx)?;
     require_manager(role)?;
     let audit = audit_of(app, ctx, &caller);
@@ -197,7 +197,7 @@ pub fn delete_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `GET /api/internal/api-keys/{key_id}/usage?days=1..90` (member): one row per UTC day,
 /// oldest first, days without use included as zeros.
-pub fn get_usage(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_usage(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let KeyAccess { key, .. } = key_access(app, ctx)?;
     let query = Fields::from_query(ctx.req)?;
     let mut problems = Vec::new();

@@ -18,7 +18,7 @@ fn read_name_and_slug(ctx: &Ctx<'_>) -> Result<(String, Option<String>), Error> 
 }
 
 /// `GET /api/internal/teams`: the caller's teams with their role.
-pub fn get_teams(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_teams(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let teams: Vec<Value> = app
         .store
@@ -30,7 +30,7 @@ pub fn get_teams(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `POST /api/internal/teams`: a new team owned by the caller → 201.
-pub fn post_team(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_team(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let (name, requested) = read_name_and_slug(ctx)?;
     let now = app.clock.now_secs();
@@ -43,7 +43,7 @@ pub fn post_team(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/internal/teams/{team_id}/members` (member).
-pub fn get_members(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_members(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let team_id = ctx.params.get("team_id");
     team_role(app, &caller.user, team_id)?;
@@ -57,7 +57,7 @@ pub fn get_members(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `POST /api/internal/teams/{team_id}/members` (owner, admin): `{"email", "role"}` → 201.
-pub fn post_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let team_id = ctx.params.get("team_id");
     require_manager(team_role(app, &caller.user, team_id)?)?;
@@ -93,7 +93,7 @@ fn check_may_touch(app: &App, actor: Role, team_id: &str, user_id: &str) -> Resu
 }
 
 /// `PATCH /api/internal/teams/{team_id}/members/{user_id}` (owner, admin): `{"role"}`.
-pub fn patch_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn patch_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let team_id = ctx.params.get("team_id");
     let user_id = ctx.params.get("user_id");
@@ -120,7 +120,7 @@ pub fn patch_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `DELETE /api/internal/teams/{team_id}/members/{user_id}` (owner, admin) → 204.
-pub fn delete_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn delete_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let team_id = ctx.params.get("team_id");
     let user_id = ctx.params.get("user_id");
@@ -134,7 +134,7 @@ pub fn delete_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/internal/projects`: projects of the caller's teams.
-pub fn get_projects(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_projects(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let projects: Vec<Value> = app
         .store
@@ -147,7 +147,7 @@ pub fn get_projects(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `POST /api/internal/teams/{team_id}/projects` (owner, admin) → 201; slugs are unique
 /// across the server (409).
-pub fn post_project(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let team_id = ctx.params.get("team_id");
     require_manager(team_role(app, &caller.user, team_id)?)?;
@@ -161,7 +161,7 @@ pub fn post_project(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/internal/projects/{project_id}` (member).
-pub fn get_project(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
     Ok(ok(&dto::project(&project)))

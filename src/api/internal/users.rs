@@ -14,7 +14,7 @@ use crate::http::Response;
 use crate::store::{Audit, RevokeSessions, UserChanges};
 
 /// `GET /api/internal/users/me`.
-pub fn get_me(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_me(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     Ok(ok(&dto::user(&caller.user)))
 }
@@ -54,7 +54,7 @@ fn read_changes(
 /// `PATCH /api/internal/users/me`: names, email, password. Email and password changes need
 /// `current_password`, checked under the login limits (429 past them); a password change
 /// signs out every other session.
-pub fn patch_me(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn patch_me(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let body = extract::json_object(ctx.req)?;
     let mut fields = JsonFields::new(&body);
@@ -108,7 +108,7 @@ pub fn patch_me(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/internal/users` (superuser): every user.
-pub fn get_users(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_users(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     require_superuser(app, ctx)?;
     let users = app.store.list_users()?;
     let objects: Vec<dto::UserObject<'_>> = users.iter().map(dto::user).collect();
@@ -116,7 +116,7 @@ pub fn get_users(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `POST /api/internal/users` (superuser): creates a user → 201; a taken email is 409.
-pub fn post_user(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_user(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_superuser(app, ctx)?;
     let body = extract::json_object(ctx.req)?;
     let new = read_new_user(app, &body, true, "REGISTER_INVALID_PASSWORD")?;
@@ -130,7 +130,7 @@ pub fn post_user(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 /// `PATCH /api/internal/users/{id}` (superuser): flags, names, email, password.
 /// Deactivation revokes every session of the user at once; a new password signs them out
 /// everywhere.
-pub fn patch_user(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn patch_user(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_superuser(app, ctx)?;
     let id = ctx.params.get("id");
     if !crate::ids::is_uuid(id) {
