@@ -16,6 +16,7 @@
 
 mod admission;
 mod connection;
+mod event_loop;
 mod listener;
 mod request;
 mod response;
