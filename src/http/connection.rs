@@ -247,7 +247,12 @@ impl Reader {
                 if searched > MAX_HEADER_BYTES {
                     self.state = State::Idle;
                     let err = HeadError::TooLarge;
-                    return refuse(err.status(), err.detail(), Exchange::unparsed(started), None);
+                    return refuse(
+                        err.status(),
+                        err.detail(),
+                        Exchange::unparsed(started),
+                        None,
+                    );
                 }
                 self.state = State::Head { started, searched };
                 return Incoming::Partial;
@@ -258,7 +263,12 @@ impl Reader {
             let head = match parsed {
                 Ok(head) => head,
                 Err(err) => {
-                    return refuse(err.status(), err.detail(), Exchange::unparsed(started), None)
+                    return refuse(
+                        err.status(),
+                        err.detail(),
+                        Exchange::unparsed(started),
+                        None,
+                    )
                 }
             };
             return self.begin_body(head, started);
@@ -591,7 +601,8 @@ mod tests {
         let mut spare = Vec::new();
         reader.recycle(&mut spare, 4);
         assert_eq!(spare.len(), 1);
-        let Incoming::Request(next, _) = feed(&mut reader, b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n", now)
+        let Incoming::Request(next, _) =
+            feed(&mut reader, b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n", now)
         else {
             panic!("no second request");
         };
@@ -658,7 +669,8 @@ mod tests {
     fn expect_100_continue_asks_for_continue_only_when_the_body_is_not_there_yet() {
         let mut reader = reader();
         let now = Instant::now();
-        let head = b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+        let head =
+            b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
         assert!(matches!(feed(&mut reader, head, now), Incoming::Continue));
         assert!(matches!(reader.parse(now), Incoming::Partial));
         let Incoming::Request(request, _) = feed(&mut reader, b"ok", now) else {

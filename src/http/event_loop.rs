@@ -336,7 +336,10 @@ impl EventLoop {
                 self.drive(index);
             }
             for (index, generation) in std::mem::take(&mut self.again) {
-                if self.connection(index).is_some_and(|c| c.generation == generation) {
+                if self
+                    .connection(index)
+                    .is_some_and(|c| c.generation == generation)
+                {
                     self.drive(index);
                 }
             }
@@ -401,7 +404,10 @@ impl EventLoop {
     /// Sends the answer the blocking pool made.
     fn answered(&mut self, done: Done) {
         let context = &mut self.context;
-        let Some(connection) = self.connections.get_mut(done.index).and_then(Option::as_mut)
+        let Some(connection) = self
+            .connections
+            .get_mut(done.index)
+            .and_then(Option::as_mut)
         else {
             return;
         };
@@ -458,8 +464,7 @@ impl EventLoop {
             }
             self.timers.pop();
             let timeout = self.context.timeout;
-            let Some(connection) = self.connections.get_mut(index).and_then(Option::as_mut)
-            else {
+            let Some(connection) = self.connections.get_mut(index).and_then(Option::as_mut) else {
                 continue;
             };
             if connection.generation != generation {
@@ -556,7 +561,7 @@ impl Connection {
                                 self.send(context, response, &request, exchange);
                                 continue;
                             }
-                            return self.hand_over(context, index, request, exchange);
+                            return self.hand_over(context, index, *request, exchange);
                         }
                     }
                 }
@@ -589,14 +594,14 @@ impl Connection {
         &mut self,
         context: &mut Context,
         index: usize,
-        request: Box<Request>,
+        request: Request,
         exchange: Exchange,
     ) -> Step {
         let job = Job {
             done: Box::new(Done {
                 index,
                 generation: self.generation,
-                request: *request,
+                request,
                 response: Response::empty(500),
                 exchange,
             }),
@@ -721,4 +726,175 @@ impl Connection {
 /// block (an Argon2 hash, waiting for SQLite's write lock) is behind another method.
 fn runs_inline(request: &Request) -> bool {
     matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::server::{HttpServer, ServerOptions};
+    use super::super::{Handler, Request, Response};
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// The longest any wait here may take before it counts as a hang (never a timing claim).
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    /// Serves `handler` on one event loop with one blocking thread; returns the address, the
+    /// shutdown flag and the thread that returns when serving ends.
+    fn serve(handler: Handler) -> (SocketAddr, Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+        let server = HttpServer::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr();
+        let options = ServerOptions {
+            workers: 1,
+            max_body_bytes: 1024,
+            client_timeout: Duration::from_secs(5),
+            max_connections: 64,
+            max_connections_per_ip: 0,
+            trusted_proxies: Default::default(),
+        };
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&shutdown);
+        let thread = std::thread::spawn(move || {
+            server.run(&options, handler, flag, PATIENCE).unwrap();
+        });
+        (addr, shutdown, thread)
+    }
+
+    fn connect(addr: SocketAddr) -> TcpStream {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream
+    }
+
+    /// Reads one answer: its status line, headers (lower-case names) and body.
+    fn read_answer(reader: &mut impl BufRead) -> (String, Vec<(String, String)>, Vec<u8>) {
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(": ").unwrap();
+            headers.push((name.to_ascii_lowercase(), value.to_string()));
+        }
+        let length = headers
+            .iter()
+            .find(|(name, _)| name == "content-length")
+            .map_or(0, |(_, value)| value.parse().unwrap());
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        (status.trim_end().to_string(), headers, body)
+    }
+
+    /// A handler whose `POST /slow` waits until told to go on (or [`PATIENCE`] passes), and
+    /// which answers everything else at once.
+    fn gated_handler() -> (Handler, mpsc::Sender<()>) {
+        let (go, gate) = mpsc::channel::<()>();
+        let gate = Mutex::new(gate);
+        let handler: Handler = Arc::new(move |request: &Request| {
+            if request.method == "POST" {
+                let _ = gate.lock().unwrap().recv_timeout(PATIENCE);
+                return Response::bytes(200, "text/plain", b"slow".to_vec());
+            }
+            Response::bytes(200, "text/plain", b"fast".to_vec())
+        });
+        (handler, go)
+    }
+
+    #[test]
+    fn a_request_that_may_block_does_not_stall_the_other_connections_of_its_loop() {
+        let (handler, go) = gated_handler();
+        let (addr, _shutdown, _thread) = serve(handler);
+        let mut slow = connect(addr);
+        slow.write_all(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        // The only loop is the one holding the blocked request: it must still serve this.
+        let mut fast = connect(addr);
+        fast.write_all(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let (status, _, body) = read_answer(&mut BufReader::new(&mut fast));
+        assert_eq!(
+            (status.as_str(), body.as_slice()),
+            ("HTTP/1.1 200 OK", &b"fast"[..])
+        );
+        go.send(()).unwrap();
+        let (status, _, body) = read_answer(&mut BufReader::new(&mut slow));
+        assert_eq!(
+            (status.as_str(), body.as_slice()),
+            ("HTTP/1.1 200 OK", &b"slow"[..])
+        );
+    }
+
+    #[test]
+    fn an_answer_larger_than_the_socket_takes_is_finished_while_others_are_served() {
+        const BIG: usize = 16 * 1024 * 1024;
+        let handler: Handler = Arc::new(|request: &Request| {
+            let size = if request.path == "/big" { BIG } else { 4 };
+            Response::bytes(200, "text/plain", vec![b'x'; size])
+        });
+        let (addr, _shutdown, _thread) = serve(handler);
+        let mut big = connect(addr);
+        big.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        // The big answer fills the socket buffers and waits; nobody reads it yet.
+        std::thread::sleep(Duration::from_millis(100));
+        for _ in 0..3 {
+            let mut other = connect(addr);
+            other
+                .write_all(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let (_, _, body) = read_answer(&mut BufReader::new(&mut other));
+            assert_eq!(body, b"xxxx");
+        }
+        let mut reader = BufReader::new(&mut big);
+        let (status, _, body) = read_answer(&mut reader);
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert_eq!(body.len(), BIG);
+        assert!(body.iter().all(|&b| b == b'x'));
+        // The connection is still good for another request.
+        reader
+            .get_mut()
+            .write_all(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_answer(&mut reader).2, b"xxxx");
+    }
+
+    #[test]
+    fn shutdown_finishes_the_request_in_flight_and_closes_its_connection() {
+        let (handler, go) = gated_handler();
+        let (addr, shutdown, thread) = serve(handler);
+        let mut slow = connect(addr);
+        slow.write_all(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        // A request the server has begun counts as in flight; make sure it has begun.
+        let mut probe = connect(addr);
+        probe
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let _ = read_answer(&mut BufReader::new(&mut probe));
+        shutdown.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            !thread.is_finished(),
+            "serving ended with a request in flight"
+        );
+        go.send(()).unwrap();
+        let mut reader = BufReader::new(&mut slow);
+        let (status, headers, body) = read_answer(&mut reader);
+        assert_eq!(
+            (status.as_str(), body.as_slice()),
+            ("HTTP/1.1 200 OK", &b"slow"[..])
+        );
+        assert!(headers.contains(&("connection".into(), "close".into())));
+        let mut rest = Vec::new();
+        assert_eq!(reader.read_to_end(&mut rest).unwrap(), 0);
+        thread.join().unwrap();
+    }
 }
