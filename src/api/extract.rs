@@ -361,6 +361,32 @@ impl<'a> JsonFields<'a> {
         }
     }
 
+    /// Reads `map` with `read` and hands back what it built only when no problem was
+    /// recorded, else 422 listing every problem. This is how a route gets its typed request:
+    /// the placeholders that readers such as [`JsonFields::required_string`] return after
+    /// recording a problem can never leave this function, so a handler never checks again
+    /// what was already checked.
+    pub fn parse<T>(
+        map: &'a Map<String, Value>,
+        read: impl FnOnce(&mut JsonFields<'a>) -> T,
+    ) -> Result<T, Error> {
+        let mut fields = JsonFields::new(map);
+        let value = read(&mut fields);
+        fields.finish().map(|()| value)
+    }
+
+    /// Records `problem` (a rule of the route beyond the field readers).
+    pub fn problem(&mut self, problem: FieldError) {
+        self.problems.push(problem);
+    }
+
+    /// A required string of `min..=max` characters, as [`JsonFields::string`]; when a problem
+    /// was recorded the answer is an empty placeholder, which [`JsonFields::parse`] never lets
+    /// out.
+    pub fn required_string(&mut self, name: &str, min: usize, max: usize) -> String {
+        self.string(name, min, max).unwrap_or_default()
+    }
+
     /// Whether `name` is present (possibly null).
     pub fn has(&self, name: &str) -> bool {
         self.map.contains_key(name)

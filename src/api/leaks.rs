@@ -117,8 +117,8 @@ fn parse_items(body: &Value) -> Result<Vec<Item>, Error> {
 /// `[{"token_hash", "token_type", "label": "true_positive" | "false_positive"}]` in the order
 /// received. A stored key is `true_positive`: deactivated at once unless
 /// `leaked_key_action = "notify"`, and `api_key.reported_leaked` is recorded either way.
-pub fn post_report_leak(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    throttle_with(app, ctx, Class::Public, || ctx.client_ip(app))?;
+pub fn post_report_leak(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
+    throttle_with(app, ctx, Class::Public, |ctx| ctx.client_ip(app))?;
     let items = parse_items(&extract::json_value(ctx.req)?)?;
     let action = app.config.leaked_key_action;
     let ip = ctx.client_addr(app).map(|ip| ip.to_string());

@@ -4,10 +4,12 @@
 //! May use `http`, `auth`, `store`, `config` and `clock`; never `tiny_http` or `rusqlite`.
 
 pub mod conditional;
+pub mod cors;
 pub mod dashboard;
 pub mod dto;
 pub mod extract;
 pub mod feed_cache;
+pub mod field_rules;
 pub mod gate;
 mod internal;
 pub mod leaks;
@@ -36,7 +38,6 @@ use crate::http::{Request, Response};
 use crate::keyring::KeyRing;
 use crate::store::{Audit, Store};
 use router::{PathParams, Route};
-use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
@@ -74,18 +75,28 @@ pub struct App {
     pub audit_retention: retention::AuditRetention,
 }
 
-/// What a handler receives: the request and its path parameters.
+/// What a handler receives: the request, its path parameters, and the record of what it used.
 pub struct Ctx<'a> {
     /// The request.
     pub req: &'a Request,
     /// Parameters from the matched pattern.
     pub params: PathParams,
+    /// What the handler used, owned by the dispatcher and read by it once the handler is done.
+    pub used: Used,
+}
+
+/// What answering a request used, recorded by the authentication and throttling steps the
+/// handler runs: the dispatcher passes it in with the [`Ctx`] (by `&mut`, so a step that
+/// records says so in its signature) and reads it afterwards, whether the handler succeeded
+/// or failed, for the log line, key usage and the response headers.
+#[derive(Debug, Default)]
+pub struct Used {
     /// Who is calling, once authenticated (`user:<id>`, `key:<prefix>`), for the log line.
-    pub principal: RefCell<Option<String>>,
+    pub principal: Option<String>,
     /// The API key that authenticated the request (id, expiry), for usage and expiry headers.
-    pub key_used: RefCell<Option<(String, Option<i64>)>>,
+    pub key: Option<(String, Option<i64>)>,
     /// The most restrictive rate-limit decision taken for this request, for its headers.
-    pub rate: RefCell<Option<Decision>>,
+    pub rate: Option<Decision>,
 }
 
 impl Ctx<'_> {
@@ -129,25 +140,28 @@ pub fn client_address(app: &App, req: &Request) -> Option<IpAddr> {
 
 /// Counts the request against `class` for `client`: 429 when over the limit. The decision
 /// is kept for the `X-RateLimit-*` headers (the tighter one when several classes apply).
-pub fn throttle(app: &App, ctx: &Ctx<'_>, class: Class, client: &str) -> Result<(), Error> {
-    throttle_with(app, ctx, class, || client.to_owned())
+pub fn throttle(app: &App, ctx: &mut Ctx<'_>, class: Class, client: &str) -> Result<(), Error> {
+    throttle_with(app, ctx, class, |_| client.to_owned())
 }
 
-/// As [`throttle`], but names the client only when `class` is limited at all, so that a
-/// request pays nothing for a class that is turned off.
+/// As [`throttle`], but names the client (from the request) only when `class` is limited at
+/// all, so that a request pays nothing for a class that is turned off.
 pub fn throttle_with(
     app: &App,
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     class: Class,
-    client: impl FnOnce() -> String,
+    client: impl FnOnce(&Ctx<'_>) -> String,
 ) -> Result<(), Error> {
     if !app.limiter.is_on(class) {
         return Ok(());
     }
-    let Some(decision) = app.limiter.check(class, &client(), app.clock.now_millis()) else {
+    let Some(decision) = app
+        .limiter
+        .check(class, &client(ctx), app.clock.now_millis())
+    else {
         return Ok(());
     };
-    let mut kept = ctx.rate.borrow_mut();
+    let kept = &mut ctx.used.rate;
     let tighter = kept
         .is_none_or(|old| (!decision.allowed && old.allowed) || decision.remaining < old.remaining);
     if tighter {
@@ -163,7 +177,7 @@ pub fn throttle_with(
 }
 
 /// A handler: builds the answer or fails with an [`Error`] mapped in one place.
-pub type HandlerFn = fn(&App, &Ctx<'_>) -> Result<Response, Error>;
+pub type HandlerFn = fn(&App, &mut Ctx<'_>) -> Result<Response, Error>;
 
 const fn route(
     method: &'static str,
@@ -174,35 +188,42 @@ const fn route(
         method,
         pattern,
         handler,
+        cors: false,
     }
 }
 
-/// Every route. Literal routes come before parameter routes with the same prefix.
+/// A route whose answers, errors included, any origin may read; its pattern also answers the
+/// CORS preflight (see [`cors`]).
+const fn cors_route(
+    method: &'static str,
+    pattern: &'static str,
+    handler: HandlerFn,
+) -> Route<HandlerFn> {
+    Route {
+        method,
+        pattern,
+        handler,
+        cors: true,
+    }
+}
+
+/// Every route, one row each. Literal routes come before parameter routes with the same
+/// prefix. `cors_route` rows answer `OPTIONS` too, from [`cors::preflight`].
 #[rustfmt::skip]
 static ROUTES: &[Route<HandlerFn>] = &[
     route("GET", "/api/v1/health", v1::get_health),
     route("GET", "/api/v1/me", v1::get_me),
     route("POST", "/api/v1/keys/report-leak", leaks::post_report_leak),
-    route("GET", "/api/v1/changelogs", public::get_changelogs),
-    route("OPTIONS", "/api/v1/changelogs", public::preflight),
-    route("GET", "/api/v1/changelogs/feed", public::get_changelogs_feed),
-    route("OPTIONS", "/api/v1/changelogs/feed", public::preflight),
-    route("GET", "/api/v1/changelog/{public_slug}", public::get_changelog),
-    route("OPTIONS", "/api/v1/changelog/{public_slug}", public::preflight),
-    route("GET", "/api/v1/changelog/{public_slug}/feed", public::get_changelog_feed),
-    route("OPTIONS", "/api/v1/changelog/{public_slug}/feed", public::preflight),
-    route("GET", "/api/v1/blogs", public::get_blogs),
-    route("OPTIONS", "/api/v1/blogs", public::preflight),
-    route("GET", "/api/v1/blogs/feed", public::get_blogs_feed),
-    route("OPTIONS", "/api/v1/blogs/feed", public::preflight),
-    route("GET", "/api/v1/blog/{public_slug}", public::get_blog),
-    route("OPTIONS", "/api/v1/blog/{public_slug}", public::preflight),
-    route("GET", "/api/v1/blog/{public_slug}/feed", public::get_blog_feed),
-    route("OPTIONS", "/api/v1/blog/{public_slug}/feed", public::preflight),
-    route("GET", "/api/v1/kb", public::get_kb_list),
-    route("OPTIONS", "/api/v1/kb", public::preflight),
-    route("GET", "/api/v1/kb/{public_slug}", public::get_kb),
-    route("OPTIONS", "/api/v1/kb/{public_slug}", public::preflight),
+    cors_route("GET", "/api/v1/changelogs", public::get_changelogs),
+    cors_route("GET", "/api/v1/changelogs/feed", public::get_changelogs_feed),
+    cors_route("GET", "/api/v1/changelog/{public_slug}", public::get_changelog),
+    cors_route("GET", "/api/v1/changelog/{public_slug}/feed", public::get_changelog_feed),
+    cors_route("GET", "/api/v1/blogs", public::get_blogs),
+    cors_route("GET", "/api/v1/blogs/feed", public::get_blogs_feed),
+    cors_route("GET", "/api/v1/blog/{public_slug}", public::get_blog),
+    cors_route("GET", "/api/v1/blog/{public_slug}/feed", public::get_blog_feed),
+    cors_route("GET", "/api/v1/kb", public::get_kb_list),
+    cors_route("GET", "/api/v1/kb/{public_slug}", public::get_kb),
     route("POST", "/api/internal/auth/jwt/login", internal::auth::post_login),
     route("POST", "/api/internal/auth/jwt/refresh", internal::auth::post_refresh),
     route("POST", "/api/internal/auth/jwt/logout", internal::auth::post_logout),
@@ -278,18 +299,22 @@ fn route_and_run(app: &App, req: &Request, client: Option<IpAddr>) -> Response {
         }
         Err(err) => return respond::error_response(&err),
     };
-    let ctx = Ctx {
+    if route.is_preflight(&req.method) {
+        return cors::preflight();
+    }
+    let mut ctx = Ctx {
         req,
         params,
-        principal: RefCell::new(None),
-        key_used: RefCell::new(None),
-        rate: RefCell::new(None),
+        used: Used::default(),
     };
-    let mut response = match (route.handler)(app, &ctx) {
+    let mut response = match (route.handler)(app, &mut ctx) {
         Ok(response) => response,
         Err(err) => respond::error_response(&err),
     };
-    if let Some((key_id, expires_at)) = ctx.key_used.into_inner() {
+    if route.cors {
+        response = cors::allow_any_origin(response);
+    }
+    if let Some((key_id, expires_at)) = ctx.used.key {
         let now = app.clock.now_secs();
         let rejected = matches!(response.status, 403 | 429);
         // Counted, with the key's activity (address and agent), in memory: the flusher
@@ -301,11 +326,11 @@ fn route_and_run(app: &App, req: &Request, client: Option<IpAddr>) -> Response {
             response = response.with_header("X-Key-Expires-At", respond::rfc3339(at));
         }
     }
-    if let Some(decision) = ctx.rate.into_inner() {
+    if let Some(decision) = ctx.used.rate {
         response = response
             .with_header("X-RateLimit-Limit", decision.limit.to_string())
             .with_header("X-RateLimit-Remaining", decision.remaining.to_string())
             .with_header("X-RateLimit-Reset", decision.reset_unix.to_string());
     }
-    response.with_principal(ctx.principal.into_inner())
+    response.with_principal(ctx.used.principal)
 }

@@ -31,7 +31,7 @@ fn etag() -> &'static str {
 }
 
 /// `GET /api/openapi.json`: the document, or 304 when the client already has it.
-pub fn get_openapi(_app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_openapi(_app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let etag = etag();
     let response = if client_has(ctx.req, etag) {
         Response::empty(304)
@@ -53,13 +53,21 @@ mod tests {
         serde_json::from_str(DOCUMENT).expect("openapi.json is JSON")
     }
 
-    /// Routes the document must describe: everything under `/api/`, and the MCP endpoint. The
-    /// setup page and the dashboard are HTML for people, not part of the API.
+    /// Routes the document must describe: everything under `/api/`, and the MCP endpoint, with
+    /// the preflight `OPTIONS` of each CORS route. The setup page and the dashboard are HTML
+    /// for people, not part of the API.
     fn api_routes() -> BTreeSet<(String, String)> {
         super::super::ROUTES
             .iter()
             .filter(|route| route.pattern.starts_with("/api/") || route.pattern == "/mcp")
-            .map(|route| (route.method.to_lowercase(), route.pattern.to_string()))
+            .flat_map(|route| {
+                let preflight = route.cors.then_some("options");
+                [Some(route.method.to_lowercase().as_str()), preflight]
+                    .into_iter()
+                    .flatten()
+                    .map(|method| (method.to_string(), route.pattern.to_string()))
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 

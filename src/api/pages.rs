@@ -40,8 +40,8 @@ const MAX_PAGE: i64 = 1_000_000_000;
 /// error into an error page, and the page security headers either way.
 fn page(
     app: &App,
-    ctx: &Ctx<'_>,
-    build: impl FnOnce(&Layout<'_>) -> Result<String, Error>,
+    ctx: &mut Ctx<'_>,
+    build: impl FnOnce(&Ctx<'_>, &Layout<'_>) -> Result<String, Error>,
 ) -> Result<Response, Error> {
     let stylesheet = format!("{ASSET_PREFIX}app.css");
     let icon = format!("{ASSET_PREFIX}icon.svg");
@@ -49,8 +49,8 @@ fn page(
         stylesheet: &stylesheet,
         icon: &icon,
     };
-    let answer =
-        throttle_with(app, ctx, Class::Public, || ctx.client_ip(app)).and_then(|()| build(&layout));
+    let answer = throttle_with(app, ctx, Class::Public, |ctx| ctx.client_ip(app))
+        .and_then(|()| build(ctx, &layout));
     let response = match answer {
         Ok(html) => cacheable(
             ctx.req,
@@ -120,8 +120,8 @@ fn noun(kind: ContentKind) -> &'static str {
 }
 
 /// The page of the published item of `kind` named by the path.
-fn item_page(app: &App, ctx: &Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
-    page(app, ctx, |layout| {
+fn item_page(app: &App, ctx: &mut Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
+    page(app, ctx, |ctx, layout| {
         let missing = || Error::NotFound(format!("No published {} has this address.", noun(kind)));
         let slug = ctx.params.get("public_slug");
         // An invalid slug names nothing that could ever be published: 404, not the API's
@@ -138,8 +138,8 @@ fn item_page(app: &App, ctx: &Ctx<'_>, kind: ContentKind) -> Result<Response, Er
 }
 
 /// A page of the list of published items of `kind`, newest first.
-fn list_page(app: &App, ctx: &Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
-    page(app, ctx, |layout| {
+fn list_page(app: &App, ctx: &mut Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
+    page(app, ctx, |ctx, layout| {
         let query = Fields::from_query(ctx.req)?;
         let mut problems = Vec::new();
         let number = query.int_or("page", 1, 1, MAX_PAGE, &mut problems);
@@ -183,32 +183,32 @@ fn list_page(app: &App, ctx: &Ctx<'_>, kind: ContentKind) -> Result<Response, Er
 }
 
 /// `GET /changelog/{public_slug}`.
-pub fn get_changelog_page(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_changelog_page(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     item_page(app, ctx, ContentKind::Changelog)
 }
 
 /// `GET /blog/{public_slug}`.
-pub fn get_blog_page(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_blog_page(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     item_page(app, ctx, ContentKind::Blog)
 }
 
 /// `GET /kb/{public_slug}`.
-pub fn get_kb_page(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_kb_page(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     item_page(app, ctx, ContentKind::Kb)
 }
 
 /// `GET /changelog`: published changelogs, `?project=` and `?page=`.
-pub fn get_changelog_list_page(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_changelog_list_page(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     list_page(app, ctx, ContentKind::Changelog)
 }
 
 /// `GET /blog`: published blog posts, `?project=` and `?page=`.
-pub fn get_blog_list_page(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_blog_list_page(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     list_page(app, ctx, ContentKind::Blog)
 }
 
 /// `GET /kb`: published KB sets, `?project=` and `?page=`.
-pub fn get_kb_list_page(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_kb_list_page(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     list_page(app, ctx, ContentKind::Kb)
 }
 

@@ -34,7 +34,7 @@ pub struct SessionCaller {
 
 /// Requires a valid session JWT; an API key here is 403 (a leaked key must not reach
 /// account routes), anything else 401.
-pub fn require_session(app: &App, ctx: &Ctx<'_>) -> Result<SessionCaller, Error> {
+pub fn require_session(app: &App, ctx: &mut Ctx<'_>) -> Result<SessionCaller, Error> {
     let unauthorized = || Error::Unauthorized(AuthFailure::Session);
     match credential(ctx.req, &AuthFailure::Session)? {
         Credential::None => Err(unauthorized()),
@@ -54,15 +54,15 @@ pub fn require_session(app: &App, ctx: &Ctx<'_>) -> Result<SessionCaller, Error>
 
 /// Names the signed-in user for the log line and counts the request against their
 /// authenticated-class rate limit.
-fn admit_user(app: &App, ctx: &Ctx<'_>, user: &User) -> Result<(), Error> {
+fn admit_user(app: &App, ctx: &mut Ctx<'_>, user: &User) -> Result<(), Error> {
     let principal = format!("user:{}", user.id);
     let admitted = throttle(app, ctx, Class::Authenticated, &principal);
-    *ctx.principal.borrow_mut() = Some(principal);
+    ctx.used.principal = Some(principal);
     admitted
 }
 
 /// Requires a superuser session: 403 `"Superuser required"` for anyone else signed in.
-pub fn require_superuser(app: &App, ctx: &Ctx<'_>) -> Result<SessionCaller, Error> {
+pub fn require_superuser(app: &App, ctx: &mut Ctx<'_>) -> Result<SessionCaller, Error> {
     let caller = require_session(app, ctx)?;
     if !caller.user.is_superuser {
         return Err(Error::Forbidden("Superuser required".into()));
@@ -161,7 +161,7 @@ impl Caller {
 
 /// Requires a session JWT or a valid API key; failures answer with the API-key 401 detail
 /// when a key was presented, the session one otherwise.
-pub fn require_caller(app: &App, ctx: &Ctx<'_>, failure: AuthFailure) -> Result<Caller, Error> {
+pub fn require_caller(app: &App, ctx: &mut Ctx<'_>, failure: AuthFailure) -> Result<Caller, Error> {
     match credential(ctx.req, &failure)? {
         Credential::None => Err(Error::Unauthorized(failure)),
         Credential::ApiKey(raw) => Ok(Caller::Key(authenticate_key(app, ctx, raw)?)),
@@ -180,7 +180,7 @@ pub fn require_caller(app: &App, ctx: &Ctx<'_>, failure: AuthFailure) -> Result<
 /// one indexed lookup by hash. The key works while it is active, not expired, not retired by
 /// a roll, and its creator is active and still a member of the project's team (or a
 /// superuser). Nothing is cached, so every change takes effect on the next request.
-pub fn authenticate_key(app: &App, ctx: &Ctx<'_>, raw: &str) -> Result<KeyCaller, Error> {
+pub fn authenticate_key(app: &App, ctx: &mut Ctx<'_>, raw: &str) -> Result<KeyCaller, Error> {
     let unauthorized = || Error::Unauthorized(AuthFailure::ApiKey);
     if !api_key::is_well_formed(raw) {
         return Err(unauthorized());
@@ -191,7 +191,7 @@ pub fn authenticate_key(app: &App, ctx: &Ctx<'_>, raw: &str) -> Result<KeyCaller
         .ok_or_else(unauthorized)?;
     let now = app.clock.now_secs();
     let key = &holder.key;
-    *ctx.principal.borrow_mut() = Some(format!("key:{}", key.key_prefix));
+    ctx.used.principal = Some(format!("key:{}", key.key_prefix));
     let usable = key.is_active
         && key.ends_at().is_none_or(|at| at > now)
         && holder.user.is_active
@@ -202,8 +202,10 @@ pub fn authenticate_key(app: &App, ctx: &Ctx<'_>, raw: &str) -> Result<KeyCaller
     }
     app.usage.note_use(key, now);
     // The end of a roll's overlap counts as an expiry for the warning header too.
-    *ctx.key_used.borrow_mut() = Some((key.id.clone(), key.ends_at()));
-    throttle_with(app, ctx, Class::Authenticated, || format!("key:{}", key.id))?;
+    ctx.used.key = Some((key.id.clone(), key.ends_at()));
+    throttle_with(app, ctx, Class::Authenticated, |_| {
+        format!("key:{}", key.id)
+    })?;
     Ok(KeyCaller {
         key: holder.key,
         user: holder.user,

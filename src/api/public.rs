@@ -1,8 +1,9 @@
 //! Public content: published changelogs, blog posts and KB sets, and their RSS feeds. No
 //! credential needed.
 //!
-//! Every answer here, errors included, carries `Access-Control-Allow-Origin: *` so that a
-//! page on any site can show a project's changelog. Successful reads are cacheable for 60 s
+//! Every route here is a CORS route of the table (see [`cors`](super::cors)): its answers,
+//! errors included, carry `Access-Control-Allow-Origin: *` so that a page on any site can
+//! show a project's changelog. Successful reads are cacheable for 60 s
 //! and carry a strong `ETag` (a hash of the exact body), so a matching `If-None-Match` is a
 //! 304 without a body. Requests are rate limited per client address (the public class); a
 //! request that presents an API key is counted against that key instead.
@@ -31,9 +32,6 @@ use crate::store::{Content, ContentKind, Listed, Page};
 const FEED_ITEMS: i64 = 50;
 /// The detail of the 503 for a public read over `max_concurrent_public_reads`.
 pub const BUSY: &str = "Too many public reads at once. Retry after 1 second.";
-/// Headers a cross-origin page may read from our answers.
-const EXPOSED_HEADERS: &str =
-    "ETag, X-Total-Count, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After";
 
 /// How an answer may be cached.
 #[derive(Clone, Copy)]
@@ -44,39 +42,30 @@ enum Audience {
     OneKey,
 }
 
-/// Runs a public read: throttles, builds the answer, then adds CORS, caching and the
-/// conditional-request handling. Errors are answered here so they carry CORS headers too.
+/// Runs a public read: throttles, then builds the answer behind the public-read gate and adds
+/// caching and the conditional-request handling.
 fn public_read(
     app: &App,
-    ctx: &Ctx<'_>,
-    build: impl FnOnce() -> Result<(Response, Audience), Error>,
+    ctx: &mut Ctx<'_>,
+    build: impl FnOnce(&Ctx<'_>) -> Result<(Response, Audience), Error>,
 ) -> Result<Response, Error> {
-    if let Err(err) = throttle_with(app, ctx, Class::Public, || ctx.client_ip(app)) {
-        return Ok(with_cors(respond::error_response(&err)));
-    }
-    Ok(with_cors(gated(app, || match build() {
-        Ok((response, audience)) => cacheable(ctx, response, audience),
-        Err(err) => respond::error_response(&err),
-    })))
+    throttle_with(app, ctx, Class::Public, |ctx| ctx.client_ip(app))?;
+    gated(app, || {
+        let (response, audience) = build(ctx)?;
+        Ok(cacheable(ctx, response, audience))
+    })
 }
 
 /// Runs `answer` if the public-read gate admits the request, else answers 503 with
 /// `Retry-After: 1` without doing any of the work. The place is held until the answer is
 /// built (its `ETag` computed included).
-fn gated(app: &App, answer: impl FnOnce() -> Response) -> Response {
+fn gated(app: &App, answer: impl FnOnce() -> Result<Response, Error>) -> Result<Response, Error> {
     match app.public_reads.try_enter() {
         Some(_pass) => answer(),
         // Not through `Error::Unavailable`: that logs a warning each time, and a flood would
         // turn into a flood of log lines; the request's own log line shows the 503.
-        None => Response::detail(503, BUSY).with_header("Retry-After", "1"),
+        None => Ok(Response::detail(503, BUSY).with_header("Retry-After", "1")),
     }
-}
-
-/// Lets pages of any origin read the answer and its useful headers.
-fn with_cors(response: Response) -> Response {
-    response
-        .with_header("Access-Control-Allow-Origin", "*")
-        .with_header("Access-Control-Expose-Headers", EXPOSED_HEADERS)
 }
 
 /// Adds `Cache-Control`, `ETag` and `Vary`; a matching `If-None-Match` turns the answer
@@ -183,51 +172,44 @@ fn published_list(
 }
 
 /// `GET /api/v1/changelogs`: with an API key as Bearer, only that key's project.
-pub fn get_changelogs(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_changelogs(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     // A key is checked before the public throttle so that its own limit applies instead.
     let key_scope = match credential(ctx.req, &AuthFailure::ApiKey) {
         Ok(Credential::ApiKey(raw)) => Some(authenticate_key(app, ctx, raw)),
         _ => None,
     };
     match key_scope {
-        Some(Err(err)) => Ok(with_cors(respond::error_response(&err))),
-        Some(Ok(key)) => Ok(with_cors(gated(app, || {
-            let response = list_query(app, ctx).and_then(|(page, scope)| {
+        Some(key) => {
+            let key = key?;
+            gated(app, || {
+                let (page, scope) = list_query(app, ctx)?;
                 let own = key.key.project_id;
                 let scope = match scope {
                     Scope::All => Scope::Project(own),
                     Scope::Project(id) if id == own => Scope::Project(own),
                     Scope::Project(_) | Scope::Nothing => Scope::Nothing,
                 };
-                published_list(app, ContentKind::Changelog, scope, page)
-            });
-            keyed_read(ctx, response)
-        }))),
+                let response = published_list(app, ContentKind::Changelog, scope, page)?;
+                // Already throttled as the key, whose project it depends on.
+                Ok(cacheable(ctx, response, Audience::OneKey))
+            })
+        }
         None => public_list(app, ctx, ContentKind::Changelog),
     }
 }
 
-/// The answer to a read authenticated by a key (already throttled as that key), without
-/// CORS headers yet.
-fn keyed_read(ctx: &Ctx<'_>, answer: Result<Response, Error>) -> Response {
-    match answer {
-        Ok(response) => cacheable(ctx, response, Audience::OneKey),
-        Err(err) => respond::error_response(&err),
-    }
-}
-
 /// `GET /api/v1/blogs`.
-pub fn get_blogs(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_blogs(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     public_list(app, ctx, ContentKind::Blog)
 }
 
 /// `GET /api/v1/kb`.
-pub fn get_kb_list(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_kb_list(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     public_list(app, ctx, ContentKind::Kb)
 }
 
-fn public_list(app: &App, ctx: &Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
-    public_read(app, ctx, || {
+fn public_list(app: &App, ctx: &mut Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
+    public_read(app, ctx, |ctx| {
         let (page, scope) = list_query(app, ctx)?;
         Ok((published_list(app, kind, scope, page)?, Audience::Everyone))
     })
@@ -287,28 +269,28 @@ pub(crate) fn not_found_detail(kind: ContentKind) -> &'static str {
 
 fn public_item(
     app: &App,
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     kind: ContentKind,
     missing: &str,
 ) -> Result<Response, Error> {
-    public_read(app, ctx, || {
+    public_read(app, ctx, |ctx| {
         let item = published_item(app, ctx, kind, missing)?;
         Ok((respond::ok(&dto::content_public(&item)), Audience::Everyone))
     })
 }
 
 /// `GET /api/v1/changelog/{public_slug}`.
-pub fn get_changelog(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_changelog(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     public_item(app, ctx, ContentKind::Changelog, CHANGELOG_NOT_FOUND)
 }
 
 /// `GET /api/v1/blog/{public_slug}`.
-pub fn get_blog(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_blog(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     public_item(app, ctx, ContentKind::Blog, BLOG_NOT_FOUND)
 }
 
 /// `GET /api/v1/kb/{public_slug}`.
-pub fn get_kb(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_kb(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     public_item(app, ctx, ContentKind::Kb, KB_NOT_FOUND)
 }
 
@@ -403,8 +385,8 @@ fn rss(document: impl Into<Vec<u8>>) -> Response {
 
 /// A feed of the newest published items of `kind`, from the feed cache while content is
 /// unchanged.
-fn list_feed(app: &App, ctx: &Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
-    public_read(app, ctx, || {
+fn list_feed(app: &App, ctx: &mut Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
+    public_read(app, ctx, |_| {
         // Read before the items, so that a write ending meanwhile leaves a newer number.
         let generation = app.store.content_generation()?;
         let document = app
@@ -441,18 +423,18 @@ fn build_list_feed(app: &App, kind: ContentKind) -> Result<Built, Error> {
 }
 
 /// `GET /api/v1/changelogs/feed`: the newest 50 published changelogs.
-pub fn get_changelogs_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_changelogs_feed(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     list_feed(app, ctx, ContentKind::Changelog)
 }
 
 /// `GET /api/v1/blogs/feed`: the newest 50 published blog posts.
-pub fn get_blogs_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_blogs_feed(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     list_feed(app, ctx, ContentKind::Blog)
 }
 
 /// `GET /api/v1/changelog/{public_slug}/feed`: one item per entry of the changelog.
-pub fn get_changelog_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    public_read(app, ctx, || {
+pub fn get_changelog_feed(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
+    public_read(app, ctx, |ctx| {
         let item = published_item(app, ctx, ContentKind::Changelog, CHANGELOG_NOT_FOUND)?;
         let link = item_link(app, &item);
         let pub_date = item.published_at.unwrap_or(item.created_at);
@@ -481,8 +463,8 @@ pub fn get_changelog_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/v1/blog/{public_slug}/feed`: the post as the feed's one item.
-pub fn get_blog_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
-    public_read(app, ctx, || {
+pub fn get_blog_feed(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
+    public_read(app, ctx, |ctx| {
         let item = published_item(app, ctx, ContentKind::Blog, BLOG_NOT_FOUND)?;
         let channel = feed::Channel {
             title: item.title.clone(),
@@ -493,18 +475,6 @@ pub fn get_blog_feed(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         let items = [item_of(app, &item)];
         Ok((rss(feed::render(&channel, &items)), Audience::Everyone))
     })
-}
-
-/// `OPTIONS` on a public path: the CORS preflight answer.
-pub fn preflight(_app: &App, _ctx: &Ctx<'_>) -> Result<Response, Error> {
-    Ok(Response::empty(204)
-        .with_header("Access-Control-Allow-Origin", "*")
-        .with_header("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-        .with_header(
-            "Access-Control-Allow-Headers",
-            "Authorization, If-None-Match",
-        )
-        .with_header("Access-Control-Max-Age", "86400"))
 }
 
 #[cfg(test)]

@@ -6,6 +6,10 @@
 //! `/api/internal/auth/sessions/{id}` (DELETE). A path whose pattern lacks the method is 405
 //! with `Allow` listing exactly that pattern's methods; a path that matches none is 404.
 //! Trailing slashes are not normalised (`/api/v1/me/` is 404), as the contract says.
+//!
+//! CORS is a property of a route: a pattern with a CORS route also takes `OPTIONS` (the
+//! preflight, answered from that property, so the table has no `OPTIONS` rows), and lists it
+//! in `Allow`.
 
 use crate::error::Error;
 
@@ -33,9 +37,20 @@ pub struct Route<H> {
     pub pattern: &'static str,
     /// What to run.
     pub handler: H,
+    /// Whether pages of any origin may read the answers (errors included): the pattern then
+    /// also answers the CORS preflight `OPTIONS`.
+    pub cors: bool,
 }
 
-/// Finds the route for `method` and `path`; `HEAD` is served by the `GET` route.
+impl<H> Route<H> {
+    /// Whether `method` on this route is the CORS preflight rather than a call of the handler.
+    pub fn is_preflight(&self, method: &str) -> bool {
+        self.cors && method == "OPTIONS"
+    }
+}
+
+/// Finds the route for `method` and `path`; `HEAD` is served by the `GET` route, and
+/// `OPTIONS` on a pattern with a CORS route by that route (see [`Route::is_preflight`]).
 pub fn find<'r, H>(
     routes: &'r [Route<H>],
     method: &str,
@@ -49,13 +64,18 @@ pub fn find<'r, H>(
         return Err(Error::NotFound("Not Found".into()));
     };
     let mut allowed: Vec<&'static str> = Vec::new();
+    let mut cors = false;
     for route in routes.iter().filter(|route| route.pattern == owner) {
-        if route.method == lookup_method {
+        if route.method == lookup_method || route.is_preflight(method) {
             return Ok((route, params));
         }
         if !allowed.contains(&route.method) {
             allowed.push(route.method);
         }
+        cors |= route.cors;
+    }
+    if cors {
+        allowed.push("OPTIONS");
     }
     if allowed.contains(&"GET") {
         allowed.push("HEAD");
@@ -141,21 +161,25 @@ mod tests {
                 method: "GET",
                 pattern: "/api/v1/me",
                 handler: 1,
+                cors: false,
             },
             Route {
                 method: "GET",
                 pattern: "/api/internal/users/{id}",
                 handler: 2,
+                cors: false,
             },
             Route {
                 method: "PATCH",
                 pattern: "/api/internal/users/{id}",
                 handler: 3,
+                cors: false,
             },
             Route {
                 method: "GET",
                 pattern: "/api/internal/users/me",
                 handler: 4,
+                cors: false,
             },
         ]
     }
@@ -205,11 +229,13 @@ mod tests {
                 method: "POST",
                 pattern: "/sessions/revoke-all",
                 handler: 1,
+                cors: false,
             },
             Route {
                 method: "DELETE",
                 pattern: "/sessions/{id}",
                 handler: 2,
+                cors: false,
             },
         ];
         assert_eq!(
@@ -244,6 +270,28 @@ mod tests {
         assert_eq!(
             find(&table(), "DELETE", "/api/internal/users/x").unwrap_err(),
             Error::MethodNotAllowed(vec!["GET", "PATCH", "HEAD"])
+        );
+    }
+
+    #[test]
+    fn a_cors_pattern_takes_options_as_its_preflight_and_lists_it() {
+        let routes = vec![Route {
+            method: "GET",
+            pattern: "/feed",
+            handler: 1,
+            cors: true,
+        }];
+        let (route, _) = find(&routes, "OPTIONS", "/feed").unwrap();
+        assert!(route.is_preflight("OPTIONS"));
+        assert!(!route.is_preflight("GET"));
+        assert_eq!(
+            find(&routes, "DELETE", "/feed").unwrap_err(),
+            Error::MethodNotAllowed(vec!["GET", "OPTIONS", "HEAD"])
+        );
+        // A route without the property does not take OPTIONS.
+        assert_eq!(
+            find(&table(), "OPTIONS", "/api/v1/me").unwrap_err(),
+            Error::MethodNotAllowed(vec!["GET", "HEAD"])
         );
     }
 

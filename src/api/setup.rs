@@ -106,7 +106,7 @@ fn form(token: &str, email: &str, message: Option<&str>) -> String {
 }
 
 /// `GET /setup?token=`: the form, while the token is valid.
-pub fn get_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_setup(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     if is_closed(app)? {
         return Ok(dead_link());
     }
@@ -125,7 +125,7 @@ pub fn get_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `POST /setup` (form: token, email, password): creates the first superuser, team
 /// `default` and project `default`, and retires the token.
-pub fn post_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_setup(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     if is_closed(app)? {
         return Ok(dead_link());
     }
@@ -177,7 +177,7 @@ pub fn post_setup(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         .store
         .create_first_admin(&new, &audit, "setup", app.clock.now_secs())?;
     *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    *ctx.principal.borrow_mut() = Some(format!("user:{}", user.id));
+    ctx.used.principal = Some(format!("user:{}", user.id));
     Ok(html_page(
         201,
         "Administrator created",

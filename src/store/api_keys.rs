@@ -1,22 +1,28 @@
 //! API keys (only their SHA-256 is stored) and their per-day usage counters.
 
-use super::audit::{append, Audit, AuditAction, NewAuditEvent};
-use super::tenancy::team_of_project;
-use super::users::{user_columns_u, user_from_row};
-use super::{map_err, Store, User};
+use super::audit::{append, team_of_project, Audit, AuditAction, NewAuditEvent};
+use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::clock::rfc3339;
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::{json, Map, Value};
 
-/// The key columns (alias `k`) in the order `key_from_row` reads them. A macro rather than a
-/// `const` so that `concat!` builds each statement at compile time: no SQL text is formatted
-/// per call.
+/// The key columns (alias `k`) in the order [`ApiKey`]'s [`FromRow`] reads them. A macro
+/// rather than a `const` so that `concat!` builds each statement at compile time: no SQL text
+/// is formatted per call.
 macro_rules! key_columns {
     () => {
-        "k.id, k.project_id, k.name, k.key_prefix, k.created_by, k.created_at, \
-         k.expires_at, k.expires_in_days, k.last_used_at, k.is_active, k.deactivated_at, \
-         k.retires_at, k.deactivated_reason, k.leak_report_url"
+        columns!("k"; "id", "project_id", "name", "key_prefix", "created_by", "created_at",
+            "expires_at", "expires_in_days", "last_used_at", "is_active", "deactivated_at",
+            "retires_at", "deactivated_reason", "leak_report_url")
+    };
+}
+pub(super) use key_columns;
+
+/// The usage columns in the order [`UsageDay`]'s [`FromRow`] reads them.
+macro_rules! usage_day_columns {
+    () => {
+        columns!(; "day", "requests", "rejected")
     };
 }
 
@@ -99,19 +105,6 @@ pub struct ApiKeyChanges {
     pub expires_at: Option<Option<i64>>,
 }
 
-/// Everything needed to decide whether a presented key may act, from one indexed lookup.
-#[derive(Debug, Clone)]
-pub struct KeyHolder {
-    /// The key.
-    pub key: ApiKey,
-    /// The team that owns the key's project.
-    pub team_id: String,
-    /// The user the key acts as.
-    pub user: User,
-    /// That user's role in the team, if still a member.
-    pub role: Option<String>,
-}
-
 /// One day of a key's usage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageDay {
@@ -123,51 +116,39 @@ pub struct UsageDay {
     pub rejected: i64,
 }
 
-/// Usage to add, and last-use times to record, in one flush.
-#[derive(Debug, Clone, Default)]
-pub struct UsageBatch {
-    /// (key id, day, accepted, rejected) increments.
-    pub counts: Vec<(String, String, i64, i64)>,
-    /// (key id, unix seconds) last uses.
-    pub last_used: Vec<(String, i64)>,
-    /// (session id, unix seconds) last uses of sessions.
-    pub sessions_seen: Vec<(String, i64)>,
-    /// Uses of keys per client address (key activity).
-    pub ips: Vec<super::ActivityUse>,
-    /// Uses of keys per user agent (key activity).
-    pub user_agents: Vec<super::ActivityUse>,
-    /// When the batch is written (unix seconds): the end of the activity window.
-    pub now: i64,
-}
+impl FromRow for UsageDay {
+    const COLUMNS: usize = column_count(usage_day_columns!());
 
-impl UsageBatch {
-    /// Whether the batch holds nothing to write.
-    pub fn is_empty(&self) -> bool {
-        self.counts.is_empty()
-            && self.last_used.is_empty()
-            && self.sessions_seen.is_empty()
-            && self.ips.is_empty()
-            && self.user_agents.is_empty()
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<UsageDay> {
+        Ok(UsageDay {
+            day: row.get(first)?,
+            requests: row.get(first + 1)?,
+            rejected: row.get(first + 2)?,
+        })
     }
 }
 
-fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
-    Ok(ApiKey {
-        id: row.get(0)?,
-        project_id: row.get(1)?,
-        name: row.get(2)?,
-        key_prefix: row.get(3)?,
-        created_by: row.get(4)?,
-        created_at: row.get(5)?,
-        expires_at: row.get(6)?,
-        expires_in_days: row.get(7)?,
-        last_used_at: row.get(8)?,
-        is_active: row.get(9)?,
-        deactivated_at: row.get(10)?,
-        retires_at: row.get(11)?,
-        deactivated_reason: row.get(12)?,
-        leak_report_url: row.get(13)?,
-    })
+impl FromRow for ApiKey {
+    const COLUMNS: usize = column_count(key_columns!());
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<ApiKey> {
+        Ok(ApiKey {
+            id: row.get(first)?,
+            project_id: row.get(first + 1)?,
+            name: row.get(first + 2)?,
+            key_prefix: row.get(first + 3)?,
+            created_by: row.get(first + 4)?,
+            created_at: row.get(first + 5)?,
+            expires_at: row.get(first + 6)?,
+            expires_in_days: row.get(first + 7)?,
+            last_used_at: row.get(first + 8)?,
+            is_active: row.get(first + 9)?,
+            deactivated_at: row.get(first + 10)?,
+            retires_at: row.get(first + 11)?,
+            deactivated_reason: row.get(first + 12)?,
+            leak_report_url: row.get(first + 13)?,
+        })
+    }
 }
 
 fn insert_key(tx: &rusqlite::Transaction<'_>, new: &NewApiKey, now: i64) -> Result<ApiKey, Error> {
@@ -204,25 +185,19 @@ fn insert_key(tx: &rusqlite::Transaction<'_>, new: &NewApiKey, now: i64) -> Resu
             key.expires_in_days
         ])
     })
-    .map_err(|err| {
-        // Only a key given in full (a seed) can collide; a generated one has 190 random bits.
-        if super::is_unique_violation(&err) {
-            Error::Conflict("This API key is already stored.".into())
-        } else {
-            map_err(err)
-        }
-    })?;
+    // Only a key given in full (a seed) can collide; a generated one has 190 random bits.
+    .conflict_on_unique(|| Error::Conflict("This API key is already stored.".into()))?;
     Ok(key)
 }
 
 fn select_key(tx: &rusqlite::Connection, id: &str) -> Result<Option<ApiKey>, Error> {
-    tx.prepare_cached(concat!(
-        "SELECT ",
-        key_columns!(),
-        " FROM api_keys k WHERE k.id = ?1"
-    ))
-    .and_then(|mut stmt| stmt.query_row([id], key_from_row).optional())
-    .map_err(map_err)
+    Ok(tx
+        .prepare_cached(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys k WHERE k.id = ?1"
+        ))
+        .and_then(|mut stmt| stmt.query_row([id], ApiKey::from_row).optional())?)
 }
 
 /// An event of `action` by `audit` about `key`, in its project and that project's team (read
@@ -284,18 +259,14 @@ impl Store {
     /// A project's keys, newest first.
     pub fn api_keys_of_project(&self, project_id: &str) -> Result<Vec<ApiKey>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                key_columns!(),
-                " FROM api_keys k WHERE k.project_id = ?1 \
-                 ORDER BY k.created_at DESC, k.rowid DESC"
-            ))
-            .map_err(map_err)?;
-        let rows = stmt
-            .query_map([project_id], key_from_row)
-            .map_err(map_err)?;
-        rows.collect::<Result<_, _>>().map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys k WHERE k.project_id = ?1 \
+             ORDER BY k.created_at DESC, k.rowid DESC"
+        ))?;
+        let rows = stmt.query_map([project_id], ApiKey::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Applies `changes` to key `id` (404 if absent) and returns it, with one event by `audit`
@@ -353,8 +324,7 @@ impl Store {
                     key.deactivated_reason,
                     key.leak_report_url
                 ])
-            })
-            .map_err(map_err)?;
+            })?;
             if !fields.is_empty() {
                 let mut details = Map::new();
                 details.insert("fields".into(), json!(fields));
@@ -396,8 +366,7 @@ impl Store {
             tx.prepare_cached(
                 "UPDATE api_keys SET retires_at = min(coalesce(retires_at, ?2), ?2) WHERE id = ?1",
             )
-            .and_then(|mut stmt| stmt.execute(params![old_id, retires_at]))
-            .map_err(map_err)?;
+            .and_then(|mut stmt| stmt.execute(params![old_id, retires_at]))?;
             let key = insert_key(tx, new, now)?;
             let event =
                 key_event(tx, audit, AuditAction::ApiKeyRolled, &old, now)?.details(json!({
@@ -420,73 +389,9 @@ impl Store {
             let event = key_event(tx, audit, AuditAction::ApiKeyDeleted, &key, now)?
                 .details(json!({"name": key.name}));
             tx.prepare_cached("DELETE FROM api_keys WHERE id = ?1")
-                .and_then(|mut stmt| stmt.execute([id]))
-                .map_err(map_err)?;
+                .and_then(|mut stmt| stmt.execute([id]))?;
             append(tx, &event)?;
             Ok(true)
-        })
-    }
-
-    /// The key with this hash with its owner, their role in the project's team, and the
-    /// team: one lookup through the unique index on `key_hash`.
-    pub fn key_holder_by_hash(&self, key_hash: &str) -> Result<Option<KeyHolder>, Error> {
-        let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                key_columns!(),
-                ", p.team_id, (SELECT role FROM team_members m \
-                 WHERE m.team_id = p.team_id AND m.user_id = k.created_by), ",
-                user_columns_u!(),
-                " FROM api_keys k JOIN projects p ON p.id = k.project_id \
-                 JOIN users u ON u.id = k.created_by WHERE k.key_hash = ?1"
-            ))
-            .map_err(map_err)?;
-        stmt.query_row([key_hash], |row| {
-            Ok(KeyHolder {
-                key: key_from_row(row)?,
-                team_id: row.get(14)?,
-                role: row.get(15)?,
-                user: user_from_row(row, 16)?,
-            })
-        })
-        .optional()
-        .map_err(map_err)
-    }
-
-    /// Adds usage counts, records last uses of keys and sessions, and adds the keys'
-    /// activity with the new-address events it causes, in one transaction.
-    pub fn record_usage(&self, batch: &UsageBatch) -> Result<(), Error> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        self.write(|tx| {
-            for (key_id, day, requests, rejected) in &batch.counts {
-                // A key deleted since the request was counted has nothing to count against.
-                tx.prepare_cached(
-                    "INSERT INTO api_key_usage (key_id, day, requests, rejected) \
-                     SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = ?1) \
-                     ON CONFLICT (key_id, day) DO UPDATE SET \
-                     requests = requests + excluded.requests, rejected = rejected + excluded.rejected",
-                )
-                .and_then(|mut stmt| stmt.execute(params![key_id, day, requests, rejected]))
-                .map_err(map_err)?;
-            }
-            for (key_id, at) in &batch.last_used {
-                tx.prepare_cached(
-                    "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1",
-                )
-                .and_then(|mut stmt| stmt.execute(params![key_id, at]))
-                .map_err(map_err)?;
-            }
-            for (session_id, at) in &batch.sessions_seen {
-                tx.prepare_cached(
-                    "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id = ?1",
-                )
-                .and_then(|mut stmt| stmt.execute(params![session_id, at]))
-                .map_err(map_err)?;
-            }
-            super::key_activity::record(tx, &batch.ips, &batch.user_agents, batch.now)
         })
     }
 
@@ -494,22 +399,14 @@ impl Store {
     /// use are absent.
     pub fn usage_of_key(&self, key_id: &str, from: &str, to: &str) -> Result<Vec<UsageDay>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT day, requests, rejected FROM api_key_usage \
-                 WHERE key_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
-            )
-            .map_err(map_err)?;
-        let rows = stmt
-            .query_map(params![key_id, from, to], |row| {
-                Ok(UsageDay {
-                    day: row.get(0)?,
-                    requests: row.get(1)?,
-                    rejected: row.get(2)?,
-                })
-            })
-            .map_err(map_err)?;
-        rows.collect::<Result<_, _>>().map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            usage_day_columns!(),
+            " FROM api_key_usage \
+             WHERE key_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day"
+        ))?;
+        let rows = stmt.query_map(params![key_id, from, to], UsageDay::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 

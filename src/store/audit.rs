@@ -6,10 +6,10 @@
 //! [`Store::prune_audit`] deletes them, by age. Rows have no foreign keys: an event outlives
 //! the user, key or content it names.
 
-use super::{map_err, Page, Store};
+use super::{column_count, FromRow, Page, Store};
 use crate::error::Error;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Connection, Row};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 /// Who did it (`actor.type` of the contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -427,8 +427,7 @@ pub(crate) fn append(conn: &Connection, event: &NewAuditEvent) -> Result<String,
             event.user_agent,
             event.details,
         ])
-    })
-    .map_err(map_err)?;
+    })?;
     Ok(id)
 }
 
@@ -451,50 +450,72 @@ pub(crate) fn happened_since(
             row.get(0)
         })
     })
-    .map_err(map_err)
+    .map_err(Error::from)
 }
 
-/// The event columns in the order [`event_from_row`] reads them.
+/// The email of user `id` inside `tx`, for an event's label (`None` if the user is gone).
+pub(super) fn email_of(conn: &Connection, id: &str) -> Result<Option<String>, Error> {
+    Ok(conn
+        .prepare_cached("SELECT email FROM users WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())?)
+}
+
+/// The id of the team owning project `project_id`, read inside the caller's transaction (an
+/// audit event names the team of the project it is about). 404 when there is no such project.
+pub(super) fn team_of_project(
+    conn: &rusqlite::Connection,
+    project_id: &str,
+) -> Result<String, Error> {
+    conn.prepare_cached("SELECT team_id FROM projects WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([project_id], |row| row.get(0)).optional())?
+        .ok_or_else(|| Error::NotFound("Project not found".into()))
+}
+
+/// The event columns in the order [`AuditEvent`]'s [`FromRow`] reads them.
 const EVENT_COLUMNS: &str = "id, at, action, actor_type, actor_id, actor_label, target_type, \
                              target_id, target_label, team_id, project_id, ip, user_agent, details";
 
-fn event_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
-    let unknown = |index: usize, text: String| {
-        rusqlite::Error::FromSqlConversionFailure(
-            index,
-            rusqlite::types::Type::Text,
-            format!("unknown audit value {text:?}").into(),
-        )
-    };
-    let action: String = row.get(2)?;
-    let action = AuditAction::parse(&action).ok_or_else(|| unknown(2, action))?;
-    let actor: String = row.get(3)?;
-    let actor_kind = ActorKind::parse(&actor).ok_or_else(|| unknown(3, actor))?;
-    let target_kind: Option<String> = row.get(6)?;
-    let target = match target_kind {
-        Some(kind) => Some(Named {
-            kind,
-            id: row.get(7)?,
-            label: row.get(8)?,
-        }),
-        None => None,
-    };
-    Ok(AuditEvent {
-        id: row.get(0)?,
-        event: NewAuditEvent {
-            at: row.get(1)?,
-            action,
-            actor_kind,
-            actor_id: row.get(4)?,
-            actor_label: row.get(5)?,
-            target,
-            team_id: row.get(9)?,
-            project_id: row.get(10)?,
-            ip: row.get(11)?,
-            user_agent: row.get(12)?,
-            details: row.get(13)?,
-        },
-    })
+impl FromRow for AuditEvent {
+    const COLUMNS: usize = column_count(EVENT_COLUMNS);
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<AuditEvent> {
+        let unknown = |index: usize, text: String| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                format!("unknown audit value {text:?}").into(),
+            )
+        };
+        let action: String = row.get(first + 2)?;
+        let action = AuditAction::parse(&action).ok_or_else(|| unknown(first + 2, action))?;
+        let actor: String = row.get(first + 3)?;
+        let actor_kind = ActorKind::parse(&actor).ok_or_else(|| unknown(first + 3, actor))?;
+        let target_kind: Option<String> = row.get(first + 6)?;
+        let target = match target_kind {
+            Some(kind) => Some(Named {
+                kind,
+                id: row.get(first + 7)?,
+                label: row.get(first + 8)?,
+            }),
+            None => None,
+        };
+        Ok(AuditEvent {
+            id: row.get(first)?,
+            event: NewAuditEvent {
+                at: row.get(first + 1)?,
+                action,
+                actor_kind,
+                actor_id: row.get(first + 4)?,
+                actor_label: row.get(first + 5)?,
+                target,
+                team_id: row.get(first + 9)?,
+                project_id: row.get(first + 10)?,
+                ip: row.get(first + 11)?,
+                user_agent: row.get(first + 12)?,
+                details: row.get(first + 13)?,
+            },
+        })
+    }
 }
 
 /// The `WHERE` clause and its parameters for `filter`.
@@ -562,8 +583,7 @@ impl Store {
         let (clause, values) = where_clause(filter);
         let total: i64 = conn
             .prepare_cached(&format!("SELECT count(*) FROM audit_events{clause}"))
-            .and_then(|mut stmt| stmt.query_row(params_from_iter(values.iter()), |r| r.get(0)))
-            .map_err(map_err)?;
+            .and_then(|mut stmt| stmt.query_row(params_from_iter(values.iter()), |r| r.get(0)))?;
         let mut page_values = values;
         page_values.push(SqlValue::Integer(page.limit));
         page_values.push(SqlValue::Integer(page.offset));
@@ -575,13 +595,10 @@ impl Store {
             n - 1,
             n
         );
-        let events = conn
-            .prepare_cached(&sql)
-            .and_then(|mut stmt| {
-                stmt.query_map(params_from_iter(page_values.iter()), event_from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(map_err)?;
+        let events = conn.prepare_cached(&sql).and_then(|mut stmt| {
+            stmt.query_map(params_from_iter(page_values.iter()), AuditEvent::from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
         Ok(AuditPage { events, total })
     }
 
@@ -589,10 +606,10 @@ impl Store {
     /// an event ever leaves the log (`audit_retention_days`).
     pub fn prune_audit(&self, before: i64) -> Result<u64, Error> {
         self.write(|tx| {
-            tx.prepare_cached("DELETE FROM audit_events WHERE at < ?1")
+            Ok(tx
+                .prepare_cached("DELETE FROM audit_events WHERE at < ?1")
                 .and_then(|mut stmt| stmt.execute(params![before]))
-                .map(|n| n as u64)
-                .map_err(map_err)
+                .map(|n| n as u64)?)
         })
     }
 }

@@ -4,15 +4,14 @@
 //! lists are served, so a page costs the same whether the table holds ten items or a hundred
 //! thousand, and drafts are never scanned.
 
-use super::audit::{append, Audit, AuditAction, NewAuditEvent};
-use super::tenancy::team_of_project;
-use super::{is_unique_violation, map_err, Store};
+use super::audit::{append, team_of_project, Audit, AuditAction, NewAuditEvent};
+use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row, ToSql};
 use serde_json::json;
 
 /// The content columns (alias `c`, with the project's name from `p`) in the order
-/// `content_from_row` reads them. A macro so that `concat!` builds each statement at compile
+/// [`Content`]'s [`FromRow`] reads them. A macro so that `concat!` builds each statement at compile
 /// time.
 macro_rules! content_columns {
     () => {
@@ -170,43 +169,46 @@ pub struct Listed {
     pub total: i64,
 }
 
-fn content_from_row(row: &Row<'_>) -> rusqlite::Result<Content> {
-    let kind: String = row.get(3)?;
-    let kind = ContentKind::parse(&kind).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            3,
-            rusqlite::types::Type::Text,
-            format!("unknown content kind {kind:?}").into(),
-        )
-    })?;
-    Ok(Content {
-        id: row.get(0)?,
-        project_id: row.get(1)?,
-        project_name: row.get(2)?,
-        kind,
-        title: row.get(4)?,
-        body: row.get(5)?,
-        period_start: row.get(6)?,
-        period_end: row.get(7)?,
-        public_slug: row.get(8)?,
-        is_published: row.get(9)?,
-        published_at: row.get(10)?,
-        created_at: row.get(11)?,
-        updated_at: row.get(12)?,
-    })
+impl FromRow for Content {
+    const COLUMNS: usize = column_count(content_columns!());
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Content> {
+        let kind: String = row.get(first + 3)?;
+        let kind = ContentKind::parse(&kind).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                first + 3,
+                rusqlite::types::Type::Text,
+                format!("unknown content kind {kind:?}").into(),
+            )
+        })?;
+        Ok(Content {
+            id: row.get(first)?,
+            project_id: row.get(first + 1)?,
+            project_name: row.get(first + 2)?,
+            kind,
+            title: row.get(first + 4)?,
+            body: row.get(first + 5)?,
+            period_start: row.get(first + 6)?,
+            period_end: row.get(first + 7)?,
+            public_slug: row.get(first + 8)?,
+            is_published: row.get(first + 9)?,
+            published_at: row.get(first + 10)?,
+            created_at: row.get(first + 11)?,
+            updated_at: row.get(first + 12)?,
+        })
+    }
 }
 
 pub(super) fn select_content(
     conn: &rusqlite::Connection,
     id: &str,
 ) -> Result<Option<Content>, Error> {
-    conn.prepare_cached(
-        "SELECT c.id, c.project_id, p.name, c.kind, c.title, c.body, c.period_start, \
-         c.period_end, c.public_slug, c.is_published, c.published_at, c.created_at, c.updated_at \
-         FROM content c JOIN projects p ON p.id = c.project_id WHERE c.id = ?1",
-    )
-    .and_then(|mut stmt| stmt.query_row([id], content_from_row).optional())
-    .map_err(map_err)
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        content_columns!(),
+        " FROM content c JOIN projects p ON p.id = c.project_id WHERE c.id = ?1"
+    ))?;
+    Ok(stmt.query_row([id], Content::from_row).optional()?)
 }
 
 fn content_not_found() -> Error {
@@ -223,8 +225,7 @@ fn list_page(
 ) -> Result<Listed, Error> {
     let total: i64 = conn
         .prepare_cached(count)
-        .and_then(|mut stmt| stmt.query_row(args, |row| row.get(0)))
-        .map_err(map_err)?;
+        .and_then(|mut stmt| stmt.query_row(args, |row| row.get(0)))?;
     if total <= page.offset {
         return Ok(Listed {
             items: Vec::new(),
@@ -234,11 +235,9 @@ fn list_page(
     let mut paged: Vec<&dyn ToSql> = args.to_vec();
     paged.push(&page.limit);
     paged.push(&page.offset);
-    let mut stmt = conn.prepare_cached(select).map_err(map_err)?;
-    let rows = stmt
-        .query_map(paged.as_slice(), content_from_row)
-        .map_err(map_err)?;
-    let items = rows.collect::<Result<_, _>>().map_err(map_err)?;
+    let mut stmt = conn.prepare_cached(select)?;
+    let rows = stmt.query_map(paged.as_slice(), Content::from_row)?;
+    let items = rows.collect::<Result<_, _>>()?;
     Ok(Listed { items, total })
 }
 
@@ -282,15 +281,11 @@ pub(super) fn publish_as(
          updated_at = ?4 WHERE id = ?1",
     )
     .and_then(|mut stmt| stmt.execute(params![item.id, slug, published_at, now]))
-    .map_err(|err| {
-        if is_unique_violation(&err) {
-            Error::Conflict(format!(
-                "The slug '{slug}' is already used by another {}",
-                item.kind.as_str()
-            ))
-        } else {
-            map_err(err)
-        }
+    .conflict_on_unique(|| {
+        Error::Conflict(format!(
+            "The slug '{slug}' is already used by another {}",
+            item.kind.as_str()
+        ))
     })?;
     item.public_slug = Some(slug.to_string());
     item.is_published = true;
@@ -316,19 +311,15 @@ pub(super) fn first_free_slug(
     // follows '-'): a range over the unique slug index, not a scan.
     let prefix = format!("{base}-");
     let upper = format!("{base}.");
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT public_slug FROM content WHERE kind = ?1 \
-             AND (public_slug = ?2 OR (public_slug > ?3 AND public_slug < ?4))",
-        )
-        .map_err(map_err)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT public_slug FROM content WHERE kind = ?1 \
+         AND (public_slug = ?2 OR (public_slug > ?3 AND public_slug < ?4))",
+    )?;
     let slugs = stmt
         .query_map(params![kind.as_str(), base, prefix, upper], |row| {
             row.get::<_, String>(0)
-        })
-        .map_err(map_err)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(map_err)?;
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
     let taken: std::collections::HashSet<u64> = slugs
         .iter()
         .filter_map(|slug| {
@@ -374,8 +365,7 @@ pub(super) fn insert_content(
             new.period_end,
             now
         ])
-    })
-    .map_err(map_err)?;
+    })?;
     let item = select_content(tx, &id)?.ok_or_else(content_not_found)?;
     let event = content_event(tx, audit, AuditAction::ContentCreated, &item, now)?
         .details(json!({"type": item.kind.as_str()}));
@@ -395,8 +385,7 @@ impl Store {
         let conn = self.conn()?;
         let version: i64 = conn
             .prepare_cached("SELECT version FROM content_version WHERE id = 1")
-            .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
-            .map_err(map_err)?;
+            .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))?;
         // The counter starts at 0 and only grows.
         Ok(u64::try_from(version).unwrap_or_default())
     }
@@ -496,8 +485,7 @@ impl Store {
                     item.period_end,
                     now
                 ])
-            })
-            .map_err(map_err)?;
+            })?;
             let event = content_event(tx, audit, AuditAction::ContentUpdated, &item, now)?
                 .details(json!({"fields": fields}));
             append(tx, &event)?;
@@ -553,8 +541,7 @@ impl Store {
                 "UPDATE content SET is_published = 0, published_at = NULL, updated_at = ?2 \
                  WHERE id = ?1",
             )
-            .and_then(|mut stmt| stmt.execute(params![id, now]))
-            .map_err(map_err)?;
+            .and_then(|mut stmt| stmt.execute(params![id, now]))?;
             item.is_published = false;
             item.published_at = None;
             item.updated_at = now;
@@ -575,8 +562,7 @@ impl Store {
             let event = content_event(tx, audit, AuditAction::ContentDeleted, &item, now)?
                 .details(json!({"type": item.kind.as_str()}));
             tx.prepare_cached("DELETE FROM content WHERE id = ?1")
-                .and_then(|mut stmt| stmt.execute([id]))
-                .map_err(map_err)?;
+                .and_then(|mut stmt| stmt.execute([id]))?;
             append(tx, &event)?;
             Ok(true)
         })
@@ -611,12 +597,10 @@ impl Store {
         slug: &str,
     ) -> Result<Option<Content>, Error> {
         let conn = self.conn()?;
-        conn.prepare_cached(PUBLISHED_BY_SLUG)
-            .and_then(|mut stmt| {
-                stmt.query_row(params![kind.as_str(), slug], content_from_row)
-                    .optional()
-            })
-            .map_err(map_err)
+        let mut stmt = conn.prepare_cached(PUBLISHED_BY_SLUG)?;
+        Ok(stmt
+            .query_row(params![kind.as_str(), slug], Content::from_row)
+            .optional()?)
     }
 }
 

@@ -13,7 +13,7 @@
 
 use super::api_keys::DEACTIVATED_LEAK_REPORTED;
 use super::audit::{self, ActorKind, AuditAction, Named, NewAuditEvent};
-use super::{map_err, Store};
+use super::Store;
 use crate::error::Error;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeSet;
@@ -130,7 +130,7 @@ fn key_identity(conn: &Connection, key_id: &str) -> Result<Option<KeyIdentity>, 
         })
         .optional()
     })
-    .map_err(map_err)
+    .map_err(Error::from)
 }
 
 /// Adds `used` to the table: a row last seen within the window of the use grows; a missing
@@ -145,8 +145,7 @@ fn upsert(conn: &Connection, table: Table, used: &ActivityUse) -> Result<bool, E
         .and_then(|mut stmt| {
             stmt.query_row(params![used.key_id, used.value], |row| row.get(0))
                 .optional()
-        })
-        .map_err(map_err)?;
+        })?;
     let fresh = last_seen.is_some_and(|at| at >= used.first_at - ACTIVITY_WINDOW_SECS);
     let sql = if fresh {
         format!(
@@ -160,17 +159,15 @@ fn upsert(conn: &Connection, table: Table, used: &ActivityUse) -> Result<bool, E
              VALUES (?1, ?2, ?3, ?4, ?5)"
         )
     };
-    conn.prepare_cached(&sql)
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                used.key_id,
-                used.value,
-                used.first_at,
-                used.last_at,
-                used.requests
-            ])
-        })
-        .map_err(map_err)?;
+    conn.prepare_cached(&sql).and_then(|mut stmt| {
+        stmt.execute(params![
+            used.key_id,
+            used.value,
+            used.first_at,
+            used.last_at,
+            used.requests
+        ])
+    })?;
     Ok(!fresh)
 }
 
@@ -190,7 +187,7 @@ fn has_other_address(conn: &Connection, used: &ActivityUse) -> Result<bool, Erro
             |row| row.get(0),
         )
     })
-    .map_err(map_err)
+    .map_err(Error::from)
 }
 
 /// Drops a key's rows last seen before `cut`, then all but the [`MAX_ACTIVITY_PER_KEY`] most
@@ -202,8 +199,7 @@ fn trim(conn: &Connection, table: Table, key_id: &str, cut: i64) -> Result<(), E
          (SELECT rowid FROM {name} WHERE key_id = ?1 \
           ORDER BY last_seen_at DESC, first_seen_at DESC, {column} LIMIT ?3))"
     ))
-    .and_then(|mut stmt| stmt.execute(params![key_id, cut, MAX_ACTIVITY_PER_KEY as i64]))
-    .map_err(map_err)?;
+    .and_then(|mut stmt| stmt.execute(params![key_id, cut, MAX_ACTIVITY_PER_KEY as i64]))?;
     Ok(())
 }
 
@@ -331,7 +327,7 @@ fn entries(
         )?
         .collect()
     })
-    .map_err(map_err)
+    .map_err(Error::from)
 }
 
 impl Store {
@@ -368,8 +364,7 @@ impl Store {
                         ))
                     })
                     .optional()
-                })
-                .map_err(map_err)?;
+                })?;
             let Some((key_id, prefix, project_id, team_id, is_active)) = found else {
                 return Ok(false);
             };
@@ -380,8 +375,7 @@ impl Store {
                 )
                 .and_then(|mut stmt| {
                     stmt.execute(params![key_id, now, DEACTIVATED_LEAK_REPORTED, report.url])
-                })
-                .map_err(map_err)?;
+                })?;
             }
             audit::append(
                 tx,

@@ -11,25 +11,90 @@
 //! holds the written pages); only a power loss can roll back the last commits.
 //!
 //! Must not import `http`, `auth` or `api`.
+//!
+//! # Layout and imports
+//!
+//! Four layers, each importing only the ones above it, so no two files import each other:
+//!
+//! 1. This file: [`Store`], the connection pool, `write` (one transaction), the one
+//!    `From<rusqlite::Error>` for [`Error`], `ConflictOnUnique`, and `FromRow` with the
+//!    `columns!` macro that every column list is built with.
+//! 2. `audit.rs`, the log every change appends to in its own transaction (with the two
+//!    label lookups an event needs: a user's email, a project's team).
+//! 3. One file per table family, importing only (1) and (2): `users.rs`, `sessions.rs`,
+//!    `tenancy.rs` (teams, members, projects), `api_keys.rs`, `content.rs`,
+//!    `signing_keys.rs`. Each holds its types, its `FromRow` mapper and column list, and the
+//!    statements on its own tables.
+//! 4. Work spanning families, in files named for it: `bootstrap.rs` (first admin: user, team,
+//!    project), `user_changes.rs` (a user update and the sessions it ends),
+//!    `credentials.rs` (a session or key joined to its user, per request), `usage.rs` (the
+//!    usage flush into `api_key_usage`, `api_keys` and `sessions`), `seed.rs` (a whole seed).
+//!
+//! # Public surface
+//!
+//! Backend-neutral: plain domain types and [`Store`] methods taking ids, values and
+//! [`Audit`], returning [`Error`]; nothing of `rusqlite` is public. By file:
+//!
+//! - `mod.rs`: [`Store::open`], [`Store::path`], [`Store::schema_version`],
+//!   [`Store::is_healthy`], [`Store::integrity_ok`], [`Store::backup_to`],
+//!   [`create_backup_file`], [`BUSY_TIMEOUT`].
+//! - `users.rs`: [`User`], [`NewUser`]; `create_user`, `upgrade_password_hash`, `user_by_id`,
+//!   `user_by_email`, `list_users`, `has_users`, `count_users`.
+//! - `user_changes.rs`: [`UserChanges`], [`RevokeSessions`]; `update_user`.
+//! - `bootstrap.rs`: `create_first_admin`.
+//! - `sessions.rs`: [`Session`]; `create_session`, `session_by_id`, `rotate_session`,
+//!   `extend_session_token`, `revoke_session`, `revoke_user_sessions`, `live_sessions`.
+//! - `credentials.rs`: [`KeyHolder`]; `session_with_user`, `key_holder_by_hash`.
+//! - `tenancy.rs`: [`Team`], [`Project`], [`Member`]; team, member and project reads and
+//!   writes (`create_team`, `add_member`, `set_member_role`, `remove_member`,
+//!   `create_project`, `member_role`, `teams_of_user`, `projects_of_user`, ...).
+//! - `api_keys.rs`: [`ApiKey`], [`NewApiKey`], [`ApiKeyChanges`], [`UsageDay`];
+//!   `create_api_key`, `api_key_by_id`, `api_keys_of_project`, `update_api_key`,
+//!   `roll_api_key`, `delete_api_key`, `usage_of_key`.
+//! - `usage.rs`: [`UsageBatch`]; `record_usage`.
+//! - `content.rs`: [`Content`], [`ContentKind`], [`NewContent`], [`ContentChanges`],
+//!   [`ContentFilter`], [`Page`], [`Listed`]; content reads, writes and publication.
+//! - `signing_keys.rs`: [`StoredSigningKey`], [`RetireOutcome`]; the signing-key lifecycle.
+//! - `audit.rs`: [`Audit`], [`AuditAction`], [`ActorKind`], [`AuditEvent`],
+//!   [`NewAuditEvent`], [`Named`], [`AuditFilter`], [`AuditPage`]; `record_audit`,
+//!   `audit_events`, `prune_audit`.
+//! - `seed.rs`: [`SeedRows`] and its row types; `apply_seed`.
+//! - `migrations.rs`: nothing public beyond [`Store::schema_version`].
+
+/// A column list for a statement, built at compile time: `columns!(; "id", "name")` is
+/// `"id, name"`, `columns!("t"; "id", "name")` is `"t.id, t.name"` (qualified with a join's
+/// alias). Each domain type names its columns once, in a `*_columns!` macro beside its
+/// [`FromRow`] impl, through this.
+macro_rules! columns {
+    (; $first:literal $(, $rest:literal)*) => {
+        concat!($first $(, ", ", $rest)*)
+    };
+    ($alias:literal; $first:literal $(, $rest:literal)*) => {
+        concat!($alias, ".", $first $(, ", ", $alias, ".", $rest)*)
+    };
+}
 
 mod api_keys;
 mod audit;
+mod bootstrap;
 mod content;
+mod credentials;
 mod key_activity;
 mod migrations;
 mod seed;
 mod sessions;
 mod signing_keys;
 mod tenancy;
+mod usage;
+mod user_changes;
 mod users;
 
-pub use api_keys::{
-    ApiKey, ApiKeyChanges, KeyHolder, NewApiKey, UsageBatch, UsageDay, DEACTIVATED_LEAK_REPORTED,
-};
+pub use api_keys::{ApiKey, ApiKeyChanges, NewApiKey, UsageDay, DEACTIVATED_LEAK_REPORTED};
 pub use audit::{
     ActorKind, Audit, AuditAction, AuditEvent, AuditFilter, AuditPage, Named, NewAuditEvent,
 };
 pub use content::{Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Page};
+pub use credentials::KeyHolder;
 pub use key_activity::{
     ActivityEntry, ActivityUse, KeyActivity, LeakReport, ACTIVITY_WINDOW_SECS,
     MAX_ACTIVITY_PER_KEY, MAX_USER_AGENT_CHARS,
@@ -38,10 +103,12 @@ pub use seed::{SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedR
 pub use sessions::Session;
 pub use signing_keys::{RetireOutcome, StoredSigningKey};
 pub use tenancy::{Member, Project, Team};
-pub use users::{NewUser, RevokeSessions, User, UserChanges};
+pub use usage::UsageBatch;
+pub use user_changes::{RevokeSessions, UserChanges};
+pub use users::{NewUser, User};
 
 use crate::error::{Error, StartupError};
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Row};
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -94,21 +161,18 @@ impl Store {
 
     /// Whether the database answers a trivial read (for the health route).
     pub fn is_healthy(&self) -> bool {
-        self.conn()
-            .and_then(|conn| {
-                conn.prepare_cached("SELECT count(*) FROM signing_keys")
-                    .and_then(|mut stmt| stmt.query_row([], |row| row.get::<_, i64>(0)))
-                    .map_err(map_err)
-            })
-            .is_ok()
+        let read = || -> Result<i64, Error> {
+            let conn = self.conn()?;
+            let mut stmt = conn.prepare_cached("SELECT count(*) FROM signing_keys")?;
+            Ok(stmt.query_row([], |row| row.get(0))?)
+        };
+        read().is_ok()
     }
 
     /// Runs SQLite's `PRAGMA integrity_check`; true when it reports `ok`.
     pub fn integrity_ok(&self) -> Result<bool, Error> {
         let conn = self.conn()?;
-        let verdict: String = conn
-            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-            .map_err(map_err)?;
+        let verdict: String = conn.query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
         Ok(verdict == "ok")
     }
 
@@ -171,7 +235,7 @@ impl Store {
         let reused = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match reused {
             Some(conn) => conn,
-            None => open_connection(&self.path).map_err(map_err)?,
+            None => open_connection(&self.path)?,
         };
         Ok(PooledConnection {
             store: self,
@@ -186,11 +250,9 @@ impl Store {
         work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(map_err)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let value = work(&tx)?;
-        tx.commit().map_err(map_err)?;
+        tx.commit()?;
         Ok(value)
     }
 }
@@ -345,24 +407,78 @@ fn same_file(file: &std::fs::File, target: &Path) -> bool {
     }
 }
 
-/// Maps a SQLite failure to the crate's error: lock timeouts and unusable files are 503
-/// (the request may succeed later), everything else is a bug (500).
-fn map_err(err: rusqlite::Error) -> Error {
-    match err.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            Error::Unavailable("The database is busy; try again shortly.".into())
+/// A SQLite failure as the crate's error, so statements in the store end in `?`: lock
+/// timeouts and unusable files are 503 (the request may succeed later), everything else is a
+/// bug (500). The one mapping for every statement; the only exceptions are the unique
+/// violations a caller turns into a 409 (`ConflictOnUnique`) and the backup's own wording.
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        match err.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                Error::Unavailable("The database is busy; try again shortly.".into())
+            }
+            Some(
+                ErrorCode::ReadOnly
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen
+                | ErrorCode::DatabaseCorrupt
+                | ErrorCode::NotADatabase
+                | ErrorCode::PermissionDenied
+                | ErrorCode::FileLockingProtocolFailed,
+            ) => Error::Unavailable("The database is unavailable.".into()),
+            _ => Error::Internal(format!("database: {err}")),
         }
-        Some(
-            ErrorCode::ReadOnly
-            | ErrorCode::DiskFull
-            | ErrorCode::SystemIoFailure
-            | ErrorCode::CannotOpen
-            | ErrorCode::DatabaseCorrupt
-            | ErrorCode::NotADatabase
-            | ErrorCode::PermissionDenied
-            | ErrorCode::FileLockingProtocolFailed,
-        ) => Error::Unavailable("The database is unavailable.".into()),
-        _ => Error::Internal(format!("database: {err}")),
+    }
+}
+
+/// A domain type read from one row: the one mapper every reader of the type uses. Its
+/// columns, in the order `from_row_at` reads them, are the `*_columns!` macro (or constant)
+/// beside the impl.
+trait FromRow: Sized {
+    /// How many columns it reads, counted from its column list, so a join reading several
+    /// types in one row finds where the next one starts.
+    const COLUMNS: usize;
+
+    /// Reads it from `row`, its columns starting at index `first`.
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Self>;
+
+    /// Reads it from a row that starts with its columns.
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Self::from_row_at(row, 0)
+    }
+}
+
+/// How many columns a comma-separated column list names.
+const fn column_count(list: &str) -> usize {
+    let bytes = list.as_bytes();
+    let mut count = 1;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            count += 1;
+        }
+        i += 1;
+    }
+    count
+}
+
+/// Turns a UNIQUE (or primary key) violation into the caller's 409, and any other failure
+/// into the crate's error as `?` would.
+trait ConflictOnUnique<T> {
+    /// `conflict()` when the statement broke a uniqueness rule, [`Error::from`] otherwise.
+    fn conflict_on_unique(self, conflict: impl FnOnce() -> Error) -> Result<T, Error>;
+}
+
+impl<T> ConflictOnUnique<T> for rusqlite::Result<T> {
+    fn conflict_on_unique(self, conflict: impl FnOnce() -> Error) -> Result<T, Error> {
+        self.map_err(|err| {
+            if is_unique_violation(&err) {
+                conflict()
+            } else {
+                Error::from(err)
+            }
+        })
     }
 }
 
@@ -436,6 +552,46 @@ pub(crate) mod tests {
             0,
             "the statement was compiled again after binding a new LIMIT"
         );
+    }
+
+    #[test]
+    fn sqlite_failures_map_to_the_crate_error_by_kind() {
+        let failure = |code| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+        for code in [rusqlite::ffi::SQLITE_BUSY, rusqlite::ffi::SQLITE_LOCKED] {
+            match Error::from(failure(code)) {
+                Error::Unavailable(why) => assert!(why.contains("busy"), "{why}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            Error::from(failure(rusqlite::ffi::SQLITE_FULL)),
+            Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            Error::from(rusqlite::Error::QueryReturnedNoRows),
+            Error::Internal(_)
+        ));
+        let taken = || Error::Conflict("taken".into());
+        let unique = failure(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE);
+        assert!(matches!(
+            Err::<(), _>(unique).conflict_on_unique(taken),
+            Err(Error::Conflict(_))
+        ));
+        let busy = failure(rusqlite::ffi::SQLITE_BUSY);
+        assert!(matches!(
+            Err::<(), _>(busy).conflict_on_unique(taken),
+            Err(Error::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn a_column_list_is_built_once_and_counted() {
+        assert_eq!(columns!(; "id", "name"), "id, name");
+        assert_eq!(columns!("t"; "id", "name"), "t.id, t.name");
+        assert_eq!(column_count(columns!("t"; "id", "name", "slug")), 3);
+        assert_eq!(User::COLUMNS, 9);
+        assert_eq!(Session::COLUMNS, 10);
+        assert_eq!(ApiKey::COLUMNS, 14);
     }
 
     #[test]

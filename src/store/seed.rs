@@ -9,7 +9,7 @@
 
 use super::audit::Audit;
 use super::content::{first_free_slug, insert_content, publish_as};
-use super::{map_err, ContentKind, NewApiKey, NewContent, NewUser, Store};
+use super::{ContentKind, NewApiKey, NewContent, NewUser, Store};
 use crate::error::Error;
 use rusqlite::OptionalExtension;
 
@@ -128,15 +128,13 @@ fn user_id(tx: &Tx<'_>, email: &str) -> Result<(String, bool), Error> {
         .and_then(|mut stmt| {
             stmt.query_row([email], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()
-        })
-        .map_err(map_err)?
+        })?
         .ok_or_else(|| Error::NotFound(format!("no user with email {email}")))
 }
 
 fn team_id(tx: &Tx<'_>, slug: &str) -> Result<String, Error> {
     tx.prepare_cached("SELECT id FROM teams WHERE slug = ?1")
-        .and_then(|mut stmt| stmt.query_row([slug], |row| row.get(0)).optional())
-        .map_err(map_err)?
+        .and_then(|mut stmt| stmt.query_row([slug], |row| row.get(0)).optional())?
         .ok_or_else(|| Error::NotFound(format!("no team with slug {slug}")))
 }
 
@@ -146,8 +144,7 @@ fn project_ids(tx: &Tx<'_>, slug: &str) -> Result<(String, String), Error> {
         .and_then(|mut stmt| {
             stmt.query_row([slug], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()
-        })
-        .map_err(map_err)?
+        })?
         .ok_or_else(|| Error::NotFound(format!("no project with slug {slug}")))
 }
 

@@ -3,28 +3,21 @@
 //! Refresh rotates the generation with a conditional update (`WHERE generation = ?`), so of
 //! two concurrent refreshes exactly one rotates and the other sees the newer generation.
 
-use super::audit::{append, Audit, AuditAction};
-use super::users::{email_of, user_columns_u, user_from_row};
-use super::{map_err, Store, User};
+use super::audit::{append, email_of, Audit, AuditAction};
+use super::{column_count, FromRow, Store, User};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
 
-/// The session columns in the order `session_from_row` reads them. A macro so that `concat!`
-/// builds each statement at compile time.
+/// The session columns in the order [`Session`]'s [`FromRow`] reads them:
+/// `session_columns!()` bare, `session_columns!("s")` qualified for a join. A macro so that
+/// `concat!` builds each statement at compile time.
 macro_rules! session_columns {
-    () => {
-        "id, user_id, generation, rotated_at, created_at, last_seen_at, \
-         token_expires_at, user_agent, ip, revoked_at"
+    ($($alias:literal)?) => {
+        columns!($($alias)?; "id", "user_id", "generation", "rotated_at", "created_at",
+            "last_seen_at", "token_expires_at", "user_agent", "ip", "revoked_at")
     };
 }
-
-/// [`session_columns`] qualified with the alias `s`, for joins.
-macro_rules! session_columns_s {
-    () => {
-        "s.id, s.user_id, s.generation, s.rotated_at, s.created_at, \
-         s.last_seen_at, s.token_expires_at, s.user_agent, s.ip, s.revoked_at"
-    };
-}
+pub(super) use session_columns;
 
 /// A stored session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,19 +44,23 @@ pub struct Session {
     pub revoked_at: Option<i64>,
 }
 
-fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
-    Ok(Session {
-        id: row.get(0)?,
-        user_id: row.get(1)?,
-        generation: row.get(2)?,
-        rotated_at: row.get(3)?,
-        created_at: row.get(4)?,
-        last_seen_at: row.get(5)?,
-        token_expires_at: row.get(6)?,
-        user_agent: row.get(7)?,
-        ip: row.get(8)?,
-        revoked_at: row.get(9)?,
-    })
+impl FromRow for Session {
+    const COLUMNS: usize = column_count(session_columns!());
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Session> {
+        Ok(Session {
+            id: row.get(first)?,
+            user_id: row.get(first + 1)?,
+            generation: row.get(first + 2)?,
+            rotated_at: row.get(first + 3)?,
+            created_at: row.get(first + 4)?,
+            last_seen_at: row.get(first + 5)?,
+            token_expires_at: row.get(first + 6)?,
+            user_agent: row.get(first + 7)?,
+            ip: row.get(first + 8)?,
+            revoked_at: row.get(first + 9)?,
+        })
+    }
 }
 
 /// Revokes every live session of `user_id` except `keep`; returns how many.
@@ -73,12 +70,12 @@ pub(super) fn revoke_all_of_user(
     keep: Option<&str>,
     now: i64,
 ) -> Result<usize, Error> {
-    tx.prepare_cached(
-        "UPDATE sessions SET revoked_at = ?3 \
-         WHERE user_id = ?1 AND revoked_at IS NULL AND id IS NOT ?2",
-    )
-    .and_then(|mut stmt| stmt.execute(params![user_id, keep, now]))
-    .map_err(map_err)
+    Ok(tx
+        .prepare_cached(
+            "UPDATE sessions SET revoked_at = ?3 \
+             WHERE user_id = ?1 AND revoked_at IS NULL AND id IS NOT ?2",
+        )
+        .and_then(|mut stmt| stmt.execute(params![user_id, keep, now]))?)
 }
 
 impl Store {
@@ -126,8 +123,7 @@ impl Store {
                     session.ip,
                     session.revoked_at
                 ])
-            })
-            .map_err(map_err)?;
+            })?;
             let event = audit
                 .event(AuditAction::LoginSucceeded, now)
                 .target("user", &user.id, Some(&user.email))
@@ -141,43 +137,12 @@ impl Store {
     /// The session with this id, revoked or not.
     pub fn session_by_id(&self, id: &str) -> Result<Option<Session>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                session_columns!(),
-                " FROM sessions WHERE id = ?1"
-            ))
-            .map_err(map_err)?;
-        stmt.query_row([id], session_from_row)
-            .optional()
-            .map_err(map_err)
-    }
-
-    /// The session with this id together with its user and the signing keys' change counter,
-    /// in one lookup: the per-request token check needs all three, and reading the counter
-    /// here lets a running server notice a retired signing key without a query of its own.
-    pub fn session_with_user(&self, id: &str) -> Result<Option<(Session, User, i64)>, Error> {
-        let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                session_columns_s!(),
-                ", ",
-                user_columns_u!(),
-                ", (SELECT version FROM signing_keys_version WHERE id = 1) AS keys_version \
-                 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1"
-            ))
-            .map_err(map_err)?;
-        stmt.query_row([id], |row| {
-            let keys_version: Option<i64> = row.get("keys_version")?;
-            Ok((
-                session_from_row(row)?,
-                user_from_row(row, 10)?,
-                keys_version.unwrap_or_default(),
-            ))
-        })
-        .optional()
-        .map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id = ?1"
+        ))?;
+        Ok(stmt.query_row([id], Session::from_row).optional()?)
     }
 
     /// Moves a live session from generation `from` to `from + 1`; false when the session is
@@ -190,14 +155,14 @@ impl Store {
         token_expires_at: i64,
     ) -> Result<bool, Error> {
         self.write(|tx| {
-            tx.prepare_cached(
-                "UPDATE sessions SET generation = generation + 1, rotated_at = ?3, \
-                 last_seen_at = ?3, token_expires_at = ?4 \
-                 WHERE id = ?1 AND generation = ?2 AND revoked_at IS NULL",
-            )
-            .and_then(|mut stmt| stmt.execute(params![id, from, now, token_expires_at]))
-            .map(|changed| changed == 1)
-            .map_err(map_err)
+            Ok(tx
+                .prepare_cached(
+                    "UPDATE sessions SET generation = generation + 1, rotated_at = ?3, \
+                     last_seen_at = ?3, token_expires_at = ?4 \
+                     WHERE id = ?1 AND generation = ?2 AND revoked_at IS NULL",
+                )
+                .and_then(|mut stmt| stmt.execute(params![id, from, now, token_expires_at]))
+                .map(|changed| changed == 1)?)
         })
     }
 
@@ -213,8 +178,7 @@ impl Store {
                 "UPDATE sessions SET last_seen_at = ?2, \
                  token_expires_at = max(token_expires_at, ?3) WHERE id = ?1",
             )
-            .and_then(|mut stmt| stmt.execute(params![id, now, token_expires_at]))
-            .map_err(map_err)?;
+            .and_then(|mut stmt| stmt.execute(params![id, now, token_expires_at]))?;
             Ok(())
         })
     }
@@ -238,8 +202,7 @@ impl Store {
                      WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
                 )
                 .and_then(|mut stmt| stmt.execute(params![id, user_id, now]))
-                .map(|changed| changed == 1)
-                .map_err(map_err)?;
+                .map(|changed| changed == 1)?;
             if revoked {
                 let event = audit
                     .event(action, now)
@@ -285,22 +248,18 @@ impl Store {
         expired_after: i64,
     ) -> Result<Vec<Session>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                session_columns!(),
-                " FROM sessions \
-                 WHERE user_id = ?1 AND revoked_at IS NULL AND created_at > ?2 \
-                 AND token_expires_at > ?3 ORDER BY created_at DESC, rowid DESC"
-            ))
-            .map_err(map_err)?;
-        let rows = stmt
-            .query_map(
-                params![user_id, created_after, expired_after],
-                session_from_row,
-            )
-            .map_err(map_err)?;
-        rows.collect::<Result<_, _>>().map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions \
+             WHERE user_id = ?1 AND revoked_at IS NULL AND created_at > ?2 \
+             AND token_expires_at > ?3 ORDER BY created_at DESC, rowid DESC"
+        ))?;
+        let rows = stmt.query_map(
+            params![user_id, created_after, expired_after],
+            Session::from_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 

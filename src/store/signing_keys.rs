@@ -19,9 +19,9 @@
 //! retirement on the next request without a query of its own.
 
 use super::audit::{append, Audit, AuditAction};
-use super::{map_err, Store};
+use super::{column_count, FromRow, Store};
 use crate::error::Error;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 /// A signing key as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -88,36 +88,38 @@ pub enum RetireOutcome {
     Configured,
 }
 
-/// The columns [`key_from_row`] reads, in its order.
+/// The columns [`StoredSigningKey`]'s [`FromRow`] reads, in its order.
 const KEY_COLUMNS: &str = "kid, secret, is_configured, created_at, superseded_at, retired_at";
 
-fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredSigningKey> {
-    Ok(StoredSigningKey {
-        kid: row.get(0)?,
-        secret: row.get(1)?,
-        is_configured: row.get(2)?,
-        created_at: row.get(3)?,
-        superseded_at: row.get(4)?,
-        retired_at: row.get(5)?,
-    })
+impl FromRow for StoredSigningKey {
+    const COLUMNS: usize = column_count(KEY_COLUMNS);
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<StoredSigningKey> {
+        Ok(StoredSigningKey {
+            kid: row.get(first)?,
+            secret: row.get(first + 1)?,
+            is_configured: row.get(first + 2)?,
+            created_at: row.get(first + 3)?,
+            superseded_at: row.get(first + 4)?,
+            retired_at: row.get(first + 5)?,
+        })
+    }
 }
 
 /// Every key, newest first, read inside `conn`'s current transaction (if any).
 fn all_keys(conn: &rusqlite::Connection) -> Result<Vec<StoredSigningKey>, Error> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, rowid DESC"
-        ))
-        .map_err(map_err)?;
-    let rows = stmt.query_map([], key_from_row).map_err(map_err)?;
-    rows.collect::<Result<_, _>>().map_err(map_err)
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, rowid DESC"
+    ))?;
+    let rows = stmt.query_map([], StoredSigningKey::from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 fn version_of(conn: &rusqlite::Connection) -> Result<i64, Error> {
-    conn.prepare_cached("SELECT version FROM signing_keys_version WHERE id = 1")
+    Ok(conn
+        .prepare_cached("SELECT version FROM signing_keys_version WHERE id = 1")
         .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)).optional())
-        .map(Option::unwrap_or_default)
-        .map_err(map_err)
+        .map(Option::unwrap_or_default)?)
 }
 
 fn insert(tx: &Transaction<'_>, key: &StoredSigningKey) -> Result<(), Error> {
@@ -133,8 +135,7 @@ fn insert(tx: &Transaction<'_>, key: &StoredSigningKey) -> Result<(), Error> {
             key.superseded_at,
             key.retired_at
         ])
-    })
-    .map_err(map_err)?;
+    })?;
     Ok(())
 }
 
@@ -173,10 +174,10 @@ impl Store {
     /// two agree.
     pub fn signing_keys_with_version(&self) -> Result<(i64, Vec<StoredSigningKey>), Error> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction().map_err(map_err)?;
+        let tx = conn.transaction()?;
         let version = version_of(&tx)?;
         let keys = all_keys(&tx)?;
-        tx.commit().map_err(map_err)?;
+        tx.commit()?;
         Ok((version, keys))
     }
 
@@ -195,14 +196,12 @@ impl Store {
         audit: &Audit,
     ) -> Result<Vec<StoredSigningKey>, Error> {
         self.write(|tx| {
-            let current: i64 = tx
-                .query_row(
-                    "SELECT count(*) FROM signing_keys WHERE is_configured = 0 \
-                     AND superseded_at IS NULL AND retired_at IS NULL",
-                    [],
-                    |row| row.get(0),
-                )
-                .map_err(map_err)?;
+            let current: i64 = tx.query_row(
+                "SELECT count(*) FROM signing_keys WHERE is_configured = 0 \
+                 AND superseded_at IS NULL AND retired_at IS NULL",
+                [],
+                |row| row.get(0),
+            )?;
             if current == 0 {
                 insert(tx, key)?;
                 append_rotated(tx, audit, &key.kid, &[], key.created_at)?;
@@ -221,16 +220,12 @@ impl Store {
     ) -> Result<Vec<String>, Error> {
         self.write(|tx| {
             let superseded: Vec<String> = {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "UPDATE signing_keys SET superseded_at = ?1 WHERE is_configured = 0 \
-                         AND superseded_at IS NULL AND retired_at IS NULL RETURNING kid",
-                    )
-                    .map_err(map_err)?;
-                let rows = stmt
-                    .query_map([key.created_at], |row| row.get(0))
-                    .map_err(map_err)?;
-                rows.collect::<Result<_, _>>().map_err(map_err)?
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE signing_keys SET superseded_at = ?1 WHERE is_configured = 0 \
+                     AND superseded_at IS NULL AND retired_at IS NULL RETURNING kid",
+                )?;
+                let rows = stmt.query_map([key.created_at], |row| row.get(0))?;
+                rows.collect::<Result<_, _>>()?
             };
             insert(tx, key)?;
             append_rotated(tx, audit, &key.kid, &superseded, key.created_at)?;
@@ -252,8 +247,9 @@ impl Store {
                 .prepare_cached(&format!(
                     "SELECT {KEY_COLUMNS} FROM signing_keys WHERE kid = ?1"
                 ))
-                .and_then(|mut stmt| stmt.query_row([kid], key_from_row).optional())
-                .map_err(map_err)?;
+                .and_then(|mut stmt| {
+                    stmt.query_row([kid], StoredSigningKey::from_row).optional()
+                })?;
             let Some(key) = found else {
                 return Ok(RetireOutcome::Unknown);
             };
@@ -269,8 +265,7 @@ impl Store {
             tx.prepare_cached(
                 "UPDATE signing_keys SET retired_at = ?2, secret = NULL WHERE kid = ?1",
             )
-            .and_then(|mut stmt| stmt.execute(params![kid, now]))
-            .map_err(map_err)?;
+            .and_then(|mut stmt| stmt.execute(params![kid, now]))?;
             append_retired(tx, audit, kid, now)?;
             Ok(RetireOutcome::Retired)
         })
@@ -286,15 +281,13 @@ impl Store {
     ) -> Result<Vec<String>, Error> {
         self.write(|tx| {
             let retired: Vec<String> = {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "UPDATE signing_keys SET retired_at = ?1, secret = NULL \
-                         WHERE is_configured = 0 AND superseded_at IS NOT NULL \
-                         AND retired_at IS NULL RETURNING kid",
-                    )
-                    .map_err(map_err)?;
-                let rows = stmt.query_map([now], |row| row.get(0)).map_err(map_err)?;
-                rows.collect::<Result<_, _>>().map_err(map_err)?
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE signing_keys SET retired_at = ?1, secret = NULL \
+                     WHERE is_configured = 0 AND superseded_at IS NOT NULL \
+                     AND retired_at IS NULL RETURNING kid",
+                )?;
+                let rows = stmt.query_map([now], |row| row.get(0))?;
+                rows.collect::<Result<_, _>>()?
             };
             for kid in &retired {
                 append_retired(tx, audit, kid, now)?;
@@ -329,15 +322,18 @@ impl Store {
                 .filter(|key| key.is_configured)
                 .collect();
             let find = |kid: &str| existing.iter().find(|key| key.kid == kid);
-            let update = |kid: &str, superseded_at: Option<i64>, retired_at: Option<i64>| {
-                tx.prepare_cached(
-                    "UPDATE signing_keys SET superseded_at = ?2, retired_at = ?3 \
-                     WHERE kid = ?1 AND is_configured = 1 \
-                     AND (superseded_at IS NOT ?2 OR retired_at IS NOT ?3)",
-                )
-                .and_then(|mut stmt| stmt.execute(params![kid, superseded_at, retired_at]))
-                .map(|_| ())
-                .map_err(map_err)
+            let update = |kid: &str,
+                          superseded_at: Option<i64>,
+                          retired_at: Option<i64>|
+             -> Result<(), Error> {
+                Ok(tx
+                    .prepare_cached(
+                        "UPDATE signing_keys SET superseded_at = ?2, retired_at = ?3 \
+                         WHERE kid = ?1 AND is_configured = 1 \
+                         AND (superseded_at IS NOT ?2 OR retired_at IS NOT ?3)",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![kid, superseded_at, retired_at]))
+                    .map(|_| ())?)
             };
             let configured = |kid: &str, superseded_at: Option<i64>| StoredSigningKey {
                 kid: kid.to_owned(),

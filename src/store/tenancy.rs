@@ -1,24 +1,31 @@
 //! Teams, their members with roles, and the projects teams own.
 
-use super::audit::{append, Audit, AuditAction};
-use super::users::email_of;
-use super::{is_unique_violation, map_err, Store};
+use super::audit::{append, email_of, Audit, AuditAction};
+use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::error::Error;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, Row};
 use serde_json::json;
 
 /// The team columns (alias `t`) in the order the team readers take them. A macro so that
 /// `concat!` builds each statement at compile time.
 macro_rules! team_columns {
     () => {
-        "t.id, t.name, t.slug, t.created_at"
+        columns!("t"; "id", "name", "slug", "created_at")
     };
 }
 
 /// The project columns (alias `p`) in the order the project readers take them.
 macro_rules! project_columns {
     () => {
-        "p.id, p.team_id, p.name, p.slug, p.created_at"
+        columns!("p"; "id", "team_id", "name", "slug", "created_at")
+    };
+}
+
+/// The member columns (memberships `m` joined to users `u` for the email) in the order
+/// [`Member`]'s [`FromRow`] reads them.
+macro_rules! member_columns {
+    () => {
+        "m.user_id, u.email, m.role, m.added_at"
     };
 }
 
@@ -65,18 +72,11 @@ pub(super) fn insert_team(
     };
     tx.prepare_cached("INSERT INTO teams (id, name, slug, created_at) VALUES (?1, ?2, ?3, ?4)")
         .and_then(|mut stmt| stmt.execute(params![team.id, team.name, team.slug, now]))
-        .map_err(|err| {
-            if is_unique_violation(&err) {
-                Error::Conflict("A team with this slug already exists.".into())
-            } else {
-                map_err(err)
-            }
-        })?;
+        .conflict_on_unique(|| Error::Conflict("A team with this slug already exists.".into()))?;
     tx.prepare_cached(
         "INSERT INTO team_members (team_id, user_id, role, added_at) VALUES (?1, ?2, 'owner', ?3)",
     )
-    .and_then(|mut stmt| stmt.execute(params![team.id, owner_id, now]))
-    .map_err(map_err)?;
+    .and_then(|mut stmt| stmt.execute(params![team.id, owner_id, now]))?;
     Ok(team)
 }
 
@@ -92,26 +92,8 @@ pub(super) fn insert_member(
         "INSERT INTO team_members (team_id, user_id, role, added_at) VALUES (?1, ?2, ?3, ?4)",
     )
     .and_then(|mut stmt| stmt.execute(params![team_id, user_id, role, now]))
-    .map_err(|err| {
-        if is_unique_violation(&err) {
-            Error::Conflict("This user is already a member of the team.".into())
-        } else {
-            map_err(err)
-        }
-    })?;
+    .conflict_on_unique(|| Error::Conflict("This user is already a member of the team.".into()))?;
     Ok(())
-}
-
-/// The id of the team owning project `project_id`, read inside the caller's transaction (an
-/// audit event names the team of the project it is about). 404 when there is no such project.
-pub(super) fn team_of_project(
-    conn: &rusqlite::Connection,
-    project_id: &str,
-) -> Result<String, Error> {
-    conn.prepare_cached("SELECT team_id FROM projects WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([project_id], |row| row.get(0)).optional())
-        .map_err(map_err)?
-        .ok_or_else(|| Error::NotFound("Project not found".into()))
 }
 
 /// Appends `team.created` for `team`, owned by `owner_id`, inside `tx`.
@@ -190,13 +172,7 @@ pub(super) fn insert_project(
             now
         ])
     })
-    .map_err(|err| {
-        if is_unique_violation(&err) {
-            Error::Conflict("A project with this slug already exists.".into())
-        } else {
-            map_err(err)
-        }
-    })?;
+    .conflict_on_unique(|| Error::Conflict("A project with this slug already exists.".into()))?;
     Ok(project)
 }
 
@@ -204,42 +180,33 @@ impl Store {
     /// The team with this slug, if any.
     pub fn team_by_slug(&self, slug: &str) -> Result<Option<Team>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                team_columns!(),
-                " FROM teams t WHERE t.slug = ?1"
-            ))
-            .map_err(map_err)?;
-        stmt.query_row([slug], team_from_row)
-            .optional()
-            .map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            team_columns!(),
+            " FROM teams t WHERE t.slug = ?1"
+        ))?;
+        Ok(stmt.query_row([slug], Team::from_row).optional()?)
     }
 
     /// The project with this slug, if any.
     pub fn project_by_slug(&self, slug: &str) -> Result<Option<Project>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                project_columns!(),
-                " FROM projects p WHERE p.slug = ?1"
-            ))
-            .map_err(map_err)?;
-        stmt.query_row([slug], project_from_row)
-            .optional()
-            .map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            project_columns!(),
+            " FROM projects p WHERE p.slug = ?1"
+        ))?;
+        Ok(stmt.query_row([slug], Project::from_row).optional()?)
     }
 
     /// The role (`owner`, `admin`, `member`) of `user_id` in `team_id`, if a member.
     pub fn member_role(&self, team_id: &str, user_id: &str) -> Result<Option<String>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare_cached("SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2")
-            .map_err(map_err)?;
-        stmt.query_row([team_id, user_id], |row| row.get(0))
-            .optional()
-            .map_err(map_err)
+            .prepare_cached("SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2")?;
+        Ok(stmt
+            .query_row([team_id, user_id], |row| row.get(0))
+            .optional()?)
     }
 }
 
@@ -256,29 +223,50 @@ pub struct Member {
     pub added_at: i64,
 }
 
-fn team_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Team> {
-    Ok(Team {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        slug: row.get(2)?,
-        created_at: row.get(3)?,
-    })
+impl FromRow for Member {
+    const COLUMNS: usize = column_count(member_columns!());
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Member> {
+        Ok(Member {
+            user_id: row.get(first)?,
+            email: row.get(first + 1)?,
+            role: row.get(first + 2)?,
+            added_at: row.get(first + 3)?,
+        })
+    }
 }
 
-fn project_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Project> {
-    Ok(Project {
-        id: row.get(0)?,
-        team_id: row.get(1)?,
-        name: row.get(2)?,
-        slug: row.get(3)?,
-        created_at: row.get(4)?,
-    })
+impl FromRow for Team {
+    const COLUMNS: usize = column_count(team_columns!());
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Team> {
+        Ok(Team {
+            id: row.get(first)?,
+            name: row.get(first + 1)?,
+            slug: row.get(first + 2)?,
+            created_at: row.get(first + 3)?,
+        })
+    }
+}
+
+impl FromRow for Project {
+    const COLUMNS: usize = column_count(project_columns!());
+
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Project> {
+        Ok(Project {
+            id: row.get(first)?,
+            team_id: row.get(first + 1)?,
+            name: row.get(first + 2)?,
+            slug: row.get(first + 3)?,
+            created_at: row.get(first + 4)?,
+        })
+    }
 }
 
 fn owner_count(tx: &rusqlite::Transaction<'_>, team_id: &str) -> Result<i64, Error> {
-    tx.prepare_cached("SELECT count(*) FROM team_members WHERE team_id = ?1 AND role = 'owner'")
-        .and_then(|mut stmt| stmt.query_row([team_id], |row| row.get(0)))
-        .map_err(map_err)
+    Ok(tx
+        .prepare_cached("SELECT count(*) FROM team_members WHERE team_id = ?1 AND role = 'owner'")
+        .and_then(|mut stmt| stmt.query_row([team_id], |row| row.get(0)))?)
 }
 
 pub(super) fn role_in(
@@ -286,12 +274,11 @@ pub(super) fn role_in(
     team_id: &str,
     user_id: &str,
 ) -> Result<Option<String>, Error> {
-    tx.prepare_cached("SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2")
-        .and_then(|mut stmt| {
-            stmt.query_row([team_id, user_id], |row| row.get(0))
-                .optional()
-        })
-        .map_err(map_err)
+    let mut stmt =
+        tx.prepare_cached("SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2")?;
+    Ok(stmt
+        .query_row([team_id, user_id], |row| row.get(0))
+        .optional()?)
 }
 
 /// The 400 for removing or demoting the last owner.
@@ -320,57 +307,42 @@ impl Store {
     /// The team with this id, if any.
     pub fn team_by_id(&self, id: &str) -> Result<Option<Team>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                team_columns!(),
-                " FROM teams t WHERE t.id = ?1"
-            ))
-            .map_err(map_err)?;
-        stmt.query_row([id], team_from_row)
-            .optional()
-            .map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            team_columns!(),
+            " FROM teams t WHERE t.id = ?1"
+        ))?;
+        Ok(stmt.query_row([id], Team::from_row).optional()?)
     }
 
     /// The teams `user_id` belongs to, with their role, oldest first.
     pub fn teams_of_user(&self, user_id: &str) -> Result<Vec<(Team, String)>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                team_columns!(),
-                ", m.role FROM teams t \
-                 JOIN team_members m ON m.team_id = t.id WHERE m.user_id = ?1 \
-                 ORDER BY t.created_at, t.rowid"
-            ))
-            .map_err(map_err)?;
-        let rows = stmt
-            .query_map([user_id], |row| Ok((team_from_row(row)?, row.get(4)?)))
-            .map_err(map_err)?;
-        rows.collect::<Result<_, _>>().map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            team_columns!(),
+            ", m.role FROM teams t \
+             JOIN team_members m ON m.team_id = t.id WHERE m.user_id = ?1 \
+             ORDER BY t.created_at, t.rowid"
+        ))?;
+        let rows = stmt.query_map([user_id], |row| {
+            Ok((Team::from_row(row)?, row.get(Team::COLUMNS)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The members of a team, in the order they were added.
     pub fn members(&self, team_id: &str) -> Result<Vec<Member>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT m.user_id, u.email, m.role, m.added_at FROM team_members m \
-                 JOIN users u ON u.id = m.user_id WHERE m.team_id = ?1 \
-                 ORDER BY m.added_at, m.rowid",
-            )
-            .map_err(map_err)?;
-        let rows = stmt
-            .query_map([team_id], |row| {
-                Ok(Member {
-                    user_id: row.get(0)?,
-                    email: row.get(1)?,
-                    role: row.get(2)?,
-                    added_at: row.get(3)?,
-                })
-            })
-            .map_err(map_err)?;
-        rows.collect::<Result<_, _>>().map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            member_columns!(),
+            " FROM team_members m \
+             JOIN users u ON u.id = m.user_id WHERE m.team_id = ?1 \
+             ORDER BY m.added_at, m.rowid"
+        ))?;
+        let rows = stmt.query_map([team_id], Member::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Adds `user_id` to a team with `role` and appends `member.added` by `audit` (details:
@@ -388,8 +360,7 @@ impl Store {
             append_member_added(tx, audit, team_id, user_id, role, now)?;
             let email: String = tx
                 .prepare_cached("SELECT email FROM users WHERE id = ?1")
-                .and_then(|mut stmt| stmt.query_row([user_id], |row| row.get(0)))
-                .map_err(map_err)?;
+                .and_then(|mut stmt| stmt.query_row([user_id], |row| row.get(0)))?;
             Ok(Member {
                 user_id: user_id.to_string(),
                 email,
@@ -422,8 +393,7 @@ impl Store {
             tx.prepare_cached(
                 "UPDATE team_members SET role = ?3 WHERE team_id = ?1 AND user_id = ?2",
             )
-            .and_then(|mut stmt| stmt.execute(params![team_id, user_id, role]))
-            .map_err(map_err)?;
+            .and_then(|mut stmt| stmt.execute(params![team_id, user_id, role]))?;
             let email = email_of(tx, user_id)?;
             let event = audit
                 .event(AuditAction::MemberRoleChanged, now)
@@ -451,8 +421,7 @@ impl Store {
                 return Err(last_owner());
             }
             tx.prepare_cached("DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2")
-                .and_then(|mut stmt| stmt.execute(params![team_id, user_id]))
-                .map_err(map_err)?;
+                .and_then(|mut stmt| stmt.execute(params![team_id, user_id]))?;
             let email = email_of(tx, user_id)?;
             let event = audit
                 .event(AuditAction::MemberRemoved, now)
@@ -484,33 +453,25 @@ impl Store {
     /// The project with this id, if any.
     pub fn project_by_id(&self, id: &str) -> Result<Option<Project>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                project_columns!(),
-                " FROM projects p WHERE p.id = ?1"
-            ))
-            .map_err(map_err)?;
-        stmt.query_row([id], project_from_row)
-            .optional()
-            .map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            project_columns!(),
+            " FROM projects p WHERE p.id = ?1"
+        ))?;
+        Ok(stmt.query_row([id], Project::from_row).optional()?)
     }
 
     /// The projects of every team `user_id` belongs to, oldest first.
     pub fn projects_of_user(&self, user_id: &str) -> Result<Vec<Project>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                project_columns!(),
-                " FROM projects p \
-                 JOIN team_members m ON m.team_id = p.team_id WHERE m.user_id = ?1 \
-                 ORDER BY p.created_at, p.rowid"
-            ))
-            .map_err(map_err)?;
-        let rows = stmt
-            .query_map([user_id], project_from_row)
-            .map_err(map_err)?;
-        rows.collect::<Result<_, _>>().map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            project_columns!(),
+            " FROM projects p \
+             JOIN team_members m ON m.team_id = p.team_id WHERE m.user_id = ?1 \
+             ORDER BY p.created_at, p.rowid"
+        ))?;
+        let rows = stmt.query_map([user_id], Project::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -1,28 +1,21 @@
 //! Users: accounts with an Argon2id password hash and their flags.
 
 use super::audit::{append, Audit, AuditAction};
-use super::{is_unique_violation, map_err, Store};
+use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::json;
 
-/// The user columns in the order `user_from_row` reads them. A macro rather than a `const` so
-/// that `concat!` builds each statement at compile time: no SQL text is formatted per call.
+/// The user columns in the order [`User`]'s [`FromRow`] reads them: `user_columns!()` bare,
+/// `user_columns!("u")` qualified for a join. A macro rather than a `const` so that `concat!`
+/// builds each statement at compile time: no SQL text is formatted per call.
 macro_rules! user_columns {
-    () => {
-        "id, email, password_hash, first_name, last_name, is_active, \
-         is_verified, is_superuser, created_at"
+    ($($alias:literal)?) => {
+        columns!($($alias)?; "id", "email", "password_hash", "first_name", "last_name",
+            "is_active", "is_verified", "is_superuser", "created_at")
     };
 }
-
-/// The user columns qualified with the alias `u`, for joins.
-macro_rules! user_columns_u {
-    () => {
-        "u.id, u.email, u.password_hash, u.first_name, \
-         u.last_name, u.is_active, u.is_verified, u.is_superuser, u.created_at"
-    };
-}
-pub(super) use user_columns_u;
+pub(super) use user_columns;
 
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,57 +57,26 @@ pub struct NewUser {
     pub is_verified: bool,
 }
 
-/// A partial update: `None` leaves a field as it is; `Some(None)` clears a name.
-#[derive(Debug, Clone, Default)]
-pub struct UserChanges {
-    /// New email (lower-cased on write).
-    pub email: Option<String>,
-    /// New password hash.
-    pub password_hash: Option<String>,
-    /// New given name.
-    pub first_name: Option<Option<String>>,
-    /// New family name.
-    pub last_name: Option<Option<String>>,
-    /// New active flag; deactivation also revokes every session of the user.
-    pub is_active: Option<bool>,
-    /// New verified flag.
-    pub is_verified: Option<bool>,
-    /// New superuser flag.
-    pub is_superuser: Option<bool>,
-}
+impl FromRow for User {
+    const COLUMNS: usize = column_count(user_columns!());
 
-/// Which of the user's sessions an update revokes in the same transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RevokeSessions<'a> {
-    /// None (deactivation still revokes all).
-    None,
-    /// All but this session id (the caller's own password change).
-    AllExcept(&'a str),
-    /// All of them (an administrator's password reset).
-    All,
-}
-
-/// Reads a user from `row`, its columns starting at index `first`.
-pub(super) fn user_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
-    Ok(User {
-        id: row.get(first)?,
-        email: row.get(first + 1)?,
-        password_hash: row.get(first + 2)?,
-        first_name: row.get(first + 3)?,
-        last_name: row.get(first + 4)?,
-        is_active: row.get(first + 5)?,
-        is_verified: row.get(first + 6)?,
-        is_superuser: row.get(first + 7)?,
-        created_at: row.get(first + 8)?,
-    })
-}
-
-fn user_at_0(row: &Row<'_>) -> rusqlite::Result<User> {
-    user_from_row(row, 0)
+    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
+        Ok(User {
+            id: row.get(first)?,
+            email: row.get(first + 1)?,
+            password_hash: row.get(first + 2)?,
+            first_name: row.get(first + 3)?,
+            last_name: row.get(first + 4)?,
+            is_active: row.get(first + 5)?,
+            is_verified: row.get(first + 6)?,
+            is_superuser: row.get(first + 7)?,
+            created_at: row.get(first + 8)?,
+        })
+    }
 }
 
 /// The 409 for a taken email, worded for the CLI and the API alike.
-fn email_taken() -> Error {
+pub(super) fn email_taken() -> Error {
     Error::Conflict("A user with this email already exists.".into())
 }
 
@@ -152,13 +114,7 @@ pub(super) fn insert_user(
             user.created_at
         ])
     })
-    .map_err(|err| {
-        if is_unique_violation(&err) {
-            email_taken()
-        } else {
-            map_err(err)
-        }
-    })?;
+    .conflict_on_unique(email_taken)?;
     Ok(user)
 }
 
@@ -182,13 +138,6 @@ pub(super) fn append_user_created(
     append(tx, &event).map(|_| ())
 }
 
-/// The email of user `id` inside `tx`, for an event's label (`None` if the user is gone).
-pub(super) fn email_of(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<Option<String>, Error> {
-    tx.prepare_cached("SELECT email FROM users WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
-        .map_err(map_err)
-}
-
 impl Store {
     /// Creates a user and appends `user.created` (by `audit`, made through `via`) in the same
     /// transaction; 409 when the email (case-insensitively) is taken, and then no event.
@@ -206,256 +155,75 @@ impl Store {
         })
     }
 
-    /// Creates the first superuser with a team `default` (owned by them) and a project
-    /// `default` in that team, all in one transaction with their `user.created`,
-    /// `team.created` and `project.created` events. Fails with 409 if the email is taken.
-    pub fn create_first_admin(
-        &self,
-        new: &NewUser,
-        audit: &Audit,
-        via: &str,
-        now: i64,
-    ) -> Result<User, Error> {
-        self.write(|tx| {
-            let user = insert_user(tx, new, now)?;
-            append_user_created(tx, audit, &user, via, now)?;
-            let team = super::tenancy::insert_team(tx, "default", "default", &user.id, now)?;
-            super::tenancy::append_team_created(tx, audit, &team, &user.id, now)?;
-            let project = super::tenancy::insert_project(tx, &team.id, "default", "default", now)?;
-            super::tenancy::append_project_created(tx, audit, &project, now)?;
-            Ok(user)
-        })
-    }
-
     /// Replaces the password hash of user `id` with the same password hashed under newer
     /// parameters (on a successful login). No event: the password, and so what anyone can
     /// do, stays the same; only its storage is upgraded.
     pub fn upgrade_password_hash(&self, id: &str, hash: &str) -> Result<(), Error> {
         self.write(|tx| {
-            tx.prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")
+            Ok(tx
+                .prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")
                 .and_then(|mut stmt| stmt.execute(params![id, hash]))
-                .map(|_| ())
-                .map_err(map_err)
+                .map(|_| ())?)
         })
     }
 
     /// The user with this id, if any.
     pub fn user_by_id(&self, id: &str) -> Result<Option<User>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users WHERE id = ?1"
-            ))
-            .map_err(map_err)?;
-        stmt.query_row([id], user_at_0).optional().map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = ?1"
+        ))?;
+        Ok(stmt.query_row([id], User::from_row).optional()?)
     }
 
     /// The user with this email (compared case-insensitively), if any.
     pub fn user_by_email(&self, email: &str) -> Result<Option<User>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users WHERE email = ?1"
-            ))
-            .map_err(map_err)?;
-        stmt.query_row([email.to_lowercase()], user_at_0)
-            .optional()
-            .map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email = ?1"
+        ))?;
+        Ok(stmt
+            .query_row([email.to_lowercase()], User::from_row)
+            .optional()?)
     }
 
     /// Every user, oldest first.
     pub fn list_users(&self) -> Result<Vec<User>, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users ORDER BY created_at, rowid"
-            ))
-            .map_err(map_err)?;
-        let rows = stmt.query_map([], user_at_0).map_err(map_err)?;
-        rows.collect::<Result<_, _>>().map_err(map_err)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users ORDER BY created_at, rowid"
+        ))?;
+        let rows = stmt.query_map([], User::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Whether any user exists: one index probe, however many users there are (a
     /// `count(*)` would read them all), cheap enough to ask on every setup request.
     pub fn has_users(&self) -> Result<bool, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM users)")
-            .map_err(map_err)?;
-        stmt.query_row([], |row| row.get(0)).map_err(map_err)
+        let mut stmt = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM users)")?;
+        Ok(stmt.query_row([], |row| row.get(0))?)
     }
 
     /// How many users exist.
     pub fn count_users(&self) -> Result<i64, Error> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached("SELECT count(*) FROM users")
-            .map_err(map_err)?;
-        stmt.query_row([], |row| row.get(0)).map_err(map_err)
+        let mut stmt = conn.prepare_cached("SELECT count(*) FROM users")?;
+        Ok(stmt.query_row([], |row| row.get(0))?)
     }
-
-    /// Applies `changes` to user `id` in one transaction and returns the updated user (404 if
-    /// absent, 409 if the new email is taken). Deactivation revokes every session of the
-    /// user; otherwise `revoke` says which sessions go, as a password change requires.
-    ///
-    /// In the same transaction, by `audit`, one event per kind of change that really
-    /// happened (a field set to its current value is no change): `user.updated` (details:
-    /// the names of the fields changed, never their values), `user.password_changed`,
-    /// `user.deactivated` or `user.activated`, and one `session.revoked` summing up the
-    /// sessions the change ended (details: `count` and `reason`), if any.
-    pub fn update_user(
-        &self,
-        id: &str,
-        changes: &UserChanges,
-        revoke: RevokeSessions<'_>,
-        audit: &Audit,
-        now: i64,
-    ) -> Result<User, Error> {
-        self.write(|tx| {
-            let before = tx
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    user_columns!(),
-                    " FROM users WHERE id = ?1"
-                ))
-                .and_then(|mut stmt| stmt.query_row([id], user_at_0).optional())
-                .map_err(map_err)?
-                .ok_or_else(|| Error::NotFound("User not found".into()))?;
-            let mut user = before.clone();
-            if let Some(email) = &changes.email {
-                user.email = email.to_lowercase();
-            }
-            if let Some(hash) = &changes.password_hash {
-                user.password_hash = hash.clone();
-            }
-            if let Some(first) = &changes.first_name {
-                user.first_name = first.clone();
-            }
-            if let Some(last) = &changes.last_name {
-                user.last_name = last.clone();
-            }
-            let deactivating = changes.is_active == Some(false) && user.is_active;
-            if let Some(active) = changes.is_active {
-                user.is_active = active;
-            }
-            if let Some(verified) = changes.is_verified {
-                user.is_verified = verified;
-            }
-            if let Some(superuser) = changes.is_superuser {
-                user.is_superuser = superuser;
-            }
-            tx.prepare_cached(
-                "UPDATE users SET email = ?2, password_hash = ?3, first_name = ?4, last_name = ?5, \
-                 is_active = ?6, is_verified = ?7, is_superuser = ?8, \
-                 deactivated_at = CASE WHEN ?6 THEN NULL ELSE coalesce(deactivated_at, ?9) END \
-                 WHERE id = ?1",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    user.id,
-                    user.email,
-                    user.password_hash,
-                    user.first_name,
-                    user.last_name,
-                    user.is_active,
-                    user.is_verified,
-                    user.is_superuser,
-                    now
-                ])
-            })
-            .map_err(|err| {
-                if is_unique_violation(&err) {
-                    email_taken()
-                } else {
-                    map_err(err)
-                }
-            })?;
-            let revoke = if deactivating {
-                RevokeSessions::All
-            } else {
-                revoke
-            };
-            let revoked = match revoke {
-                RevokeSessions::None => 0,
-                RevokeSessions::AllExcept(keep) => {
-                    super::sessions::revoke_all_of_user(tx, &user.id, Some(keep), now)?
-                }
-                RevokeSessions::All => {
-                    super::sessions::revoke_all_of_user(tx, &user.id, None, now)?
-                }
-            };
-            append_update_events(tx, audit, &before, &user, revoked, now)?;
-            Ok(user)
-        })
-    }
-}
-
-/// The events of one update from `before` to `after` that ended `revoked` sessions.
-fn append_update_events(
-    tx: &rusqlite::Transaction<'_>,
-    audit: &Audit,
-    before: &User,
-    after: &User,
-    revoked: usize,
-    now: i64,
-) -> Result<(), Error> {
-    let event = |action| {
-        audit
-            .event(action, now)
-            .target("user", &after.id, Some(&after.email))
-    };
-    let changed: Vec<&str> = [
-        ("email", before.email != after.email),
-        ("first_name", before.first_name != after.first_name),
-        ("last_name", before.last_name != after.last_name),
-        ("is_verified", before.is_verified != after.is_verified),
-        ("is_superuser", before.is_superuser != after.is_superuser),
-    ]
-    .into_iter()
-    .filter_map(|(name, differs)| differs.then_some(name))
-    .collect();
-    if !changed.is_empty() {
-        append(
-            tx,
-            &event(AuditAction::UserUpdated).details(json!({ "fields": changed })),
-        )?;
-    }
-    let password_changed = before.password_hash != after.password_hash;
-    if password_changed {
-        append(tx, &event(AuditAction::UserPasswordChanged))?;
-    }
-    match (before.is_active, after.is_active) {
-        (true, false) => append(tx, &event(AuditAction::UserDeactivated)).map(|_| ())?,
-        (false, true) => append(tx, &event(AuditAction::UserActivated)).map(|_| ())?,
-        _ => {}
-    }
-    if revoked > 0 {
-        let reason = if before.is_active && !after.is_active {
-            "user_deactivated"
-        } else {
-            "password_changed"
-        };
-        append(
-            tx,
-            &event(AuditAction::SessionRevoked).details(json!({
-                "count": revoked,
-                "reason": reason,
-            })),
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::tests::temp_store;
+    use crate::store::{RevokeSessions, UserChanges};
 
     fn alice() -> NewUser {
         NewUser {

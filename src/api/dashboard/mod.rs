@@ -128,22 +128,22 @@ fn redirect_to_dashboard() -> Response {
 }
 
 /// `GET /`: 302 to `/dashboard`.
-pub fn get_root(_app: &App, _ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_root(_app: &App, _ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     Ok(redirect_to_dashboard())
 }
 
 /// `GET /dashboard/`: 302 to `/dashboard`, the one spelling the app's asset URLs assume.
-pub fn get_dashboard_slash(_app: &App, _ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_dashboard_slash(_app: &App, _ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     Ok(redirect_to_dashboard())
 }
 
 /// `GET /dashboard`: the app shell.
-pub fn get_index(_app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_index(_app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     Ok(serve(&INDEX, ctx.req))
 }
 
 /// `GET /dashboard/assets/{name}`: an embedded file, or 404 for any other name.
-pub fn get_asset(_app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_asset(_app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let asset =
         find_asset(ctx.params.get("name")).ok_or_else(|| Error::NotFound("Not Found".into()))?;
     Ok(serve(asset, ctx.req))

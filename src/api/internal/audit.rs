@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// `GET /api/internal/teams/{team_id}/audit-log` (owner, admin, superuser): the events of the
 /// team (those whose `team_id` is it), filtered and paginated as [`get_audit_log`].
-pub fn get_team_audit_log(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_team_audit_log(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let team_id = ctx.params.get("team_id");
     require_manager(team_role(app, &caller.user, team_id)?)?;
@@ -26,7 +26,7 @@ pub fn get_team_audit_log(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 /// `?action=` (repeatable; exact names or prefixes ending in `.`), `?actor_id=`,
 /// `?target_id=` (UUIDs), `?since=`, `?until=` (RFC 3339, inclusive); `?limit=` 1..100
 /// (default 20), `?offset=`; the number of matching events in `X-Total-Count`.
-pub fn get_audit_log(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_audit_log(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     require_superuser(app, ctx)?;
     let (filter, page) = read_query(ctx)?;
     list(app, &filter, page)

@@ -1,14 +1,15 @@
 //! Sign-in, token refresh with rotation, sign-out, registration and session management.
 
 use crate::api::extract::{self, Fields, JsonFields};
+use crate::api::field_rules::{self, password_too_long};
 use crate::api::principal::{live_session_of, require_session};
 use crate::api::respond::token_response;
 use crate::api::{dto, throttle, App, Ctx};
 use crate::auth::jwt::{self, Claims, Validation, AUDIENCE};
 use crate::auth::password::{check_length, LengthProblem, Verdict};
 use crate::auth::ratelimit::Class;
-use crate::email::{self, Email};
-use crate::error::{AuthFailure, Error, FieldError};
+use crate::email;
+use crate::error::{AuthFailure, Error};
 use crate::http::Response;
 use crate::store::{Audit, AuditAction, NewUser, User};
 use serde_json::{json, Value};
@@ -45,29 +46,11 @@ fn issue_token(
     Ok((jwt::sign(&claims, &key), exp - now))
 }
 
-/// The 422 problem for a password over 1024 characters (refused before any hashing).
-pub fn password_too_long() -> FieldError {
-    FieldError::new(
-        &["body", "password"],
-        "string_too_long",
-        "String should have at most 1024 characters",
-    )
-}
-
-/// The 422 problem for a body `email` that [`Email::parse`] refuses.
-pub fn invalid_email() -> FieldError {
-    FieldError::new(
-        &["body", "email"],
-        "value_error",
-        "value is not a valid email address",
-    )
-}
-
 /// `POST /api/internal/auth/jwt/login` (form): a token for a new session.
 ///
 /// Unknown email, wrong password and inactive user get the same 400 after the same hashing
 /// work, so neither the answer nor its timing tells whether an account exists.
-pub fn post_login(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_login(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     // Both limits are checked before any hashing: a flood costs no Argon2 work.
     throttle(app, ctx, Class::LoginIp, &ctx.client_ip(app))?;
     let fields = Fields::from_form(ctx.req)?;
@@ -127,7 +110,7 @@ pub fn post_login(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         provisional_exp,
     )?;
     let (token, expires_in) = issue_token(app, &user.id, &session.id, 0, now, now)?;
-    *ctx.principal.borrow_mut() = Some(format!("user:{}", user.id));
+    ctx.used.principal = Some(format!("user:{}", user.id));
     Ok(token_response(200, &dto::token(&token, expires_in)))
 }
 
@@ -158,7 +141,7 @@ fn record_failed_login(
 /// generation just replaced within [`REUSE_WINDOW_SECS`] returns a token for the current one
 /// (concurrent refreshes); presenting anything older is treated as theft: the whole session
 /// is revoked.
-pub fn post_refresh(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_refresh(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let unauthorized = || Error::Unauthorized(AuthFailure::Session);
     let token = match extract::credential(ctx.req, &AuthFailure::Session)? {
         extract::Credential::Jwt(token) => token,
@@ -179,7 +162,7 @@ pub fn post_refresh(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
         return Err(unauthorized());
     }
     let (user, mut session) = live_session_of(app, &verified, now)?;
-    *ctx.principal.borrow_mut() = Some(format!("user:{}", user.id));
+    ctx.used.principal = Some(format!("user:{}", user.id));
     if claims.gen == session.generation {
         let next_exp = now.saturating_add(app.config.jwt_lifetime_seconds);
         if app
@@ -232,7 +215,7 @@ pub fn post_refresh(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `POST /api/internal/auth/jwt/logout`: revokes the caller's session at once.
-pub fn post_logout(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_logout(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let now = app.clock.now_secs();
     app.store.revoke_session(
@@ -248,7 +231,7 @@ pub fn post_logout(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `POST /api/internal/auth/register` (JSON): self-service sign-up, off unless
 /// `allow_registration` is on.
-pub fn post_register(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_register(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     throttle(app, ctx, Class::LoginIp, &ctx.client_ip(app))?;
     if !app.config.allow_registration {
         return Err(Error::Forbidden(
@@ -279,44 +262,33 @@ pub fn read_new_user(
     admin: bool,
     invalid_password_code: &str,
 ) -> Result<NewUser, Error> {
-    let mut fields = JsonFields::new(body);
-    let email = fields.string("email", 1, 320);
-    let password = fields.string("password", 0, usize::MAX);
-    let first_name = fields.optional_string("first_name", 0, 100);
-    let last_name = fields.optional_string("last_name", 0, 100);
-    let (is_superuser, is_verified) = if admin {
-        (
-            fields.optional_bool("is_superuser").unwrap_or(false),
-            fields.optional_bool("is_verified").unwrap_or(false),
-        )
-    } else {
-        (false, false)
-    };
-    let email = email.and_then(|text| match Email::parse(&text) {
-        Ok(email) => Some(email),
-        Err(_) => {
-            fields.problems.push(invalid_email());
-            None
-        }
-    });
-    if let Some(password) = &password {
-        if check_length(password) == Err(LengthProblem::TooLong) {
-            fields.problems.push(password_too_long());
-        }
-    }
-    fields.finish()?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(Error::Internal("validated fields missing".into()));
-    };
-    if check_length(&password) == Err(LengthProblem::TooShort) {
-        return Err(Error::BadRequest(json!({
-            "code": invalid_password_code,
-            "reason": "Password should be at least 8 characters",
-        })));
-    }
+    let (email, password, first_name, last_name, is_superuser, is_verified) =
+        JsonFields::parse(body, |fields| {
+            let email = fields.string("email", 1, field_rules::MAX_EMAIL_CHARS);
+            let password = fields.required_string("password", 0, usize::MAX);
+            let max_name = field_rules::MAX_PERSON_NAME_CHARS;
+            let first_name = fields.optional_string("first_name", 0, max_name);
+            let last_name = fields.optional_string("last_name", 0, max_name);
+            let (is_superuser, is_verified) = if admin {
+                (
+                    fields.optional_bool("is_superuser").unwrap_or(false),
+                    fields.optional_bool("is_verified").unwrap_or(false),
+                )
+            } else {
+                (false, false)
+            };
+            // Checked only once read: a missing email is one problem, not two.
+            let email = email
+                .map(|text| field_rules::email(fields, &text))
+                .unwrap_or_default();
+            field_rules::check_password_not_too_long(fields, &password);
+            let names = (first_name, last_name);
+            (email, password, names.0, names.1, is_superuser, is_verified)
+        })?;
+    field_rules::check_password_not_too_short(&password, invalid_password_code)?;
     let password_hash = hash_password(app, &password)?;
     Ok(NewUser {
-        email: email.into_string(),
+        email,
         password_hash,
         first_name,
         last_name,
@@ -333,7 +305,7 @@ pub fn hash_password(app: &App, password: &str) -> Result<String, Error> {
 }
 
 /// `GET /api/internal/auth/sessions`: the caller's live sessions, newest first.
-pub fn get_sessions(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_sessions(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let now = app.clock.now_secs();
     let sessions = app.store.live_sessions(
@@ -350,7 +322,7 @@ pub fn get_sessions(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `DELETE /api/internal/auth/sessions/{id}`: revokes one of the caller's sessions; another
 /// user's session (or an unknown id) is 404.
-pub fn delete_session(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn delete_session(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let now = app.clock.now_secs();
     if app.store.revoke_session(
@@ -368,7 +340,7 @@ pub fn delete_session(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `POST /api/internal/auth/sessions/revoke-all`: every session but the current one.
-pub fn post_revoke_all(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_revoke_all(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let now = app.clock.now_secs();
     app.store.revoke_user_sessions(

@@ -48,7 +48,7 @@ pub(crate) fn admit_to_project(
 
 /// The item named by `{content_id}`, if the caller may work on it (404 unknown, 403 another
 /// project or team), and the caller.
-fn content_access(app: &App, ctx: &Ctx<'_>) -> Result<(Content, Caller), Error> {
+fn content_access(app: &App, ctx: &mut Ctx<'_>) -> Result<(Content, Caller), Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
     let item = content_for(app, &caller, ctx.params.get("content_id"))?;
     Ok((item, caller))
@@ -132,7 +132,7 @@ pub fn list_response<'a, T: Serialize>(
 }
 
 /// `POST /api/internal/projects/{project_id}/content` → 201 with the new draft.
-pub fn post_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_content(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
     let project = admit_to_project(app, &caller, ctx.params.get("project_id"))?;
     let body = extract::json_object(ctx.req)?;
@@ -150,53 +150,52 @@ pub(crate) fn create(
     project: Project,
     body: &Map<String, Value>,
 ) -> Result<Content, Error> {
-    let mut fields = JsonFields::new(body);
-    let kind = match body.get("type") {
-        None => {
-            fields.problems.push(FieldError::missing(&["body", "type"]));
-            None
-        }
-        Some(value) => {
-            let kind = value.as_str().and_then(ContentKind::parse);
-            if kind.is_none() {
-                fields.problems.push(kind_problem(&["body", "type"]));
+    let new = JsonFields::parse(body, |fields| {
+        let kind = match body.get("type") {
+            None => {
+                fields.problem(FieldError::missing(&["body", "type"]));
+                None
             }
-            kind
+            Some(value) => {
+                let kind = value.as_str().and_then(ContentKind::parse);
+                if kind.is_none() {
+                    fields.problem(kind_problem(&["body", "type"]));
+                }
+                kind
+            }
+        };
+        let title = fields.required_string("title", 1, content::MAX_TITLE_CHARS);
+        // Only its type here: `content::validate` applies the limit, in bytes.
+        let text = fields.string("content", 0, usize::MAX);
+        let period_start = fields.optional_datetime("period_start").flatten();
+        let period_end = fields.optional_datetime("period_end").flatten();
+        if let Some(kind) = kind {
+            if let Some(text) = &text {
+                let max_bytes = app.config.max_content_bytes;
+                fields
+                    .problems
+                    .extend(content::validate(kind, text, max_bytes));
+            }
+            reject_kb_period(kind, period_start, period_end, &mut fields.problems);
         }
-    };
-    let title = fields.string("title", 1, content::MAX_TITLE_CHARS);
-    // Only its type here: `content::validate` applies the limit, in bytes.
-    let text = fields.string("content", 0, usize::MAX);
-    let period_start = fields.optional_datetime("period_start").flatten();
-    let period_end = fields.optional_datetime("period_end").flatten();
-    if let Some(kind) = kind {
-        if let Some(text) = &text {
-            let max_bytes = app.config.max_content_bytes;
-            fields
-                .problems
-                .extend(content::validate(kind, text, max_bytes));
+        check_period(period_start, period_end, &mut fields.problems);
+        NewContent {
+            project_id: project.id,
+            // A missing or unknown type was recorded as a problem, so this placeholder never
+            // leaves `parse`.
+            kind: kind.unwrap_or(ContentKind::Changelog),
+            title,
+            body: text.unwrap_or_default(),
+            period_start,
+            period_end,
         }
-        reject_kb_period(kind, period_start, period_end, &mut fields.problems);
-    }
-    check_period(period_start, period_end, &mut fields.problems);
-    fields.finish()?;
-    let (Some(kind), Some(title), Some(body)) = (kind, title, text) else {
-        return Err(Error::Internal("validated content fields missing".into()));
-    };
-    let new = NewContent {
-        project_id: project.id,
-        kind,
-        title,
-        body,
-        period_start,
-        period_end,
-    };
+    })?;
     app.store.create_content(&new, audit, app.clock.now_secs())
 }
 
 /// `GET /api/internal/projects/{project_id}/content`: `?type=&published=`, paginated,
 /// newest created first.
-pub fn get_content_list(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_content_list(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
     let project = admit_to_project(app, &caller, ctx.params.get("project_id"))?;
     let query = Fields::from_query(ctx.req)?;
@@ -220,13 +219,13 @@ pub fn get_content_list(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/internal/sources/content/{content_id}`.
-pub fn get_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_content(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let (item, _) = content_access(app, ctx)?;
     Ok(ok(&dto::content_internal(&item)))
 }
 
 /// `PATCH /api/internal/content/{content_id}`: title, content, period.
-pub fn patch_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn patch_content(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let (item, caller) = content_access(app, ctx)?;
     let audit = audit_of(app, ctx, &caller);
     let body = extract::json_object(ctx.req)?;
@@ -286,7 +285,7 @@ pub(crate) fn update(
 
 /// `POST /api/internal/content/{content_id}/publish`: `{"slug"?}`. Without a slug, the
 /// item's earlier slug is reused, else one is made from the title (`title`, `title-2`, ...).
-pub fn post_publish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_publish(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let (item, caller) = content_access(app, ctx)?;
     let audit = audit_of(app, ctx, &caller);
     let body = extract::optional_json_object(ctx.req)?;
@@ -325,7 +324,7 @@ pub(crate) fn publish(
 
 /// `POST /api/internal/content/{content_id}/unpublish`: off every public endpoint and feed
 /// from the next request on.
-pub fn post_unpublish(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_unpublish(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let (item, caller) = content_access(app, ctx)?;
     let audit = audit_of(app, ctx, &caller);
     let item = unpublish(app, &audit, &item)?;
@@ -341,7 +340,7 @@ pub(crate) fn unpublish(app: &App, audit: &Audit, item: &Content) -> Result<Cont
 }
 
 /// `DELETE /api/internal/content/{content_id}` → 204.
-pub fn delete_content(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn delete_content(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let (item, caller) = content_access(app, ctx)?;
     let audit = audit_of(app, ctx, &caller);
     if !app

@@ -34,7 +34,7 @@ fn entries(field: &str, entries: &[ActivityEntry]) -> Value {
 
 /// `GET /api/internal/api-keys/{key_id}/activity` (member of the key's team; a session
 /// only) → `{"ips": [...], "user_agents": [...]}`, most recently seen first, the last 30 days.
-pub fn get_activity(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_activity(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let KeyAccess { key, .. } = key_access(app, ctx)?;
     let activity = app.store.key_activity(&key.id, app.clock.now_secs())?;
     Ok(ok(&json!({

@@ -32,7 +32,7 @@ fn audit_of(app: &App, ctx: &Ctx<'_>, caller: &SessionCaller) -> Audit {
 }
 
 /// The key in the path and the caller's role in its team (404 unknown key, 403 another team).
-pub(super) fn key_access(app: &App, ctx: &Ctx<'_>) -> Result<KeyAccess, Error> {
+pub(super) fn key_access(app: &App, ctx: &mut Ctx<'_>) -> Result<KeyAccess, Error> {
     let caller = require_session(app, ctx)?;
     let not_found = || Error::NotFound("API key not found".into());
     let key_id = ctx.params.get("key_id");
@@ -53,7 +53,7 @@ fn future_problem(name: &str) -> FieldError {
 }
 
 /// `GET /api/internal/projects/{project_id}/api-keys` (member): newest first.
-pub fn get_keys(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_keys(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
     let keys: Vec<Value> = app
@@ -75,28 +75,28 @@ fn reveal(key: &ApiKey, raw: &str) -> Response {
 }
 
 /// `POST /api/internal/projects/{project_id}/api-keys` (owner, admin) → 201 with `key`.
-pub fn post_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let (project, role) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
     require_manager(role)?;
     let body = extract::json_object(ctx.req)?;
-    let mut fields = JsonFields::new(&body);
-    let name = fields.string("name", 1, MAX_KEY_NAME_CHARS);
-    let expires_at = fields.optional_datetime("expires_at").flatten();
-    let expires_in_days = fields.optional_int("expires_in_days", 1, MAX_EXPIRES_IN_DAYS);
     let now = app.clock.now_secs();
-    if expires_at.is_some_and(|at| at <= now) {
-        fields.problems.push(future_problem("expires_at"));
-    }
-    if expires_at.is_some() && expires_in_days.is_some() {
-        fields.problems.push(FieldError::new(
-            &["body"],
-            "value_error",
-            "Give expires_at or expires_in_days, not both",
-        ));
-    }
-    fields.finish()?;
-    let name = name.ok_or_else(|| Error::Internal("validated name missing".into()))?;
+    let (name, expires_at, expires_in_days) = JsonFields::parse(&body, |fields| {
+        let name = fields.required_string("name", 1, MAX_KEY_NAME_CHARS);
+        let expires_at = fields.optional_datetime("expires_at").flatten();
+        let expires_in_days = fields.optional_int("expires_in_days", 1, MAX_EXPIRES_IN_DAYS);
+        if expires_at.is_some_and(|at| at <= now) {
+            fields.problem(future_problem("expires_at"));
+        }
+        if expires_at.is_some() && expires_in_days.is_some() {
+            fields.problem(FieldError::new(
+                &["body"],
+                "value_error",
+                "Give expires_at or expires_in_days, not both",
+            ));
+        }
+        (name, expires_at, expires_in_days)
+    })?;
     let audit = audit_of(app, ctx, &caller);
     let generated = api_key::generate();
     let new = NewApiKey {
@@ -113,13 +113,13 @@ pub fn post_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/internal/api-keys/{key_id}` (member).
-pub fn get_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let access = key_access(app, ctx)?;
     Ok(ok(&dto::api_key(&access.key)))
 }
 
 /// `PATCH /api/internal/api-keys/{key_id}` (owner, admin): rename, (de)activate, expiry.
-pub fn patch_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn patch_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let KeyAccess { caller, key, role } = key_access(app, ctx)?;
     require_manager(role)?;
     let body = extract::json_object(ctx.req)?;
@@ -142,7 +142,7 @@ pub fn patch_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 /// `POST /api/internal/api-keys/{key_id}/roll` (owner, admin): `{"overlap_seconds"?}` → 201
 /// a new key with the same name, project and expiry rule; the old one stops working once the
 /// overlap has passed.
-pub fn post_roll(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_roll(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let KeyAccess {
         caller,
         key: old,
@@ -181,7 +181,7 @@ pub fn post_roll(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `DELETE /api/internal/api-keys/{key_id}` (owner, admin) → 204.
-pub fn delete_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn delete_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let KeyAccess { caller, key, role } = key_access(app, ctx)?;
     require_manager(role)?;
     let audit = audit_of(app, ctx, &caller);
@@ -197,7 +197,7 @@ pub fn delete_key(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `GET /api/internal/api-keys/{key_id}/usage?days=1..90` (member): one row per UTC day,
 /// oldest first, days without use included as zeros.
-pub fn get_usage(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_usage(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let KeyAccess { key, .. } = key_access(app, ctx)?;
     let query = Fields::from_query(ctx.req)?;
     let mut problems = Vec::new();

@@ -1,33 +1,24 @@
 //! Teams, members and projects.
 
 use crate::api::extract::{self, JsonFields};
+use crate::api::field_rules;
 use crate::api::principal::{project_role, require_manager, require_session, team_role, Role};
 use crate::api::respond::ok;
 use crate::api::{dto, App, Ctx};
-use crate::error::{Error, FieldError};
+use crate::error::Error;
 use crate::http::Response;
-use crate::slug::{self, MAX_NAME_CHARS, MAX_SLUG_CHARS};
+use crate::slug;
 use crate::store::Audit;
 use serde_json::Value;
 
 /// Reads `{"name", "slug"?}` for a new team or project.
 fn read_name_and_slug(ctx: &Ctx<'_>) -> Result<(String, Option<String>), Error> {
     let body = extract::json_object(ctx.req)?;
-    let mut fields = JsonFields::new(&body);
-    let name = fields.string("name", 1, MAX_NAME_CHARS);
-    let slug = fields.optional_string("slug", 1, MAX_SLUG_CHARS);
-    if let Some(slug) = &slug {
-        if !slug::is_valid(slug, MAX_SLUG_CHARS) {
-            fields.problems.push(slug::mismatch(&["body", "slug"]));
-        }
-    }
-    fields.finish()?;
-    let name = name.ok_or_else(|| Error::Internal("validated name missing".into()))?;
-    Ok((name, slug))
+    JsonFields::parse(&body, field_rules::name_and_slug)
 }
 
 /// `GET /api/internal/teams`: the caller's teams with their role.
-pub fn get_teams(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_teams(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let teams: Vec<Value> = app
         .store
@@ -39,7 +30,7 @@ pub fn get_teams(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `POST /api/internal/teams`: a new team owned by the caller → 201.
-pub fn post_team(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_team(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let (name, requested) = read_name_and_slug(ctx)?;
     let now = app.clock.now_secs();
@@ -52,7 +43,7 @@ pub fn post_team(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/internal/teams/{team_id}/members` (member).
-pub fn get_members(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_members(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let team_id = ctx.params.get("team_id");
     team_role(app, &caller.user, team_id)?;
@@ -65,38 +56,17 @@ pub fn get_members(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
     Ok(ok(&Value::Array(members)))
 }
 
-/// Reads a `role` field: `admin` or `member`, and `owner` when `allow_owner`.
-fn read_role(fields: &mut JsonFields<'_>, allow_owner: bool) -> Option<String> {
-    let role = fields.string("role", 1, 20)?;
-    let allowed = matches!(role.as_str(), "admin" | "member") || (allow_owner && role == "owner");
-    if allowed {
-        Some(role)
-    } else {
-        let expected = if allow_owner {
-            "Input should be 'owner', 'admin' or 'member'"
-        } else {
-            "Input should be 'admin' or 'member'"
-        };
-        fields
-            .problems
-            .push(FieldError::new(&["body", "role"], "value_error", expected));
-        None
-    }
-}
-
 /// `POST /api/internal/teams/{team_id}/members` (owner, admin): `{"email", "role"}` → 201.
-pub fn post_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let team_id = ctx.params.get("team_id");
     require_manager(team_role(app, &caller.user, team_id)?)?;
     let body = extract::json_object(ctx.req)?;
-    let mut fields = JsonFields::new(&body);
-    let email = fields.string("email", 1, 320);
-    let role = read_role(&mut fields, false);
-    fields.finish()?;
-    let (Some(email), Some(role)) = (email, role) else {
-        return Err(Error::Internal("validated fields missing".into()));
-    };
+    // The email is only looked up (trimmed), not checked: an unknown one is "User not found".
+    let (email, role) = JsonFields::parse(&body, |fields| {
+        let email = fields.required_string("email", 1, field_rules::MAX_EMAIL_CHARS);
+        (email, field_rules::role(fields, false))
+    })?;
     let user = app
         .store
         .user_by_email(email.trim())?
@@ -123,17 +93,14 @@ fn check_may_touch(app: &App, actor: Role, team_id: &str, user_id: &str) -> Resu
 }
 
 /// `PATCH /api/internal/teams/{team_id}/members/{user_id}` (owner, admin): `{"role"}`.
-pub fn patch_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn patch_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let team_id = ctx.params.get("team_id");
     let user_id = ctx.params.get("user_id");
     let actor = team_role(app, &caller.user, team_id)?;
     require_manager(actor)?;
     let body = extract::json_object(ctx.req)?;
-    let mut fields = JsonFields::new(&body);
-    let role = read_role(&mut fields, true);
-    fields.finish()?;
-    let role = role.ok_or_else(|| Error::Internal("validated role missing".into()))?;
+    let role = JsonFields::parse(&body, |fields| field_rules::role(fields, true))?;
     check_may_touch(app, actor, team_id, user_id)?;
     if role == "owner" && actor < Role::Owner {
         return Err(Error::Forbidden(
@@ -153,7 +120,7 @@ pub fn patch_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `DELETE /api/internal/teams/{team_id}/members/{user_id}` (owner, admin) → 204.
-pub fn delete_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn delete_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let team_id = ctx.params.get("team_id");
     let user_id = ctx.params.get("user_id");
@@ -167,7 +134,7 @@ pub fn delete_member(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/internal/projects`: projects of the caller's teams.
-pub fn get_projects(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_projects(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let projects: Vec<Value> = app
         .store
@@ -180,7 +147,7 @@ pub fn get_projects(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 
 /// `POST /api/internal/teams/{team_id}/projects` (owner, admin) → 201; slugs are unique
 /// across the server (409).
-pub fn post_project(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let team_id = ctx.params.get("team_id");
     require_manager(team_role(app, &caller.user, team_id)?)?;
@@ -194,7 +161,7 @@ pub fn post_project(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/internal/projects/{project_id}` (member).
-pub fn get_project(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
     Ok(ok(&dto::project(&project)))

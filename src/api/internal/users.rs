@@ -1,23 +1,20 @@
 //! The caller's own account and, for superusers, every account.
 
-use super::auth::{hash_password, invalid_email, password_too_long, read_new_user};
+use super::auth::{hash_password, read_new_user};
 use crate::api::extract::{self, JsonFields};
+use crate::api::field_rules::{self, MAX_EMAIL_CHARS, MAX_PERSON_NAME_CHARS};
 use crate::api::principal::{require_session, require_superuser};
 use crate::api::respond::ok;
 use crate::api::{dto, throttle, App, Ctx};
 use crate::auth::password::{check_length, LengthProblem, Verdict};
 use crate::auth::ratelimit::Class;
-use crate::email::{self, Email};
+use crate::email;
 use crate::error::{Error, FieldError};
 use crate::http::Response;
 use crate::store::{Audit, RevokeSessions, UserChanges};
-use serde_json::json;
-
-/// Longest first or last name, in characters.
-const MAX_NAME_CHARS: usize = 100;
 
 /// `GET /api/internal/users/me`.
-pub fn get_me(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_me(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     Ok(ok(&dto::user(&caller.user)))
 }
@@ -30,34 +27,25 @@ fn read_changes(
     invalid_password_code: &str,
 ) -> Result<(UserChanges, bool), Error> {
     let mut changes = UserChanges {
-        first_name: fields.nullable_string("first_name", MAX_NAME_CHARS),
-        last_name: fields.nullable_string("last_name", MAX_NAME_CHARS),
-        email: fields.optional_string("email", 1, 320),
+        first_name: fields.nullable_string("first_name", MAX_PERSON_NAME_CHARS),
+        last_name: fields.nullable_string("last_name", MAX_PERSON_NAME_CHARS),
+        email: fields.optional_string("email", 1, MAX_EMAIL_CHARS),
         ..UserChanges::default()
     };
     if let Some(text) = changes.email.take() {
-        match Email::parse(&text) {
-            Ok(email) => changes.email = Some(email.into_string()),
-            Err(_) => fields.problems.push(invalid_email()),
-        }
+        let email = field_rules::email(fields, &text);
+        changes.email = Some(email).filter(|email| !email.is_empty());
     }
     let password = fields.optional_string("password", 0, usize::MAX);
     if let Some(password) = &password {
-        if check_length(password) == Err(LengthProblem::TooLong) {
-            fields.problems.push(password_too_long());
-        }
+        field_rules::check_password_not_too_long(fields, password);
     }
     let password_given = password.is_some();
     if !fields.problems.is_empty() {
         return Ok((changes, password_given));
     }
     if let Some(password) = password {
-        if check_length(&password) == Err(LengthProblem::TooShort) {
-            return Err(Error::BadRequest(json!({
-                "code": invalid_password_code,
-                "reason": "Password should be at least 8 characters",
-            })));
-        }
+        field_rules::check_password_not_too_short(&password, invalid_password_code)?;
         changes.password_hash = Some(hash_password(app, &password)?);
     }
     Ok((changes, password_given))
@@ -66,7 +54,7 @@ fn read_changes(
 /// `PATCH /api/internal/users/me`: names, email, password. Email and password changes need
 /// `current_password`, checked under the login limits (429 past them); a password change
 /// signs out every other session.
-pub fn patch_me(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn patch_me(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let body = extract::json_object(ctx.req)?;
     let mut fields = JsonFields::new(&body);
@@ -120,7 +108,7 @@ pub fn patch_me(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `GET /api/internal/users` (superuser): every user.
-pub fn get_users(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn get_users(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     require_superuser(app, ctx)?;
     let users = app.store.list_users()?;
     let objects: Vec<dto::UserObject<'_>> = users.iter().map(dto::user).collect();
@@ -128,7 +116,7 @@ pub fn get_users(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// `POST /api/internal/users` (superuser): creates a user → 201; a taken email is 409.
-pub fn post_user(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_user(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_superuser(app, ctx)?;
     let body = extract::json_object(ctx.req)?;
     let new = read_new_user(app, &body, true, "REGISTER_INVALID_PASSWORD")?;
@@ -142,7 +130,7 @@ pub fn post_user(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
 /// `PATCH /api/internal/users/{id}` (superuser): flags, names, email, password.
 /// Deactivation revokes every session of the user at once; a new password signs them out
 /// everywhere.
-pub fn patch_user(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn patch_user(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_superuser(app, ctx)?;
     let id = ctx.params.get("id");
     if !crate::ids::is_uuid(id) {

@@ -142,7 +142,7 @@ fn supported_names() -> Vec<&'static str> {
 }
 
 /// `POST /mcp`.
-pub fn post_mcp(app: &App, ctx: &Ctx<'_>) -> Result<Response, Error> {
+pub fn post_mcp(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let req = ctx.req;
     if let Some(origin) = req.header("origin") {
         if !same_origin(origin, &app.config.effective_base_url()) {
@@ -398,7 +398,7 @@ impl Session<'_> {
     }
 
     /// Answers a JSON array of messages, where the request's revision allows batches.
-    fn batch(&self, ctx: &Ctx<'_>, batch: Vec<Value>) -> Result<Response, Error> {
+    fn batch(&self, ctx: &mut Ctx<'_>, batch: Vec<Value>) -> Result<Response, Error> {
         let revision = match self.header_revision() {
             Ok(revision) => revision.unwrap_or(DEFAULT_REVISION),
             Err(name) => return Ok(self.unsupported(Value::Null, name).into_response()),

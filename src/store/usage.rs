@@ -1,0 +1,71 @@
+//! The periodic flush of what requests used: per-day key counters, the last-use times of keys
+//! and sessions, and the keys' activity (addresses and user agents, with the new-address
+//! events they cause), written in one transaction across the `api_key_usage`, `api_keys`,
+//! `sessions`, activity and audit tables.
+
+use super::Store;
+use crate::error::Error;
+use rusqlite::params;
+
+/// Usage to add, and last-use times to record, in one flush.
+#[derive(Debug, Clone, Default)]
+pub struct UsageBatch {
+    /// (key id, day, accepted, rejected) increments.
+    pub counts: Vec<(String, String, i64, i64)>,
+    /// (key id, unix seconds) last uses.
+    pub last_used: Vec<(String, i64)>,
+    /// (session id, unix seconds) last uses of sessions.
+    pub sessions_seen: Vec<(String, i64)>,
+    /// Uses of keys per client address (key activity).
+    pub ips: Vec<super::ActivityUse>,
+    /// Uses of keys per user agent (key activity).
+    pub user_agents: Vec<super::ActivityUse>,
+    /// When the batch is written (unix seconds): the end of the activity window.
+    pub now: i64,
+}
+
+impl UsageBatch {
+    /// Whether the batch holds nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+            && self.last_used.is_empty()
+            && self.sessions_seen.is_empty()
+            && self.ips.is_empty()
+            && self.user_agents.is_empty()
+    }
+}
+
+impl Store {
+    /// Adds usage counts, records last uses of keys and sessions, and adds the keys'
+    /// activity with the new-address events it causes, in one transaction.
+    pub fn record_usage(&self, batch: &UsageBatch) -> Result<(), Error> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            for (key_id, day, requests, rejected) in &batch.counts {
+                // A key deleted since the request was counted has nothing to count against.
+                tx.prepare_cached(
+                    "INSERT INTO api_key_usage (key_id, day, requests, rejected) \
+                     SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = ?1) \
+                     ON CONFLICT (key_id, day) DO UPDATE SET \
+                     requests = requests + excluded.requests, rejected = rejected + excluded.rejected",
+                )
+                .and_then(|mut stmt| stmt.execute(params![key_id, day, requests, rejected]))?;
+            }
+            for (key_id, at) in &batch.last_used {
+                tx.prepare_cached(
+                    "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1",
+                )
+                .and_then(|mut stmt| stmt.execute(params![key_id, at]))?;
+            }
+            for (session_id, at) in &batch.sessions_seen {
+                tx.prepare_cached(
+                    "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id = ?1",
+                )
+                .and_then(|mut stmt| stmt.execute(params![session_id, at]))?;
+            }
+            super::key_activity::record(tx, &batch.ips, &batch.user_agents, batch.now)
+        })
+    }
+}
