@@ -41,7 +41,7 @@
 
 use super::admission::Slot;
 use super::connection::{Exchange, Incoming, Reader};
-use super::server::{answer, assign_request_id, respond, Shared};
+use super::server::{answer, assign_request_id, respond, Dispatch, Shared};
 use super::{Request, Response};
 use crate::logging;
 use mio::net::TcpStream;
@@ -556,7 +556,7 @@ impl Connection {
                             served += 1;
                             self.set_busy(&context.shared, true);
                             assign_request_id(&mut request);
-                            if runs_inline(&request) {
+                            if (context.shared.classify)(&request) == Dispatch::Inline {
                                 let response = respond(&context.shared.handler, &request);
                                 self.send(context, response, &request, exchange);
                                 continue;
@@ -722,16 +722,10 @@ impl Connection {
     }
 }
 
-/// Whether a request runs on its loop: only methods that change no state. Everything that may
-/// block (an Argon2 hash, waiting for SQLite's write lock) is behind another method.
-fn runs_inline(request: &Request) -> bool {
-    matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS")
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::server::{HttpServer, ServerOptions};
-    use super::super::{Handler, Request, Response};
+    use super::super::{Dispatch, Handler, Request, Response, Service};
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{SocketAddr, TcpStream};
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -744,7 +738,7 @@ mod tests {
 
     /// Serves `handler` on one event loop with one blocking thread; returns the address, the
     /// shutdown flag and the thread that returns when serving ends.
-    fn serve(handler: Handler) -> (SocketAddr, Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+    fn serve(service: Service) -> (SocketAddr, Arc<AtomicBool>, std::thread::JoinHandle<()>) {
         let server = HttpServer::bind("127.0.0.1:0").unwrap();
         let addr = server.local_addr();
         let options = ServerOptions {
@@ -758,7 +752,7 @@ mod tests {
         let shutdown = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&shutdown);
         let thread = std::thread::spawn(move || {
-            server.run(&options, handler, flag, PATIENCE).unwrap();
+            server.run(&options, service, flag, PATIENCE).unwrap();
         });
         (addr, shutdown, thread)
     }
@@ -793,13 +787,13 @@ mod tests {
         (status.trim_end().to_string(), headers, body)
     }
 
-    /// A handler whose `POST /slow` waits until told to go on (or [`PATIENCE`] passes), and
-    /// which answers everything else at once.
+    /// A handler whose `/slow` (any method) waits until told to go on (or [`PATIENCE`]
+    /// passes), and which answers everything else at once.
     fn gated_handler() -> (Handler, mpsc::Sender<()>) {
         let (go, gate) = mpsc::channel::<()>();
         let gate = Mutex::new(gate);
         let handler: Handler = Arc::new(move |request: &Request| {
-            if request.method == "POST" {
+            if request.path == "/slow" {
                 let _ = gate.lock().unwrap().recv_timeout(PATIENCE);
                 return Response::bytes(200, "text/plain", b"slow".to_vec());
             }
@@ -811,11 +805,47 @@ mod tests {
     #[test]
     fn a_request_that_may_block_does_not_stall_the_other_connections_of_its_loop() {
         let (handler, go) = gated_handler();
-        let (addr, _shutdown, _thread) = serve(handler);
+        let (addr, _shutdown, _thread) = serve(Service::safe_methods_inline(handler));
         let mut slow = connect(addr);
         slow.write_all(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
             .unwrap();
         // The only loop is the one holding the blocked request: it must still serve this.
+        let mut fast = connect(addr);
+        fast.write_all(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let (status, _, body) = read_answer(&mut BufReader::new(&mut fast));
+        assert_eq!(
+            (status.as_str(), body.as_slice()),
+            ("HTTP/1.1 200 OK", &b"fast"[..])
+        );
+        go.send(()).unwrap();
+        let (status, _, body) = read_answer(&mut BufReader::new(&mut slow));
+        assert_eq!(
+            (status.as_str(), body.as_slice()),
+            ("HTTP/1.1 200 OK", &b"slow"[..])
+        );
+    }
+
+    /// Sends `/slow` to the pool whatever its method, everything else inline.
+    fn slow_path_on_pool(request: &Request) -> Dispatch {
+        if request.path == "/slow" {
+            Dispatch::Pool
+        } else {
+            Dispatch::Inline
+        }
+    }
+
+    #[test]
+    fn a_read_the_classifier_sends_to_the_pool_does_not_stall_the_other_connections_of_its_loop() {
+        let (handler, go) = gated_handler();
+        let (addr, _shutdown, _thread) = serve(Service {
+            classify: slow_path_on_pool,
+            handler,
+        });
+        let mut slow = connect(addr);
+        slow.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        // Two requests on one loop: were `GET /slow` inline, this one would wait for it.
         let mut fast = connect(addr);
         fast.write_all(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
@@ -839,7 +869,7 @@ mod tests {
             let size = if request.path == "/big" { BIG } else { 4 };
             Response::bytes(200, "text/plain", vec![b'x'; size])
         });
-        let (addr, _shutdown, _thread) = serve(handler);
+        let (addr, _shutdown, _thread) = serve(Service::safe_methods_inline(handler));
         let mut big = connect(addr);
         big.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
@@ -869,7 +899,7 @@ mod tests {
     #[test]
     fn shutdown_finishes_the_request_in_flight_and_closes_its_connection() {
         let (handler, go) = gated_handler();
-        let (addr, shutdown, thread) = serve(handler);
+        let (addr, shutdown, thread) = serve(Service::safe_methods_inline(handler));
         let mut slow = connect(addr);
         slow.write_all(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
             .unwrap();

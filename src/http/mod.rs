@@ -63,4 +63,7 @@ pub mod wire;
 pub use listener::{listen, raise_open_file_limit};
 pub use request::Request;
 pub use response::Response;
-pub use server::{Handler, HttpServer, ServerOptions, MAX_HEADER_BYTES};
+pub use server::{
+    safe_methods_inline, Classifier, Dispatch, Handler, HttpServer, ServerOptions, Service,
+    MAX_HEADER_BYTES,
+};

@@ -31,6 +31,52 @@ pub use super::wire::MAX_HEADER_BYTES;
 /// The function that answers every request.
 pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
+/// Where a request's handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatch {
+    /// On the event loop that read it, at once: for work that is small and bounded (a few
+    /// hundred microseconds at most), because the loop's other connections wait meanwhile.
+    Inline,
+    /// On the pool of `workers` threads, while the loop serves its other connections: for
+    /// anything that may block (a password hash, SQLite's write lock) or whose work grows
+    /// with the data (lists, feeds, rendered pages).
+    Pool,
+}
+
+/// Says where a request runs. It runs on the event loop for every request, so it must be
+/// cheap and must never block: a look at the method and path, no I/O.
+pub type Classifier = fn(&Request) -> Dispatch;
+
+/// What the server runs: the classifier that says where each request goes, and the handler
+/// that answers it. The application supplies both, so the HTTP layer knows no routes.
+#[derive(Clone)]
+pub struct Service {
+    /// Where each request runs.
+    pub classify: Classifier,
+    /// What answers it.
+    pub handler: Handler,
+}
+
+impl Service {
+    /// `handler`, with the requests of methods that change no state (`GET`, `HEAD`,
+    /// `OPTIONS`) inline and all others on the pool: right only when every read is small.
+    pub fn safe_methods_inline(handler: Handler) -> Service {
+        Service {
+            classify: safe_methods_inline,
+            handler,
+        }
+    }
+}
+
+/// `GET`, `HEAD` and `OPTIONS` inline, every other method on the pool (see
+/// [`Service::safe_methods_inline`]).
+pub fn safe_methods_inline(request: &Request) -> Dispatch {
+    match request.method.as_str() {
+        "GET" | "HEAD" | "OPTIONS" => Dispatch::Inline,
+        _ => Dispatch::Pool,
+    }
+}
+
 /// How long `accept` waits before the accept loop looks at the shutdown flag again.
 const ACCEPT_POLL: Duration = Duration::from_millis(100);
 /// How long the accept loop pauses after `accept` failed for want of resources (file
@@ -74,6 +120,8 @@ pub struct HttpServer {
 pub(super) struct Shared {
     pub(super) options: ServerOptions,
     pub(super) handler: Handler,
+    /// Where each request runs.
+    pub(super) classify: Classifier,
     /// Connections open now, and who may open one more.
     pub(super) admission: Arc<Admission>,
     /// Connections in the middle of a request (from its first byte to its answer written).
@@ -100,7 +148,7 @@ impl HttpServer {
     pub fn run(
         self,
         options: &ServerOptions,
-        handler: Handler,
+        service: Service,
         shutdown: Arc<AtomicBool>,
         grace: Duration,
     ) -> Result<(), String> {
@@ -110,7 +158,8 @@ impl HttpServer {
             .map_err(|err| format!("cannot set the accept timeout: {err}"))?;
         let shared = Arc::new(Shared {
             options: options.clone(),
-            handler,
+            handler: service.handler,
+            classify: service.classify,
             admission: Admission::new(Caps {
                 max_connections: options.max_connections,
                 max_per_address: options.max_connections_per_ip,
