@@ -82,12 +82,16 @@ enum Message {
     Stop,
 }
 
-/// A request the blocking pool ran, with its answer, for connection `index` of `generation`.
+/// A request for the blocking pool and, once run, its answer, serialised and logged there, for
+/// connection `index` of `generation`.
 struct Done {
     index: usize,
     generation: u64,
     request: Request,
-    response: Response,
+    /// The connection's peer, for the log line.
+    peer: SocketAddr,
+    /// The answer's bytes, ready to write (empty until the pool has run the request).
+    out: Vec<u8>,
     exchange: Exchange,
 }
 
@@ -166,7 +170,19 @@ fn run_jobs(queue: &Mutex<Receiver<Job>>, shared: &Shared) {
         let Ok(Job { mut done, reply }) = job else {
             return;
         };
-        done.response = respond(&shared.handler, &done.request);
+        let response = respond(&shared.handler, &done.request);
+        // Serialised (a copy of the whole body) and logged here rather than on the loop: a
+        // pooled answer may be megabytes, and the loop's other connections must not wait
+        // for the copy.
+        done.exchange.keep_alive &= !shared.shutdown.load(Ordering::Relaxed);
+        answer(
+            &mut done.out,
+            response,
+            &done.request.request_id,
+            (&done.request.method, &done.request.path),
+            done.exchange,
+            done.peer,
+        );
         // The loop may be gone (shutting down); the answer then has nowhere to go.
         reply.send(Message::Answer(done));
     }
@@ -414,14 +430,15 @@ impl EventLoop {
         if connection.generation != done.generation || connection.phase != Phase::Handling {
             return;
         }
-        let Done {
-            request,
-            response,
-            exchange,
-            ..
-        } = done;
-        connection.send(context, response, &request, exchange);
-        self.drive(done.index);
+        let index = done.index;
+        // Nothing is pending before it: a connection whose request is on the pool has written
+        // everything before and reads nothing meanwhile.
+        let spare = std::mem::replace(&mut connection.out, done.out);
+        if context.scratch.capacity() == 0 && spare.capacity() <= KEEP_OUT_BYTES {
+            context.scratch = spare;
+        }
+        connection.start_writing(context, done.exchange);
+        self.drive(index);
     }
 
     /// Serves connection `index` as far as it can go without waiting.
@@ -602,7 +619,8 @@ impl Connection {
                 index,
                 generation: self.generation,
                 request,
-                response: Response::empty(500),
+                peer: self.peer,
+                out: Vec::new(),
                 exchange,
             }),
             reply: context.handle.clone(),
@@ -656,6 +674,11 @@ impl Connection {
             exchange,
             self.peer,
         );
+        self.start_writing(context, exchange);
+    }
+
+    /// Moves to writing the answer now in `out`, then to what `exchange` says comes after.
+    fn start_writing(&mut self, context: &Context, exchange: Exchange) {
         let after = match (exchange.keep_alive, exchange.refused) {
             (true, _) => After::NextRequest,
             // A refused request may have left input unread.
