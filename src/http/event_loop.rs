@@ -26,14 +26,16 @@
 //! back with the connection's current deadline. So the heap never outgrows the connections
 //! and a request costs no heap operation.
 //!
-//! **Handlers that may block.** A handler runs inline, so while it runs, the other connections
-//! of its loop wait. That is right for reads (a few to a few hundred microseconds of CPU), but
-//! not for a login, whose Argon2 hash takes 50-100 ms of CPU, nor for writes, which may wait
-//! for SQLite's single write lock. So requests with a method that may change state (anything
-//! but `GET`, `HEAD` and `OPTIONS`: every hash and every database write is behind one) go to a
-//! small pool of `workers` threads; the loop serves its other connections meanwhile and the
-//! answer comes back through the loop's inbox. This costs those requests two thread wake-ups,
-//! as every request cost before; reads, the bulk of the traffic, cost none.
+//! **Handlers that may block.** A handler run inline stalls the other connections of its loop
+//! while it runs. That is right for small bounded reads (a few to a few hundred microseconds
+//! of CPU), but not for a login, whose Argon2 hash takes 50-100 ms of CPU, nor for writes,
+//! which may wait for SQLite's single write lock, nor for a list or page whose work grows with
+//! the data. The service's classifier says which is which ([`Dispatch`]); a `Pool` request
+//! goes to a pool of `workers` threads, which runs the handler and serialises and logs the
+//! answer (a copy of a body of megabytes, kept off the loop too), and the loop serves its
+//! other connections meanwhile; the bytes come back through the loop's inbox. This costs
+//! those requests two thread wake-ups, as every request cost before; the small reads, the
+//! bulk of the traffic, cost none.
 //!
 //! **Fairness.** A connection serves at most [`MAX_REQUESTS_PER_TURN`] pipelined requests
 //! before the loop turns to its other connections, and reads no further request while an

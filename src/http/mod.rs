@@ -16,9 +16,10 @@
 //!                                          ▼
 //!                      socket readable ─► connection::Reader: bytes → Request (wire: parsing)
 //!                                          │
-//!                    GET / HEAD / OPTIONS ─┤─ any other method ─► blocking pool thread
-//!                     handler, inline      │                       handler; answer back
-//!                                          ▼                       through the loop's inbox
+//!        the service's classifier says:    │
+//!                       Dispatch::Inline ──┤── Dispatch::Pool ──► pool thread: handler,
+//!                       handler, inline    │                      serialise; bytes back
+//!                                          ▼                      through the loop's inbox
 //!                      serialise (server::answer) ─► one write ─► log line
 //! ```
 //!
@@ -32,11 +33,14 @@
 //!    connection's buffer and asks its `Reader` for a request. The reader is a pure state
 //!    machine (no socket, no clock of its own): it keeps its place in a request that arrives in
 //!    pieces and enforces every framing rule from `wire` (the RFC 9112 parser).
-//! 4. **Handle**: a complete `GET`, `HEAD` or `OPTIONS` request is handled right there, on the
-//!    loop's thread: no hand-over, no thread wake-up. Any other method may block (a login
-//!    hashes a password for 50-100 ms; a write may wait for SQLite's write lock), so it goes
-//!    to a small pool of `workers` threads, and the loop serves its other connections
-//!    meanwhile.
+//! 4. **Handle**: the application gives the server a [`Service`]: a handler and a cheap
+//!    classifier that says, for each request, where it runs ([`Dispatch`]). A request whose
+//!    work is small and bounded (`Inline`) is handled right there, on the loop's thread: no
+//!    hand-over, no thread wake-up. Anything else (`Pool`: a login hashes a password for
+//!    50-100 ms; a write may wait for SQLite's write lock; a list of 100 items is megabytes)
+//!    goes to a pool of `workers` threads, which also serialises the answer, and the loop
+//!    serves its other connections meanwhile. This layer knows no routes: the application's
+//!    route table gives each route its class.
 //! 5. **Write**: the answer is serialised into one buffer and written with one `write`. When
 //!    the socket takes only part of it, the rest waits for write readiness; the connection
 //!    reads nothing more until it is out.
@@ -49,7 +53,7 @@
 //! or hostile client is one we set (see docs/SECURITY.md). tiny_http and hyper appear only in
 //! `benches/`, as the bare servers the benchmarks compare against.
 //!
-//! Must not import `auth`, `store` or `api`: handlers arrive as a plain function.
+//! Must not import `auth`, `store` or `api`: handler and classifier arrive as plain functions.
 
 mod admission;
 mod connection;
