@@ -80,10 +80,10 @@ def read_answer(sock, buf, pending):
     return status, length, b""
 
 
-def flood_client(url, deadline, counts, lock):
-    """Asks for the feed back to back until the deadline, reading every answer whole."""
+def flood_client(url, path, deadline, counts, lock):
+    """Asks for `path` back to back until the deadline, reading every answer whole."""
     buf = bytearray(1 << 20)
-    request = request_bytes(url, FEED)
+    request = request_bytes(url, path)
     sock, pending = None, b""
     while time.monotonic() < deadline:
         try:
@@ -103,11 +103,11 @@ def flood_client(url, deadline, counts, lock):
         sock.close()
 
 
-def stalled_client(url, stop):
-    """Sends one feed request and never reads the answer, until told to stop."""
+def stalled_client(url, path, stop):
+    """Sends one request for `path` and never reads the answer, until told to stop."""
     try:
         sock = connect(url, 30)
-        sock.sendall(request_bytes(url, FEED))
+        sock.sendall(request_bytes(url, path))
     except OSError:
         return
     stop.wait()
@@ -171,6 +171,7 @@ def main():
     parser.add_argument("base")
     parser.add_argument("pid", type=int)
     parser.add_argument("jwt")
+    parser.add_argument("--path", default=FEED, help="the route to flood (default: the blog feed)")
     parser.add_argument("--clients", type=int, default=24)
     parser.add_argument("--stalled", type=int, default=6)
     parser.add_argument("--duration", type=float, default=10)
@@ -190,13 +191,13 @@ def main():
         api.publish(project, "blog", "Post %d" % n, text, "post-%d" % n)
 
     sock = connect(url, 120)
-    sock.sendall(request_bytes(url, FEED))
+    sock.sendall(request_bytes(url, args.path))
     started = time.monotonic()
     status, feed_bytes, _ = read_answer(sock, bytearray(1 << 20), b"")
     feed_ms = (time.monotonic() - started) * 1000
     sock.close()
     if status != 200:
-        sys.exit("the feed answered %d before the flood" % status)
+        sys.exit("%s answered %d before the flood" % (args.path, status))
 
     receive, send = multiprocessing.Pipe(duplex=False)
     probe = multiprocessing.Process(target=prober,
@@ -204,9 +205,9 @@ def main():
     probe.start()
     deadline = time.monotonic() + args.duration
     counts, lock, stop = {}, threading.Lock(), threading.Event()
-    threads = [threading.Thread(target=stalled_client, args=(url, stop), daemon=True)
+    threads = [threading.Thread(target=stalled_client, args=(url, args.path, stop), daemon=True)
                for _ in range(args.stalled)]
-    threads += [threading.Thread(target=flood_client, args=(url, deadline, counts, lock),
+    threads += [threading.Thread(target=flood_client, args=(url, args.path, deadline, counts, lock),
                                  daemon=True)
                 for _ in range(args.clients)]
     for thread in threads:

@@ -3,7 +3,7 @@
 # in the same run. See docs/BENCHMARKS.md, "Feed flood".
 #
 #   bash benches/flood.sh [--reference REV | --reference-bin PATH] [--rounds N]
-#                         [--duration SECS] [--clients N] [--stalled N]
+#                         [--duration SECS] [--clients N] [--stalled N] [--path PATH]
 #
 # Builds the release binary of the working tree and, from a temporary git worktree, the one
 # of REV (default: the merge-base with main), sharing the target directory so dependencies
@@ -25,6 +25,7 @@ rounds=2
 duration=10
 clients=24
 stalled=6
+path=/api/v1/blogs/feed
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --reference) reference="$2"; shift ;;
@@ -33,6 +34,7 @@ while [[ $# -gt 0 ]]; do
         --duration) duration="$2"; shift ;;
         --clients) clients="$2"; shift ;;
         --stalled) stalled="$2"; shift ;;
+        --path) path="$2"; shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "error: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -119,7 +121,7 @@ run() {
     [[ -n "$jwt" ]] || die "login failed"
     local line
     line="$(PYTHONPATH="$root/benches" python3 "$root/benches/flood.py" "$base" "$server_pid" "$jwt" \
-        --clients "$clients" --stalled "$stalled" --duration "$duration" | grep '^FLOOD ' || true)"
+        --clients "$clients" --stalled "$stalled" --duration "$duration" --path "$path" | grep '^FLOOD ' || true)"
     kill -0 "$server_pid" 2>/dev/null || line="$line server_died=1"
     kill -KILL "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
@@ -127,7 +129,7 @@ run() {
     echo "$name round=$3 ${line#FLOOD }"
 }
 
-echo "== $rounds rounds of ${duration} s: $clients flooding clients, $stalled stalled" >&2
+echo "== $rounds rounds of ${duration} s: $clients clients flooding $path, $stalled stalled" >&2
 for round in $(seq "$rounds"); do
     run reference "$reference_bin" "$round"
     run candidate "$tmp/candidate" "$round"

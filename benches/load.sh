@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sustained mixed load on a local shipstar server. See docs/BENCHMARKS.md, "Sustained load".
 #
-#   bash benches/load.sh [--smoke] [--duration SECS] [--connections N]
+#   bash benches/load.sh [--smoke] [--duration SECS] [--connections N] [--server PATH]
 #
 # Builds the release binary, starts it on 127.0.0.1 with a fresh database, seeds an
 # administrator, an API key and a published changelog, then runs wrk with 256 keep-alive
@@ -18,12 +18,15 @@ usage: bash benches/load.sh [--smoke] [--duration SECS] [--connections N]
   --smoke           5 s instead of 60 (a quick check, e.g. in CI)
   --duration SECS   seconds of load (default 60; 5 with --smoke)
   --connections N   concurrent keep-alive connections (default 256)
+  --server PATH     measure this shipstar binary instead of the one just built (e.g. an
+                    older build, for a before/after comparison)
 EOF
 }
 
 duration=""
 connections=256
 smoke=0
+server_override=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --smoke) smoke=1 ;;
@@ -31,6 +34,7 @@ while [[ $# -gt 0 ]]; do
         --duration=*) duration="${1#--duration=}" ;;
         --connections) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; connections="$2"; shift ;;
         --connections=*) connections="${1#--connections=}" ;;
+        --server) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; server_override="$2"; shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "error: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -53,6 +57,7 @@ bin=""
 for candidate in "$target_dir/x86_64-unknown-linux-gnu/release/shipstar" "$target_dir/release/shipstar"; do
     if [[ -x "$candidate" ]]; then bin="$candidate"; break; fi
 done
+if [[ -n "$server_override" ]]; then bin="$(realpath "$server_override")"; fi
 [[ -n "$bin" ]] || die "cannot find the release binary"
 command -v curl >/dev/null || die "curl is needed"
 command -v python3 >/dev/null || die "python3 is needed"

@@ -3,8 +3,9 @@
 #
 #   bash benches/run.sh [--smoke] [--duration SECS] [--verbose] [--server PATH]
 #
-# Builds the release binary and the ceiling (benches/ceiling.rs: a bare tiny_http server
-# answering a fixed JSON body, with as many worker threads), starts both on 127.0.0.1 (shipstar on
+# Builds the release binary and the ceilings (benches/hyper_ceiling.rs: a bare hyper 1.x server
+# on tokio answering a fixed JSON body, the one the targets divide by; benches/ceiling.rs: the
+# same with tiny_http, the earlier reference), starts them on 127.0.0.1 (shipstar on
 # a fresh database in a temporary directory) and measures with wrk: the ceiling, health,
 # users/me (JWT), /api/v1/me (API key), login, the public changelog and blog reads, the same
 # reads again with 10,000 API keys, users and published blog posts in the database, users/me
@@ -89,8 +90,8 @@ now_us() { local t="$EPOCHREALTIME"; echo "${t/[.,]/}"; }
 die() { echo "error: $*" >&2; exit 1; }
 
 # --- build -------------------------------------------------------------------------------
-echo "== building (cargo build --release --bin shipstar --example ceiling)" >&2
-artifacts="$(cargo build --release --bin shipstar --example ceiling \
+echo "== building (cargo build --release --bin shipstar --example ceiling --example hyper_ceiling)" >&2
+artifacts="$(cargo build --release --bin shipstar --example ceiling --example hyper_ceiling \
     --message-format=json-render-diagnostics)" || die "cargo build --release failed"
 # artifact NAME RELATIVE: the executable NAME that cargo just built (else RELATIVE under the
 # target directory).
@@ -112,6 +113,8 @@ if [[ -n "$server_override" ]]; then bin="$(realpath "$server_override")"; fi
 [[ -n "$bin" && -x "$bin" ]] || die "cannot find the release binary after the build"
 ceiling_bin="$(artifact ceiling examples/ceiling)"
 [[ -n "$ceiling_bin" && -x "$ceiling_bin" ]] || die "cannot find the ceiling binary after the build"
+hyper_bin="$(artifact hyper_ceiling examples/hyper_ceiling)"
+[[ -n "$hyper_bin" && -x "$hyper_bin" ]] || die "cannot find the hyper ceiling binary after the build"
 
 # --- tools -------------------------------------------------------------------------------
 command -v curl >/dev/null || die "curl is needed"
@@ -141,6 +144,7 @@ echo "== wrk ${wrk_version:-?}, ${duration} s per scenario, server $("$bin" vers
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/shipstar-bench.XXXXXX")"
 server_pid=""
 ceiling_pid=""
+hyper_pid=""
 background_pid=""
 paced_pid=""
 # stop PID: TERM, then KILL after 5 s; only processes this script started.
@@ -160,6 +164,7 @@ cleanup() {
     stop "$paced_pid"
     stop "$background_pid"
     stop "$ceiling_pid"
+    stop "$hyper_pid"
     stop "$server_pid"
     rm -rf "$tmp"
 }
@@ -207,6 +212,15 @@ for _ in $(seq 1500); do
     sleep 0.02
 done
 health_ok "$ceiling_port" || die "the ceiling server does not answer"
+hyper_port="$(free_port)"
+"$hyper_bin" "127.0.0.1:$hyper_port" </dev/null >/dev/null 2>"$tmp/hyper.log" &
+hyper_pid=$!
+for _ in $(seq 1500); do
+    if health_ok "$hyper_port"; then break; fi
+    kill -0 "$hyper_pid" 2>/dev/null || die "the hyper ceiling exited: $(cat "$tmp/hyper.log")"
+    sleep 0.02
+done
+health_ok "$hyper_port" || die "the hyper ceiling does not answer"
 
 port="$(free_port)"
 base="http://127.0.0.1:$port"
@@ -317,7 +331,8 @@ wrk_row() {
             name, conns, served, v["requests"] / (v["duration_us"] / 1e6),
             v["p50_us"] / 1000, v["p99_us"] / 1000, non2xx, socket, v["requests"], hwm / 1024
     }')"
-    echo "$row"
+    echo "$row" | awk -v switches="${switches_of[$name]:-0}" '{
+        printf "%s %9.2f\n", $0, ($9 > 0 ? switches / $9 : 0) }'
     stats[$name]="$(echo "$row" | awk '{ print $4, $5, $6 }')"
     local socket_errors requests
     socket_errors="$(echo "$row" | awk '{ print $8 }')"
@@ -336,13 +351,15 @@ wrk_row() {
     fi
 }
 
-# connection_threads PID NAME: how many connection threads process PID runs. shipstar names
-# its connection threads `http-connection`; tiny_http's (the ceiling's) are unnamed and carry
-# the process name NAME, beside the main and the accept thread.
+# connection_threads PID NAME: how many connections process PID serves. shipstar and the
+# hyper ceiling serve connections on a few threads, so their open sockets are counted (less
+# the listener); tiny_http's (the ceiling's) connection threads are unnamed and carry the
+# process name NAME, beside the main and the accept thread.
 connection_threads() {
     local count
-    if [[ "$2" == shipstar ]]; then
-        cat /proc/"$1"/task/*/comm 2>/dev/null | grep -cx "http-connection" || true
+    if [[ "$2" == shipstar || "$2" == hyper ]]; then
+        count="$(find /proc/"$1"/fd -lname 'socket:*' 2>/dev/null | wc -l)"
+        echo $((count > 0 ? count - 1 : 0))
         return
     fi
     count="$(cat /proc/"$1"/task/*/comm 2>/dev/null | grep -cx "$2" || true)"
@@ -375,7 +392,11 @@ served_all() {
 # run_wrk NAME CONNECTIONS [wrk args...] URL: one scenario, then its row.
 run_wrk() {
     local name="$1" conns="$2" url="${*: -1}" pid comm attempt wrk_pid ok=1
-    if [[ "$url" == "$ceiling_url"* ]]; then pid="$ceiling_pid" comm=ceiling; else pid="$server_pid" comm=shipstar; fi
+    if [[ "$url" == "$ceiling_url"* ]]; then pid="$ceiling_pid" comm=ceiling
+    elif [[ "$url" == "$hyper_url"* ]]; then pid="$hyper_pid" comm=hyper
+    else pid="$server_pid" comm=shipstar; fi
+    local switches_before
+    switches_before="$(context_switches "$pid")"
     for attempt in 1 2 3; do
         wrk_start "$@" &
         wrk_pid=$!
@@ -386,8 +407,17 @@ run_wrk() {
         [[ $ok -eq 0 ]] || break
     done
     [[ $ok -eq 1 ]] || starved+=("$name")
+    switches_of[$name]=$(( $(context_switches "$pid") - switches_before ))
     wrk_row "$name" "$conns"
 }
+
+# context_switches PID: voluntary and involuntary context switches of every thread of PID so
+# far (a thread that ended takes its count with it; the servers measured keep theirs).
+context_switches() {
+    cat /proc/"$1"/task/*/status 2>/dev/null |
+        awk '/^(voluntary|nonvoluntary)_ctxt_switches:/ { n += $2 } END { print n + 0 }'
+}
+declare -A switches_of=()
 
 # figure NAME FIELD: rps, p50 or p99 of a scenario (empty if it did not run).
 figure() {
@@ -404,8 +434,8 @@ export BENCH_LUA_DIR="$root/benches" BENCH_EMAIL="$email" BENCH_PASSWORD="$passw
 export BENCH_PACE_MS="$pace_ms"
 auth=(-H "Authorization: Bearer $jwt")
 # rss(MiB) is the server's peak RSS (VmHWM) so far, read after each scenario.
-printf '%-24s %5s %6s %10s %9s %9s %8s %8s %9s %9s\n' \
-    scenario conns served "req/s" "p50(ms)" "p99(ms)" non-2xx sockerr requests "rss(MiB)"
+printf '%-24s %5s %6s %10s %9s %9s %8s %8s %9s %9s %9s\n' \
+    scenario conns served "req/s" "p50(ms)" "p99(ms)" non-2xx sockerr requests "rss(MiB)" "cs/req"
 
 # The ceiling: the same wrk settings against the bare tiny_http server. In a full run it is
 # measured again at the end and the higher figure is the one every ratio divides by.
@@ -416,6 +446,9 @@ ceiling_url="http://127.0.0.1:$ceiling_port/"
 # milliseconds (see "tiny_http's connection pool" in the docs). shipstar gets the same
 # warm-up, so both are measured warm.
 warm_up() { wrk -t "$cores" -c "$conns_get" -d 1s "$1" >/dev/null 2>&1 || true; }
+hyper_url="http://127.0.0.1:$hyper_port/"
+warm_up "$hyper_url"
+run_wrk hyper "$conns_get" -s benches/report.lua "$hyper_url"
 warm_up "$ceiling_url"
 run_wrk ceiling "$conns_get" -s benches/report.lua "$ceiling_url"
 if [[ $smoke -eq 0 ]]; then
@@ -560,11 +593,14 @@ many_rss_kib="$(rss_kib VmHWM)"
 
 if [[ $smoke -eq 0 ]]; then
     run_wrk ceiling_again "$conns_get" -s benches/report.lua "$ceiling_url"
+    run_wrk hyper_again "$conns_get" -s benches/report.lua "$hyper_url"
 fi
 
 peak_rss_kib="$(rss_kib VmHWM)"
 stop "$ceiling_pid"
 ceiling_pid=""
+stop "$hyper_pid"
+hyper_pid=""
 
 # --- summary -----------------------------------------------------------------------------
 echo "== load average after measuring (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)" >&2
@@ -640,6 +676,30 @@ awk -v single="$single_login_ms" -v cores="$cores" -v rps="$(figure login rps)" 
     printf "%-30s %10s %8s %9s %10s %8s  %s\n", sprintf("RSS peak, %d connections", conns),
         "-", "-", "-", "<=100 MiB", sprintf("%.1f", many / 1024), (many <= 100 * 1024 ? "met" : "MISSED")
 }'
+# Against the bare hyper ceiling (the higher of its runs): throughput as a ratio of it, and p99
+# at most twice its p99.
+hyper_rps="$(printf '%s\n' "$(figure hyper rps)" "$(figure hyper_again rps)" | sort -g | tail -n 1)"
+hyper_p99="$(figure hyper p99)"
+echo
+echo "hyper ceiling: $hyper_rps req/s, p99 $hyper_p99 ms (bare hyper 1.x on tokio, fixed JSON body)"
+printf '%-30s %10s %8s %9s %10s %10s  %s\n' target "req/s" ratio "p99(ms)" goal "p99 goal" verdict
+hyper_row() {
+    local rps p99
+    rps="$(figure "$2" rps)"
+    p99="$(figure "$2" p99)"
+    [[ -n "$rps" ]] || return 0
+    awk -v label="$1" -v rps="$rps" -v p99="$p99" -v ceiling="$hyper_rps" -v cp99="$hyper_p99" \
+        -v min="$3" 'BEGIN {
+        ratio = rps / ceiling
+        verdict = (ratio >= min && p99 <= 2 * cp99) ? "met" : "MISSED"
+        printf "%-30s %10.1f %8.2f %9.2f %10s %10s  %s\n", label, rps, ratio, p99,
+            sprintf(">=%.2f", min), sprintf("<=%.2f", 2 * cp99), verdict
+    }'
+}
+hyper_row "GET health" health 0.80
+hyper_row "GET /api/v1/me (API key)" api_key_me 0.60
+hyper_row "GET users/me (JWT)" users_me 0.60
+hyper_row "GET changelog/{slug}" changelog_slug 0.60
 if [[ ${#starved[@]} -gt 0 ]]; then
     echo "warning: some connections were left unserved in every attempt of: ${starved[*]} (those rows measure fewer connections)"
 fi

@@ -8,7 +8,7 @@
 //!   main.rs ──► cli ──► server (bootstrap: config, store, secrets, first user)
 //!                          │
 //!                          ▼
-//!   http (HTTP/1.1 connections, worker pool, our Request/Response, limits, panic → 500)
+//!   http (HTTP/1.1 event loops, our Request/Response, limits, panic → 500)
 //!                          │  calls one handler function per request
 //!                          ▼
 //!   api (route table, extractors, wire types, handlers, Error → Response)
@@ -18,12 +18,16 @@
 //!         rate limits: pure logic)
 //! ```
 //!
-//! Beside the workers run the accept loop, one thread per open connection (capped by
-//! `max_connections` and, per client address, `max_connections_per_ip`; it reads requests and writes answers, so no worker ever waits on a
-//! client), the log writer (request lines are handed over a channel, so no worker waits on
-//! stderr) and the usage flusher (API-key usage, `last_used_at` and session `last_seen_at` are
-//! counted in memory and written about twice a second, so checking a credential never
-//! writes).
+//! Connections are served by a few event loops (at most one per CPU core), each waiting on
+//! many sockets at once: a loop reads a request, runs the handler inline for `GET`, `HEAD` and
+//! `OPTIONS`, and writes the answer, so an idle connection costs no thread and a read never
+//! changes threads; requests with other methods (which may hash a password or wait for the
+//! database's write lock) run on a small blocking pool so that they never stall a loop. Beside
+//! them run the accept thread (which applies `max_connections` and, per client address,
+//! `max_connections_per_ip`), the log writer (request lines are handed over a channel, so no
+//! loop waits on stderr) and the usage flusher (API-key usage, `last_used_at` and session
+//! `last_seen_at` are counted in memory and written about twice a second, so checking a
+//! credential never writes). See the `http` module docs for the whole path of a request.
 //!
 //! ## The dependency rule
 //!

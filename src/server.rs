@@ -258,9 +258,12 @@ pub fn serve(mut config: Config) -> Result<(), StartupError> {
     }
     let flusher = spawn_usage_flusher(Arc::clone(&app), Arc::clone(&shutdown))?;
     let handler_app = Arc::clone(&app);
-    let handler: crate::http::Handler = Arc::new(move |req| api::handle(&handler_app, req));
+    let service = crate::http::Service {
+        classify: api::dispatch,
+        handler: Arc::new(move |req| api::handle(&handler_app, req)),
+    };
     print_ready_line(bound, app.store.path());
-    http.run(&options, handler, shutdown, SHUTDOWN_GRACE)
+    http.run(&options, service, shutdown, SHUTDOWN_GRACE)
         .map_err(|err| StartupError(format!("cannot serve on {listen}: {err}")))?;
     let _ = flusher.join();
     app.usage.flush(&app.store, app.clock.now_secs());

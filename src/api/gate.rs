@@ -1,11 +1,13 @@
 //! A counting limit on how many requests of one class run at once.
 //!
-//! The workers are one pool in front of one queue: were every worker building a feed, a
-//! health check would wait behind them all. Public content reads therefore pass a [`Gate`]
-//! that admits at most `max_concurrent_public_reads` of them at once (half the workers by
-//! default). Entry is a try, never a wait: a request over the limit is answered at once (503
-//! with `Retry-After: 1`), so it frees its worker immediately instead of holding it in a
-//! second queue, and the other workers stay free for health, login and authenticated calls.
+//! Public lists, feeds and pages run on the HTTP layer's pool of `workers` threads, one pool
+//! in front of one queue (see `api::dispatch`): were every pool thread building a list, a
+//! login would wait behind them all. Public content reads therefore pass a [`Gate`] that
+//! admits at most `max_concurrent_public_reads` of them at once (three quarters of the
+//! workers by default). Entry is a try, never a wait: a request over the limit is answered at
+//! once (503 with `Retry-After: 1`), so it frees its thread immediately instead of holding it
+//! in a second queue, and the other threads stay free for logins and writes. Health and
+//! authenticated reads run on the event loops and need no pool thread.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

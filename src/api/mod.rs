@@ -37,9 +37,10 @@ use crate::error::Error;
 use crate::http::{Request, Response};
 use crate::keyring::KeyRing;
 use crate::store::{Audit, Store};
-use router::{PathParams, Route};
+use router::{Dispatch, PathParams, Route};
 use std::net::IpAddr;
 use std::sync::Mutex;
+use Dispatch::{Inline, Pool};
 
 /// Responses authenticated by a key expiring within this many seconds carry
 /// `X-Key-Expires-At`.
@@ -180,6 +181,7 @@ pub fn throttle_with(
 pub type HandlerFn = fn(&App, &mut Ctx<'_>) -> Result<Response, Error>;
 
 const fn route(
+    dispatch: Dispatch,
     method: &'static str,
     pattern: &'static str,
     handler: HandlerFn,
@@ -189,12 +191,14 @@ const fn route(
         pattern,
         handler,
         cors: false,
+        dispatch,
     }
 }
 
 /// A route whose answers, errors included, any origin may read; its pattern also answers the
 /// CORS preflight (see [`cors`]).
 const fn cors_route(
+    dispatch: Dispatch,
     method: &'static str,
     pattern: &'static str,
     handler: HandlerFn,
@@ -204,79 +208,99 @@ const fn cors_route(
         pattern,
         handler,
         cors: true,
+        dispatch,
     }
 }
 
 /// Every route, one row each. Literal routes come before parameter routes with the same
 /// prefix. `cors_route` rows answer `OPTIONS` too, from [`cors::preflight`].
+///
+/// The first column says where the handler runs (see [`dispatch`]). `Inline`, on the event
+/// loop that read the request, only when its work is small and bounded whatever the data:
+/// health, key and session checks with small reads, single items (bounded by
+/// `max_content_bytes`), the embedded dashboard. `Pool` for everything whose work grows with
+/// the data (lists, feeds, rendered HTML pages, an internal content list carries whole
+/// bodies) and every method that may hash a password or wait for SQLite's write lock.
 #[rustfmt::skip]
 static ROUTES: &[Route<HandlerFn>] = &[
-    route("GET", "/api/v1/health", v1::get_health),
-    route("GET", "/api/v1/me", v1::get_me),
-    route("POST", "/api/v1/keys/report-leak", leaks::post_report_leak),
-    cors_route("GET", "/api/v1/changelogs", public::get_changelogs),
-    cors_route("GET", "/api/v1/changelogs/feed", public::get_changelogs_feed),
-    cors_route("GET", "/api/v1/changelog/{public_slug}", public::get_changelog),
-    cors_route("GET", "/api/v1/changelog/{public_slug}/feed", public::get_changelog_feed),
-    cors_route("GET", "/api/v1/blogs", public::get_blogs),
-    cors_route("GET", "/api/v1/blogs/feed", public::get_blogs_feed),
-    cors_route("GET", "/api/v1/blog/{public_slug}", public::get_blog),
-    cors_route("GET", "/api/v1/blog/{public_slug}/feed", public::get_blog_feed),
-    cors_route("GET", "/api/v1/kb", public::get_kb_list),
-    cors_route("GET", "/api/v1/kb/{public_slug}", public::get_kb),
-    route("POST", "/api/internal/auth/jwt/login", internal::auth::post_login),
-    route("POST", "/api/internal/auth/jwt/refresh", internal::auth::post_refresh),
-    route("POST", "/api/internal/auth/jwt/logout", internal::auth::post_logout),
-    route("POST", "/api/internal/auth/register", internal::auth::post_register),
-    route("GET", "/api/internal/auth/sessions", internal::auth::get_sessions),
-    route("POST", "/api/internal/auth/sessions/revoke-all", internal::auth::post_revoke_all),
-    route("DELETE", "/api/internal/auth/sessions/{id}", internal::auth::delete_session),
-    route("GET", "/api/internal/users/me", internal::users::get_me),
-    route("PATCH", "/api/internal/users/me", internal::users::patch_me),
-    route("GET", "/api/internal/users", internal::users::get_users),
-    route("POST", "/api/internal/users", internal::users::post_user),
-    route("PATCH", "/api/internal/users/{id}", internal::users::patch_user),
-    route("GET", "/api/internal/teams", internal::teams::get_teams),
-    route("POST", "/api/internal/teams", internal::teams::post_team),
-    route("GET", "/api/internal/teams/{team_id}/members", internal::teams::get_members),
-    route("POST", "/api/internal/teams/{team_id}/members", internal::teams::post_member),
-    route("PATCH", "/api/internal/teams/{team_id}/members/{user_id}", internal::teams::patch_member),
-    route("DELETE", "/api/internal/teams/{team_id}/members/{user_id}", internal::teams::delete_member),
-    route("POST", "/api/internal/teams/{team_id}/projects", internal::teams::post_project),
-    route("GET", "/api/internal/teams/{team_id}/audit-log", internal::audit::get_team_audit_log),
-    route("GET", "/api/internal/audit-log", internal::audit::get_audit_log),
-    route("GET", "/api/internal/projects", internal::teams::get_projects),
-    route("GET", "/api/internal/projects/{project_id}", internal::teams::get_project),
-    route("GET", "/api/internal/projects/{project_id}/api-keys", internal::keys::get_keys),
-    route("POST", "/api/internal/projects/{project_id}/api-keys", internal::keys::post_key),
-    route("GET", "/api/internal/api-keys/{key_id}", internal::keys::get_key),
-    route("PATCH", "/api/internal/api-keys/{key_id}", internal::keys::patch_key),
-    route("DELETE", "/api/internal/api-keys/{key_id}", internal::keys::delete_key),
-    route("POST", "/api/internal/api-keys/{key_id}/roll", internal::keys::post_roll),
-    route("GET", "/api/internal/api-keys/{key_id}/usage", internal::keys::get_usage),
-    route("GET", "/api/internal/api-keys/{key_id}/activity", internal::key_activity::get_activity),
-    route("POST", "/api/internal/projects/{project_id}/content", internal::content::post_content),
-    route("GET", "/api/internal/projects/{project_id}/content", internal::content::get_content_list),
-    route("GET", "/api/internal/sources/content/{content_id}", internal::content::get_content),
-    route("PATCH", "/api/internal/content/{content_id}", internal::content::patch_content),
-    route("DELETE", "/api/internal/content/{content_id}", internal::content::delete_content),
-    route("POST", "/api/internal/content/{content_id}/publish", internal::content::post_publish),
-    route("POST", "/api/internal/content/{content_id}/unpublish", internal::content::post_unpublish),
-    route("GET", "/api/openapi.json", openapi::get_openapi),
-    route("POST", "/mcp", mcp::post_mcp),
-    route("GET", "/", dashboard::get_root),
-    route("GET", "/dashboard", dashboard::get_index),
-    route("GET", "/dashboard/", dashboard::get_dashboard_slash),
-    route("GET", "/dashboard/assets/{name}", dashboard::get_asset),
-    route("GET", "/changelog", pages::get_changelog_list_page),
-    route("GET", "/changelog/{public_slug}", pages::get_changelog_page),
-    route("GET", "/blog", pages::get_blog_list_page),
-    route("GET", "/blog/{public_slug}", pages::get_blog_page),
-    route("GET", "/kb", pages::get_kb_list_page),
-    route("GET", "/kb/{public_slug}", pages::get_kb_page),
-    route("GET", setup::SETUP_PATH, setup::get_setup),
-    route("POST", setup::SETUP_PATH, setup::post_setup),
+    route(Inline, "GET", "/api/v1/health", v1::get_health),
+    route(Inline, "GET", "/api/v1/me", v1::get_me),
+    route(Pool, "POST", "/api/v1/keys/report-leak", leaks::post_report_leak),
+    cors_route(Pool, "GET", "/api/v1/changelogs", public::get_changelogs),
+    cors_route(Pool, "GET", "/api/v1/changelogs/feed", public::get_changelogs_feed),
+    cors_route(Inline, "GET", "/api/v1/changelog/{public_slug}", public::get_changelog),
+    cors_route(Pool, "GET", "/api/v1/changelog/{public_slug}/feed", public::get_changelog_feed),
+    cors_route(Pool, "GET", "/api/v1/blogs", public::get_blogs),
+    cors_route(Pool, "GET", "/api/v1/blogs/feed", public::get_blogs_feed),
+    cors_route(Inline, "GET", "/api/v1/blog/{public_slug}", public::get_blog),
+    cors_route(Pool, "GET", "/api/v1/blog/{public_slug}/feed", public::get_blog_feed),
+    cors_route(Pool, "GET", "/api/v1/kb", public::get_kb_list),
+    cors_route(Inline, "GET", "/api/v1/kb/{public_slug}", public::get_kb),
+    route(Pool, "POST", "/api/internal/auth/jwt/login", internal::auth::post_login),
+    route(Pool, "POST", "/api/internal/auth/jwt/refresh", internal::auth::post_refresh),
+    route(Pool, "POST", "/api/internal/auth/jwt/logout", internal::auth::post_logout),
+    route(Pool, "POST", "/api/internal/auth/register", internal::auth::post_register),
+    route(Inline, "GET", "/api/internal/auth/sessions", internal::auth::get_sessions),
+    route(Pool, "POST", "/api/internal/auth/sessions/revoke-all", internal::auth::post_revoke_all),
+    route(Pool, "DELETE", "/api/internal/auth/sessions/{id}", internal::auth::delete_session),
+    route(Inline, "GET", "/api/internal/users/me", internal::users::get_me),
+    route(Pool, "PATCH", "/api/internal/users/me", internal::users::patch_me),
+    route(Inline, "GET", "/api/internal/users", internal::users::get_users),
+    route(Pool, "POST", "/api/internal/users", internal::users::post_user),
+    route(Pool, "PATCH", "/api/internal/users/{id}", internal::users::patch_user),
+    route(Inline, "GET", "/api/internal/teams", internal::teams::get_teams),
+    route(Pool, "POST", "/api/internal/teams", internal::teams::post_team),
+    route(Inline, "GET", "/api/internal/teams/{team_id}/members", internal::teams::get_members),
+    route(Pool, "POST", "/api/internal/teams/{team_id}/members", internal::teams::post_member),
+    route(Pool, "PATCH", "/api/internal/teams/{team_id}/members/{user_id}", internal::teams::patch_member),
+    route(Pool, "DELETE", "/api/internal/teams/{team_id}/members/{user_id}", internal::teams::delete_member),
+    route(Pool, "POST", "/api/internal/teams/{team_id}/projects", internal::teams::post_project),
+    route(Inline, "GET", "/api/internal/teams/{team_id}/audit-log", internal::audit::get_team_audit_log),
+    route(Inline, "GET", "/api/internal/audit-log", internal::audit::get_audit_log),
+    route(Inline, "GET", "/api/internal/projects", internal::teams::get_projects),
+    route(Inline, "GET", "/api/internal/projects/{project_id}", internal::teams::get_project),
+    route(Inline, "GET", "/api/internal/projects/{project_id}/api-keys", internal::keys::get_keys),
+    route(Pool, "POST", "/api/internal/projects/{project_id}/api-keys", internal::keys::post_key),
+    route(Inline, "GET", "/api/internal/api-keys/{key_id}", internal::keys::get_key),
+    route(Pool, "PATCH", "/api/internal/api-keys/{key_id}", internal::keys::patch_key),
+    route(Pool, "DELETE", "/api/internal/api-keys/{key_id}", internal::keys::delete_key),
+    route(Pool, "POST", "/api/internal/api-keys/{key_id}/roll", internal::keys::post_roll),
+    route(Inline, "GET", "/api/internal/api-keys/{key_id}/usage", internal::keys::get_usage),
+    route(Inline, "GET", "/api/internal/api-keys/{key_id}/activity", internal::key_activity::get_activity),
+    route(Pool, "POST", "/api/internal/projects/{project_id}/content", internal::content::post_content),
+    route(Pool, "GET", "/api/internal/projects/{project_id}/content", internal::content::get_content_list),
+    route(Inline, "GET", "/api/internal/sources/content/{content_id}", internal::content::get_content),
+    route(Pool, "PATCH", "/api/internal/content/{content_id}", internal::content::patch_content),
+    route(Pool, "DELETE", "/api/internal/content/{content_id}", internal::content::delete_content),
+    route(Pool, "POST", "/api/internal/content/{content_id}/publish", internal::content::post_publish),
+    route(Pool, "POST", "/api/internal/content/{content_id}/unpublish", internal::content::post_unpublish),
+    route(Inline, "GET", "/api/openapi.json", openapi::get_openapi),
+    route(Pool, "POST", "/mcp", mcp::post_mcp),
+    route(Inline, "GET", "/", dashboard::get_root),
+    route(Inline, "GET", "/dashboard", dashboard::get_index),
+    route(Inline, "GET", "/dashboard/", dashboard::get_dashboard_slash),
+    route(Inline, "GET", "/dashboard/assets/{name}", dashboard::get_asset),
+    route(Pool, "GET", "/changelog", pages::get_changelog_list_page),
+    route(Pool, "GET", "/changelog/{public_slug}", pages::get_changelog_page),
+    route(Pool, "GET", "/blog", pages::get_blog_list_page),
+    route(Pool, "GET", "/blog/{public_slug}", pages::get_blog_page),
+    route(Pool, "GET", "/kb", pages::get_kb_list_page),
+    route(Pool, "GET", "/kb/{public_slug}", pages::get_kb_page),
+    route(Inline, "GET", setup::SETUP_PATH, setup::get_setup),
+    route(Pool, "POST", setup::SETUP_PATH, setup::post_setup),
 ];
+
+/// Where a request runs: its route's class (see [`ROUTES`]). A preflight is answered from a
+/// constant, so inline. A request no route takes is answered 404 or 405 without a handler,
+/// so inline too, except for methods that may change state, which stay on the pool as
+/// every such method does. Cheap (one walk of the table, no I/O): it runs on the event loop.
+pub fn dispatch(req: &Request) -> Dispatch {
+    match router::find(ROUTES, &req.method, &req.path) {
+        Ok((route, _)) if route.is_preflight(&req.method) => Inline,
+        Ok((route, _)) => route.dispatch,
+        Err(_) => crate::http::safe_methods_inline(req),
+    }
+}
 
 /// Answers one request: route, run the handler, map any error. Never panics on input; a
 /// panic from a bug is turned into a 500 by the HTTP layer. The answer carries the resolved

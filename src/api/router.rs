@@ -9,9 +9,11 @@
 //!
 //! CORS is a property of a route: a pattern with a CORS route also takes `OPTIONS` (the
 //! preflight, answered from that property, so the table has no `OPTIONS` rows), and lists it
-//! in `Allow`.
+//! in `Allow`. So is where it runs ([`Dispatch`]): on the event loop that read it when its
+//! work is small and bounded, on the pool otherwise.
 
 use crate::error::Error;
+pub use crate::http::Dispatch;
 
 /// A parameter taken from the path, percent-decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +42,9 @@ pub struct Route<H> {
     /// Whether pages of any origin may read the answers (errors included): the pattern then
     /// also answers the CORS preflight `OPTIONS`.
     pub cors: bool,
+    /// Where the handler runs: inline on the event loop only when its work is small and
+    /// bounded whatever the data (see `api::dispatch`).
+    pub dispatch: Dispatch,
 }
 
 impl<H> Route<H> {
@@ -162,24 +167,28 @@ mod tests {
                 pattern: "/api/v1/me",
                 handler: 1,
                 cors: false,
+                dispatch: Dispatch::Inline,
             },
             Route {
                 method: "GET",
                 pattern: "/api/internal/users/{id}",
                 handler: 2,
                 cors: false,
+                dispatch: Dispatch::Inline,
             },
             Route {
                 method: "PATCH",
                 pattern: "/api/internal/users/{id}",
                 handler: 3,
                 cors: false,
+                dispatch: Dispatch::Inline,
             },
             Route {
                 method: "GET",
                 pattern: "/api/internal/users/me",
                 handler: 4,
                 cors: false,
+                dispatch: Dispatch::Inline,
             },
         ]
     }
@@ -230,12 +239,14 @@ mod tests {
                 pattern: "/sessions/revoke-all",
                 handler: 1,
                 cors: false,
+                dispatch: Dispatch::Inline,
             },
             Route {
                 method: "DELETE",
                 pattern: "/sessions/{id}",
                 handler: 2,
                 cors: false,
+                dispatch: Dispatch::Inline,
             },
         ];
         assert_eq!(
@@ -280,6 +291,7 @@ mod tests {
             pattern: "/feed",
             handler: 1,
             cors: true,
+            dispatch: Dispatch::Inline,
         }];
         let (route, _) = find(&routes, "OPTIONS", "/feed").unwrap();
         assert!(route.is_preflight("OPTIONS"));

@@ -1,20 +1,20 @@
-//! The server: the accept loop, a thread per connection, and the fixed pool of workers that
-//! run the handler.
+//! The server: the accept thread, the event loops that serve connections, and the small pool
+//! of threads for handlers that may block.
 //!
-//! Reading requests and writing answers is client I/O, which can be slow or hostile, so it
-//! happens on the connection's own thread (see `connection`); the workers only ever run the
-//! handler, so a client that stalls can hold its connection's thread but never a worker, and
-//! the number of requests handled at once stays at `workers` whatever the number of
-//! connections. Connections are capped at `max_connections`, and per client address at
-//! `max_connections_per_ip` with a reserve for new addresses (see `admission`): a connection
-//! beyond a cap gets a 503 and is closed at once.
+//! The accept thread takes each new connection, checks it against the caps (`max_connections`,
+//! and per client address `max_connections_per_ip` with a reserve for new addresses: see
+//! `admission`), answers 503 and closes it when a cap refuses it, and otherwise hands it to
+//! the event loop holding the fewest connections. From then on the connection lives on that
+//! loop (`event_loop`), which reads its requests, runs the handler and writes the answers.
 //!
 //! Every answer gets `X-Request-Id`, `X-Content-Type-Options: nosniff` and `Server`, is
-//! serialised into one buffer and sent with one write, and is logged in one line. A handler
-//! that panics answers 500 and its worker lives on.
+//! serialised into one buffer and sent with one write (more only when the socket takes part
+//! of it), and is logged in one line. A handler that panics answers 500 and its thread lives
+//! on.
 
-use super::admission::{Admission, Caps, Refusal, Slot};
-use super::connection::{Connection, Exchange, Incoming};
+use super::admission::{Admission, Caps, Refusal};
+use super::connection::Exchange;
+use super::event_loop::{self, Blocking, LoopHandle};
 use super::listener::listen;
 use super::wire;
 use super::{Request, Response};
@@ -23,14 +23,59 @@ use crate::logging;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use super::wire::MAX_HEADER_BYTES;
 
 /// The function that answers every request.
 pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+
+/// Where a request's handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatch {
+    /// On the event loop that read it, at once: for work that is small and bounded (a few
+    /// hundred microseconds at most), because the loop's other connections wait meanwhile.
+    Inline,
+    /// On the pool of `workers` threads, while the loop serves its other connections: for
+    /// anything that may block (a password hash, SQLite's write lock) or whose work grows
+    /// with the data (lists, feeds, rendered pages).
+    Pool,
+}
+
+/// Says where a request runs. It runs on the event loop for every request, so it must be
+/// cheap and must never block: a look at the method and path, no I/O.
+pub type Classifier = fn(&Request) -> Dispatch;
+
+/// What the server runs: the classifier that says where each request goes, and the handler
+/// that answers it. The application supplies both, so the HTTP layer knows no routes.
+#[derive(Clone)]
+pub struct Service {
+    /// Where each request runs.
+    pub classify: Classifier,
+    /// What answers it.
+    pub handler: Handler,
+}
+
+impl Service {
+    /// `handler`, with the requests of methods that change no state (`GET`, `HEAD`,
+    /// `OPTIONS`) inline and all others on the pool: right only when every read is small.
+    pub fn safe_methods_inline(handler: Handler) -> Service {
+        Service {
+            classify: safe_methods_inline,
+            handler,
+        }
+    }
+}
+
+/// `GET`, `HEAD` and `OPTIONS` inline, every other method on the pool (see
+/// [`Service::safe_methods_inline`]).
+pub fn safe_methods_inline(request: &Request) -> Dispatch {
+    match request.method.as_str() {
+        "GET" | "HEAD" | "OPTIONS" => Dispatch::Inline,
+        _ => Dispatch::Pool,
+    }
+}
 
 /// How long `accept` waits before the accept loop looks at the shutdown flag again.
 const ACCEPT_POLL: Duration = Duration::from_millis(100);
@@ -39,8 +84,6 @@ const ACCEPT_POLL: Duration = Duration::from_millis(100);
 const ACCEPT_RETRY: Duration = Duration::from_millis(20);
 /// Least time between two log lines about the same accept-side trouble.
 const ACCEPT_WARN_INTERVAL: Duration = Duration::from_secs(10);
-/// Stack of a connection thread: it parses and serialises, the handler runs on a worker.
-const CONNECTION_STACK_BYTES: usize = 256 * 1024;
 /// How long a connection over the cap may take to receive its 503.
 const OVER_CAPACITY_WRITE_TIMEOUT: Duration = Duration::from_millis(50);
 /// Longest accepted incoming `X-Request-Id`; longer ones are replaced.
@@ -49,7 +92,8 @@ const MAX_REQUEST_ID_CHARS: usize = 128;
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// Number of worker threads running the handler (>= 1).
+    /// Threads that may run the handler (>= 1): the event loops are `workers` capped at the
+    /// number of CPU cores, and the pool for requests that may block has `workers` threads.
     pub workers: usize,
     /// Largest accepted request body in bytes; larger ones get 413 without being read.
     pub max_body_bytes: u64,
@@ -72,22 +116,17 @@ pub struct HttpServer {
     local_addr: SocketAddr,
 }
 
-/// A request for a worker, and where its answer goes.
-struct Job {
-    request: Request,
-    /// Takes the request back with its answer.
-    reply: SyncSender<(Request, Response)>,
-}
-
-/// What the accept loop and every connection thread share.
-struct Shared {
-    options: ServerOptions,
-    jobs: Sender<Job>,
+/// What the accept thread, the event loops and the blocking pool share.
+pub(super) struct Shared {
+    pub(super) options: ServerOptions,
+    pub(super) handler: Handler,
+    /// Where each request runs.
+    pub(super) classify: Classifier,
     /// Connections open now, and who may open one more.
-    admission: Arc<Admission>,
+    pub(super) admission: Arc<Admission>,
     /// Connections in the middle of a request (from its first byte to its answer written).
-    busy: AtomicUsize,
-    shutdown: Arc<AtomicBool>,
+    pub(super) busy: AtomicUsize,
+    pub(super) shutdown: Arc<AtomicBool>,
 }
 
 impl HttpServer {
@@ -109,7 +148,7 @@ impl HttpServer {
     pub fn run(
         self,
         options: &ServerOptions,
-        handler: Handler,
+        service: Service,
         shutdown: Arc<AtomicBool>,
         grace: Duration,
     ) -> Result<(), String> {
@@ -117,19 +156,10 @@ impl HttpServer {
         socket2::SockRef::from(&self.socket)
             .set_read_timeout(Some(ACCEPT_POLL))
             .map_err(|err| format!("cannot set the accept timeout: {err}"))?;
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for index in 0..options.workers.max(1) {
-            let queue = Arc::clone(&queue);
-            let handler = Arc::clone(&handler);
-            std::thread::Builder::new()
-                .name(format!("http-worker-{index}"))
-                .spawn(move || worker_loop(&queue, &handler))
-                .map_err(|err| format!("cannot start a worker thread: {err}"))?;
-        }
         let shared = Arc::new(Shared {
             options: options.clone(),
-            jobs,
+            handler: service.handler,
+            classify: service.classify,
             admission: Admission::new(Caps {
                 max_connections: options.max_connections,
                 max_per_address: options.max_connections_per_ip,
@@ -138,37 +168,73 @@ impl HttpServer {
             busy: AtomicUsize::new(0),
             shutdown,
         });
-        accept_loop(&self.socket, &shared);
-        // Requests already begun are answered; idle connections are left to close with the
-        // process.
+        let workers = options.workers.max(1);
+        let blocking = Blocking::start(workers, &shared)?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let loops = (0..workers.min(cores))
+            .map(|index| event_loop::start(index, &shared, &blocking))
+            .collect::<Result<Vec<_>, String>>()?;
+        accept_loop(&self.socket, &shared, &loops);
+        // Requests already begun are answered; idle connections are closed with the loops.
         let deadline = Instant::now() + grace;
         while shared.busy.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
+        }
+        for handle in &loops {
+            handle.stop();
         }
         Ok(())
     }
 }
 
-/// Takes jobs off the queue and answers them until the queue closes.
-fn worker_loop(queue: &Mutex<Receiver<Job>>, handler: &Handler) {
-    loop {
-        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        let Ok(Job { request, reply }) = job else {
-            return;
-        };
-        let response = match catch_unwind(AssertUnwindSafe(|| handler(&request))) {
-            Ok(response) => response,
-            Err(_) => {
-                logging::event(
-                    logging::Level::Error,
-                    &format!("request {} panicked", request.request_id),
-                );
-                Response::detail(500, "Internal Server Error")
-            }
-        };
-        // The connection may be gone; its answer then has nowhere to go.
-        let _ = reply.send((request, response));
+/// Runs the handler, answering 500 when it panics.
+pub(super) fn respond(handler: &Handler, request: &Request) -> Response {
+    match catch_unwind(AssertUnwindSafe(|| handler(request))) {
+        Ok(response) => response,
+        Err(_) => {
+            logging::event(
+                logging::Level::Error,
+                &format!("request {} panicked", request.request_id),
+            );
+            Response::detail(500, "Internal Server Error")
+        }
     }
+}
+
+/// Gives a request its id: the client's `X-Request-Id` when it is sane, else a fresh one.
+pub(super) fn assign_request_id(request: &mut Request) {
+    request.request_id = request
+        .header("x-request-id")
+        .filter(|id| is_sane_request_id(id))
+        .map(str::to_string)
+        .unwrap_or_else(crate::ids::request_id);
+}
+
+/// Serialises `response` into `out` (appending) and logs the request's line.
+pub(super) fn answer(
+    out: &mut Vec<u8>,
+    mut response: Response,
+    request_id: &str,
+    target: (&str, &str),
+    exchange: Exchange,
+    peer: SocketAddr,
+) {
+    let status = response.status;
+    let principal = response.principal.take();
+    let client_ip = response.client_ip;
+    serialise(response, request_id, exchange, out);
+    let (method, path) = target;
+    logging::request(&logging::RequestLog {
+        request_id,
+        // The handler names the client behind a trusted proxy; a request refused before
+        // it reached the handler is known only by its socket peer.
+        client_ip: client_ip.unwrap_or(peer.ip()).to_string(),
+        method: if method.is_empty() { "-" } else { method },
+        path: if path.is_empty() { "-" } else { path },
+        status,
+        duration_micros: exchange.started.elapsed().as_micros(),
+        principal: principal.as_deref().unwrap_or("-"),
+    });
 }
 
 /// The accept side's rate-limited warnings, one per kind of trouble.
@@ -181,11 +247,11 @@ struct Warnings {
     reserve: Warning,
 }
 
-fn accept_loop(socket: &TcpListener, shared: &Arc<Shared>) {
+fn accept_loop(socket: &TcpListener, shared: &Arc<Shared>, loops: &[LoopHandle]) {
     let mut warnings = Warnings::default();
     while !shared.shutdown.load(Ordering::SeqCst) {
         match socket.accept() {
-            Ok((stream, peer)) => admit(stream, peer, shared, &mut warnings),
+            Ok((stream, peer)) => admit(stream, peer, shared, loops, &mut warnings),
             Err(err) => {
                 use std::io::ErrorKind;
                 if matches!(
@@ -218,8 +284,15 @@ fn is_resource_exhaustion(err: &std::io::Error) -> bool {
     )
 }
 
-/// Starts a thread for a new connection, or answers 503 when a cap refuses it.
-fn admit(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>, warnings: &mut Warnings) {
+/// Hands a new connection to the event loop holding the fewest, or answers 503 when a cap
+/// refuses it.
+fn admit(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    loops: &[LoopHandle],
+    warnings: &mut Warnings,
+) {
     let slot = match shared.admission.admit(peer.ip()) {
         Ok(slot) => slot,
         Err(refusal) => {
@@ -228,22 +301,17 @@ fn admit(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>, warnings: &m
             return;
         }
     };
-    let for_thread = Arc::clone(shared);
-    let started = std::thread::Builder::new()
-        .name("http-connection".into())
-        .stack_size(CONNECTION_STACK_BYTES)
-        .spawn(move || {
-            // Held for the connection's life; dropped however the thread ends, a panic
-            // included, so the place is always given back.
-            let _slot: Slot = slot;
-            serve_connection(stream, peer, &for_thread);
-        });
-    if started.is_err() {
-        // The stream and the slot were moved into the closure and dropped with it: the client
-        // sees a close and the place is free again.
+    let Some(target) = loops.iter().min_by_key(|handle| handle.load()) else {
+        return;
+    };
+    if stream.set_nonblocking(true).is_err() {
+        // The stream and the slot are dropped: the client sees a close and the place is free.
+        return;
+    }
+    if !target.adopt(stream, peer, slot) {
         warnings
             .thread
-            .log("cannot start a thread for a new connection; closed it");
+            .log("an event loop is gone; closed a new connection");
     }
 }
 
@@ -308,143 +376,6 @@ impl Warning {
             self.last = Some(Instant::now());
             logging::event(logging::Level::Warn, message);
         }
-    }
-}
-
-/// Counts a connection as busy while it lives.
-struct Busy<'a>(&'a AtomicUsize);
-
-impl<'a> Busy<'a> {
-    fn start(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Busy(counter)
-    }
-}
-
-impl Drop for Busy<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Serves the requests of one connection until it closes, the client asks to close, or the
-/// server shuts down.
-fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
-    let options = &shared.options;
-    let Ok(mut connection) = Connection::new(
-        stream,
-        Some(peer.ip()),
-        options.client_timeout,
-        options.max_body_bytes,
-    ) else {
-        return;
-    };
-    let (reply, answers) = mpsc::sync_channel(1);
-    let mut out = Vec::with_capacity(4096);
-    loop {
-        let mut busy = None;
-        let incoming = connection.next_request(&mut || busy = Some(Busy::start(&shared.busy)));
-        let (request_id, method, path, response, mut exchange) = match incoming {
-            Incoming::Closed => return,
-            Incoming::Refused(response, exchange, target) => {
-                let (method, path) = target.unwrap_or_default();
-                let id = crate::ids::request_id();
-                (id, method, path, response, exchange)
-            }
-            Incoming::Request(mut request, exchange) => {
-                request.request_id = request
-                    .header("x-request-id")
-                    .filter(|id| is_sane_request_id(id))
-                    .map(str::to_string)
-                    .unwrap_or_else(crate::ids::request_id);
-                match handle(*request, shared, &reply, &answers) {
-                    Ok((request, response)) => (
-                        request.request_id,
-                        request.method,
-                        request.path,
-                        response,
-                        exchange,
-                    ),
-                    Err(request_id) => (
-                        request_id,
-                        String::new(),
-                        String::new(),
-                        Response::detail(503, "Service Unavailable"),
-                        exchange,
-                    ),
-                }
-            }
-        };
-        exchange.keep_alive &= !shared.shutdown.load(Ordering::SeqCst);
-        let written = answer(&mut connection, &mut out, response, &request_id, exchange);
-        logging::request(&logging::RequestLog {
-            request_id: &request_id,
-            // The handler names the client behind a trusted proxy; a request refused before
-            // it reached the handler is known only by its socket peer.
-            client_ip: written.client_ip.unwrap_or(peer.ip()).to_string(),
-            method: if method.is_empty() { "-" } else { &method },
-            path: if path.is_empty() { "-" } else { &path },
-            status: written.status,
-            duration_micros: exchange.started.elapsed().as_micros(),
-            principal: written.principal.as_deref().unwrap_or("-"),
-        });
-        drop(busy);
-        if !written.sent || !exchange.keep_alive {
-            // A refused request may have left input unread (see `linger_and_close`).
-            if exchange.refused {
-                connection.linger_and_close();
-            }
-            return;
-        }
-    }
-}
-
-/// Hands the request to a worker and waits for its answer. When no worker can take it, the
-/// error is the request's id.
-fn handle(
-    request: Request,
-    shared: &Shared,
-    reply: &SyncSender<(Request, Response)>,
-    answers: &Receiver<(Request, Response)>,
-) -> Result<(Request, Response), String> {
-    let job = Job {
-        request,
-        reply: reply.clone(),
-    };
-    if let Err(mpsc::SendError(job)) = shared.jobs.send(job) {
-        return Err(job.request.request_id);
-    }
-    // Every worker answers each job it takes, even when the handler panics.
-    answers.recv().map_err(|_| String::from("-"))
-}
-
-/// What sending an answer did.
-struct Written {
-    status: u16,
-    principal: Option<String>,
-    client_ip: Option<std::net::IpAddr>,
-    /// The answer reached the socket.
-    sent: bool,
-}
-
-/// Serialises and sends `response`.
-fn answer(
-    connection: &mut Connection,
-    out: &mut Vec<u8>,
-    mut response: Response,
-    request_id: &str,
-    exchange: Exchange,
-) -> Written {
-    let status = response.status;
-    let principal = response.principal.take();
-    let client_ip = response.client_ip;
-    out.clear();
-    serialise(response, request_id, exchange, out);
-    Written {
-        status,
-        principal,
-        client_ip,
-        sent: connection.write(out).is_ok(),
     }
 }
 

@@ -258,7 +258,7 @@ fn garbage_request_line_gets_400_and_server_keeps_serving() {
 /// 500 with the contract's body, and the same worker goes on serving.
 #[test]
 fn panicking_handler_answers_500_and_server_keeps_serving() {
-    use shipstar::http::{Handler, HttpServer, Response, ServerOptions};
+    use shipstar::http::{Handler, HttpServer, Response, ServerOptions, Service};
     let http = HttpServer::bind("127.0.0.1:0").unwrap();
     let addr = http.local_addr();
     let shutdown = Arc::new(AtomicBool::new(false));
@@ -278,8 +278,13 @@ fn panicking_handler_answers_500_and_server_keeps_serving() {
     };
     let stop = Arc::clone(&shutdown);
     let thread = std::thread::spawn(move || {
-        http.run(&options, handler, stop, std::time::Duration::from_secs(1))
-            .unwrap()
+        http.run(
+            &options,
+            Service::safe_methods_inline(handler),
+            stop,
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap()
     });
     for _ in 0..3 {
         let resp = send_raw(

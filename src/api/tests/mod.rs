@@ -7,6 +7,7 @@
 //! testing the wire.
 
 mod authorization;
+mod dispatch;
 mod time_rules;
 
 use std::net::{IpAddr, Ipv4Addr};

@@ -1,0 +1,106 @@
+//! Where each request runs: the class of every route in the table, and the classifier the
+//! server asks for each request (see [`dispatch`]).
+
+use super::super::{dispatch, Dispatch, ROUTES};
+use crate::http::Request;
+
+/// A path that `pattern` matches: each `{parameter}` replaced by a plain value.
+fn path_of(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(|part| if part.starts_with('{') { "x1" } else { part })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn class_of(method: &str, target: &str) -> Dispatch {
+    dispatch(&Request::new(method, target))
+}
+
+#[test]
+fn every_route_is_classified_as_its_row_says_and_head_follows_get() {
+    for route in ROUTES {
+        let path = path_of(route.pattern);
+        assert_eq!(
+            class_of(route.method, &path),
+            route.dispatch,
+            "{} {}",
+            route.method,
+            route.pattern
+        );
+        if route.method == "GET" {
+            assert_eq!(class_of("HEAD", &path), route.dispatch, "HEAD {path}");
+        }
+    }
+}
+
+#[test]
+fn every_method_that_may_change_state_runs_on_the_pool() {
+    for route in ROUTES.iter().filter(|route| route.method != "GET") {
+        assert_eq!(
+            route.dispatch,
+            Dispatch::Pool,
+            "{} {}",
+            route.method,
+            route.pattern
+        );
+    }
+    // Also where no route takes the request: nothing of it is known to be cheap.
+    assert_eq!(class_of("POST", "/no/such/route"), Dispatch::Pool);
+    assert_eq!(class_of("DELETE", "/api/v1/health"), Dispatch::Pool);
+}
+
+#[test]
+fn lists_feeds_pages_and_mcp_run_on_the_pool() {
+    for (method, target) in [
+        ("GET", "/api/v1/blogs?limit=100"),
+        ("GET", "/api/v1/blogs/feed"),
+        ("GET", "/api/v1/blog/acme/feed"),
+        ("GET", "/api/v1/changelogs"),
+        ("GET", "/api/v1/changelogs/feed"),
+        ("GET", "/api/v1/changelog/acme/feed"),
+        ("GET", "/api/v1/kb"),
+        ("GET", "/changelog"),
+        ("GET", "/changelog/acme"),
+        ("GET", "/blog"),
+        ("GET", "/blog/acme"),
+        ("GET", "/kb"),
+        ("HEAD", "/kb/acme"),
+        ("GET", "/api/internal/projects/p1/content?limit=100"),
+        ("POST", "/mcp"),
+        ("POST", "/api/internal/auth/jwt/login"),
+    ] {
+        assert_eq!(
+            class_of(method, target),
+            Dispatch::Pool,
+            "{method} {target}"
+        );
+    }
+}
+
+#[test]
+fn health_authenticated_reads_single_items_assets_and_preflights_run_inline() {
+    for (method, target) in [
+        ("GET", "/api/v1/health"),
+        ("HEAD", "/api/v1/health"),
+        ("GET", "/api/v1/me"),
+        ("GET", "/api/internal/users/me"),
+        ("GET", "/api/internal/api-keys/k1/usage"),
+        ("GET", "/api/v1/changelog/acme"),
+        ("GET", "/api/v1/blog/acme"),
+        ("GET", "/api/v1/kb/acme"),
+        ("GET", "/dashboard/assets/app.js"),
+        // The preflight of a list is a constant answer, whatever the list costs.
+        ("OPTIONS", "/api/v1/blogs"),
+        ("OPTIONS", "/api/v1/blogs/feed"),
+        // No route: a 404 or 405 answered without any handler.
+        ("GET", "/no/such/route"),
+        ("GET", "/api/v1/me/"),
+    ] {
+        assert_eq!(
+            class_of(method, target),
+            Dispatch::Inline,
+            "{method} {target}"
+        );
+    }
+}
