@@ -213,28 +213,7 @@ pub fn authenticate_key(app: &App, ctx: &mut Ctx<'_>, raw: &str) -> Result<KeyCa
     })
 }
 
-/// A caller's standing in a team, highest last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    /// May read the team's projects, keys, usage, content; write content.
-    Member,
-    /// Also manages keys, projects and members.
-    Admin,
-    /// Also manages owners.
-    Owner,
-}
-
-impl Role {
-    /// Parses a stored role.
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "member" => Some(Role::Member),
-            "admin" => Some(Role::Admin),
-            "owner" => Some(Role::Owner),
-            _ => None,
-        }
-    }
-}
+pub use crate::roles::Role;
 
 /// The 403 for a resource of a team the caller is not in.
 pub fn other_team() -> Error {
@@ -253,12 +232,9 @@ pub fn team_role(app: &App, user: &User, team_id: &str) -> Result<Role, Error> {
     if user.is_superuser {
         return Ok(Role::Owner);
     }
-    match app.store.member_role(team_id, &user.id)? {
-        Some(role) => {
-            Role::parse(&role).ok_or_else(|| Error::Internal(format!("unknown role {role}")))
-        }
-        None => Err(other_team()),
-    }
+    app.store
+        .member_role(team_id, &user.id)?
+        .ok_or_else(other_team)
 }
 
 /// The project and the caller's role in its team (404 unknown, 403 another team).

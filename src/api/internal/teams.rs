@@ -24,7 +24,7 @@ pub fn get_teams(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         .store
         .teams_of_user(&caller.user.id)?
         .iter()
-        .map(|(team, role)| dto::team(team, role))
+        .map(|(team, role)| dto::team(team, *role))
         .collect();
     Ok(ok(&Value::Array(teams)))
 }
@@ -39,7 +39,7 @@ pub fn post_team(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         app.store
             .create_team(&name, slug, &caller.user.id, &audit, now)
     })?;
-    Ok(Response::json(201, &dto::team(&team, "owner")))
+    Ok(Response::json(201, &dto::team(&team, Role::Owner)))
 }
 
 /// `GET /api/internal/teams/{team_id}/members` (member).
@@ -74,17 +74,17 @@ pub fn post_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let audit = ctx.audit(app, Audit::user(&caller.user));
     let member = app
         .store
-        .add_member(team_id, &user.id, &role, &audit, app.clock.now_secs())?;
+        .add_member(team_id, &user.id, role, &audit, app.clock.now_secs())?;
     Ok(Response::json(201, &dto::member(&member)))
 }
 
 /// Owners manage owners; admins manage admins and members.
-fn check_may_touch(app: &App, actor: Role, team_id: &str, user_id: &str) -> Result<String, Error> {
+fn check_may_touch(app: &App, actor: Role, team_id: &str, user_id: &str) -> Result<Role, Error> {
     let current = app
         .store
         .member_role(team_id, user_id)?
         .ok_or_else(|| Error::NotFound("Member not found".into()))?;
-    if current == "owner" && actor < Role::Owner {
+    if current == Role::Owner && actor < Role::Owner {
         return Err(Error::Forbidden(
             "Only team owners can change an owner".into(),
         ));
@@ -102,14 +102,14 @@ pub fn patch_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let body = extract::json_object(ctx.req)?;
     let role = JsonFields::parse(&body, |fields| field_rules::role(fields, true))?;
     check_may_touch(app, actor, team_id, user_id)?;
-    if role == "owner" && actor < Role::Owner {
+    if role == Role::Owner && actor < Role::Owner {
         return Err(Error::Forbidden(
             "Only team owners can make an owner".into(),
         ));
     }
     let audit = ctx.audit(app, Audit::user(&caller.user));
     app.store
-        .set_member_role(team_id, user_id, &role, &audit, app.clock.now_secs())?;
+        .set_member_role(team_id, user_id, role, &audit, app.clock.now_secs())?;
     let member = app
         .store
         .members(team_id)?
