@@ -45,7 +45,7 @@ pub fn post_team(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// `GET /api/internal/teams/{team_id}/members` (member).
 pub fn get_members(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id");
+    let team_id = ctx.params.get("team_id")?;
     team_role(app, &caller.user, team_id)?;
     let members: Vec<Value> = app
         .store
@@ -59,7 +59,7 @@ pub fn get_members(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// `POST /api/internal/teams/{team_id}/members` (owner, admin): `{"email", "role"}` → 201.
 pub fn post_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id");
+    let team_id = ctx.params.get("team_id")?;
     require_manager(team_role(app, &caller.user, team_id)?)?;
     let body = extract::json_object(ctx.req)?;
     // The email is only looked up (trimmed), not checked: an unknown one is "User not found".
@@ -95,8 +95,8 @@ fn check_may_touch(app: &App, actor: Role, team_id: &str, user_id: &str) -> Resu
 /// `PATCH /api/internal/teams/{team_id}/members/{user_id}` (owner, admin): `{"role"}`.
 pub fn patch_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id");
-    let user_id = ctx.params.get("user_id");
+    let team_id = ctx.params.get("team_id")?;
+    let user_id = ctx.params.get("user_id")?;
     let actor = team_role(app, &caller.user, team_id)?;
     require_manager(actor)?;
     let body = extract::json_object(ctx.req)?;
@@ -122,8 +122,8 @@ pub fn patch_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// `DELETE /api/internal/teams/{team_id}/members/{user_id}` (owner, admin) → 204.
 pub fn delete_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id");
-    let user_id = ctx.params.get("user_id");
+    let team_id = ctx.params.get("team_id")?;
+    let user_id = ctx.params.get("user_id")?;
     let actor = team_role(app, &caller.user, team_id)?;
     require_manager(actor)?;
     check_may_touch(app, actor, team_id, user_id)?;
@@ -149,7 +149,7 @@ pub fn get_projects(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// across the server (409).
 pub fn post_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id");
+    let team_id = ctx.params.get("team_id")?;
     require_manager(team_role(app, &caller.user, team_id)?)?;
     let (name, requested) = read_name_and_slug(ctx)?;
     let now = app.clock.now_secs();
@@ -163,6 +163,6 @@ pub fn post_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// `GET /api/internal/projects/{project_id}` (member).
 pub fn get_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
+    let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id")?)?;
     Ok(ok(&dto::project(&project)))
 }
