@@ -12,6 +12,7 @@ use crate::auth::jwt::{Claims, Validation};
 use crate::auth::ratelimit::Class;
 use crate::error::{AuthFailure, Error};
 use crate::keyring::Verified;
+use crate::roles::Role;
 use crate::store::{ApiKey, Audit, Project, Session, User};
 
 /// How stale `last_seen_at` may get before a request refreshes it: one write per session
@@ -212,8 +213,6 @@ pub fn authenticate_key(app: &App, ctx: &mut Ctx<'_>, raw: &str) -> Result<KeyCa
         team_id: holder.team_id,
     })
 }
-
-pub use crate::roles::Role;
 
 /// The 403 for a resource of a team the caller is not in.
 pub fn other_team() -> Error {

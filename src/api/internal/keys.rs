@@ -1,13 +1,14 @@
 //! Project API keys: create (shown once), list, read, change, roll, delete, usage.
 
 use crate::api::extract::{self, Fields, JsonFields};
-use crate::api::principal::{project_role, require_manager, require_session, Role, SessionCaller};
+use crate::api::principal::{project_role, require_manager, require_session, SessionCaller};
 use crate::api::respond::{ok, token_response};
 use crate::api::usage::utc_day;
 use crate::api::{dto, App, Ctx};
 use crate::auth::api_key;
 use crate::error::{Error, FieldError};
 use crate::http::Response;
+use crate::roles::Role;
 use crate::store::{ApiKey, ApiKeyChanges, Audit, NewApiKey};
 use serde_json::{json, Value};
 

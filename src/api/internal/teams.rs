@@ -2,11 +2,12 @@
 
 use crate::api::extract::{self, JsonFields};
 use crate::api::field_rules;
-use crate::api::principal::{project_role, require_manager, require_session, team_role, Role};
+use crate::api::principal::{project_role, require_manager, require_session, team_role};
 use crate::api::respond::ok;
 use crate::api::{dto, App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
+use crate::roles::Role;
 use crate::slug;
 use crate::store::Audit;
 use serde_json::Value;
