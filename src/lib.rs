@@ -42,7 +42,7 @@
 //!   setup page, config, the CLI and seed files all parse addresses through it.
 //! * Rules that every front end (the API, the setup page, the CLI, seed files) applies live
 //!   in modules of their own, beside `store` and below `api`: [`email`], [`slug`] (slug
-//!   shape and derivation), [`keyring`] (which signing key signs and which verifies what),
+//!   shape and derivation), [`roles`] (a member's standing in a team), [`keyring`] (which signing key signs and which verifies what),
 //!   [`audit`] (the audit event's shape), [`seed`]. `cli` and `seed` use none of `api`
 //!   (`.ci/run` checks it).
 
@@ -64,6 +64,7 @@ pub mod ids;
 pub mod json;
 pub mod keyring;
 pub mod logging;
+pub mod roles;
 pub mod seed;
 pub mod server;
 pub mod slug;

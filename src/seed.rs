@@ -19,6 +19,7 @@
 use crate::auth::api_key;
 use crate::auth::password::{check_length, PasswordHasher};
 use crate::email::{self, Email};
+use crate::roles::Role;
 use crate::slug::{self, MAX_NAME_CHARS, MAX_SLUG_CHARS};
 use crate::store::{
     ContentKind, NewUser, SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedRows,
@@ -322,17 +323,22 @@ fn check_document(
     }
     for (i, member) in doc.members.into_iter().enumerate() {
         let email = problems.email(format!("members[{i}].email"), &member.email);
-        if !matches!(member.role.as_str(), "admin" | "member") {
-            // Owners come from `teams[].owner`, as the API adds members as admin or member.
-            problems.add(
-                format!("members[{i}].role"),
-                format!("{:?} is not \"admin\" or \"member\"", member.role),
-            );
-        }
+        // Owners come from `teams[].owner`, as the API adds members as admin or member.
+        let role = match Role::parse(&member.role) {
+            Some(role) if role < Role::Owner => role,
+            _ => {
+                problems.add(
+                    format!("members[{i}].role"),
+                    format!("{:?} is not \"admin\" or \"member\"", member.role),
+                );
+                // A placeholder: a seed with any problem is refused whole.
+                Role::Member
+            }
+        };
         rows.members.push(SeedMember {
             team_slug: member.team,
             email,
-            role: member.role,
+            role,
         });
     }
     for (i, project) in doc.projects.into_iter().enumerate() {

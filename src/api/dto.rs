@@ -84,7 +84,7 @@ pub fn token(access_token: &str, expires_in: i64) -> Value {
 }
 
 /// A team as seen by a member: `id, name, slug, role, created_at`.
-pub fn team(team: &crate::store::Team, role: &str) -> Value {
+pub fn team(team: &crate::store::Team, role: crate::roles::Role) -> Value {
     json!({
         "id": team.id,
         "name": team.name,

@@ -8,6 +8,7 @@ use super::extract::JsonFields;
 use crate::auth::password::{check_length, LengthProblem};
 use crate::email::Email;
 use crate::error::{Error, FieldError};
+use crate::roles::Role;
 use crate::slug::{self, MAX_NAME_CHARS, MAX_SLUG_CHARS};
 use serde_json::json;
 
@@ -82,14 +83,15 @@ pub fn name_and_slug(fields: &mut JsonFields<'_>) -> (String, Option<String>) {
 }
 
 /// A member's `role`: `admin` or `member`, and `owner` when `allow_owner`; otherwise a
-/// problem is recorded and the answer is an empty placeholder.
-pub fn role(fields: &mut JsonFields<'_>, allow_owner: bool) -> String {
-    let Some(role) = fields.string("role", 1, MAX_ROLE_CHARS) else {
-        return String::new();
+/// problem is recorded and the answer is a placeholder (`member`) the caller never sees,
+/// since [`JsonFields::parse`] refuses the body.
+pub fn role(fields: &mut JsonFields<'_>, allow_owner: bool) -> Role {
+    let Some(text) = fields.string("role", 1, MAX_ROLE_CHARS) else {
+        return Role::Member;
     };
-    let allowed = matches!(role.as_str(), "admin" | "member") || (allow_owner && role == "owner");
-    if allowed {
-        return role;
+    match Role::parse(&text) {
+        Some(role) if role < Role::Owner || allow_owner => return role,
+        _ => {}
     }
     let expected = if allow_owner {
         "Input should be 'owner', 'admin' or 'member'"
@@ -97,7 +99,7 @@ pub fn role(fields: &mut JsonFields<'_>, allow_owner: bool) -> String {
         "Input should be 'admin' or 'member'"
     };
     fields.problem(FieldError::new(&["body", "role"], "value_error", expected));
-    String::new()
+    Role::Member
 }
 
 #[cfg(test)]
@@ -139,7 +141,7 @@ mod tests {
         let owner = object(json!({"role": "owner"}));
         assert_eq!(
             JsonFields::parse(&owner, |f| role(f, true)).unwrap(),
-            "owner"
+            Role::Owner
         );
         assert_eq!(
             kinds(JsonFields::parse(&owner, |f| role(f, false))),

@@ -123,7 +123,7 @@ fn noun(kind: ContentKind) -> &'static str {
 fn item_page(app: &App, ctx: &mut Ctx<'_>, kind: ContentKind) -> Result<Response, Error> {
     page(app, ctx, |ctx, layout| {
         let missing = || Error::NotFound(format!("No published {} has this address.", noun(kind)));
-        let slug = ctx.params.get("public_slug");
+        let slug = ctx.params.get("public_slug")?;
         // An invalid slug names nothing that could ever be published: 404, not the API's
         // 422, because a person following a link needs to know the page is not there.
         if !slug::is_valid(slug, MAX_PUBLIC_SLUG_CHARS) {

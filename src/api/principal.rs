@@ -12,6 +12,7 @@ use crate::auth::jwt::{Claims, Validation};
 use crate::auth::ratelimit::Class;
 use crate::error::{AuthFailure, Error};
 use crate::keyring::Verified;
+use crate::roles::Role;
 use crate::store::{ApiKey, Audit, Project, Session, User};
 
 /// How stale `last_seen_at` may get before a request refreshes it: one write per session
@@ -213,29 +214,6 @@ pub fn authenticate_key(app: &App, ctx: &mut Ctx<'_>, raw: &str) -> Result<KeyCa
     })
 }
 
-/// A caller's standing in a team, highest last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    /// May read the team's projects, keys, usage, content; write content.
-    Member,
-    /// Also manages keys, projects and members.
-    Admin,
-    /// Also manages owners.
-    Owner,
-}
-
-impl Role {
-    /// Parses a stored role.
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "member" => Some(Role::Member),
-            "admin" => Some(Role::Admin),
-            "owner" => Some(Role::Owner),
-            _ => None,
-        }
-    }
-}
-
 /// The 403 for a resource of a team the caller is not in.
 pub fn other_team() -> Error {
     Error::Forbidden("This resource belongs to another team".into())
@@ -253,12 +231,9 @@ pub fn team_role(app: &App, user: &User, team_id: &str) -> Result<Role, Error> {
     if user.is_superuser {
         return Ok(Role::Owner);
     }
-    match app.store.member_role(team_id, &user.id)? {
-        Some(role) => {
-            Role::parse(&role).ok_or_else(|| Error::Internal(format!("unknown role {role}")))
-        }
-        None => Err(other_team()),
-    }
+    app.store
+        .member_role(team_id, &user.id)?
+        .ok_or_else(other_team)
 }
 
 /// The project and the caller's role in its team (404 unknown, 403 another team).

@@ -95,7 +95,7 @@ fn cacheable(ctx: &Ctx<'_>, response: Response, audience: Audience) -> Response 
 
 /// The slug in the path, or the contract's 422.
 fn path_slug<'c>(ctx: &'c Ctx<'_>) -> Result<&'c str, Error> {
-    let slug = ctx.params.get("public_slug");
+    let slug = ctx.params.get("public_slug")?;
     if slug::is_valid(slug, MAX_PUBLIC_SLUG_CHARS) {
         Ok(slug)
     } else {

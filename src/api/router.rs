@@ -15,18 +15,38 @@
 use crate::error::Error;
 pub use crate::http::Dispatch;
 
-/// A parameter taken from the path, percent-decoded.
+/// The parameters taken from the path, percent-decoded, with the pattern they came from.
+///
+/// Every `{name}` of the pattern has a value (a pattern matches only when each is non-empty),
+/// so the only way a lookup can miss is a name the pattern lacks: a misspelling in the
+/// handler. That is a bug, not a missing resource, so it fails loudly rather than as a 404.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathParams(Vec<(&'static str, String)>);
+pub struct PathParams {
+    pattern: &'static str,
+    values: Vec<(&'static str, String)>,
+}
 
 impl PathParams {
-    /// The value of parameter `name` (empty when the route has no such parameter).
-    pub fn get(&self, name: &str) -> &str {
-        self.0
+    /// The value of parameter `name`. A name the route's pattern lacks is a bug in the
+    /// handler: it fails a `debug_assert!` (so tests stop at it) and otherwise answers
+    /// `Error::Internal` (a logged 500), never an empty value that would read as a 404.
+    pub fn get(&self, name: &str) -> Result<&str, Error> {
+        let found = self.lookup(name);
+        debug_assert!(found.is_ok(), "{}", self.missing(name));
+        found
+    }
+
+    /// [`PathParams::get`] without the debug assertion.
+    fn lookup(&self, name: &str) -> Result<&str, Error> {
+        self.values
             .iter()
             .find(|(key, _)| *key == name)
             .map(|(_, value)| value.as_str())
-            .unwrap_or("")
+            .ok_or_else(|| Error::Internal(self.missing(name)))
+    }
+
+    fn missing(&self, name: &str) -> String {
+        format!("route {} has no path parameter {name:?}", self.pattern)
     }
 }
 
@@ -102,14 +122,22 @@ fn match_pattern(pattern: &'static str, path: &str) -> Option<PathParams> {
         at += 1;
     }
     if at == pattern_bytes.len() {
-        return (at == path_bytes.len()).then(|| PathParams(Vec::new()));
+        return (at == path_bytes.len()).then(|| PathParams {
+            pattern,
+            values: Vec::new(),
+        });
     }
     let mut params = Vec::new();
     let mut pattern_parts = pattern.split('/');
     let mut path_parts = path.split('/');
     loop {
         match (pattern_parts.next(), path_parts.next()) {
-            (None, None) => return Some(PathParams(params)),
+            (None, None) => {
+                return Some(PathParams {
+                    pattern,
+                    values: params,
+                })
+            }
             (Some(expected), Some(actual)) => {
                 if let Some(name) = expected
                     .strip_prefix('{')
@@ -200,14 +228,14 @@ mod tests {
         assert_eq!(route.handler, 1);
         let (route, params) = find(&routes, "PATCH", "/api/internal/users/a%20b").unwrap();
         assert_eq!(route.handler, 3);
-        assert_eq!(params.get("id"), "a b");
+        assert_eq!(params.get("id"), Ok("a b"));
     }
 
     #[test]
     fn earlier_routes_win() {
         let routes = table();
         let (route, params) = find(&routes, "GET", "/api/internal/users/me").unwrap();
-        assert_eq!((route.handler, params.get("id")), (2, "me"));
+        assert_eq!((route.handler, params.get("id")), (2, Ok("me")));
     }
 
     #[test]
@@ -261,7 +289,7 @@ mod tests {
             1
         );
         let (route, params) = find(&routes, "DELETE", "/sessions/abc").unwrap();
-        assert_eq!((route.handler, params.get("id")), (2, "abc"));
+        assert_eq!((route.handler, params.get("id")), (2, Ok("abc")));
         assert_eq!(
             find(&routes, "POST", "/sessions/abc").unwrap_err(),
             Error::MethodNotAllowed(vec!["DELETE"])
@@ -305,6 +333,27 @@ mod tests {
             find(&table(), "OPTIONS", "/api/v1/me").unwrap_err(),
             Error::MethodNotAllowed(vec!["GET", "HEAD"])
         );
+    }
+
+    #[test]
+    fn a_name_the_pattern_lacks_is_an_internal_error_not_an_empty_value() {
+        let (_, params) = find(&table(), "GET", "/api/internal/users/x").unwrap();
+        assert_eq!(
+            params.lookup("user_id"),
+            Err(Error::Internal(
+                "route /api/internal/users/{id} has no path parameter \"user_id\"".into()
+            ))
+        );
+        let (_, none) = find(&table(), "GET", "/api/v1/me").unwrap();
+        assert!(matches!(none.lookup("id"), Err(Error::Internal(_))));
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "has no path parameter \"user_id\"")]
+    fn a_name_the_pattern_lacks_stops_a_debug_build() {
+        let (_, params) = find(&table(), "GET", "/api/internal/users/x").unwrap();
+        let _ = params.get("user_id");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use super::sessions::session_columns;
 use super::users::user_columns;
 use super::{ApiKey, FromRow, Session, Store, User};
 use crate::error::Error;
+use crate::roles::Role;
 use rusqlite::OptionalExtension;
 
 /// Everything needed to decide whether a presented key may act, from one indexed lookup.
@@ -18,7 +19,7 @@ pub struct KeyHolder {
     /// The user the key acts as.
     pub user: User,
     /// That user's role in the team, if still a member.
-    pub role: Option<String>,
+    pub role: Option<Role>,
 }
 
 impl Store {

@@ -33,7 +33,9 @@
 //! # Public surface
 //!
 //! Backend-neutral: plain domain types and [`Store`] methods taking ids, values and
-//! [`Audit`], returning [`Error`]; nothing of `rusqlite` is public. By file:
+//! [`Audit`], returning [`Error`]; nothing of `rusqlite` is public. Roles are the domain's
+//! [`Role`](crate::roles::Role), bound and read as its spelling (`tenancy.rs`), so a stored
+//! value no role has is a read error, never a string handed on. By file:
 //!
 //! - `mod.rs`: [`Store::open`], [`Store::path`], [`Store::schema_version`],
 //!   [`Store::is_healthy`], [`Store::integrity_ok`], [`Store::backup_to`],

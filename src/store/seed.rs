@@ -31,8 +31,8 @@ pub struct SeedMember {
     pub team_slug: String,
     /// Lower-cased email of the user.
     pub email: String,
-    /// `admin` or `member`.
-    pub role: String,
+    /// `admin` or `member` (a seed never adds owners but through `teams`).
+    pub role: crate::roles::Role,
 }
 
 /// A project to create.
@@ -177,9 +177,9 @@ impl Store {
                 let row = format!("members[{i}] ({} in {:?})", member.email, member.team_slug);
                 let team = team_id(tx, &member.team_slug).map_err(|e| about(&row, e))?;
                 let (user, _) = user_id(tx, &member.email).map_err(|e| about(&row, e))?;
-                super::tenancy::insert_member(tx, &team, &user, &member.role, now)
+                super::tenancy::insert_member(tx, &team, &user, member.role, now)
                     .map_err(|e| about(&row, e))?;
-                super::tenancy::append_member_added(tx, audit, &team, &user, &member.role, now)?;
+                super::tenancy::append_member_added(tx, audit, &team, &user, member.role, now)?;
             }
             for (i, project) in rows.projects.iter().enumerate() {
                 let row = format!("projects[{i}] (slug {:?})", project.slug);
@@ -267,7 +267,7 @@ mod tests {
             members: vec![SeedMember {
                 team_slug: "acme".into(),
                 email: "bob@example.com".into(),
-                role: "member".into(),
+                role: crate::roles::Role::Member,
             }],
             projects: vec![SeedProject {
                 team_slug: "acme".into(),

@@ -3,6 +3,8 @@
 use super::audit::{append, email_of, Audit, AuditAction};
 use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::error::Error;
+use crate::roles::Role;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::json;
 
@@ -27,6 +29,23 @@ macro_rules! member_columns {
     () => {
         "m.user_id, u.email, m.role, m.added_at"
     };
+}
+
+/// Stored as its [`Role::as_str`] spelling.
+impl ToSql for Role {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+/// Read back from its spelling; any other stored text is a conversion error (the read fails
+/// with a 500), never a panic and never a guess.
+impl FromSql for Role {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Role> {
+        let text = value.as_str()?;
+        Role::parse(text)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown role {text:?}").into()))
+    }
 }
 
 /// A team.
@@ -74,9 +93,9 @@ pub(super) fn insert_team(
         .and_then(|mut stmt| stmt.execute(params![team.id, team.name, team.slug, now]))
         .conflict_on_unique(|| Error::Conflict("A team with this slug already exists.".into()))?;
     tx.prepare_cached(
-        "INSERT INTO team_members (team_id, user_id, role, added_at) VALUES (?1, ?2, 'owner', ?3)",
+        "INSERT INTO team_members (team_id, user_id, role, added_at) VALUES (?1, ?2, ?3, ?4)",
     )
-    .and_then(|mut stmt| stmt.execute(params![team.id, owner_id, now]))?;
+    .and_then(|mut stmt| stmt.execute(params![team.id, owner_id, Role::Owner, now]))?;
     Ok(team)
 }
 
@@ -85,7 +104,7 @@ pub(super) fn insert_member(
     tx: &rusqlite::Transaction<'_>,
     team_id: &str,
     user_id: &str,
-    role: &str,
+    role: Role,
     now: i64,
 ) -> Result<(), Error> {
     tx.prepare_cached(
@@ -118,7 +137,7 @@ pub(super) fn append_member_added(
     audit: &Audit,
     team_id: &str,
     user_id: &str,
-    role: &str,
+    role: Role,
     now: i64,
 ) -> Result<(), Error> {
     let email = email_of(tx, user_id)?;
@@ -199,8 +218,8 @@ impl Store {
         Ok(stmt.query_row([slug], Project::from_row).optional()?)
     }
 
-    /// The role (`owner`, `admin`, `member`) of `user_id` in `team_id`, if a member.
-    pub fn member_role(&self, team_id: &str, user_id: &str) -> Result<Option<String>, Error> {
+    /// The role of `user_id` in `team_id`, if a member.
+    pub fn member_role(&self, team_id: &str, user_id: &str) -> Result<Option<Role>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare_cached("SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2")?;
@@ -217,8 +236,8 @@ pub struct Member {
     pub user_id: String,
     /// Their email.
     pub email: String,
-    /// `owner`, `admin` or `member`.
-    pub role: String,
+    /// Their standing in the team.
+    pub role: Role,
     /// Unix seconds.
     pub added_at: i64,
 }
@@ -265,15 +284,16 @@ impl FromRow for Project {
 
 fn owner_count(tx: &rusqlite::Transaction<'_>, team_id: &str) -> Result<i64, Error> {
     Ok(tx
-        .prepare_cached("SELECT count(*) FROM team_members WHERE team_id = ?1 AND role = 'owner'")
-        .and_then(|mut stmt| stmt.query_row([team_id], |row| row.get(0)))?)
+        .prepare_cached("SELECT count(*) FROM team_members WHERE team_id = ?1 AND role = ?2")
+        .and_then(|mut stmt| stmt.query_row(params![team_id, Role::Owner], |row| row.get(0)))?)
 }
 
+/// The role of `user_id` in `team_id` inside `tx`, if a member.
 pub(super) fn role_in(
     tx: &rusqlite::Transaction<'_>,
     team_id: &str,
     user_id: &str,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<Role>, Error> {
     let mut stmt =
         tx.prepare_cached("SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2")?;
     Ok(stmt
@@ -316,7 +336,7 @@ impl Store {
     }
 
     /// The teams `user_id` belongs to, with their role, oldest first.
-    pub fn teams_of_user(&self, user_id: &str) -> Result<Vec<(Team, String)>, Error> {
+    pub fn teams_of_user(&self, user_id: &str) -> Result<Vec<(Team, Role)>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(concat!(
             "SELECT ",
@@ -351,7 +371,7 @@ impl Store {
         &self,
         team_id: &str,
         user_id: &str,
-        role: &str,
+        role: Role,
         audit: &Audit,
         now: i64,
     ) -> Result<Member, Error> {
@@ -364,7 +384,7 @@ impl Store {
             Ok(Member {
                 user_id: user_id.to_string(),
                 email,
-                role: role.to_string(),
+                role,
                 added_at: now,
             })
         })
@@ -377,14 +397,14 @@ impl Store {
         &self,
         team_id: &str,
         user_id: &str,
-        role: &str,
+        role: Role,
         audit: &Audit,
         now: i64,
     ) -> Result<(), Error> {
         self.write(|tx| {
             let current = role_in(tx, team_id, user_id)?
                 .ok_or_else(|| Error::NotFound("Member not found".into()))?;
-            if current == "owner" && role != "owner" && owner_count(tx, team_id)? <= 1 {
+            if current == Role::Owner && role != Role::Owner && owner_count(tx, team_id)? <= 1 {
                 return Err(last_owner());
             }
             if current == role {
@@ -417,7 +437,7 @@ impl Store {
         self.write(|tx| {
             let current = role_in(tx, team_id, user_id)?
                 .ok_or_else(|| Error::NotFound("Member not found".into()))?;
-            if current == "owner" && owner_count(tx, team_id)? <= 1 {
+            if current == Role::Owner && owner_count(tx, team_id)? <= 1 {
                 return Err(last_owner());
             }
             tx.prepare_cached("DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2")
@@ -473,5 +493,80 @@ impl Store {
         ))?;
         let rows = stmt.query_map([user_id], Project::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::temp_store;
+    use crate::store::NewUser;
+
+    fn user(store: &Store, email: &str) -> String {
+        let new = NewUser {
+            email: email.into(),
+            password_hash: "$argon2id$fake".into(),
+            ..NewUser::default()
+        };
+        store
+            .create_user(&new, &Audit::cli("test"), "test", 100)
+            .unwrap()
+            .id
+    }
+
+    #[test]
+    fn roles_are_written_and_read_back_as_the_enum() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let owner = user(store, "owner@example.com");
+        let other = user(store, "other@example.com");
+        let audit = Audit::cli("test");
+        let team = store
+            .create_team("Acme", "acme", &owner, &audit, 100)
+            .unwrap();
+        assert_eq!(
+            store.member_role(&team.id, &owner).unwrap(),
+            Some(Role::Owner)
+        );
+        assert_eq!(store.member_role(&team.id, &other).unwrap(), None);
+        let added = store
+            .add_member(&team.id, &other, Role::Admin, &audit, 101)
+            .unwrap();
+        assert_eq!(added.role, Role::Admin);
+        store
+            .set_member_role(&team.id, &other, Role::Owner, &audit, 102)
+            .unwrap();
+        let roles: Vec<Role> = store
+            .members(&team.id)
+            .unwrap()
+            .iter()
+            .map(|m| m.role)
+            .collect();
+        assert_eq!(roles, [Role::Owner, Role::Owner]);
+        assert_eq!(store.teams_of_user(&other).unwrap()[0].1, Role::Owner);
+    }
+
+    #[test]
+    fn an_unknown_stored_role_is_an_error_not_a_panic() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let owner = user(store, "owner@example.com");
+        let team = store
+            .create_team("Acme", "acme", &owner, &Audit::cli("test"), 100)
+            .unwrap();
+        {
+            // Only a damaged or hand-edited file can hold this: the schema's CHECK refuses it.
+            let conn = store.conn().unwrap();
+            conn.pragma_update(None, "ignore_check_constraints", "ON")
+                .unwrap();
+            conn.execute("UPDATE team_members SET role = 'emperor'", [])
+                .unwrap();
+            conn.pragma_update(None, "ignore_check_constraints", "OFF")
+                .unwrap();
+        }
+        let internal = |result: Result<_, Error>| matches!(result, Err(Error::Internal(_)));
+        assert!(internal(store.member_role(&team.id, &owner).map(|_| ())));
+        assert!(internal(store.members(&team.id).map(|_| ())));
+        assert!(internal(store.teams_of_user(&owner).map(|_| ())));
     }
 }

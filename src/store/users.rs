@@ -285,11 +285,8 @@ mod tests {
             .unwrap();
         let team = temp.store.team_by_slug("default").unwrap().unwrap();
         assert_eq!(
-            temp.store
-                .member_role(&team.id, &admin.id)
-                .unwrap()
-                .as_deref(),
-            Some("owner")
+            temp.store.member_role(&team.id, &admin.id).unwrap(),
+            Some(crate::roles::Role::Owner)
         );
         let project = temp.store.project_by_slug("default").unwrap().unwrap();
         assert_eq!(project.team_id, team.id);

@@ -145,7 +145,7 @@ pub fn get_index(_app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// `GET /dashboard/assets/{name}`: an embedded file, or 404 for any other name.
 pub fn get_asset(_app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let asset =
-        find_asset(ctx.params.get("name")).ok_or_else(|| Error::NotFound("Not Found".into()))?;
+        find_asset(ctx.params.get("name")?).ok_or_else(|| Error::NotFound("Not Found".into()))?;
     Ok(serve(asset, ctx.req))
 }
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 /// team (those whose `team_id` is it), filtered and paginated as [`get_audit_log`].
 pub fn get_team_audit_log(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id");
+    let team_id = ctx.params.get("team_id")?;
     require_manager(team_role(app, &caller.user, team_id)?)?;
     let (mut filter, page) = read_query(ctx)?;
     filter.team_id = Some(team_id.to_owned());

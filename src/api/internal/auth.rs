@@ -327,7 +327,7 @@ pub fn delete_session(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let now = app.clock.now_secs();
     if app.store.revoke_session(
         &caller.user.id,
-        ctx.params.get("id"),
+        ctx.params.get("id")?,
         &ctx.audit(app, Audit::user(&caller.user)),
         AuditAction::SessionRevoked,
         json!({}),

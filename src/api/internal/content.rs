@@ -50,7 +50,7 @@ pub(crate) fn admit_to_project(
 /// project or team), and the caller.
 fn content_access(app: &App, ctx: &mut Ctx<'_>) -> Result<(Content, Caller), Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
-    let item = content_for(app, &caller, ctx.params.get("content_id"))?;
+    let item = content_for(app, &caller, ctx.params.get("content_id")?)?;
     Ok((item, caller))
 }
 
@@ -134,7 +134,7 @@ pub fn list_response<'a, T: Serialize>(
 /// `POST /api/internal/projects/{project_id}/content` → 201 with the new draft.
 pub fn post_content(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
-    let project = admit_to_project(app, &caller, ctx.params.get("project_id"))?;
+    let project = admit_to_project(app, &caller, ctx.params.get("project_id")?)?;
     let body = extract::json_object(ctx.req)?;
     let item = create(app, &audit_of(app, ctx, &caller), project, &body)?;
     Ok(Response::json(201, &dto::content_internal(&item)))
@@ -197,7 +197,7 @@ pub(crate) fn create(
 /// newest created first.
 pub fn get_content_list(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
-    let project = admit_to_project(app, &caller, ctx.params.get("project_id"))?;
+    let project = admit_to_project(app, &caller, ctx.params.get("project_id")?)?;
     let query = Fields::from_query(ctx.req)?;
     let mut problems = Vec::new();
     let page = query.page(&mut problems);

@@ -1,13 +1,14 @@
 //! Project API keys: create (shown once), list, read, change, roll, delete, usage.
 
 use crate::api::extract::{self, Fields, JsonFields};
-use crate::api::principal::{project_role, require_manager, require_session, Role, SessionCaller};
+use crate::api::principal::{project_role, require_manager, require_session, SessionCaller};
 use crate::api::respond::{ok, token_response};
 use crate::api::usage::utc_day;
 use crate::api::{dto, App, Ctx};
 use crate::auth::api_key;
 use crate::error::{Error, FieldError};
 use crate::http::Response;
+use crate::roles::Role;
 use crate::store::{ApiKey, ApiKeyChanges, Audit, NewApiKey};
 use serde_json::{json, Value};
 
@@ -35,7 +36,7 @@ fn audit_of(app: &App, ctx: &Ctx<'_>, caller: &SessionCaller) -> Audit {
 pub(super) fn key_access(app: &App, ctx: &mut Ctx<'_>) -> Result<KeyAccess, Error> {
     let caller = require_session(app, ctx)?;
     let not_found = || Error::NotFound("API key not found".into());
-    let key_id = ctx.params.get("key_id");
+    let key_id = ctx.params.get("key_id")?;
     if !crate::ids::is_uuid(key_id) {
         return Err(not_found());
     }
@@ -55,7 +56,7 @@ fn future_problem(name: &str) -> FieldError {
 /// `GET /api/internal/projects/{project_id}/api-keys` (member): newest first.
 pub fn get_keys(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
+    let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id")?)?;
     let keys: Vec<Value> = app
         .store
         .api_keys_of_project(&project.id)?
@@ -77,7 +78,7 @@ fn reveal(key: &ApiKey, raw: &str) -> Response {
 /// `POST /api/internal/projects/{project_id}/api-keys` (owner, admin) → 201 with `key`.
 pub fn post_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let (project, role) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
+    let (project, role) = project_role(app, &caller.user, ctx.params.get("project_id")?)?;
     require_manager(role)?;
     let body = extract::json_object(ctx.req)?;
     let now = app.clock.now_secs();

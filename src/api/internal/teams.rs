@@ -2,11 +2,12 @@
 
 use crate::api::extract::{self, JsonFields};
 use crate::api::field_rules;
-use crate::api::principal::{project_role, require_manager, require_session, team_role, Role};
+use crate::api::principal::{project_role, require_manager, require_session, team_role};
 use crate::api::respond::ok;
 use crate::api::{dto, App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
+use crate::roles::Role;
 use crate::slug;
 use crate::store::Audit;
 use serde_json::Value;
@@ -24,7 +25,7 @@ pub fn get_teams(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         .store
         .teams_of_user(&caller.user.id)?
         .iter()
-        .map(|(team, role)| dto::team(team, role))
+        .map(|(team, role)| dto::team(team, *role))
         .collect();
     Ok(ok(&Value::Array(teams)))
 }
@@ -39,13 +40,13 @@ pub fn post_team(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         app.store
             .create_team(&name, slug, &caller.user.id, &audit, now)
     })?;
-    Ok(Response::json(201, &dto::team(&team, "owner")))
+    Ok(Response::json(201, &dto::team(&team, Role::Owner)))
 }
 
 /// `GET /api/internal/teams/{team_id}/members` (member).
 pub fn get_members(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id");
+    let team_id = ctx.params.get("team_id")?;
     team_role(app, &caller.user, team_id)?;
     let members: Vec<Value> = app
         .store
@@ -59,7 +60,7 @@ pub fn get_members(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// `POST /api/internal/teams/{team_id}/members` (owner, admin): `{"email", "role"}` → 201.
 pub fn post_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id");
+    let team_id = ctx.params.get("team_id")?;
     require_manager(team_role(app, &caller.user, team_id)?)?;
     let body = extract::json_object(ctx.req)?;
     // The email is only looked up (trimmed), not checked: an unknown one is "User not found".
@@ -74,17 +75,17 @@ pub fn post_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let audit = ctx.audit(app, Audit::user(&caller.user));
     let member = app
         .store
-        .add_member(team_id, &user.id, &role, &audit, app.clock.now_secs())?;
+        .add_member(team_id, &user.id, role, &audit, app.clock.now_secs())?;
     Ok(Response::json(201, &dto::member(&member)))
 }
 
 /// Owners manage owners; admins manage admins and members.
-fn check_may_touch(app: &App, actor: Role, team_id: &str, user_id: &str) -> Result<String, Error> {
+fn check_may_touch(app: &App, actor: Role, team_id: &str, user_id: &str) -> Result<Role, Error> {
     let current = app
         .store
         .member_role(team_id, user_id)?
         .ok_or_else(|| Error::NotFound("Member not found".into()))?;
-    if current == "owner" && actor < Role::Owner {
+    if current == Role::Owner && actor < Role::Owner {
         return Err(Error::Forbidden(
             "Only team owners can change an owner".into(),
         ));
@@ -95,21 +96,21 @@ fn check_may_touch(app: &App, actor: Role, team_id: &str, user_id: &str) -> Resu
 /// `PATCH /api/internal/teams/{team_id}/members/{user_id}` (owner, admin): `{"role"}`.
 pub fn patch_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id");
-    let user_id = ctx.params.get("user_id");
+    let team_id = ctx.params.get("team_id")?;
+    let user_id = ctx.params.get("user_id")?;
     let actor = team_role(app, &caller.user, team_id)?;
     require_manager(actor)?;
     let body = extract::json_object(ctx.req)?;
     let role = JsonFields::parse(&body, |fields| field_rules::role(fields, true))?;
     check_may_touch(app, actor, team_id, user_id)?;
-    if role == "owner" && actor < Role::Owner {
+    if role == Role::Owner && actor < Role::Owner {
         return Err(Error::Forbidden(
             "Only team owners can make an owner".into(),
         ));
     }
     let audit = ctx.audit(app, Audit::user(&caller.user));
     app.store
-        .set_member_role(team_id, user_id, &role, &audit, app.clock.now_secs())?;
+        .set_member_role(team_id, user_id, role, &audit, app.clock.now_secs())?;
     let member = app
         .store
         .members(team_id)?
@@ -122,8 +123,8 @@ pub fn patch_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// `DELETE /api/internal/teams/{team_id}/members/{user_id}` (owner, admin) → 204.
 pub fn delete_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id");
-    let user_id = ctx.params.get("user_id");
+    let team_id = ctx.params.get("team_id")?;
+    let user_id = ctx.params.get("user_id")?;
     let actor = team_role(app, &caller.user, team_id)?;
     require_manager(actor)?;
     check_may_touch(app, actor, team_id, user_id)?;
@@ -149,7 +150,7 @@ pub fn get_projects(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// across the server (409).
 pub fn post_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id");
+    let team_id = ctx.params.get("team_id")?;
     require_manager(team_role(app, &caller.user, team_id)?)?;
     let (name, requested) = read_name_and_slug(ctx)?;
     let now = app.clock.now_secs();
@@ -163,6 +164,6 @@ pub fn post_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// `GET /api/internal/projects/{project_id}` (member).
 pub fn get_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id"))?;
+    let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id")?)?;
     Ok(ok(&dto::project(&project)))
 }

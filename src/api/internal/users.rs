@@ -132,7 +132,7 @@ pub fn post_user(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// everywhere.
 pub fn patch_user(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_superuser(app, ctx)?;
-    let id = ctx.params.get("id");
+    let id = ctx.params.get("id")?;
     if !crate::ids::is_uuid(id) {
         return Err(Error::NotFound("User not found".into()));
     }

@@ -8,6 +8,7 @@
 
 mod authorization;
 mod dispatch;
+mod route_params;
 mod time_rules;
 
 use std::net::{IpAddr, Ipv4Addr};
