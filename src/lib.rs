@@ -45,9 +45,16 @@
 //!   shape and derivation), [`keyring`] (which signing key signs and which verifies what),
 //!   [`audit`] (the audit event's shape), [`seed`]. `cli` and `seed` use none of `api`
 //!   (`.ci/run` checks it).
+//! * Domain modules own a rule and the writes that follow from it, using `store`, `auth`,
+//!   [`email`] and [`clock`] but nothing of HTTP (`.ci/run` checks it); each front end parses
+//!   its input, calls them, and words their errors its own way:
+//!   - [`accounts`]: the password policy (8..=1024 characters, [`accounts::Password`]) and
+//!     creating a user, for the register and users routes, the setup page, the first-admin
+//!     bootstrap, `shipstar user create` and seed files alike.
 
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod api;
 pub mod audit;
 pub mod auth;
