@@ -13,7 +13,7 @@ use crate::email::Email;
 use crate::ephemeral::EphemeralDatabase;
 use crate::error::{Error, StartupError};
 use crate::store::{Audit, RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
-use crate::{keyring, slug};
+use crate::{keyring, keys, slug};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Read;
@@ -193,7 +193,7 @@ pub enum KeyCommand {
         #[arg(long)]
         name: String,
         /// Expire after this many days (1..3650).
-        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=3650))]
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=keys::MAX_EXPIRES_IN_DAYS))]
         expires_in_days: Option<i64>,
     },
     /// List a project's keys (never the keys themselves).
@@ -709,30 +709,22 @@ fn run_key(config: &Config, command: KeyCommand) -> Result<(), Failure> {
             name,
             expires_in_days,
         } => {
-            check_name_and_slug(&name, None)?;
-            let generated = crate::auth::api_key::generate();
-            with_store(config, |store| {
+            if !keys::name_is_valid(&name) {
+                return Err(format!(
+                    "the name must have 1 to {} characters",
+                    keys::MAX_NAME_CHARS
+                )
+                .into());
+            }
+            let expiry = expires_in_days.map_or(keys::Expiry::Never, keys::Expiry::InDays);
+            let created = with_store(config, |store| {
                 let project = find_project(store, &project)?;
                 let user = find_user(store, &user)?;
-                if store.member_role(&project.team_id, &user.id)?.is_none() && !user.is_superuser {
-                    return Err(Error::Forbidden(format!(
-                        "{} is not a member of the project's team; add them first",
-                        user.email
-                    )));
-                }
-                let new = crate::store::NewApiKey {
-                    project_id: project.id,
-                    name,
-                    key_hash: generated.hash.clone(),
-                    key_prefix: generated.key_prefix.clone(),
-                    created_by: user.id,
-                    expires_at: expires_in_days.map(|days| now + days * 86_400),
-                    expires_in_days,
-                };
-                store.create_api_key(&new, &actor("key create"), now)
+                let audit = actor("key create");
+                keys::create_key(store, &project, &user, name, expiry, &audit, now)
             })?;
             // stdout carries the key alone, so `KEY=$(shipstar key create ...)` works.
-            println!("{}", generated.raw);
+            println!("{}", created.raw);
             Ok(())
         }
         KeyCommand::List { project } => {

@@ -20,6 +20,7 @@ use crate::accounts::{self, NewAccount, Password};
 use crate::auth::api_key;
 use crate::auth::password::PasswordHasher;
 use crate::email::{self, Email};
+use crate::keys;
 use crate::slug::{self, MAX_NAME_CHARS, MAX_SLUG_CHARS};
 use crate::store::{
     ContentKind, SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedRows, SeedTeam,
@@ -358,7 +359,12 @@ fn check_document(
         });
     }
     for (i, key) in doc.api_keys.into_iter().enumerate() {
-        problems.chars(format!("api_keys[{i}].name"), &key.name, 1, MAX_NAME_CHARS);
+        problems.chars(
+            format!("api_keys[{i}].name"),
+            &key.name,
+            1,
+            keys::MAX_NAME_CHARS,
+        );
         let user_email = problems.email(format!("api_keys[{i}].user"), &key.user);
         if !api_key::is_well_formed(&key.key) {
             // The key is not echoed: it may be a real one with a typo.

@@ -1,0 +1,187 @@
+//! Project API keys: the rules for creating, rolling and expiring them, written once.
+//!
+//! The API routes (`/api/internal/.../api-keys`), `shipstar key create` and seed files all
+//! follow these rules; each reads its own input and words its own errors. What lives here:
+//!
+//! * a key's name has 1..=[`MAX_NAME_CHARS`] characters ([`name_is_valid`]);
+//! * a relative expiry is 1..=[`MAX_EXPIRES_IN_DAYS`] days and means `now + days x 24 h`
+//!   ([`expires_at_in_days`]);
+//! * the user a key acts as must be a member of the project's team, or a superuser
+//!   ([`create_key`]; which callers may *ask* for a key, such as owners and admins over the
+//!   API, is the front end's own rule on top);
+//! * a roll overlaps the old key by 0..=[`MAX_OVERLAP_SECS`] seconds, and the new key keeps
+//!   the old one's expiry rule ([`rolled_expiry`], [`roll_key`]);
+//! * the key itself, its hash and prefix come from [`api_key::generate`]. Seeding takes a given
+//!   key instead, checked by [`api_key::is_well_formed`].
+//!
+//! Nothing here knows of HTTP.
+
+use crate::auth::api_key;
+use crate::error::Error;
+use crate::store::{ApiKey, Audit, NewApiKey, Project, Store, User};
+
+/// Longest key name, in characters (the shortest is one).
+pub const MAX_NAME_CHARS: usize = crate::slug::MAX_NAME_CHARS;
+/// Longest relative expiry, in days (the shortest is one).
+pub const MAX_EXPIRES_IN_DAYS: i64 = 3650;
+/// Longest overlap of a roll, in seconds (30 days); the shortest is zero.
+pub const MAX_OVERLAP_SECS: i64 = 2_592_000;
+/// Seconds in the day of a relative expiry.
+pub const DAY_SECS: i64 = 86_400;
+
+/// Whether `name` is an acceptable key name: 1..=[`MAX_NAME_CHARS`] characters.
+pub fn name_is_valid(name: &str) -> bool {
+    (1..=MAX_NAME_CHARS).contains(&name.chars().count())
+}
+
+/// When a key made at `now` to live `days` days expires.
+pub fn expires_at_in_days(now: i64, days: i64) -> i64 {
+    now + days * DAY_SECS
+}
+
+/// How long a new key lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Until deactivated or deleted.
+    Never,
+    /// Until this Unix time.
+    At(i64),
+    /// This many days from creation; a roll restarts the count.
+    InDays(i64),
+}
+
+/// A key just made: the stored row and the key itself, shown once and never stored.
+#[derive(Debug)]
+pub struct CreatedKey {
+    /// The stored key (hash and prefix only).
+    pub key: ApiKey,
+    /// The key itself.
+    pub raw: String,
+}
+
+/// Creates a key named `name` in `project` acting as `creator`, with its `api_key.created`
+/// event. `creator` must be a member of the project's team or a superuser, else
+/// [`Error::Forbidden`]. The caller has checked `name` against [`name_is_valid`] and a
+/// relative expiry against 1..=[`MAX_EXPIRES_IN_DAYS`] with its own wording.
+pub fn create_key(
+    store: &Store,
+    project: &Project,
+    creator: &User,
+    name: String,
+    expiry: Expiry,
+    audit: &Audit,
+    now: i64,
+) -> Result<CreatedKey, Error> {
+    if !creator.is_superuser && store.member_role(&project.team_id, &creator.id)?.is_none() {
+        return Err(Error::Forbidden(format!(
+            "{} is not a member of the project's team; add them first",
+            creator.email
+        )));
+    }
+    let (expires_at, expires_in_days) = match expiry {
+        Expiry::Never => (None, None),
+        Expiry::At(at) => (Some(at), None),
+        Expiry::InDays(days) => (Some(expires_at_in_days(now, days)), Some(days)),
+    };
+    let generated = api_key::generate();
+    let new = NewApiKey {
+        project_id: project.id.clone(),
+        name,
+        key_hash: generated.hash,
+        key_prefix: generated.key_prefix,
+        created_by: creator.id.clone(),
+        expires_at,
+        expires_in_days,
+    };
+    let key = store.create_api_key(&new, audit, now)?;
+    Ok(CreatedKey {
+        key,
+        raw: generated.raw,
+    })
+}
+
+/// When the key replacing `old` at `now` expires: a relative expiry restarts from the roll,
+/// a fixed one is kept as it was.
+pub fn rolled_expiry(old: &ApiKey, now: i64) -> Option<i64> {
+    match old.expires_in_days {
+        Some(days) => Some(expires_at_in_days(now, days)),
+        None => old.expires_at,
+    }
+}
+
+/// Replaces `old` by a new key with the same project, name and expiry rule, made by
+/// `roller`; `old` keeps working for `overlap_secs` more seconds (the caller has checked it
+/// against 0..=[`MAX_OVERLAP_SECS`]). One transaction with the `api_key.rolled` event.
+pub fn roll_key(
+    store: &Store,
+    old: &ApiKey,
+    roller: &User,
+    overlap_secs: i64,
+    audit: &Audit,
+    now: i64,
+) -> Result<CreatedKey, Error> {
+    let generated = api_key::generate();
+    let new = NewApiKey {
+        project_id: old.project_id.clone(),
+        name: old.name.clone(),
+        key_hash: generated.hash,
+        key_prefix: generated.key_prefix,
+        created_by: roller.id.clone(),
+        expires_at: rolled_expiry(old, now),
+        expires_in_days: old.expires_in_days,
+    };
+    let key = store.roll_api_key(&old.id, &new, now + overlap_secs, audit, now)?;
+    Ok(CreatedKey {
+        key,
+        raw: generated.raw,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_750_000_000;
+
+    fn key(expires_at: Option<i64>, expires_in_days: Option<i64>) -> ApiKey {
+        ApiKey {
+            id: "k".into(),
+            project_id: "p".into(),
+            name: "ci".into(),
+            key_prefix: "sk_live_abcdefgh".into(),
+            created_by: "u".into(),
+            created_at: NOW - 1000,
+            expires_at,
+            expires_in_days,
+            last_used_at: None,
+            is_active: true,
+            deactivated_at: None,
+            retires_at: None,
+            deactivated_reason: None,
+            leak_report_url: None,
+        }
+    }
+
+    #[test]
+    fn names_have_1_to_100_characters() {
+        assert!(!name_is_valid(""));
+        assert!(name_is_valid("k"));
+        assert!(name_is_valid(&"é".repeat(100)));
+        assert!(!name_is_valid(&"x".repeat(101)));
+    }
+
+    #[test]
+    fn a_relative_expiry_counts_whole_days_from_now() {
+        assert_eq!(expires_at_in_days(NOW, 1), NOW + 86_400);
+        assert_eq!(expires_at_in_days(NOW, 3650), NOW + 3650 * 86_400);
+    }
+
+    #[test]
+    fn a_rolled_key_restarts_a_relative_expiry_and_keeps_a_fixed_one() {
+        let relative = key(Some(NOW - 500 + 10 * DAY_SECS), Some(10));
+        assert_eq!(rolled_expiry(&relative, NOW), Some(NOW + 10 * DAY_SECS));
+        let fixed = key(Some(NOW + 5 * DAY_SECS), None);
+        assert_eq!(rolled_expiry(&fixed, NOW), Some(NOW + 5 * DAY_SECS));
+        assert_eq!(rolled_expiry(&key(None, None), NOW), None);
+    }
+}
