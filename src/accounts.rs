@@ -213,6 +213,48 @@ mod tests {
     }
 
     #[test]
+    fn create_user_stores_the_account_and_refuses_a_taken_email() {
+        let temp = crate::store::tests::temp_store();
+        let hasher = cheap_hasher();
+        let audit = Audit::system("test");
+        let password = Password::parse("a-long-password").expect("long enough");
+        let account = NewAccount::plain(email("Bea@Example.com"), password.clone());
+        let user =
+            create_user(&temp.store, &hasher, account, &audit, "test", 100).expect("created");
+        assert_eq!(user.email, "bea@example.com");
+        assert!(user.is_active && !user.is_superuser);
+        assert_eq!(
+            hasher.verify("a-long-password", &user.password_hash),
+            crate::auth::password::Verdict::Match {
+                needs_rehash: false
+            }
+        );
+        let again = NewAccount::plain(email("BEA@example.com"), password);
+        let taken = create_user(&temp.store, &hasher, again, &audit, "test", 101);
+        assert!(matches!(taken, Err(Error::Conflict(_))), "{taken:?}");
+    }
+
+    #[test]
+    fn the_first_admin_gets_the_default_team_and_project() {
+        let temp = crate::store::tests::temp_store();
+        let password = Password::parse("a-long-password").expect("long enough");
+        let audit = Audit::system("test");
+        let admin = create_first_admin(
+            &temp.store,
+            &cheap_hasher(),
+            email("root@example.com"),
+            password,
+            &audit,
+            "test",
+            100,
+        )
+        .expect("created");
+        assert!(admin.is_superuser && admin.is_verified);
+        let project = temp.store.project_by_slug("default").expect("read");
+        assert!(project.is_some());
+    }
+
+    #[test]
     fn first_admin_is_a_verified_superuser() {
         let password = Password::parse("a-long-password").expect("long enough");
         let account = NewAccount::first_admin(email("root@example.com"), password);
