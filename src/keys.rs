@@ -145,136 +145,69 @@ mod tests {
     use crate::email::Email;
     use crate::store::tests::{temp_store, TempStore};
 
-    /// A store with a first administrator (owner of project `default`) and a plain user
-    /// outside every team.
-    fn world() -> (TempStore, Project, User, User) {
-        let temp = temp_store();
-        let params = HashParams {
-            memory_kib: 8,
-            iterations: 1,
-            parallelism: 1,
-        };
-        let hasher = PasswordHasher::new(params, 1).expect("valid parameters");
-        let audit = Audit::system("test");
-        let password = Password::parse("a-long-password").expect("long enough");
-        let email = |text: &str| Email::parse(text).expect("valid email");
-        let admin = accounts::create_first_admin(
-            &temp.store,
-            &hasher,
-            email("root@example.com"),
-            password.clone(),
-            &audit,
-            "test",
-            NOW,
-        )
-        .expect("admin");
-        let outsider = NewAccount::plain(email("out@example.com"), password);
-        let outsider = accounts::create_user(&temp.store, &hasher, outsider, &audit, "test", NOW)
-            .expect("outsider");
-        let project = temp
-            .store
-            .project_by_slug("default")
-            .expect("read")
-            .expect("default project");
-        (temp, project, admin, outsider)
-    }
-
-    #[test]
-    fn only_a_member_or_a_superuser_may_be_a_keys_creator() {
-        let (temp, project, admin, outsider) = world();
-        let audit = Audit::system("test");
-        let refused = create_key(
-            &temp.store,
-            &project,
-            &outsider,
-            "k".into(),
-            Expiry::Never,
-            &audit,
-            NOW,
-        );
-        match refused {
-            Err(Error::Forbidden(why)) => assert_eq!(
-                why,
-                "out@example.com is not a member of the project's team; add them first"
-            ),
-            other => panic!("not refused: {other:?}"),
-        }
-        let superuser = User {
-            is_superuser: true,
-            ..outsider
-        };
-        let by_superuser = create_key(
-            &temp.store,
-            &project,
-            &superuser,
-            "k".into(),
-            Expiry::Never,
-            &audit,
-            NOW,
-        );
-        assert!(by_superuser.is_ok(), "{by_superuser:?}");
-        let created = create_key(
-            &temp.store,
-            &project,
-            &admin,
-            "ci".into(),
-            Expiry::InDays(10),
-            &audit,
-            NOW,
-        )
-        .expect("created by a member");
-        assert!(api_key::is_well_formed(&created.raw));
-        assert_eq!(created.key.key_prefix, api_key::prefix_of(&created.raw));
-        assert_eq!(created.key.expires_at, Some(NOW + 10 * DAY_SECS));
-        assert_eq!(created.key.expires_in_days, Some(10));
-        assert_eq!(created.key.created_by, admin.id);
-    }
-
-    #[test]
-    fn a_roll_keeps_name_and_rule_and_retires_the_old_key_after_the_overlap() {
-        let (temp, project, admin, _) = world();
-        let audit = Audit::system("test");
-        let old = create_key(
-            &temp.store,
-            &project,
-            &admin,
-            "ci".into(),
-            Expiry::InDays(10),
-            &audit,
-            NOW,
-        )
-        .expect("created");
-        let later = NOW + 3 * DAY_SECS;
-        let rolled = roll_key(&temp.store, &old.key, &admin, 60, &audit, later).expect("rolled");
-        assert_ne!(rolled.raw, old.raw);
-        assert_eq!(rolled.key.name, "ci");
-        assert_eq!(rolled.key.expires_at, Some(later + 10 * DAY_SECS));
-        let old_now = temp
-            .store
-            .api_key_by_id(&old.key.id)
-            .expect("read")
-            .expect("still there");
-        assert_eq!(old_now.retires_at, Some(later + 60));
-    }
-
     const NOW: i64 = 1_750_000_000;
 
-    fn key(expires_at: Option<i64>, expires_in_days: Option<i64>) -> ApiKey {
-        ApiKey {
-            id: "k".into(),
-            project_id: "p".into(),
-            name: "ci".into(),
-            key_prefix: "sk_live_abcdefgh".into(),
-            created_by: "u".into(),
-            created_at: NOW - 1000,
-            expires_at,
-            expires_in_days,
-            last_used_at: None,
-            is_active: true,
-            deactivated_at: None,
-            retires_at: None,
-            deactivated_reason: None,
-            leak_report_url: None,
+    /// A store with a first administrator (owner of project `default`) and a plain user
+    /// outside every team.
+    struct World {
+        temp: TempStore,
+        project: Project,
+        admin: User,
+        outsider: User,
+    }
+
+    impl World {
+        fn new() -> World {
+            let temp = temp_store();
+            let params = HashParams {
+                memory_kib: 8,
+                iterations: 1,
+                parallelism: 1,
+            };
+            let hasher = PasswordHasher::new(params, 1).expect("valid parameters");
+            let audit = Audit::system("test");
+            let password = Password::parse("a-long-password").expect("long enough");
+            let email = |text: &str| Email::parse(text).expect("valid email");
+            let admin = accounts::create_first_admin(
+                &temp.store,
+                &hasher,
+                email("root@example.com"),
+                password.clone(),
+                &audit,
+                "test",
+                NOW,
+            )
+            .expect("admin");
+            let outsider = NewAccount::plain(email("out@example.com"), password);
+            let outsider =
+                accounts::create_user(&temp.store, &hasher, outsider, &audit, "test", NOW)
+                    .expect("outsider");
+            let project = temp
+                .store
+                .project_by_slug("default")
+                .expect("read")
+                .expect("default project");
+            World {
+                temp,
+                project,
+                admin,
+                outsider,
+            }
+        }
+
+        /// A key named `ci` in `default` acting as `creator`, made at [`NOW`].
+        fn create(&self, creator: &User, expiry: Expiry) -> Result<CreatedKey, Error> {
+            let audit = Audit::system("test");
+            let store = &self.temp.store;
+            create_key(
+                store,
+                &self.project,
+                creator,
+                "ci".into(),
+                expiry,
+                &audit,
+                NOW,
+            )
         }
     }
 
@@ -293,11 +226,64 @@ mod tests {
     }
 
     #[test]
+    fn only_a_member_or_a_superuser_may_be_a_keys_creator() {
+        let world = World::new();
+        match world.create(&world.outsider, Expiry::Never) {
+            Err(Error::Forbidden(why)) => assert_eq!(
+                why,
+                "out@example.com is not a member of the project's team; add them first"
+            ),
+            other => panic!("not refused: {other:?}"),
+        }
+        let superuser = User {
+            is_superuser: true,
+            ..world.outsider.clone()
+        };
+        let by_superuser = world.create(&superuser, Expiry::Never);
+        assert!(by_superuser.is_ok(), "{by_superuser:?}");
+        let created = world
+            .create(&world.admin, Expiry::InDays(10))
+            .expect("created by a member");
+        assert!(api_key::is_well_formed(&created.raw));
+        assert_eq!(created.key.key_prefix, api_key::prefix_of(&created.raw));
+        assert_eq!(created.key.expires_at, Some(NOW + 10 * DAY_SECS));
+        assert_eq!(created.key.expires_in_days, Some(10));
+        assert_eq!(created.key.created_by, world.admin.id);
+    }
+
+    #[test]
     fn a_rolled_key_restarts_a_relative_expiry_and_keeps_a_fixed_one() {
-        let relative = key(Some(NOW - 500 + 10 * DAY_SECS), Some(10));
-        assert_eq!(rolled_expiry(&relative, NOW), Some(NOW + 10 * DAY_SECS));
-        let fixed = key(Some(NOW + 5 * DAY_SECS), None);
-        assert_eq!(rolled_expiry(&fixed, NOW), Some(NOW + 5 * DAY_SECS));
-        assert_eq!(rolled_expiry(&key(None, None), NOW), None);
+        let world = World::new();
+        let later = NOW + 3 * DAY_SECS;
+        let relative = world.create(&world.admin, Expiry::InDays(10)).expect("key");
+        assert_eq!(
+            rolled_expiry(&relative.key, later),
+            Some(later + 10 * DAY_SECS)
+        );
+        let fixed_at = NOW + 5 * DAY_SECS;
+        let fixed = world
+            .create(&world.admin, Expiry::At(fixed_at))
+            .expect("key");
+        assert_eq!(rolled_expiry(&fixed.key, later), Some(fixed_at));
+        let never = world.create(&world.admin, Expiry::Never).expect("key");
+        assert_eq!(rolled_expiry(&never.key, later), None);
+    }
+
+    #[test]
+    fn a_roll_keeps_name_and_rule_and_retires_the_old_key_after_the_overlap() {
+        let world = World::new();
+        let store = &world.temp.store;
+        let old = world.create(&world.admin, Expiry::InDays(10)).expect("key");
+        let later = NOW + 3 * DAY_SECS;
+        let audit = Audit::system("test");
+        let rolled = roll_key(store, &old.key, &world.admin, 60, &audit, later).expect("rolled");
+        assert_ne!(rolled.raw, old.raw);
+        assert_eq!(rolled.key.name, "ci");
+        assert_eq!(rolled.key.expires_at, Some(later + 10 * DAY_SECS));
+        let old_now = store
+            .api_key_by_id(&old.key.id)
+            .expect("read")
+            .expect("still there");
+        assert_eq!(old_now.retires_at, Some(later + 60));
     }
 }
