@@ -4,6 +4,7 @@
 //! follow these rules; each reads its own input and words its own errors. What lives here:
 //!
 //! * a key's name has 1..=[`MAX_NAME_CHARS`] characters ([`name_is_valid`]);
+//! * a fixed expiry lies in the future ([`expiry_is_acceptable`]);
 //! * a relative expiry is 1..=[`MAX_EXPIRES_IN_DAYS`] days and means `now + days x 24 h`
 //!   ([`expires_at_in_days`]);
 //! * the user a key acts as must be a member of the project's team, or a superuser
@@ -48,6 +49,12 @@ pub enum Expiry {
     At(i64),
     /// This many days from creation; a roll restarts the count.
     InDays(i64),
+}
+
+/// Whether `at` may be a key's fixed expiry when set at `now`: it must lie in the future.
+/// The key routes (create and change) and seed files apply it.
+pub fn expiry_is_acceptable(at: i64, now: i64) -> bool {
+    at > now
 }
 
 /// A key just made: the stored row and the key itself, shown once and never stored.
@@ -217,6 +224,13 @@ mod tests {
         assert!(name_is_valid("k"));
         assert!(name_is_valid(&"é".repeat(100)));
         assert!(!name_is_valid(&"x".repeat(101)));
+    }
+
+    #[test]
+    fn a_fixed_expiry_must_lie_in_the_future() {
+        assert!(!expiry_is_acceptable(NOW - 1, NOW));
+        assert!(!expiry_is_acceptable(NOW, NOW));
+        assert!(expiry_is_acceptable(NOW + 1, NOW));
     }
 
     #[test]

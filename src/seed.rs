@@ -381,7 +381,7 @@ fn check_document(
             format!("api_keys[{i}].expires_at"),
             key.expires_at.as_deref(),
         );
-        if expires_at.is_some_and(|at| at <= now) {
+        if expires_at.is_some_and(|at| !keys::expiry_is_acceptable(at, now)) {
             problems.add(format!("api_keys[{i}].expires_at"), "must be in the future");
         }
         rows.api_keys.push(SeedKey {

@@ -77,7 +77,7 @@ pub fn post_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         let name = fields.required_string("name", 1, keys::MAX_NAME_CHARS);
         let expires_at = fields.optional_datetime("expires_at").flatten();
         let expires_in_days = fields.optional_int("expires_in_days", 1, keys::MAX_EXPIRES_IN_DAYS);
-        if expires_at.is_some_and(|at| at <= now) {
+        if expires_at.is_some_and(|at| !keys::expiry_is_acceptable(at, now)) {
             fields.problem(future_problem("expires_at"));
         }
         if expires_at.is_some() && expires_in_days.is_some() {
@@ -125,7 +125,8 @@ pub fn patch_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         is_active: fields.optional_bool("is_active"),
         expires_at: fields.optional_datetime("expires_at"),
     };
-    if changes.expires_at.flatten().is_some_and(|at| at <= now) {
+    let expiry = changes.expires_at.flatten();
+    if expiry.is_some_and(|at| !keys::expiry_is_acceptable(at, now)) {
         fields.problems.push(future_problem("expires_at"));
     }
     fields.finish()?;
