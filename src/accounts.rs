@@ -118,7 +118,7 @@ impl NewAccount {
 pub fn build_user(hasher: &PasswordHasher, account: NewAccount) -> Result<NewUser, Error> {
     Ok(NewUser {
         password_hash: hash_password(hasher, &account.password)?,
-        email: account.email.into_string(),
+        email: account.email,
         first_name: account.first_name,
         last_name: account.last_name,
         is_superuser: account.is_superuser,
@@ -205,7 +205,7 @@ mod tests {
             ..NewAccount::plain(email("Ada@Example.COM"), password)
         };
         let new = build_user(&hasher, account).expect("hashed");
-        assert_eq!(new.email, "ada@example.com");
+        assert_eq!(new.email.as_str(), "ada@example.com");
         assert_eq!(new.first_name.as_deref(), Some("Ada"));
         assert!(new.is_verified && !new.is_superuser);
         assert!(new.password_hash.starts_with("$argon2id$"));
