@@ -7,12 +7,13 @@
 //! database. Errors print one line on stderr saying what to do, and exit with status 1;
 //! usage errors, a missing database and a seed that is wrong or conflicts exit with status 2.
 
+use crate::accounts::{self, NewAccount, Password};
 use crate::config::{Config, Overrides};
 use crate::email::Email;
 use crate::ephemeral::EphemeralDatabase;
 use crate::error::{Error, StartupError};
 use crate::store::{Audit, RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
-use crate::{keyring, slug};
+use crate::{keyring, keys, slug};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Read;
@@ -192,7 +193,7 @@ pub enum KeyCommand {
         #[arg(long)]
         name: String,
         /// Expire after this many days (1..3650).
-        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=3650))]
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=keys::MAX_EXPIRES_IN_DAYS))]
         expires_in_days: Option<i64>,
     },
     /// List a project's keys (never the keys themselves).
@@ -549,7 +550,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn read_password_stdin() -> Result<String, Failure> {
+fn read_password_stdin() -> Result<Password, Failure> {
     let mut text = String::new();
     std::io::stdin()
         .take(64 * 1024)
@@ -560,10 +561,12 @@ fn read_password_stdin() -> Result<String, Failure> {
         .or_else(|| text.strip_suffix('\n'))
         .unwrap_or(&text)
         .to_string();
-    match crate::auth::password::check_length(&password) {
-        Ok(()) => Ok(password),
-        Err(_) => Err("the password must have 8 to 1024 characters".into()),
-    }
+    Password::parse(&password).map_err(|_| password_policy_failure())
+}
+
+/// The CLI's line for a password outside the policy.
+fn password_policy_failure() -> Failure {
+    "the password must have 8 to 1024 characters".into()
 }
 
 fn find_user(store: &Store, email: &str) -> Result<crate::store::User, Error> {
@@ -591,24 +594,26 @@ fn run_user(config: &Config, command: UserCommand) -> Result<(), Failure> {
             let (password, generated) = if password_stdin {
                 (read_password_stdin()?, false)
             } else {
-                (crate::ids::random_hex(16), true)
+                let generated = crate::ids::random_hex(16);
+                let password =
+                    Password::parse(&generated).map_err(|_| password_policy_failure())?;
+                (password, true)
             };
             let hasher = crate::server::password_hasher(config).map_err(|e| e.to_string())?;
-            let hash = hasher.hash(&password).map_err(|err| err.0)?;
-            let new = crate::store::NewUser {
-                email: valid_email.into_string(),
-                password_hash: hash,
+            let account = NewAccount {
                 first_name,
                 last_name,
                 is_superuser: superuser,
                 is_verified: verified,
+                ..NewAccount::plain(valid_email, password.clone())
             };
             let user = with_store(config, |store| {
-                store.create_user(&new, &actor("user create"), "cli", now)
+                let audit = actor("user create");
+                accounts::create_user(store, &hasher, account, &audit, "cli", now)
             })?;
             println!("created user {} ({})", user.email, user.id);
             if generated {
-                println!("password: {password}");
+                println!("password: {}", password.expose());
                 println!("(shown once; change it after signing in)");
             }
             Ok(())
@@ -630,7 +635,8 @@ fn run_user(config: &Config, command: UserCommand) -> Result<(), Failure> {
         UserCommand::SetPassword { email, .. } => {
             let password = read_password_stdin()?;
             let hasher = crate::server::password_hasher(config).map_err(|e| e.to_string())?;
-            let hash = hasher.hash(&password).map_err(|err| err.0)?;
+            let hash = accounts::hash_password(&hasher, &password)
+                .map_err(|err| Failure::from(err.to_string()))?;
             with_store(config, |store| {
                 let user = find_user(store, &email)?;
                 let changes = UserChanges {
@@ -703,30 +709,22 @@ fn run_key(config: &Config, command: KeyCommand) -> Result<(), Failure> {
             name,
             expires_in_days,
         } => {
-            check_name_and_slug(&name, None)?;
-            let generated = crate::auth::api_key::generate();
-            with_store(config, |store| {
+            if !keys::name_is_valid(&name) {
+                return Err(format!(
+                    "the name must have 1 to {} characters",
+                    keys::MAX_NAME_CHARS
+                )
+                .into());
+            }
+            let expiry = expires_in_days.map_or(keys::Expiry::Never, keys::Expiry::InDays);
+            let created = with_store(config, |store| {
                 let project = find_project(store, &project)?;
                 let user = find_user(store, &user)?;
-                if store.member_role(&project.team_id, &user.id)?.is_none() && !user.is_superuser {
-                    return Err(Error::Forbidden(format!(
-                        "{} is not a member of the project's team; add them first",
-                        user.email
-                    )));
-                }
-                let new = crate::store::NewApiKey {
-                    project_id: project.id,
-                    name,
-                    key_hash: generated.hash.clone(),
-                    key_prefix: generated.key_prefix.clone(),
-                    created_by: user.id,
-                    expires_at: expires_in_days.map(|days| now + days * 86_400),
-                    expires_in_days,
-                };
-                store.create_api_key(&new, &actor("key create"), now)
+                let audit = actor("key create");
+                keys::create_key(store, &project, &user, name, expiry, &audit, now)
             })?;
             // stdout carries the key alone, so `KEY=$(shipstar key create ...)` works.
-            println!("{}", generated.raw);
+            println!("{}", created.raw);
             Ok(())
         }
         KeyCommand::List { project } => {

@@ -45,9 +45,21 @@
 //!   shape and derivation), [`roles`] (a member's standing in a team), [`keyring`] (which signing key signs and which verifies what),
 //!   [`audit`] (the audit event's shape), [`seed`]. `cli` and `seed` use none of `api`
 //!   (`.ci/run` checks it).
+//! * Domain modules own a rule and the writes that follow from it, using `store`, `auth`,
+//!   [`email`] and [`clock`] but nothing of HTTP (`.ci/run` checks it); each front end parses
+//!   its input, calls them, and words their errors its own way:
+//!   - [`accounts`]: the password policy (8..=1024 characters, [`accounts::Password`]) and
+//!     creating a user, for the register and users routes, the setup page, the first-admin
+//!     bootstrap, `shipstar user create` and seed files alike.
+//!   - [`keys`]: API-key names (1..=100 characters), relative expiry (1..=3650 days from
+//!     creation), that a key acts as a member of the project's team, the roll overlap
+//!     (0..=30 days) and a rolled key's expiry, and making the key itself; the key routes,
+//!     `shipstar key create` and seed files follow it. The shape of a key (prefix, checksum,
+//!     hash) is [`auth::api_key`]'s.
 
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod api;
 pub mod audit;
 pub mod auth;
@@ -63,6 +75,7 @@ pub mod http;
 pub mod ids;
 pub mod json;
 pub mod keyring;
+pub mod keys;
 pub mod logging;
 pub mod roles;
 pub mod seed;

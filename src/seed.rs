@@ -16,14 +16,15 @@
 //! The email rule lives in `email` and the slug rule in `slug`; both are called from
 //! here, not copied. Must not import `http`; talks SQL only through `store`.
 
+use crate::accounts::{self, NewAccount, Password};
 use crate::auth::api_key;
-use crate::auth::password::{check_length, PasswordHasher};
+use crate::auth::password::PasswordHasher;
 use crate::email::{self, Email};
+use crate::keys;
 use crate::roles::Role;
 use crate::slug::{self, MAX_NAME_CHARS, MAX_SLUG_CHARS};
 use crate::store::{
-    ContentKind, NewUser, SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedRows,
-    SeedTeam,
+    ContentKind, SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedRows, SeedTeam,
 };
 use serde::Deserialize;
 use std::io::Read;
@@ -138,7 +139,7 @@ struct ContentDoc {
 
 /// A seed that passed every check, passwords not yet hashed.
 pub struct Checked {
-    users: Vec<(NewUser, String)>,
+    users: Vec<NewAccount>,
     rows: SeedRows,
 }
 
@@ -160,8 +161,8 @@ impl Checked {
     /// rows to write.
     pub fn hash_passwords(self, hasher: &PasswordHasher) -> Result<SeedRows, String> {
         let mut rows = self.rows;
-        for (mut user, password) in self.users {
-            user.password_hash = hasher.hash(&password).map_err(|err| err.0)?;
+        for account in self.users {
+            let user = accounts::build_user(hasher, account).map_err(|err| err.to_string())?;
             rows.users.push(user);
         }
         Ok(rows)
@@ -247,13 +248,19 @@ impl Problems {
 
     /// The email lower-cased, as every other way of naming a user stores it.
     fn email(&mut self, place: String, email: &str) -> String {
-        match Email::parse(email) {
-            Ok(valid) => valid.into_string(),
-            Err(_) => {
-                self.add(place, format!("{email:?} is not a valid email address"));
-                email::normalise(email)
-            }
+        match self.valid_email(place, email) {
+            Some(valid) => valid.into_string(),
+            None => email::normalise(email),
         }
+    }
+
+    /// The email in normal form, or `None` with the problem recorded.
+    fn valid_email(&mut self, place: String, email: &str) -> Option<Email> {
+        let valid = Email::parse(email).ok();
+        if valid.is_none() {
+            self.add(place, format!("{email:?} is not a valid email address"));
+        }
+        valid
     }
 
     fn datetime(&mut self, place: String, text: Option<&str>) -> Option<i64> {
@@ -279,8 +286,9 @@ fn check_document(
 ) -> Checked {
     let mut users = Vec::new();
     for (i, user) in doc.users.into_iter().enumerate() {
-        let email = problems.email(format!("users[{i}].email"), &user.email);
-        if check_length(&user.password).is_err() {
+        let email = problems.valid_email(format!("users[{i}].email"), &user.email);
+        let password = Password::parse(&user.password).ok();
+        if password.is_none() {
             // Never the password itself: this line may end up in a log.
             problems.add(
                 format!("users[{i}].password"),
@@ -300,15 +308,16 @@ fn check_document(
                 );
             }
         }
-        let new = NewUser {
-            email,
-            password_hash: String::new(),
-            first_name: user.first_name,
-            last_name: user.last_name,
-            is_superuser: user.is_superuser,
-            is_verified: user.is_verified,
-        };
-        users.push((new, user.password));
+        // A user with a problem is left out: the seed is refused as a whole anyway.
+        if let (Some(email), Some(password)) = (email, password) {
+            users.push(NewAccount {
+                first_name: user.first_name,
+                last_name: user.last_name,
+                is_superuser: user.is_superuser,
+                is_verified: user.is_verified,
+                ..NewAccount::plain(email, password)
+            });
+        }
     }
     let mut rows = SeedRows::default();
     for (i, team) in doc.teams.into_iter().enumerate() {
@@ -356,7 +365,12 @@ fn check_document(
         });
     }
     for (i, key) in doc.api_keys.into_iter().enumerate() {
-        problems.chars(format!("api_keys[{i}].name"), &key.name, 1, MAX_NAME_CHARS);
+        problems.chars(
+            format!("api_keys[{i}].name"),
+            &key.name,
+            1,
+            keys::MAX_NAME_CHARS,
+        );
         let user_email = problems.email(format!("api_keys[{i}].user"), &key.user);
         if !api_key::is_well_formed(&key.key) {
             // The key is not echoed: it may be a real one with a typo.
@@ -373,7 +387,7 @@ fn check_document(
             format!("api_keys[{i}].expires_at"),
             key.expires_at.as_deref(),
         );
-        if expires_at.is_some_and(|at| at <= now) {
+        if expires_at.is_some_and(|at| !keys::expiry_is_acceptable(at, now)) {
             problems.add(format!("api_keys[{i}].expires_at"), "must be in the future");
         }
         rows.api_keys.push(SeedKey {
@@ -534,7 +548,7 @@ published = false
             checked.summary(),
             "1 users, 1 teams, 0 members, 1 projects, 1 API keys, 2 content items"
         );
-        assert_eq!(checked.users[0].0.email, "ann@example.com");
+        assert_eq!(checked.users[0].email.as_str(), "ann@example.com");
         let rows = &checked.rows;
         assert_eq!(rows.api_keys[0].key_hash, api_key::hash(&key));
         assert_eq!(rows.api_keys[0].key_prefix, api_key::prefix_of(&key));

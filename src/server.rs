@@ -2,6 +2,7 @@
 //! fallbacks' takeover moments) and password hashing, create the first administrator or print
 //! the setup link, bind, serve until a signal, then shut down cleanly.
 
+use crate::accounts::{self, Password};
 use crate::api::{self, App};
 use crate::auth::password::{HashParams, PasswordHasher};
 use crate::auth::ratelimit::{Limits, RateLimiter};
@@ -12,7 +13,7 @@ use crate::error::StartupError;
 use crate::http::{HttpServer, ServerOptions};
 use crate::keyring::{ConfiguredSecrets, KeyRing};
 use crate::logging::{self, Level};
-use crate::store::{Audit, NewUser, Store};
+use crate::store::{Audit, Store};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -99,26 +100,22 @@ fn bootstrap_first_user(app: &App) -> Result<(), StartupError> {
     }
     let admin = (&app.config.admin_email, &app.config.admin_password);
     if let (Some(email), Some(password)) = admin {
-        if crate::auth::password::check_length(password.expose()).is_err() {
+        let Ok(password) = Password::parse(password.expose()) else {
             return Err(StartupError(
                 "admin_password must have 8 to 1024 characters".into(),
             ));
-        }
-        let hash = app
-            .hasher
-            .hash(password.expose())
-            .map_err(|err| StartupError(err.0))?;
-        let new = NewUser {
-            email: email.as_str().to_owned(),
-            password_hash: hash,
-            is_superuser: true,
-            is_verified: true,
-            ..NewUser::default()
         };
         let audit = Audit::system("first start");
-        let user = app
-            .store
-            .create_first_admin(&new, &audit, "bootstrap", app.clock.now_secs())?;
+        let now = app.clock.now_secs();
+        let user = accounts::create_first_admin(
+            &app.store,
+            &app.hasher,
+            email.clone(),
+            password,
+            &audit,
+            "bootstrap",
+            now,
+        )?;
         logging::event(
             Level::Info,
             &format!(

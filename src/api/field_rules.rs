@@ -5,7 +5,7 @@
 //! shared parts, so a rule changes in one place.
 
 use super::extract::JsonFields;
-use crate::auth::password::{check_length, LengthProblem};
+use crate::accounts::{check_password, Password, PasswordProblem};
 use crate::email::Email;
 use crate::error::{Error, FieldError};
 use crate::roles::Role;
@@ -52,21 +52,23 @@ pub fn email(fields: &mut JsonFields<'_>, text: &str) -> String {
 /// Records [`password_too_long`] for a password over the limit: checked with the other
 /// fields, before anything is hashed.
 pub fn check_password_not_too_long(fields: &mut JsonFields<'_>, password: &str) {
-    if check_length(password) == Err(LengthProblem::TooLong) {
+    if check_password(password) == Err(PasswordProblem::TooLong) {
         fields.problem(password_too_long());
     }
 }
 
-/// The contract's answer to a password under the minimum: 400 `{"code": code, "reason"}`,
-/// given only once every field passed (it is not a 422 problem).
-pub fn check_password_not_too_short(password: &str, code: &str) -> Result<(), Error> {
-    if check_length(password) == Err(LengthProblem::TooShort) {
-        return Err(Error::BadRequest(json!({
+/// `password` as a [`Password`] for a new or changed password. Under the minimum it is the
+/// contract's 400 `{"code": code, "reason"}`, given only once every other field passed (it is
+/// not a 422 problem); over the limit it is the 422 of [`password_too_long`], which
+/// [`check_password_not_too_long`] normally reported with the other fields already.
+pub fn new_password(password: &str, code: &str) -> Result<Password, Error> {
+    Password::parse(password).map_err(|problem| match problem {
+        PasswordProblem::TooShort => Error::BadRequest(json!({
             "code": code,
             "reason": "Password should be at least 8 characters",
-        })));
-    }
-    Ok(())
+        })),
+        PasswordProblem::TooLong => Error::Validation(vec![password_too_long()]),
+    })
 }
 
 /// A team's or project's `{"name", "slug"?}`: a name of 1..=[`MAX_NAME_CHARS`] characters
@@ -170,13 +172,14 @@ mod tests {
             ))),
             ["string_too_long"]
         );
-        assert!(check_password_not_too_short("12345678", "CODE").is_ok());
+        assert!(new_password("12345678", "CODE").is_ok());
         assert_eq!(
-            check_password_not_too_short("short", "CODE"),
-            Err(Error::BadRequest(json!({
+            new_password("short", "CODE").err(),
+            Some(Error::BadRequest(json!({
                 "code": "CODE",
                 "reason": "Password should be at least 8 characters",
             })))
         );
+        assert_eq!(kinds(new_password(&long, "CODE")), ["string_too_long"]);
     }
 }

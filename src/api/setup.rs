@@ -5,9 +5,8 @@
 
 use super::dashboard::{with_page_headers, ASSET_PREFIX, DASHBOARD_PATH};
 use super::extract::Fields;
-use super::internal::auth::hash_password;
 use super::{App, Ctx};
-use crate::auth::password::{check_length, LengthProblem};
+use crate::accounts::{self, Password, PasswordProblem};
 use crate::content::feed::html_text;
 use crate::email::Email;
 use crate::error::Error;
@@ -148,34 +147,35 @@ pub fn post_setup(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
             &form(token, email, Some("Enter a valid email address.")),
         ));
     };
-    if let Err(problem) = check_length(password) {
-        let why = match problem {
-            LengthProblem::TooShort => "The password needs at least 8 characters.",
-            LengthProblem::TooLong => "The password may have at most 1024 characters.",
-        };
-        return Ok(html_page(
-            422,
-            "Set up shipstar",
-            &form(token, email, Some(why)),
-        ));
-    }
+    let password = match Password::parse(password) {
+        Ok(password) => password,
+        Err(problem) => {
+            let why = match problem {
+                PasswordProblem::TooShort => "The password needs at least 8 characters.",
+                PasswordProblem::TooLong => "The password may have at most 1024 characters.",
+            };
+            return Ok(html_page(
+                422,
+                "Set up shipstar",
+                &form(token, email, Some(why)),
+            ));
+        }
+    };
     if app.store.has_users()? {
         *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = None;
         return Ok(dead_link());
     }
-    let new = crate::store::NewUser {
-        email: valid_email.into_string(),
-        password_hash: hash_password(app, password)?,
-        first_name: None,
-        last_name: None,
-        is_superuser: true,
-        is_verified: true,
-    };
     // The holder of the one-time link is nobody known yet.
     let audit = ctx.audit(app, crate::store::Audit::anonymous());
-    let user = app
-        .store
-        .create_first_admin(&new, &audit, "setup", app.clock.now_secs())?;
+    let user = accounts::create_first_admin(
+        &app.store,
+        &app.hasher,
+        valid_email,
+        password,
+        &audit,
+        "setup",
+        app.clock.now_secs(),
+    )?;
     *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = None;
     ctx.used.principal = Some(format!("user:{}", user.id));
     Ok(html_page(

@@ -375,11 +375,10 @@ mod tests {
         let store = &temp.store;
         let owner = store
             .create_first_admin(
-                &crate::store::NewUser {
-                    email: "a@example.com".into(),
-                    password_hash: "x".into(),
-                    ..Default::default()
-                },
+                &crate::store::NewUser::with_hash(
+                    crate::email::Email::parse("a@example.com").unwrap(),
+                    "x".into(),
+                ),
                 &crate::store::Audit::cli("test"),
                 "test",
                 1,
@@ -503,11 +502,10 @@ mod tests {
         let store = &temp.store;
         let owner = store
             .create_first_admin(
-                &crate::store::NewUser {
-                    email: "a@example.com".into(),
-                    password_hash: "x".into(),
-                    ..Default::default()
-                },
+                &crate::store::NewUser::with_hash(
+                    crate::email::Email::parse("a@example.com").unwrap(),
+                    "x".into(),
+                ),
                 &crate::store::Audit::system("test"),
                 "test",
                 1,

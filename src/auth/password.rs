@@ -22,11 +22,6 @@ const HASH_BYTES: usize = 32;
 /// Bytes of a new hash's salt.
 const SALT_BYTES: usize = 16;
 
-/// Shortest accepted password, in characters.
-pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Longest accepted password, in characters; longer ones are refused before any hashing.
-pub const MAX_PASSWORD_CHARS: usize = 1024;
-
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashParams {
@@ -45,28 +40,6 @@ impl HashParams {
         iterations: 2,
         parallelism: 1,
     };
-}
-
-/// How a password's length fails the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LengthProblem {
-    /// Fewer than [`MIN_PASSWORD_CHARS`] characters.
-    TooShort,
-    /// More than [`MAX_PASSWORD_CHARS`] characters.
-    TooLong,
-}
-
-/// Checks the length policy (8..=1024 characters) without hashing anything.
-pub fn check_length(password: &str) -> Result<(), LengthProblem> {
-    // Count at most MAX+1 characters so a 1 MiB password costs no more than a long one.
-    let chars = password.chars().take(MAX_PASSWORD_CHARS + 1).count();
-    if chars < MIN_PASSWORD_CHARS {
-        Err(LengthProblem::TooShort)
-    } else if chars > MAX_PASSWORD_CHARS {
-        Err(LengthProblem::TooLong)
-    } else {
-        Ok(())
-    }
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -377,18 +350,6 @@ mod tests {
             parallelism: 1,
         };
         assert!(PasswordHasher::new(bad, 1).is_err());
-    }
-
-    #[test]
-    fn length_policy_is_8_to_1024_characters() {
-        assert_eq!(check_length("1234567"), Err(LengthProblem::TooShort));
-        assert_eq!(check_length("12345678"), Ok(()));
-        assert_eq!(check_length(&"é".repeat(1024)), Ok(()));
-        assert_eq!(check_length(&"x".repeat(1025)), Err(LengthProblem::TooLong));
-        assert_eq!(
-            check_length(&"x".repeat(1 << 20)),
-            Err(LengthProblem::TooLong)
-        );
     }
 
     #[test]

@@ -420,11 +420,10 @@ mod tests {
     fn project(store: &Store) -> (String, String, String) {
         let owner = store
             .create_user(
-                &NewUser {
-                    email: "owner@example.com".into(),
-                    password_hash: "x".into(),
-                    ..NewUser::default()
-                },
+                &NewUser::with_hash(
+                    crate::email::Email::parse("owner@example.com").unwrap(),
+                    "x".into(),
+                ),
                 &by(),
                 "test",
                 1,

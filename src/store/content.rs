@@ -612,14 +612,10 @@ mod tests {
     fn project(store: &Store) -> String {
         let owner = store
             .create_user(
-                &crate::store::NewUser {
-                    email: "owner@example.com".into(),
-                    password_hash: "x".into(),
-                    first_name: None,
-                    last_name: None,
-                    is_superuser: false,
-                    is_verified: false,
-                },
+                &crate::store::NewUser::with_hash(
+                    crate::email::Email::parse("owner@example.com").unwrap(),
+                    "x".into(),
+                ),
                 &crate::store::Audit::cli("test"),
                 "test",
                 1,

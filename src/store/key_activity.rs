@@ -415,11 +415,10 @@ mod tests {
     fn store_with_key(store: &Store) -> String {
         let owner = store
             .create_first_admin(
-                &NewUser {
-                    email: "a@example.com".into(),
-                    password_hash: "x".into(),
-                    ..Default::default()
-                },
+                &NewUser::with_hash(
+                    crate::email::Email::parse("a@example.com").unwrap(),
+                    "x".into(),
+                ),
                 &crate::store::Audit::system("test"),
                 "test",
                 1,

@@ -245,11 +245,10 @@ mod tests {
     use crate::store::tests::temp_store;
 
     fn user(email: &str) -> NewUser {
-        NewUser {
-            email: email.into(),
-            password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
-            ..NewUser::default()
-        }
+        NewUser::with_hash(
+            crate::email::Email::parse(email).unwrap(),
+            "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+        )
     }
 
     fn seeder() -> Audit {

@@ -271,11 +271,10 @@ mod tests {
     fn a_user(store: &crate::store::Store) -> crate::store::User {
         store
             .create_user(
-                &NewUser {
-                    email: "a@example.com".into(),
-                    password_hash: "x".into(),
-                    ..NewUser::default()
-                },
+                &NewUser::with_hash(
+                    crate::email::Email::parse("a@example.com").unwrap(),
+                    "x".into(),
+                ),
                 &crate::store::Audit::cli("test"),
                 "test",
                 1,

@@ -503,11 +503,10 @@ mod tests {
     use crate::store::NewUser;
 
     fn user(store: &Store, email: &str) -> String {
-        let new = NewUser {
-            email: email.into(),
-            password_hash: "$argon2id$fake".into(),
-            ..NewUser::default()
-        };
+        let new = NewUser::with_hash(
+            crate::email::Email::parse(email).unwrap(),
+            "$argon2id$fake".into(),
+        );
         store
             .create_user(&new, &Audit::cli("test"), "test", 100)
             .unwrap()

@@ -2,6 +2,7 @@
 
 use super::audit::{append, Audit, AuditAction};
 use super::{column_count, ConflictOnUnique, FromRow, Store};
+use crate::email::Email;
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::json;
@@ -41,10 +42,10 @@ pub struct User {
 }
 
 /// What is needed to create a user (the password already hashed).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewUser {
-    /// Email; stored lower-cased.
-    pub email: String,
+    /// Email, in normal form by its type: stored as it is.
+    pub email: Email,
     /// Argon2id PHC string.
     pub password_hash: String,
     /// Optional given name.
@@ -55,6 +56,20 @@ pub struct NewUser {
     pub is_superuser: bool,
     /// Verified flag.
     pub is_verified: bool,
+}
+
+impl NewUser {
+    /// A user with this email and password hash, no names and no flags.
+    pub fn with_hash(email: Email, password_hash: String) -> NewUser {
+        NewUser {
+            email,
+            password_hash,
+            first_name: None,
+            last_name: None,
+            is_superuser: false,
+            is_verified: false,
+        }
+    }
 }
 
 impl FromRow for User {
@@ -87,7 +102,7 @@ pub(super) fn insert_user(
 ) -> Result<User, Error> {
     let user = User {
         id: crate::ids::uuid_v4(),
-        email: new.email.to_lowercase(),
+        email: new.email.as_str().to_owned(),
         password_hash: new.password_hash.clone(),
         first_name: new.first_name.clone(),
         last_name: new.last_name.clone(),
@@ -226,11 +241,8 @@ mod tests {
     use crate::store::{RevokeSessions, UserChanges};
 
     fn alice() -> NewUser {
-        NewUser {
-            email: "Alice@Example.com".into(),
-            password_hash: "$argon2id$fake".into(),
-            ..NewUser::default()
-        }
+        let email = Email::parse("Alice@Example.com").unwrap();
+        NewUser::with_hash(email, "$argon2id$fake".into())
     }
 
     #[test]
@@ -267,7 +279,7 @@ mod tests {
             .create_user(&alice(), &Audit::cli("test"), "test", 100)
             .unwrap();
         let mut again = alice();
-        again.email = "alice@EXAMPLE.com".into();
+        again.email = Email::parse("alice@EXAMPLE.com").unwrap();
         assert!(matches!(
             temp.store
                 .create_user(&again, &Audit::cli("test"), "test", 101),

@@ -832,4 +832,22 @@ fn key_create_for_an_outsider_or_unknown_project_fails_with_one_line() {
         None,
     );
     expect_one_line_error(&out, "bad slug");
+    let long_name = "k".repeat(101);
+    let out = server.cli(
+        &[
+            "key",
+            "create",
+            "--project",
+            "default",
+            "--user",
+            ADMIN_EMAIL,
+            "--name",
+            &long_name,
+        ],
+        None,
+    );
+    assert_eq!(
+        expect_one_line_error(&out, "long key name"),
+        "error: the name must have 1 to 100 characters"
+    );
 }

@@ -1,17 +1,18 @@
 //! Sign-in, token refresh with rotation, sign-out, registration and session management.
 
+use crate::accounts::{self, check_password, NewAccount, PasswordProblem};
 use crate::api::extract::{self, Fields, JsonFields};
 use crate::api::field_rules::{self, password_too_long};
 use crate::api::principal::{live_session_of, require_session};
 use crate::api::respond::token_response;
 use crate::api::{dto, throttle, App, Ctx};
 use crate::auth::jwt::{self, Claims, Validation, AUDIENCE};
-use crate::auth::password::{check_length, LengthProblem, Verdict};
+use crate::auth::password::Verdict;
 use crate::auth::ratelimit::Class;
 use crate::email;
 use crate::error::{AuthFailure, Error};
 use crate::http::Response;
-use crate::store::{Audit, AuditAction, NewUser, User};
+use crate::store::{Audit, AuditAction, User};
 use serde_json::{json, Value};
 
 /// Two tabs refreshing the same token within this many seconds both get a token for the
@@ -61,7 +62,7 @@ pub fn post_login(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         fields.optional(ignored, &mut problems);
     }
     if let Some(password) = password {
-        if check_length(password) == Err(LengthProblem::TooLong) {
+        if check_password(password) == Err(PasswordProblem::TooLong) {
             problems.push(password_too_long());
         }
     }
@@ -239,13 +240,11 @@ pub fn post_register(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         ));
     }
     let body = extract::json_object(ctx.req)?;
-    let new = read_new_user(app, &body, false, "REGISTER_INVALID_PASSWORD")?;
+    let account = read_new_account(&body, false, "REGISTER_INVALID_PASSWORD")?;
     // Nobody is signed in: the actor is anonymous, the new account the target.
     let audit = ctx.audit(app, Audit::anonymous());
-    match app
-        .store
-        .create_user(&new, &audit, "register", app.clock.now_secs())
-    {
+    let now = app.clock.now_secs();
+    match accounts::create_user(&app.store, &app.hasher, account, &audit, "register", now) {
         Ok(user) => Ok(Response::json(201, &dto::user(&user))),
         Err(Error::Conflict(_)) => Err(Error::bad_request("REGISTER_USER_ALREADY_EXISTS")),
         Err(other) => Err(other),
@@ -253,15 +252,14 @@ pub fn post_register(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 }
 
 /// Reads `{"email", "password", "first_name"?, "last_name"?}` (and the admin flags when
-/// `admin` is true), validates it and hashes the password. A password too short answers 400
-/// `{"code": invalid_password_code, "reason": ...}`; one over 1024 characters is 422 before
-/// any hashing.
-pub fn read_new_user(
-    app: &App,
+/// `admin` is true) into a [`NewAccount`]. A password too short answers 400
+/// `{"code": invalid_password_code, "reason": ...}`; one over 1024 characters is 422 with the
+/// other fields' problems, before any hashing.
+pub fn read_new_account(
     body: &serde_json::Map<String, Value>,
     admin: bool,
     invalid_password_code: &str,
-) -> Result<NewUser, Error> {
+) -> Result<NewAccount, Error> {
     let (email, password, first_name, last_name, is_superuser, is_verified) =
         JsonFields::parse(body, |fields| {
             let email = fields.string("email", 1, field_rules::MAX_EMAIL_CHARS);
@@ -278,30 +276,27 @@ pub fn read_new_user(
                 (false, false)
             };
             // Checked only once read: a missing email is one problem, not two.
-            let email = email
-                .map(|text| field_rules::email(fields, &text))
-                .unwrap_or_default();
+            let email = email.and_then(|text| {
+                let parsed = email::Email::parse(&text).ok();
+                if parsed.is_none() {
+                    fields.problem(field_rules::invalid_email());
+                }
+                parsed
+            });
             field_rules::check_password_not_too_long(fields, &password);
             let names = (first_name, last_name);
             (email, password, names.0, names.1, is_superuser, is_verified)
         })?;
-    field_rules::check_password_not_too_short(&password, invalid_password_code)?;
-    let password_hash = hash_password(app, &password)?;
-    Ok(NewUser {
-        email,
-        password_hash,
+    // A missing or refused email was reported above, so this answers only what parse did.
+    let email = email.ok_or_else(|| Error::Validation(vec![field_rules::invalid_email()]))?;
+    let password = field_rules::new_password(&password, invalid_password_code)?;
+    Ok(NewAccount {
         first_name,
         last_name,
         is_superuser,
         is_verified,
+        ..NewAccount::plain(email, password)
     })
-}
-
-/// Hashes with the server's parameters; a failure is a bug (parameters were validated).
-pub fn hash_password(app: &App, password: &str) -> Result<String, Error> {
-    app.hasher
-        .hash(password)
-        .map_err(|err| Error::Internal(format!("hashing failed: {}", err.0)))
 }
 
 /// `GET /api/internal/auth/sessions`: the caller's live sessions, newest first.

@@ -5,20 +5,12 @@ use crate::api::principal::{project_role, require_manager, require_session, Sess
 use crate::api::respond::{ok, token_response};
 use crate::api::usage::utc_day;
 use crate::api::{dto, App, Ctx};
-use crate::auth::api_key;
 use crate::error::{Error, FieldError};
 use crate::http::Response;
+use crate::keys::{self, Expiry};
 use crate::roles::Role;
-use crate::store::{ApiKey, ApiKeyChanges, Audit, NewApiKey};
+use crate::store::{ApiKey, ApiKeyChanges, Audit};
 use serde_json::{json, Value};
-
-/// Longest key name, in characters.
-const MAX_KEY_NAME_CHARS: usize = crate::slug::MAX_NAME_CHARS;
-/// Longest relative expiry.
-const MAX_EXPIRES_IN_DAYS: i64 = 3650;
-/// Longest overlap of a roll (30 days).
-const MAX_OVERLAP_SECS: i64 = 2_592_000;
-const DAY_SECS: i64 = 86_400;
 
 /// A key addressed by the path, with who is asking and their role in its team.
 pub(super) struct KeyAccess {
@@ -83,10 +75,10 @@ pub fn post_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let body = extract::json_object(ctx.req)?;
     let now = app.clock.now_secs();
     let (name, expires_at, expires_in_days) = JsonFields::parse(&body, |fields| {
-        let name = fields.required_string("name", 1, MAX_KEY_NAME_CHARS);
+        let name = fields.required_string("name", 1, keys::MAX_NAME_CHARS);
         let expires_at = fields.optional_datetime("expires_at").flatten();
-        let expires_in_days = fields.optional_int("expires_in_days", 1, MAX_EXPIRES_IN_DAYS);
-        if expires_at.is_some_and(|at| at <= now) {
+        let expires_in_days = fields.optional_int("expires_in_days", 1, keys::MAX_EXPIRES_IN_DAYS);
+        if expires_at.is_some_and(|at| !keys::expiry_is_acceptable(at, now)) {
             fields.problem(future_problem("expires_at"));
         }
         if expires_at.is_some() && expires_in_days.is_some() {
@@ -98,19 +90,22 @@ pub fn post_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         }
         (name, expires_at, expires_in_days)
     })?;
-    let audit = audit_of(app, ctx, &caller);
-    let generated = api_key::generate();
-    let new = NewApiKey {
-        project_id: project.id,
-        name,
-        key_hash: generated.hash.clone(),
-        key_prefix: generated.key_prefix.clone(),
-        created_by: caller.user.id,
-        expires_at: expires_at.or(expires_in_days.map(|days| now + days * DAY_SECS)),
-        expires_in_days,
+    let expiry = match (expires_at, expires_in_days) {
+        (Some(at), _) => Expiry::At(at),
+        (None, Some(days)) => Expiry::InDays(days),
+        (None, None) => Expiry::Never,
     };
-    let key = app.store.create_api_key(&new, &audit, now)?;
-    Ok(reveal(&key, &generated.raw))
+    let audit = audit_of(app, ctx, &caller);
+    let created = keys::create_key(
+        &app.store,
+        &project,
+        &caller.user,
+        name,
+        expiry,
+        &audit,
+        now,
+    )?;
+    Ok(reveal(&created.key, &created.raw))
 }
 
 /// `GET /api/internal/api-keys/{key_id}` (member).
@@ -127,11 +122,12 @@ pub fn patch_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let mut fields = JsonFields::new(&body);
     let now = app.clock.now_secs();
     let changes = ApiKeyChanges {
-        name: fields.optional_string("name", 1, MAX_KEY_NAME_CHARS),
+        name: fields.optional_string("name", 1, keys::MAX_NAME_CHARS),
         is_active: fields.optional_bool("is_active"),
         expires_at: fields.optional_datetime("expires_at"),
     };
-    if changes.expires_at.flatten().is_some_and(|at| at <= now) {
+    let expiry = changes.expires_at.flatten();
+    if expiry.is_some_and(|at| !keys::expiry_is_acceptable(at, now)) {
         fields.problems.push(future_problem("expires_at"));
     }
     fields.finish()?;
@@ -157,28 +153,13 @@ pub fn post_roll(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     };
     let mut fields = JsonFields::new(&body);
     let overlap = fields
-        .optional_int("overlap_seconds", 0, MAX_OVERLAP_SECS)
+        .optional_int("overlap_seconds", 0, keys::MAX_OVERLAP_SECS)
         .unwrap_or(0);
     fields.finish()?;
     let now = app.clock.now_secs();
-    let generated = api_key::generate();
-    let new = NewApiKey {
-        project_id: old.project_id.clone(),
-        name: old.name.clone(),
-        key_hash: generated.hash.clone(),
-        key_prefix: generated.key_prefix.clone(),
-        created_by: caller.user.id.clone(),
-        expires_at: match old.expires_in_days {
-            Some(days) => Some(now + days * DAY_SECS),
-            None => old.expires_at,
-        },
-        expires_in_days: old.expires_in_days,
-    };
     let audit = audit_of(app, ctx, &caller);
-    let key = app
-        .store
-        .roll_api_key(&old.id, &new, now + overlap, &audit, now)?;
-    Ok(reveal(&key, &generated.raw))
+    let created = keys::roll_key(&app.store, &old, &caller.user, overlap, &audit, now)?;
+    Ok(reveal(&created.key, &created.raw))
 }
 
 /// `DELETE /api/internal/api-keys/{key_id}` (owner, admin) → 204.
@@ -207,13 +188,13 @@ pub fn get_usage(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         return Err(Error::Validation(problems));
     }
     let now = app.clock.now_secs();
-    let first = now - (days - 1) * DAY_SECS;
+    let first = now - (days - 1) * keys::DAY_SECS;
     let stored = app
         .store
         .usage_of_key(&key.id, &utc_day(first), &utc_day(now))?;
     let rows: Vec<Value> = (0..days)
         .map(|offset| {
-            let day = utc_day(first + offset * DAY_SECS);
+            let day = utc_day(first + offset * keys::DAY_SECS);
             let found = stored.iter().find(|row| row.day == day);
             json!({
                 "date": day,

@@ -1,12 +1,14 @@
 //! The caller's own account and, for superusers, every account.
 
-use super::auth::{hash_password, read_new_user};
+use super::auth::read_new_account;
+use crate::accounts;
+use crate::accounts::{check_password, PasswordProblem};
 use crate::api::extract::{self, JsonFields};
 use crate::api::field_rules::{self, MAX_EMAIL_CHARS, MAX_PERSON_NAME_CHARS};
 use crate::api::principal::{require_session, require_superuser};
 use crate::api::respond::ok;
 use crate::api::{dto, throttle, App, Ctx};
-use crate::auth::password::{check_length, LengthProblem, Verdict};
+use crate::auth::password::Verdict;
 use crate::auth::ratelimit::Class;
 use crate::email;
 use crate::error::{Error, FieldError};
@@ -45,8 +47,8 @@ fn read_changes(
         return Ok((changes, password_given));
     }
     if let Some(password) = password {
-        field_rules::check_password_not_too_short(&password, invalid_password_code)?;
-        changes.password_hash = Some(hash_password(app, &password)?);
+        let password = field_rules::new_password(&password, invalid_password_code)?;
+        changes.password_hash = Some(accounts::hash_password(&app.hasher, &password)?);
     }
     Ok((changes, password_given))
 }
@@ -78,7 +80,7 @@ pub fn patch_me(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
             Class::LoginEmail,
             &email::normalise(&caller.user.email),
         )?;
-        if check_length(current) == Err(LengthProblem::TooLong)
+        if check_password(current) == Err(PasswordProblem::TooLong)
             || app.hasher.verify(current, &caller.user.password_hash) == Verdict::Mismatch
         {
             fields.finish()?;
@@ -119,11 +121,10 @@ pub fn get_users(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 pub fn post_user(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_superuser(app, ctx)?;
     let body = extract::json_object(ctx.req)?;
-    let new = read_new_user(app, &body, true, "REGISTER_INVALID_PASSWORD")?;
+    let account = read_new_account(&body, true, "REGISTER_INVALID_PASSWORD")?;
     let audit = ctx.audit(app, Audit::user(&caller.user));
-    let user = app
-        .store
-        .create_user(&new, &audit, "api", app.clock.now_secs())?;
+    let now = app.clock.now_secs();
+    let user = accounts::create_user(&app.store, &app.hasher, account, &audit, "api", now)?;
     Ok(Response::json(201, &dto::user(&user)))
 }
 
