@@ -14,7 +14,7 @@ use crate::content::MAX_TITLE_CHARS;
 use crate::store::ContentKind;
 use serde_json::{json, Map, Value};
 
-/// The pattern every public slug matches (see `api::slug::is_valid`).
+/// The pattern every public slug matches (see `slug::is_valid`).
 const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
 
 fn timestamp() -> Value {
