@@ -1,4 +1,12 @@
-//! Identifiers and random tokens from the operating system's random source.
+//! Identifiers and random tokens from the operating system's random source, and the typed ids
+//! of the domain ([`UserId`], [`TeamId`], [`ProjectId`], [`ApiKeyId`], [`ContentId`],
+//! [`SessionId`]).
+//!
+//! A typed id can only be made three ways: [`UserId::parse`] and friends (text from outside,
+//! checked by [`is_uuid`]), `new_v4` (a fresh id) and `from_stored` (an id read back from the
+//! store, which only ever holds ids that were made one of the first two ways). So a value of
+//! one of these types is always a canonical UUID, and an id of one kind cannot be passed where
+//! another kind is expected.
 
 /// Fills `buf` from the OS random source.
 ///
@@ -81,6 +89,106 @@ pub fn is_uuid(text: &str) -> bool {
         })
 }
 
+/// Declares one typed id: a canonical lowercase UUID of one kind of record.
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// `text` as this id when it is a canonical lowercase UUID ([`is_uuid`]), else
+            /// `None`: the one check for ids that come from outside (paths, arguments).
+            pub fn parse(text: &str) -> Option<Self> {
+                is_uuid(text).then(|| Self(text.to_owned()))
+            }
+
+            /// A new random id (UUID v4).
+            pub fn new_v4() -> Self {
+                Self(uuid_v4())
+            }
+
+            /// An id read back from the store. The store only holds ids made by
+            /// [`Self::parse`] or [`Self::new_v4`], so it is not checked again; use this only
+            /// on values read from the store, never on input.
+            pub fn from_stored(text: String) -> Self {
+                Self(text)
+            }
+
+            /// The id as text (the canonical UUID).
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The id as an owned string.
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// The id of a user account.
+    UserId
+);
+id_type!(
+    /// The id of a team.
+    TeamId
+);
+id_type!(
+    /// The id of a project (which belongs to one team).
+    ProjectId
+);
+id_type!(
+    /// The id of an API key (which belongs to one project).
+    ApiKeyId
+);
+id_type!(
+    /// The id of a content item (changelog entry, blog post or KB article).
+    ContentId
+);
+id_type!(
+    /// The id of a sign-in session.
+    SessionId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +212,52 @@ mod tests {
         assert!(!is_uuid("3f2504e0-4f89-41d3-9a0c-0305e82c330"));
         assert!(!is_uuid("3f2504e0x4f89-41d3-9a0c-0305e82c3301"));
         assert!(is_uuid("3f2504e0-4f89-41d3-9a0c-0305e82c3301"));
+    }
+
+    #[test]
+    fn typed_ids_parse_exactly_what_is_uuid_accepts() {
+        for text in [
+            "3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+            "00000000-0000-0000-0000-000000000000",
+            "3F2504E0-4F89-41D3-9A0C-0305E82C3301",
+            "3f2504e0-4f89-41d3-9a0c-0305e82c330",
+            "3f2504e0x4f89-41d3-9a0c-0305e82c3301",
+            "",
+            "not-a-uuid",
+        ] {
+            let accepted = is_uuid(text);
+            assert_eq!(UserId::parse(text).is_some(), accepted, "{text}");
+            assert_eq!(TeamId::parse(text).is_some(), accepted, "{text}");
+            assert_eq!(ProjectId::parse(text).is_some(), accepted, "{text}");
+            assert_eq!(ApiKeyId::parse(text).is_some(), accepted, "{text}");
+            assert_eq!(ContentId::parse(text).is_some(), accepted, "{text}");
+            assert_eq!(SessionId::parse(text).is_some(), accepted, "{text}");
+        }
+    }
+
+    #[test]
+    fn typed_ids_keep_their_text() {
+        let text = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+        let Some(id) = TeamId::parse(text) else {
+            panic!("a canonical UUID is a team id");
+        };
+        assert_eq!(id.as_str(), text);
+        assert_eq!(id.to_string(), text);
+        assert_eq!(id, *text);
+        assert_eq!(format!("{id:?}"), format!("TeamId({text:?})"));
+        assert_eq!(
+            serde_json::to_value(&id).ok(),
+            Some(serde_json::json!(text))
+        );
+        assert_eq!(id.into_string(), text);
+    }
+
+    #[test]
+    fn new_typed_ids_are_distinct_v4_uuids() {
+        let (a, b) = (ProjectId::new_v4(), ProjectId::new_v4());
+        assert!(is_uuid(a.as_str()) && is_uuid(b.as_str()));
+        assert_eq!(&a.as_str()[14..15], "4");
+        assert_ne!(a, b);
     }
 
     #[test]
