@@ -6,11 +6,13 @@
 //! honest client, who simply signs in again.
 
 use super::extract::{credential, Credential};
+use super::router::PathId;
 use super::{throttle, throttle_with, App, Ctx};
 use crate::auth::api_key;
 use crate::auth::jwt::{Claims, Validation};
 use crate::auth::ratelimit::Class;
 use crate::error::{AuthFailure, Error};
+use crate::ids::{ProjectId, TeamId};
 use crate::keyring::Verified;
 use crate::roles::Role;
 use crate::store::{ApiKey, Audit, Project, Session, User};
@@ -219,32 +221,39 @@ pub fn other_team() -> Error {
     Error::Forbidden("This resource belongs to another team".into())
 }
 
-/// The caller's role in `team_id`: 404 when the team does not exist (or the id is not a
-/// UUID), 403 when the caller is not a member. Superusers act as owners everywhere, including
-/// in teams where they are a plain member: their membership never takes powers away.
-pub fn team_role(app: &App, user: &User, team_id: &str) -> Result<Role, Error> {
-    let not_found = || Error::NotFound("Team not found".into());
-    if !crate::ids::is_uuid(team_id) {
-        return Err(not_found());
-    }
-    app.store.team_by_id(team_id)?.ok_or_else(not_found)?;
+/// The caller's role in `team_id`: 404 when the team does not exist, 403 when the caller is
+/// not a member. Superusers act as owners everywhere, including in teams where they are a
+/// plain member: their membership never takes powers away.
+pub fn team_role(app: &App, user: &User, team_id: &TeamId) -> Result<Role, Error> {
+    let not_found = || Error::NotFound(TeamId::NOT_FOUND.into());
+    app.store
+        .team_by_id(team_id.as_str())?
+        .ok_or_else(not_found)?;
     if user.is_superuser {
         return Ok(Role::Owner);
     }
     app.store
-        .member_role(team_id, &user.id)?
+        .member_role(team_id.as_str(), &user.id)?
         .ok_or_else(other_team)
 }
 
 /// The project and the caller's role in its team (404 unknown, 403 another team).
-pub fn project_role(app: &App, user: &User, project_id: &str) -> Result<(Project, Role), Error> {
-    let not_found = || Error::NotFound("Project not found".into());
-    if !crate::ids::is_uuid(project_id) {
-        return Err(not_found());
-    }
-    let project = app.store.project_by_id(project_id)?.ok_or_else(not_found)?;
-    let role = team_role(app, user, &project.team_id)?;
+pub fn project_role(
+    app: &App,
+    user: &User,
+    project_id: &ProjectId,
+) -> Result<(Project, Role), Error> {
+    let project = project_by_id(app, project_id)?;
+    let team_id = TeamId::from_stored(project.team_id.clone());
+    let role = team_role(app, user, &team_id)?;
     Ok((project, role))
+}
+
+/// The project `project_id`, or the 404 for an unknown one.
+pub fn project_by_id(app: &App, project_id: &ProjectId) -> Result<Project, Error> {
+    app.store
+        .project_by_id(project_id.as_str())?
+        .ok_or_else(|| Error::NotFound(ProjectId::NOT_FOUND.into()))
 }
 
 /// Requires at least `admin` (owners and admins manage keys, projects and members).

@@ -14,6 +14,48 @@
 
 use crate::error::Error;
 pub use crate::http::Dispatch;
+use crate::ids::{ApiKeyId, ContentId, ProjectId, SessionId, TeamId, UserId};
+
+/// An id type that a path parameter (or a tool argument) can name, with the 404 detail the
+/// routes answer when the text is not a well-formed id: a malformed id names nothing, so it
+/// reads exactly like an unknown one.
+pub trait PathId: Sized {
+    /// The `detail` of the 404 for a malformed (or unknown) id of this kind.
+    const NOT_FOUND: &'static str;
+    /// `text` as this id, `None` when it is not one (see [`crate::ids`]).
+    fn parse_text(text: &str) -> Option<Self>;
+}
+
+/// Implements [`PathId`] for an id type with its 404 detail.
+macro_rules! path_id {
+    ($($name:ident => $detail:literal),* $(,)?) => {
+        $(impl PathId for $name {
+            const NOT_FOUND: &'static str = $detail;
+            fn parse_text(text: &str) -> Option<Self> {
+                $name::parse(text)
+            }
+        })*
+    };
+}
+
+path_id!(
+    UserId => "User not found",
+    TeamId => "Team not found",
+    ProjectId => "Project not found",
+    ApiKeyId => "API key not found",
+    ContentId => "Content not found",
+    SessionId => "Session not found",
+);
+
+/// `text` as an id of kind `T`, or the 404 with `not_found` as its detail.
+pub fn parse_id_or<T: PathId>(text: &str, not_found: &str) -> Result<T, Error> {
+    T::parse_text(text).ok_or_else(|| Error::NotFound(not_found.into()))
+}
+
+/// `text` as an id of kind `T`, or the 404 [`PathId::NOT_FOUND`] of that kind.
+pub fn parse_id<T: PathId>(text: &str) -> Result<T, Error> {
+    parse_id_or(text, T::NOT_FOUND)
+}
 
 /// The parameters taken from the path, percent-decoded, with the pattern they came from.
 ///
@@ -34,6 +76,20 @@ impl PathParams {
         let found = self.lookup(name);
         debug_assert!(found.is_ok(), "{}", self.missing(name));
         found
+    }
+
+    /// Parameter `name` as an id of kind `T`, parsed once: a malformed id is the 404
+    /// [`PathId::NOT_FOUND`] of that kind (as an unknown one), a name the pattern lacks fails
+    /// as [`PathParams::get`] does.
+    pub fn id<T: PathId>(&self, name: &str) -> Result<T, Error> {
+        parse_id(self.get(name)?)
+    }
+
+    /// [`PathParams::id`] with the 404 detail `not_found`, for routes where a malformed id
+    /// reads as something else being missing (a user id in a team's member list is a
+    /// "Member not found").
+    pub fn id_or<T: PathId>(&self, name: &str, not_found: &str) -> Result<T, Error> {
+        parse_id_or(self.get(name)?, not_found)
     }
 
     /// [`PathParams::get`] without the debug assertion.
@@ -346,6 +402,31 @@ mod tests {
         );
         let (_, none) = find(&table(), "GET", "/api/v1/me").unwrap();
         assert!(matches!(none.lookup("id"), Err(Error::Internal(_))));
+    }
+
+    #[test]
+    fn a_typed_id_parses_once_and_a_malformed_one_is_the_kinds_404() {
+        use crate::ids::{TeamId, UserId};
+        let uuid = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+        let (_, params) = find(&table(), "GET", &format!("/api/internal/users/{uuid}")).unwrap();
+        assert_eq!(params.id::<UserId>("id"), Ok(UserId::parse(uuid).unwrap()));
+        let (_, bad) = find(&table(), "GET", "/api/internal/users/NOT-A-UUID").unwrap();
+        assert_eq!(
+            bad.id::<UserId>("id"),
+            Err(Error::NotFound("User not found".into()))
+        );
+        assert_eq!(
+            bad.id::<TeamId>("id"),
+            Err(Error::NotFound("Team not found".into()))
+        );
+        assert_eq!(
+            bad.id_or::<UserId>("id", "Member not found"),
+            Err(Error::NotFound("Member not found".into()))
+        );
+        assert_eq!(
+            parse_id::<UserId>(&uuid.to_uppercase()),
+            Err(Error::NotFound("User not found".into()))
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::api::respond::ok;
 use crate::api::{App, Ctx};
 use crate::error::{Error, FieldError};
 use crate::http::Response;
+use crate::ids::TeamId;
 use crate::store::{AuditAction, AuditFilter, Page};
 use serde_json::Value;
 
@@ -15,10 +16,10 @@ use serde_json::Value;
 /// team (those whose `team_id` is it), filtered and paginated as [`get_audit_log`].
 pub fn get_team_audit_log(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id")?;
-    require_manager(team_role(app, &caller.user, team_id)?)?;
+    let team_id: TeamId = ctx.params.id("team_id")?;
+    require_manager(team_role(app, &caller.user, &team_id)?)?;
     let (mut filter, page) = read_query(ctx)?;
-    filter.team_id = Some(team_id.to_owned());
+    filter.team_id = Some(team_id.into_string());
     list(app, &filter, page)
 }
 

@@ -5,6 +5,7 @@ use crate::api::extract::{self, Fields, JsonFields};
 use crate::api::field_rules::{self, password_too_long};
 use crate::api::principal::{live_session_of, require_session};
 use crate::api::respond::token_response;
+use crate::api::router::PathId;
 use crate::api::{dto, throttle, App, Ctx};
 use crate::auth::jwt::{self, Claims, Validation, AUDIENCE};
 use crate::auth::password::Verdict;
@@ -12,6 +13,7 @@ use crate::auth::ratelimit::Class;
 use crate::email;
 use crate::error::{AuthFailure, Error};
 use crate::http::Response;
+use crate::ids::SessionId;
 use crate::store::{Audit, AuditAction, User};
 use serde_json::{json, Value};
 
@@ -320,9 +322,10 @@ pub fn get_sessions(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 pub fn delete_session(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let now = app.clock.now_secs();
+    let session_id: SessionId = ctx.params.id("id")?;
     if app.store.revoke_session(
         &caller.user.id,
-        ctx.params.get("id")?,
+        session_id.as_str(),
         &ctx.audit(app, Audit::user(&caller.user)),
         AuditAction::SessionRevoked,
         json!({}),
@@ -330,7 +333,7 @@ pub fn delete_session(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     )? {
         Ok(Response::empty(204))
     } else {
-        Err(Error::NotFound("Session not found".into()))
+        Err(Error::NotFound(SessionId::NOT_FOUND.into()))
     }
 }
 

@@ -4,12 +4,14 @@
 //! content) or an API key of the project itself; a key of another project is 403.
 
 use crate::api::extract::{self, Fields, JsonFields};
-use crate::api::principal::{project_role, require_caller, Caller};
+use crate::api::principal::{project_by_id, project_role, require_caller, Caller};
 use crate::api::respond::ok;
+use crate::api::router::PathId;
 use crate::api::{dto, App, Ctx};
 use crate::content;
 use crate::error::{AuthFailure, Error, FieldError};
 use crate::http::Response;
+use crate::ids::{ContentId, ProjectId};
 use crate::slug;
 use crate::store::{
     Audit, Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Project,
@@ -28,16 +30,12 @@ const OTHER_PROJECT: &str = "This resource belongs to another project";
 pub(crate) fn admit_to_project(
     app: &App,
     caller: &Caller,
-    project_id: &str,
+    project_id: &ProjectId,
 ) -> Result<Project, Error> {
     match caller {
         Caller::Session(session) => Ok(project_role(app, &session.user, project_id)?.0),
         Caller::Key(key) => {
-            let not_found = || Error::NotFound("Project not found".into());
-            if !crate::ids::is_uuid(project_id) {
-                return Err(not_found());
-            }
-            let project = app.store.project_by_id(project_id)?.ok_or_else(not_found)?;
+            let project = project_by_id(app, project_id)?;
             if key.key.project_id != project.id {
                 return Err(Error::Forbidden(OTHER_PROJECT.into()));
             }
@@ -50,7 +48,7 @@ pub(crate) fn admit_to_project(
 /// project or team), and the caller.
 fn content_access(app: &App, ctx: &mut Ctx<'_>) -> Result<(Content, Caller), Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
-    let item = content_for(app, &caller, ctx.params.get("content_id")?)?;
+    let item = content_for(app, &caller, &ctx.params.id("content_id")?)?;
     Ok((item, caller))
 }
 
@@ -59,21 +57,21 @@ fn audit_of(app: &App, ctx: &Ctx<'_>, caller: &Caller) -> Audit {
     ctx.audit(app, caller.actor())
 }
 
-/// The item with id `id`, if `caller` may work on it: 404 unknown (or not a UUID), 403 an item
-/// of another project (for a key) or of another team (for a person).
-pub(crate) fn content_for(app: &App, caller: &Caller, id: &str) -> Result<Content, Error> {
-    let not_found = || Error::NotFound("Content not found".into());
-    if !crate::ids::is_uuid(id) {
-        return Err(not_found());
-    }
-    let item = app.store.content_by_id(id)?.ok_or_else(not_found)?;
+/// The item with id `id`, if `caller` may work on it: 404 unknown, 403 an item of another
+/// project (for a key) or of another team (for a person).
+pub(crate) fn content_for(app: &App, caller: &Caller, id: &ContentId) -> Result<Content, Error> {
+    let item = app
+        .store
+        .content_by_id(id.as_str())?
+        .ok_or_else(|| Error::NotFound(ContentId::NOT_FOUND.into()))?;
     match caller {
         Caller::Key(key) if key.key.project_id != item.project_id => {
             Err(Error::Forbidden(OTHER_PROJECT.into()))
         }
         Caller::Key(_) => Ok(item),
         Caller::Session(session) => {
-            project_role(app, &session.user, &item.project_id)?;
+            let project_id = ProjectId::from_stored(item.project_id.clone());
+            project_role(app, &session.user, &project_id)?;
             Ok(item)
         }
     }
@@ -134,7 +132,7 @@ pub fn list_response<'a, T: Serialize>(
 /// `POST /api/internal/projects/{project_id}/content` → 201 with the new draft.
 pub fn post_content(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
-    let project = admit_to_project(app, &caller, ctx.params.get("project_id")?)?;
+    let project = admit_to_project(app, &caller, &ctx.params.id("project_id")?)?;
     let body = extract::json_object(ctx.req)?;
     let item = create(app, &audit_of(app, ctx, &caller), project, &body)?;
     Ok(Response::json(201, &dto::content_internal(&item)))
@@ -197,7 +195,7 @@ pub(crate) fn create(
 /// newest created first.
 pub fn get_content_list(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_caller(app, ctx, AuthFailure::Session)?;
-    let project = admit_to_project(app, &caller, ctx.params.get("project_id")?)?;
+    let project = admit_to_project(app, &caller, &ctx.params.id("project_id")?)?;
     let query = Fields::from_query(ctx.req)?;
     let mut problems = Vec::new();
     let page = query.page(&mut problems);
@@ -347,7 +345,7 @@ pub fn delete_content(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         .store
         .delete_content(&item.id, &audit, app.clock.now_secs())?
     {
-        return Err(Error::NotFound("Content not found".into()));
+        return Err(Error::NotFound(ContentId::NOT_FOUND.into()));
     }
     Ok(Response::empty(204))
 }

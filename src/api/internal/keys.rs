@@ -3,10 +3,12 @@
 use crate::api::extract::{self, Fields, JsonFields};
 use crate::api::principal::{project_role, require_manager, require_session, SessionCaller};
 use crate::api::respond::{ok, token_response};
+use crate::api::router::PathId;
 use crate::api::usage::utc_day;
 use crate::api::{dto, App, Ctx};
 use crate::error::{Error, FieldError};
 use crate::http::Response;
+use crate::ids::{ApiKeyId, ProjectId};
 use crate::keys::{self, Expiry};
 use crate::roles::Role;
 use crate::store::{ApiKey, ApiKeyChanges, Audit};
@@ -27,13 +29,13 @@ fn audit_of(app: &App, ctx: &Ctx<'_>, caller: &SessionCaller) -> Audit {
 /// The key in the path and the caller's role in its team (404 unknown key, 403 another team).
 pub(super) fn key_access(app: &App, ctx: &mut Ctx<'_>) -> Result<KeyAccess, Error> {
     let caller = require_session(app, ctx)?;
-    let not_found = || Error::NotFound("API key not found".into());
-    let key_id = ctx.params.get("key_id")?;
-    if !crate::ids::is_uuid(key_id) {
-        return Err(not_found());
-    }
-    let key = app.store.api_key_by_id(key_id)?.ok_or_else(not_found)?;
-    let (_, role) = project_role(app, &caller.user, &key.project_id)?;
+    let key_id: ApiKeyId = ctx.params.id("key_id")?;
+    let key = app
+        .store
+        .api_key_by_id(key_id.as_str())?
+        .ok_or_else(|| Error::NotFound(ApiKeyId::NOT_FOUND.into()))?;
+    let project_id = ProjectId::from_stored(key.project_id.clone());
+    let (_, role) = project_role(app, &caller.user, &project_id)?;
     Ok(KeyAccess { caller, key, role })
 }
 
@@ -48,7 +50,7 @@ fn future_problem(name: &str) -> FieldError {
 /// `GET /api/internal/projects/{project_id}/api-keys` (member): newest first.
 pub fn get_keys(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id")?)?;
+    let (project, _) = project_role(app, &caller.user, &ctx.params.id("project_id")?)?;
     let keys: Vec<Value> = app
         .store
         .api_keys_of_project(&project.id)?
@@ -70,7 +72,7 @@ fn reveal(key: &ApiKey, raw: &str) -> Response {
 /// `POST /api/internal/projects/{project_id}/api-keys` (owner, admin) → 201 with `key`.
 pub fn post_key(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let (project, role) = project_role(app, &caller.user, ctx.params.get("project_id")?)?;
+    let (project, role) = project_role(app, &caller.user, &ctx.params.id("project_id")?)?;
     require_manager(role)?;
     let body = extract::json_object(ctx.req)?;
     let now = app.clock.now_secs();

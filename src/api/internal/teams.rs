@@ -7,6 +7,7 @@ use crate::api::respond::ok;
 use crate::api::{dto, App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
+use crate::ids::{TeamId, UserId};
 use crate::roles::Role;
 use crate::slug;
 use crate::store::Audit;
@@ -46,11 +47,11 @@ pub fn post_team(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// `GET /api/internal/teams/{team_id}/members` (member).
 pub fn get_members(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id")?;
-    team_role(app, &caller.user, team_id)?;
+    let team_id: TeamId = ctx.params.id("team_id")?;
+    team_role(app, &caller.user, &team_id)?;
     let members: Vec<Value> = app
         .store
-        .members(team_id)?
+        .members(team_id.as_str())?
         .iter()
         .map(dto::member)
         .collect();
@@ -60,8 +61,8 @@ pub fn get_members(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// `POST /api/internal/teams/{team_id}/members` (owner, admin): `{"email", "role"}` → 201.
 pub fn post_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id")?;
-    require_manager(team_role(app, &caller.user, team_id)?)?;
+    let team_id: TeamId = ctx.params.id("team_id")?;
+    require_manager(team_role(app, &caller.user, &team_id)?)?;
     let body = extract::json_object(ctx.req)?;
     // The email is only looked up (trimmed), not checked: an unknown one is "User not found".
     let (email, role) = JsonFields::parse(&body, |fields| {
@@ -73,18 +74,30 @@ pub fn post_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         .user_by_email(email.trim())?
         .ok_or_else(|| Error::NotFound("User not found".into()))?;
     let audit = ctx.audit(app, Audit::user(&caller.user));
-    let member = app
-        .store
-        .add_member(team_id, &user.id, role, &audit, app.clock.now_secs())?;
+    let member = app.store.add_member(
+        team_id.as_str(),
+        &user.id,
+        role,
+        &audit,
+        app.clock.now_secs(),
+    )?;
     Ok(Response::json(201, &dto::member(&member)))
 }
 
+/// The 404 detail for a user who is not a member of the team (or an id that names nobody).
+const MEMBER_NOT_FOUND: &str = "Member not found";
+
 /// Owners manage owners; admins manage admins and members.
-fn check_may_touch(app: &App, actor: Role, team_id: &str, user_id: &str) -> Result<Role, Error> {
+fn check_may_touch(
+    app: &App,
+    actor: Role,
+    team_id: &TeamId,
+    user_id: &UserId,
+) -> Result<Role, Error> {
     let current = app
         .store
-        .member_role(team_id, user_id)?
-        .ok_or_else(|| Error::NotFound("Member not found".into()))?;
+        .member_role(team_id.as_str(), user_id.as_str())?
+        .ok_or_else(|| Error::NotFound(MEMBER_NOT_FOUND.into()))?;
     if current == Role::Owner && actor < Role::Owner {
         return Err(Error::Forbidden(
             "Only team owners can change an owner".into(),
@@ -96,41 +109,50 @@ fn check_may_touch(app: &App, actor: Role, team_id: &str, user_id: &str) -> Resu
 /// `PATCH /api/internal/teams/{team_id}/members/{user_id}` (owner, admin): `{"role"}`.
 pub fn patch_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id")?;
-    let user_id = ctx.params.get("user_id")?;
-    let actor = team_role(app, &caller.user, team_id)?;
+    let team_id: TeamId = ctx.params.id("team_id")?;
+    let actor = team_role(app, &caller.user, &team_id)?;
     require_manager(actor)?;
     let body = extract::json_object(ctx.req)?;
     let role = JsonFields::parse(&body, |fields| field_rules::role(fields, true))?;
-    check_may_touch(app, actor, team_id, user_id)?;
+    let user_id: UserId = ctx.params.id_or("user_id", MEMBER_NOT_FOUND)?;
+    check_may_touch(app, actor, &team_id, &user_id)?;
     if role == Role::Owner && actor < Role::Owner {
         return Err(Error::Forbidden(
             "Only team owners can make an owner".into(),
         ));
     }
     let audit = ctx.audit(app, Audit::user(&caller.user));
-    app.store
-        .set_member_role(team_id, user_id, role, &audit, app.clock.now_secs())?;
+    app.store.set_member_role(
+        team_id.as_str(),
+        user_id.as_str(),
+        role,
+        &audit,
+        app.clock.now_secs(),
+    )?;
     let member = app
         .store
-        .members(team_id)?
+        .members(team_id.as_str())?
         .into_iter()
-        .find(|m| m.user_id == user_id)
-        .ok_or_else(|| Error::NotFound("Member not found".into()))?;
+        .find(|m| user_id == m.user_id)
+        .ok_or_else(|| Error::NotFound(MEMBER_NOT_FOUND.into()))?;
     Ok(ok(&dto::member(&member)))
 }
 
 /// `DELETE /api/internal/teams/{team_id}/members/{user_id}` (owner, admin) → 204.
 pub fn delete_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id")?;
-    let user_id = ctx.params.get("user_id")?;
-    let actor = team_role(app, &caller.user, team_id)?;
+    let team_id: TeamId = ctx.params.id("team_id")?;
+    let actor = team_role(app, &caller.user, &team_id)?;
     require_manager(actor)?;
-    check_may_touch(app, actor, team_id, user_id)?;
+    let user_id: UserId = ctx.params.id_or("user_id", MEMBER_NOT_FOUND)?;
+    check_may_touch(app, actor, &team_id, &user_id)?;
     let audit = ctx.audit(app, Audit::user(&caller.user));
-    app.store
-        .remove_member(team_id, user_id, &audit, app.clock.now_secs())?;
+    app.store.remove_member(
+        team_id.as_str(),
+        user_id.as_str(),
+        &audit,
+        app.clock.now_secs(),
+    )?;
     Ok(Response::empty(204))
 }
 
@@ -150,13 +172,14 @@ pub fn get_projects(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// across the server (409).
 pub fn post_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let team_id = ctx.params.get("team_id")?;
-    require_manager(team_role(app, &caller.user, team_id)?)?;
+    let team_id: TeamId = ctx.params.id("team_id")?;
+    require_manager(team_role(app, &caller.user, &team_id)?)?;
     let (name, requested) = read_name_and_slug(ctx)?;
     let now = app.clock.now_secs();
     let audit = ctx.audit(app, Audit::user(&caller.user));
     let project = slug::create_with_slug(requested, &name, "project", |slug| {
-        app.store.create_project(team_id, &name, slug, &audit, now)
+        app.store
+            .create_project(team_id.as_str(), &name, slug, &audit, now)
     })?;
     Ok(Response::json(201, &dto::project(&project)))
 }
@@ -164,6 +187,6 @@ pub fn post_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// `GET /api/internal/projects/{project_id}` (member).
 pub fn get_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
-    let (project, _) = project_role(app, &caller.user, ctx.params.get("project_id")?)?;
+    let (project, _) = project_role(app, &caller.user, &ctx.params.id("project_id")?)?;
     Ok(ok(&dto::project(&project)))
 }

@@ -13,6 +13,7 @@ use crate::auth::ratelimit::Class;
 use crate::email;
 use crate::error::{Error, FieldError};
 use crate::http::Response;
+use crate::ids::UserId;
 use crate::store::{Audit, RevokeSessions, UserChanges};
 
 /// `GET /api/internal/users/me`.
@@ -133,10 +134,7 @@ pub fn post_user(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// everywhere.
 pub fn patch_user(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_superuser(app, ctx)?;
-    let id = ctx.params.get("id")?;
-    if !crate::ids::is_uuid(id) {
-        return Err(Error::NotFound("User not found".into()));
-    }
+    let id: UserId = ctx.params.id("id")?;
     let body = extract::json_object(ctx.req)?;
     let mut fields = JsonFields::new(&body);
     let is_active = fields.optional_bool("is_active");
@@ -154,9 +152,9 @@ pub fn patch_user(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         RevokeSessions::None
     };
     let audit = ctx.audit(app, Audit::user(&caller.user));
-    let user = app
-        .store
-        .update_user(id, &changes, revoke, &audit, app.clock.now_secs())?;
+    let user =
+        app.store
+            .update_user(id.as_str(), &changes, revoke, &audit, app.clock.now_secs())?;
     Ok(ok(&dto::user(&user)))
 }
 

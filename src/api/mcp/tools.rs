@@ -17,8 +17,10 @@ use crate::api::dto;
 use crate::api::extract::{JsonFields, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 use crate::api::internal::content::{self, MAX_PUBLIC_SLUG_CHARS};
 use crate::api::principal::Caller;
+use crate::api::router::parse_id;
 use crate::api::{public, App};
 use crate::error::{Error, FieldError};
+use crate::ids::{ContentId, ProjectId};
 use crate::store::{Audit, ContentFilter, ContentKind, Listed, Page};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -261,7 +263,8 @@ impl Tool {
             "list_drafts" => drafts(app, project_id, fields),
             "create_content" => {
                 fields.finish()?;
-                let project = content::admit_to_project(app, caller, project_id)?;
+                let project_id = parse_id::<ProjectId>(project_id)?;
+                let project = content::admit_to_project(app, caller, &project_id)?;
                 internal(&content::create(app, audit, project, args)?)
             }
             "update_content" => {
@@ -382,7 +385,8 @@ fn item_named(
 ) -> Result<crate::store::Content, Error> {
     let id = fields.string("id", 1, 64);
     fields.finish()?;
-    content::content_for(app, caller, id.as_deref().unwrap_or_default())
+    let id = parse_id::<ContentId>(id.as_deref().unwrap_or_default())?;
+    content::content_for(app, caller, &id)
 }
 
 #[cfg(test)]
