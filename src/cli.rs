@@ -818,7 +818,8 @@ fn run_audit(config: &Config, command: AuditCommand) -> Result<(), Failure> {
                 .team_by_slug(&slug)
                 .map_err(fail)?
                 .ok_or_else(|| Failure::usage(format!("no team with slug {slug}")))?
-                .id,
+                .id
+                .into_string(),
         ),
     };
     let filter = crate::store::AuditFilter {

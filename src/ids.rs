@@ -138,6 +138,15 @@ macro_rules! id_type {
             }
         }
 
+        /// Reads as its text wherever text is wanted (formatting, audit details, JSON); the
+        /// dereference cannot make an id, so it never bypasses [`Self::parse`].
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0

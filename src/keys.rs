@@ -92,11 +92,11 @@ pub fn create_key(
     };
     let generated = api_key::generate();
     let new = NewApiKey {
-        project_id: project.id.clone(),
+        project_id: project.id.to_string(),
         name,
         key_hash: generated.hash,
         key_prefix: generated.key_prefix,
-        created_by: creator.id.clone(),
+        created_by: creator.id.to_string(),
         expires_at,
         expires_in_days,
     };
@@ -133,7 +133,7 @@ pub fn roll_key(
         name: old.name.clone(),
         key_hash: generated.hash,
         key_prefix: generated.key_prefix,
-        created_by: roller.id.clone(),
+        created_by: roller.id.to_string(),
         expires_at: rolled_expiry(old, now),
         expires_in_days: old.expires_in_days,
     };
@@ -262,7 +262,7 @@ mod tests {
         assert_eq!(created.key.key_prefix, api_key::prefix_of(&created.raw));
         assert_eq!(created.key.expires_at, Some(NOW + 10 * DAY_SECS));
         assert_eq!(created.key.expires_in_days, Some(10));
-        assert_eq!(created.key.created_by, world.admin.id);
+        assert_eq!(created.key.created_by, *world.admin.id);
     }
 
     #[test]

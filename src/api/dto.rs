@@ -212,7 +212,7 @@ mod tests {
 
     fn a_user(first_name: Option<&str>) -> User {
         User {
-            id: "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into(),
+            id: crate::ids::UserId::parse("3f2504e0-4f89-41d3-9a0c-0305e82c3301").unwrap(),
             email: "a\"b@example.com".into(),
             password_hash: "secret-hash".into(),
             first_name: first_name.map(str::to_string),

@@ -226,14 +226,12 @@ pub fn other_team() -> Error {
 /// plain member: their membership never takes powers away.
 pub fn team_role(app: &App, user: &User, team_id: &TeamId) -> Result<Role, Error> {
     let not_found = || Error::NotFound(TeamId::NOT_FOUND.into());
-    app.store
-        .team_by_id(team_id.as_str())?
-        .ok_or_else(not_found)?;
+    app.store.team_by_id(team_id)?.ok_or_else(not_found)?;
     if user.is_superuser {
         return Ok(Role::Owner);
     }
     app.store
-        .member_role(team_id.as_str(), &user.id)?
+        .member_role(team_id, &user.id)?
         .ok_or_else(other_team)
 }
 
@@ -244,15 +242,14 @@ pub fn project_role(
     project_id: &ProjectId,
 ) -> Result<(Project, Role), Error> {
     let project = project_by_id(app, project_id)?;
-    let team_id = TeamId::from_stored(project.team_id.clone());
-    let role = team_role(app, user, &team_id)?;
+    let role = team_role(app, user, &project.team_id)?;
     Ok((project, role))
 }
 
 /// The project `project_id`, or the 404 for an unknown one.
 pub fn project_by_id(app: &App, project_id: &ProjectId) -> Result<Project, Error> {
     app.store
-        .project_by_id(project_id.as_str())?
+        .project_by_id(project_id)?
         .ok_or_else(|| Error::NotFound(ProjectId::NOT_FOUND.into()))
 }
 

@@ -125,7 +125,7 @@ fn list_query(app: &App, ctx: &Ctx<'_>) -> Result<(Page, Scope), Error> {
     let scope = match project {
         None => Scope::All,
         Some(slug) => match app.store.project_by_slug(&slug)? {
-            Some(project) => Scope::Project(project.id),
+            Some(project) => Scope::Project(project.id.into_string()),
             None => Scope::Nothing,
         },
     };

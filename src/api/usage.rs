@@ -388,11 +388,11 @@ mod tests {
         let key = store
             .create_api_key(
                 &crate::store::NewApiKey {
-                    project_id: project.id,
+                    project_id: project.id.into_string(),
                     name: "k".into(),
                     key_hash: "h".into(),
                     key_prefix: "sk_live_abcdefgh".into(),
-                    created_by: owner.id,
+                    created_by: owner.id.into_string(),
                     expires_at: None,
                     expires_in_days: None,
                 },
@@ -515,11 +515,11 @@ mod tests {
         let key = store
             .create_api_key(
                 &crate::store::NewApiKey {
-                    project_id: project.id,
+                    project_id: project.id.into_string(),
                     name: "k".into(),
                     key_hash: "h".into(),
                     key_prefix: "sk_live_abcdefgh".into(),
-                    created_by: owner.id,
+                    created_by: owner.id.into_string(),
                     expires_at: None,
                     expires_in_days: None,
                 },

@@ -435,7 +435,11 @@ mod tests {
         let project = store
             .create_project(&team.id, "Web", "web", &by(), 1)
             .unwrap();
-        (owner.id, team.id, project.id)
+        (
+            owner.id.into_string(),
+            team.id.into_string(),
+            project.id.into_string(),
+        )
     }
 
     fn new_key(project_id: &str, user_id: &str, hash: &str, prefix: &str) -> NewApiKey {

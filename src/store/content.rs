@@ -609,7 +609,7 @@ mod tests {
     use super::*;
     use crate::store::tests::temp_store;
 
-    fn project(store: &Store) -> String {
+    fn project(store: &Store) -> crate::ids::ProjectId {
         let owner = store
             .create_user(
                 &crate::store::NewUser::with_hash(
@@ -1059,7 +1059,7 @@ mod tests {
             .execute_batch("ALTER TABLE audit_events RENAME TO audit_events_gone")
             .unwrap();
         let new = NewContent {
-            project_id: project_id.clone(),
+            project_id: project_id.to_string(),
             kind: ContentKind::Blog,
             title: "Second".into(),
             body: "text".into(),

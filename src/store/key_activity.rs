@@ -428,11 +428,11 @@ mod tests {
         store
             .create_api_key(
                 &NewApiKey {
-                    project_id: project.id,
+                    project_id: project.id.into_string(),
                     name: "k".into(),
                     key_hash: "h".into(),
                     key_prefix: "sk_live_abcdefgh".into(),
-                    created_by: owner.id,
+                    created_by: owner.id.into_string(),
                     expires_at: None,
                     expires_in_days: None,
                 },

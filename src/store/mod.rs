@@ -434,6 +434,30 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+/// Typed ids are stored as their text and read back with `from_stored`: every id in the
+/// database was made by `parse` or `new_v4`, so it is not checked again (see [`crate::ids`]).
+macro_rules! sql_id {
+    ($($name:ident),*) => {
+        $(
+            impl rusqlite::ToSql for crate::ids::$name {
+                fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                    Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
+                }
+            }
+
+            impl rusqlite::types::FromSql for crate::ids::$name {
+                fn column_result(
+                    value: rusqlite::types::ValueRef<'_>,
+                ) -> rusqlite::types::FromSqlResult<Self> {
+                    Ok(Self::from_stored(value.as_str()?.to_owned()))
+                }
+            }
+        )*
+    };
+}
+
+sql_id!(UserId, TeamId, ProjectId, ApiKeyId, ContentId, SessionId);
+
 /// A domain type read from one row: the one mapper every reader of the type uses. Its
 /// columns, in the order `from_row_at` reads them, are the `*_columns!` macro (or constant)
 /// beside the impl.

@@ -11,6 +11,7 @@ use super::audit::Audit;
 use super::content::{first_free_slug, insert_content, publish_as};
 use super::{ContentKind, NewApiKey, NewContent, NewUser, Store};
 use crate::error::Error;
+use crate::ids::{ProjectId, TeamId, UserId};
 use rusqlite::OptionalExtension;
 
 /// A team to create, owned by the user with `owner_email`.
@@ -123,7 +124,7 @@ fn about(row: &str, err: Error) -> Error {
     }
 }
 
-fn user_id(tx: &Tx<'_>, email: &str) -> Result<(String, bool), Error> {
+fn user_id(tx: &Tx<'_>, email: &str) -> Result<(UserId, bool), Error> {
     tx.prepare_cached("SELECT id, is_superuser FROM users WHERE email = ?1")
         .and_then(|mut stmt| {
             stmt.query_row([email], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -132,14 +133,14 @@ fn user_id(tx: &Tx<'_>, email: &str) -> Result<(String, bool), Error> {
         .ok_or_else(|| Error::NotFound(format!("no user with email {email}")))
 }
 
-fn team_id(tx: &Tx<'_>, slug: &str) -> Result<String, Error> {
+fn team_id(tx: &Tx<'_>, slug: &str) -> Result<TeamId, Error> {
     tx.prepare_cached("SELECT id FROM teams WHERE slug = ?1")
         .and_then(|mut stmt| stmt.query_row([slug], |row| row.get(0)).optional())?
         .ok_or_else(|| Error::NotFound(format!("no team with slug {slug}")))
 }
 
 /// The project's id and its team's id.
-fn project_ids(tx: &Tx<'_>, slug: &str) -> Result<(String, String), Error> {
+fn project_ids(tx: &Tx<'_>, slug: &str) -> Result<(ProjectId, TeamId), Error> {
     tx.prepare_cached("SELECT id, team_id FROM projects WHERE slug = ?1")
         .and_then(|mut stmt| {
             stmt.query_row([slug], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -203,11 +204,11 @@ impl Store {
                     )));
                 }
                 let new = NewApiKey {
-                    project_id: project,
+                    project_id: project.into_string(),
                     name: key.name.clone(),
                     key_hash: key.key_hash.clone(),
                     key_prefix: key.key_prefix.clone(),
-                    created_by: user,
+                    created_by: user.into_string(),
                     expires_at: key.expires_at,
                     expires_in_days: None,
                 };
@@ -219,7 +220,7 @@ impl Store {
                 let (project, _) =
                     project_ids(tx, &item.project_slug).map_err(|e| about(&row, e))?;
                 let new = NewContent {
-                    project_id: project,
+                    project_id: project.into_string(),
                     kind: item.kind,
                     title: item.title.clone(),
                     body: item.body.clone(),

@@ -93,7 +93,7 @@ impl Store {
     ) -> Result<Session, Error> {
         let session = Session {
             id: crate::ids::uuid_v4(),
-            user_id: user.id.clone(),
+            user_id: user.id.to_string(),
             generation: 0,
             rotated_at: now,
             created_at: now,

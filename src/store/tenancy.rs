@@ -3,6 +3,7 @@
 use super::audit::{append, email_of, Audit, AuditAction};
 use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::error::Error;
+use crate::ids::{ProjectId, TeamId, UserId};
 use crate::roles::Role;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, OptionalExtension, Row};
@@ -51,8 +52,8 @@ impl FromSql for Role {
 /// A team.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Team {
-    /// UUID.
-    pub id: String,
+    /// Its id.
+    pub id: TeamId,
     /// Display name.
     pub name: String,
     /// Unique slug.
@@ -64,10 +65,10 @@ pub struct Team {
 /// A project owned by a team.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
-    /// UUID.
-    pub id: String,
+    /// Its id.
+    pub id: ProjectId,
     /// Owning team.
-    pub team_id: String,
+    pub team_id: TeamId,
     /// Display name.
     pub name: String,
     /// Slug, unique across the server.
@@ -80,11 +81,11 @@ pub(super) fn insert_team(
     tx: &rusqlite::Transaction<'_>,
     name: &str,
     slug: &str,
-    owner_id: &str,
+    owner_id: &UserId,
     now: i64,
 ) -> Result<Team, Error> {
     let team = Team {
-        id: crate::ids::uuid_v4(),
+        id: TeamId::new_v4(),
         name: name.to_string(),
         slug: slug.to_string(),
         created_at: now,
@@ -102,8 +103,8 @@ pub(super) fn insert_team(
 /// Adds `user_id` to a team with `role` inside `tx`; 409 when already a member.
 pub(super) fn insert_member(
     tx: &rusqlite::Transaction<'_>,
-    team_id: &str,
-    user_id: &str,
+    team_id: &TeamId,
+    user_id: &UserId,
     role: Role,
     now: i64,
 ) -> Result<(), Error> {
@@ -120,7 +121,7 @@ pub(super) fn append_team_created(
     tx: &rusqlite::Transaction<'_>,
     audit: &Audit,
     team: &Team,
-    owner_id: &str,
+    owner_id: &UserId,
     now: i64,
 ) -> Result<(), Error> {
     let event = audit
@@ -135,16 +136,16 @@ pub(super) fn append_team_created(
 pub(super) fn append_member_added(
     tx: &rusqlite::Transaction<'_>,
     audit: &Audit,
-    team_id: &str,
-    user_id: &str,
+    team_id: &TeamId,
+    user_id: &UserId,
     role: Role,
     now: i64,
 ) -> Result<(), Error> {
     let email = email_of(tx, user_id)?;
     let event = audit
         .event(AuditAction::MemberAdded, now)
-        .target("member", user_id, email.as_deref())
-        .team(team_id)
+        .target("member", user_id.as_str(), email.as_deref())
+        .team(team_id.as_str())
         .details(json!({ "role": role }));
     append(tx, &event).map(|_| ())
 }
@@ -167,14 +168,14 @@ pub(super) fn append_project_created(
 
 pub(super) fn insert_project(
     tx: &rusqlite::Transaction<'_>,
-    team_id: &str,
+    team_id: &TeamId,
     name: &str,
     slug: &str,
     now: i64,
 ) -> Result<Project, Error> {
     let project = Project {
-        id: crate::ids::uuid_v4(),
-        team_id: team_id.to_string(),
+        id: ProjectId::new_v4(),
+        team_id: team_id.clone(),
         name: name.to_string(),
         slug: slug.to_string(),
         created_at: now,
@@ -219,12 +220,12 @@ impl Store {
     }
 
     /// The role of `user_id` in `team_id`, if a member.
-    pub fn member_role(&self, team_id: &str, user_id: &str) -> Result<Option<Role>, Error> {
+    pub fn member_role(&self, team_id: &TeamId, user_id: &UserId) -> Result<Option<Role>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare_cached("SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2")?;
         Ok(stmt
-            .query_row([team_id, user_id], |row| row.get(0))
+            .query_row(params![team_id, user_id], |row| row.get(0))
             .optional()?)
     }
 }
@@ -233,7 +234,7 @@ impl Store {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// The user.
-    pub user_id: String,
+    pub user_id: UserId,
     /// Their email.
     pub email: String,
     /// Their standing in the team.
@@ -282,7 +283,7 @@ impl FromRow for Project {
     }
 }
 
-fn owner_count(tx: &rusqlite::Transaction<'_>, team_id: &str) -> Result<i64, Error> {
+fn owner_count(tx: &rusqlite::Transaction<'_>, team_id: &TeamId) -> Result<i64, Error> {
     Ok(tx
         .prepare_cached("SELECT count(*) FROM team_members WHERE team_id = ?1 AND role = ?2")
         .and_then(|mut stmt| stmt.query_row(params![team_id, Role::Owner], |row| row.get(0)))?)
@@ -291,13 +292,13 @@ fn owner_count(tx: &rusqlite::Transaction<'_>, team_id: &str) -> Result<i64, Err
 /// The role of `user_id` in `team_id` inside `tx`, if a member.
 pub(super) fn role_in(
     tx: &rusqlite::Transaction<'_>,
-    team_id: &str,
-    user_id: &str,
+    team_id: &TeamId,
+    user_id: &UserId,
 ) -> Result<Option<Role>, Error> {
     let mut stmt =
         tx.prepare_cached("SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2")?;
     Ok(stmt
-        .query_row([team_id, user_id], |row| row.get(0))
+        .query_row(params![team_id, user_id], |row| row.get(0))
         .optional()?)
 }
 
@@ -313,7 +314,7 @@ impl Store {
         &self,
         name: &str,
         slug: &str,
-        owner_id: &str,
+        owner_id: &UserId,
         audit: &Audit,
         now: i64,
     ) -> Result<Team, Error> {
@@ -325,7 +326,7 @@ impl Store {
     }
 
     /// The team with this id, if any.
-    pub fn team_by_id(&self, id: &str) -> Result<Option<Team>, Error> {
+    pub fn team_by_id(&self, id: &TeamId) -> Result<Option<Team>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(concat!(
             "SELECT ",
@@ -336,7 +337,7 @@ impl Store {
     }
 
     /// The teams `user_id` belongs to, with their role, oldest first.
-    pub fn teams_of_user(&self, user_id: &str) -> Result<Vec<(Team, Role)>, Error> {
+    pub fn teams_of_user(&self, user_id: &UserId) -> Result<Vec<(Team, Role)>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(concat!(
             "SELECT ",
@@ -352,7 +353,7 @@ impl Store {
     }
 
     /// The members of a team, in the order they were added.
-    pub fn members(&self, team_id: &str) -> Result<Vec<Member>, Error> {
+    pub fn members(&self, team_id: &TeamId) -> Result<Vec<Member>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(concat!(
             "SELECT ",
@@ -369,8 +370,8 @@ impl Store {
     /// the role) in the same transaction; 409 when already a member (and then no event).
     pub fn add_member(
         &self,
-        team_id: &str,
-        user_id: &str,
+        team_id: &TeamId,
+        user_id: &UserId,
         role: Role,
         audit: &Audit,
         now: i64,
@@ -380,9 +381,9 @@ impl Store {
             append_member_added(tx, audit, team_id, user_id, role, now)?;
             let email: String = tx
                 .prepare_cached("SELECT email FROM users WHERE id = ?1")
-                .and_then(|mut stmt| stmt.query_row([user_id], |row| row.get(0)))?;
+                .and_then(|mut stmt| stmt.query_row([user_id.as_str()], |row| row.get(0)))?;
             Ok(Member {
-                user_id: user_id.to_string(),
+                user_id: user_id.clone(),
                 email,
                 role,
                 added_at: now,
@@ -395,8 +396,8 @@ impl Store {
     /// `new_role`) in the same transaction; a refusal, or the role it already has, none.
     pub fn set_member_role(
         &self,
-        team_id: &str,
-        user_id: &str,
+        team_id: &TeamId,
+        user_id: &UserId,
         role: Role,
         audit: &Audit,
         now: i64,
@@ -417,8 +418,8 @@ impl Store {
             let email = email_of(tx, user_id)?;
             let event = audit
                 .event(AuditAction::MemberRoleChanged, now)
-                .target("member", user_id, email.as_deref())
-                .team(team_id)
+                .target("member", user_id.as_str(), email.as_deref())
+                .team(team_id.as_str())
                 .details(json!({ "old_role": current, "new_role": role }));
             append(tx, &event)?;
             Ok(())
@@ -429,8 +430,8 @@ impl Store {
     /// in the same transaction; 404 when not a member, 400 for the last owner (no event).
     pub fn remove_member(
         &self,
-        team_id: &str,
-        user_id: &str,
+        team_id: &TeamId,
+        user_id: &UserId,
         audit: &Audit,
         now: i64,
     ) -> Result<(), Error> {
@@ -457,7 +458,7 @@ impl Store {
     /// transaction; 409 when the slug is taken anywhere on the server (and then no event).
     pub fn create_project(
         &self,
-        team_id: &str,
+        team_id: &TeamId,
         name: &str,
         slug: &str,
         audit: &Audit,
@@ -471,7 +472,7 @@ impl Store {
     }
 
     /// The project with this id, if any.
-    pub fn project_by_id(&self, id: &str) -> Result<Option<Project>, Error> {
+    pub fn project_by_id(&self, id: &ProjectId) -> Result<Option<Project>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(concat!(
             "SELECT ",
@@ -482,7 +483,7 @@ impl Store {
     }
 
     /// The projects of every team `user_id` belongs to, oldest first.
-    pub fn projects_of_user(&self, user_id: &str) -> Result<Vec<Project>, Error> {
+    pub fn projects_of_user(&self, user_id: &UserId) -> Result<Vec<Project>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(concat!(
             "SELECT ",
@@ -502,7 +503,7 @@ mod tests {
     use crate::store::tests::temp_store;
     use crate::store::NewUser;
 
-    fn user(store: &Store, email: &str) -> String {
+    fn user(store: &Store, email: &str) -> UserId {
         let new = NewUser::with_hash(
             crate::email::Email::parse(email).unwrap(),
             "$argon2id$fake".into(),

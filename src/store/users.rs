@@ -4,6 +4,7 @@ use super::audit::{append, Audit, AuditAction};
 use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::email::Email;
 use crate::error::Error;
+use crate::ids::UserId;
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::json;
 
@@ -21,8 +22,8 @@ pub(super) use user_columns;
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    /// UUID.
-    pub id: String,
+    /// Its id.
+    pub id: UserId,
     /// Lower-cased email, unique.
     pub email: String,
     /// Argon2id PHC string.
@@ -101,7 +102,7 @@ pub(super) fn insert_user(
     now: i64,
 ) -> Result<User, Error> {
     let user = User {
-        id: crate::ids::uuid_v4(),
+        id: UserId::new_v4(),
         email: new.email.as_str().to_owned(),
         password_hash: new.password_hash.clone(),
         first_name: new.first_name.clone(),

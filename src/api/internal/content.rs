@@ -36,7 +36,7 @@ pub(crate) fn admit_to_project(
         Caller::Session(session) => Ok(project_role(app, &session.user, project_id)?.0),
         Caller::Key(key) => {
             let project = project_by_id(app, project_id)?;
-            if key.key.project_id != project.id {
+            if project.id != key.key.project_id {
                 return Err(Error::Forbidden(OTHER_PROJECT.into()));
             }
             Ok(project)
@@ -178,7 +178,7 @@ pub(crate) fn create(
         }
         check_period(period_start, period_end, &mut fields.problems);
         NewContent {
-            project_id: project.id,
+            project_id: project.id.into_string(),
             // A missing or unknown type was recorded as a problem, so this placeholder never
             // leaves `parse`.
             kind: kind.unwrap_or(ContentKind::Changelog),

@@ -51,7 +51,7 @@ pub fn get_members(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     team_role(app, &caller.user, &team_id)?;
     let members: Vec<Value> = app
         .store
-        .members(team_id.as_str())?
+        .members(&team_id)?
         .iter()
         .map(dto::member)
         .collect();
@@ -74,13 +74,9 @@ pub fn post_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         .user_by_email(email.trim())?
         .ok_or_else(|| Error::NotFound("User not found".into()))?;
     let audit = ctx.audit(app, Audit::user(&caller.user));
-    let member = app.store.add_member(
-        team_id.as_str(),
-        &user.id,
-        role,
-        &audit,
-        app.clock.now_secs(),
-    )?;
+    let member = app
+        .store
+        .add_member(&team_id, &user.id, role, &audit, app.clock.now_secs())?;
     Ok(Response::json(201, &dto::member(&member)))
 }
 
@@ -96,7 +92,7 @@ fn check_may_touch(
 ) -> Result<Role, Error> {
     let current = app
         .store
-        .member_role(team_id.as_str(), user_id.as_str())?
+        .member_role(team_id, user_id)?
         .ok_or_else(|| Error::NotFound(MEMBER_NOT_FOUND.into()))?;
     if current == Role::Owner && actor < Role::Owner {
         return Err(Error::Forbidden(
@@ -122,16 +118,11 @@ pub fn patch_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         ));
     }
     let audit = ctx.audit(app, Audit::user(&caller.user));
-    app.store.set_member_role(
-        team_id.as_str(),
-        user_id.as_str(),
-        role,
-        &audit,
-        app.clock.now_secs(),
-    )?;
+    app.store
+        .set_member_role(&team_id, &user_id, role, &audit, app.clock.now_secs())?;
     let member = app
         .store
-        .members(team_id.as_str())?
+        .members(&team_id)?
         .into_iter()
         .find(|m| user_id == m.user_id)
         .ok_or_else(|| Error::NotFound(MEMBER_NOT_FOUND.into()))?;
@@ -147,12 +138,8 @@ pub fn delete_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let user_id: UserId = ctx.params.id_or("user_id", MEMBER_NOT_FOUND)?;
     check_may_touch(app, actor, &team_id, &user_id)?;
     let audit = ctx.audit(app, Audit::user(&caller.user));
-    app.store.remove_member(
-        team_id.as_str(),
-        user_id.as_str(),
-        &audit,
-        app.clock.now_secs(),
-    )?;
+    app.store
+        .remove_member(&team_id, &user_id, &audit, app.clock.now_secs())?;
     Ok(Response::empty(204))
 }
 
@@ -178,8 +165,7 @@ pub fn post_project(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let now = app.clock.now_secs();
     let audit = ctx.audit(app, Audit::user(&caller.user));
     let project = slug::create_with_slug(requested, &name, "project", |slug| {
-        app.store
-            .create_project(team_id.as_str(), &name, slug, &audit, now)
+        app.store.create_project(&team_id, &name, slug, &audit, now)
     })?;
     Ok(Response::json(201, &dto::project(&project)))
 }
