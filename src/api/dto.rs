@@ -70,7 +70,7 @@ pub fn session(session: &Session, current_id: &str) -> Value {
         "last_seen_at": rfc3339(session.last_seen_at),
         "user_agent": session.user_agent,
         "ip": session.ip,
-        "current": session.id == current_id,
+        "current": session.id.as_str() == current_id,
     })
 }
 

@@ -6,6 +6,7 @@
 use super::audit::{append, email_of, Audit, AuditAction};
 use super::{column_count, FromRow, Store, User};
 use crate::error::Error;
+use crate::ids::{SessionId, UserId};
 use rusqlite::{params, OptionalExtension, Row};
 
 /// The session columns in the order [`Session`]'s [`FromRow`] reads them:
@@ -22,10 +23,10 @@ pub(super) use session_columns;
 /// A stored session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
-    /// UUID; the `sid` claim.
-    pub id: String,
+    /// Its id; the `sid` claim.
+    pub id: SessionId,
     /// Owner.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The `gen` claim of the current token.
     pub generation: i64,
     /// When the current generation was issued (unix seconds).
@@ -66,7 +67,7 @@ impl FromRow for Session {
 /// Revokes every live session of `user_id` except `keep`; returns how many.
 pub(super) fn revoke_all_of_user(
     tx: &rusqlite::Transaction<'_>,
-    user_id: &str,
+    user_id: &UserId,
     keep: Option<&str>,
     now: i64,
 ) -> Result<usize, Error> {
@@ -92,8 +93,8 @@ impl Store {
         token_expires_at: i64,
     ) -> Result<Session, Error> {
         let session = Session {
-            id: crate::ids::uuid_v4(),
-            user_id: user.id.to_string(),
+            id: SessionId::new_v4(),
+            user_id: user.id.clone(),
             generation: 0,
             rotated_at: now,
             created_at: now,
@@ -188,8 +189,8 @@ impl Store {
     /// session with `details`, in the same transaction; false (and no event) otherwise.
     pub fn revoke_session(
         &self,
-        user_id: &str,
-        id: &str,
+        user_id: &UserId,
+        id: &SessionId,
         audit: &Audit,
         action: AuditAction,
         details: serde_json::Value,
@@ -219,7 +220,7 @@ impl Store {
     /// (`{"count": n, "reason": "revoke_all"}`), in the same transaction.
     pub fn revoke_user_sessions(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         keep: Option<&str>,
         audit: &Audit,
         now: i64,
@@ -243,7 +244,7 @@ impl Store {
     /// those that can still be used or refreshed. Newest first.
     pub fn live_sessions(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         created_after: i64,
         expired_after: i64,
     ) -> Result<Vec<Session>, Error> {
@@ -354,7 +355,7 @@ mod tests {
             .unwrap());
         assert!(!store
             .revoke_session(
-                "someone-else",
+                &crate::ids::UserId::new_v4(),
                 &keep.id,
                 &crate::store::Audit::cli("test"),
                 crate::store::AuditAction::SessionRevoked,
@@ -382,7 +383,7 @@ mod tests {
         let (joined, owner, _) = store.session_with_user(&session.id).unwrap().unwrap();
         assert_eq!((joined, owner), (session.clone(), user.clone()));
         let seen = |at: i64| crate::store::UsageBatch {
-            sessions_seen: vec![(session.id.clone(), at)],
+            sessions_seen: vec![(session.id.to_string(), at)],
             ..Default::default()
         };
         store.record_usage(&seen(90)).unwrap();

@@ -325,7 +325,7 @@ pub fn delete_session(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let session_id: SessionId = ctx.params.id("id")?;
     if app.store.revoke_session(
         &caller.user.id,
-        session_id.as_str(),
+        &session_id,
         &ctx.audit(app, Audit::user(&caller.user)),
         AuditAction::SessionRevoked,
         json!({}),
