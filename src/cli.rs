@@ -12,6 +12,7 @@ use crate::config::{Config, Overrides};
 use crate::email::Email;
 use crate::ephemeral::EphemeralDatabase;
 use crate::error::{Error, StartupError};
+use crate::ids::ApiKeyId;
 use crate::store::{Audit, RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
 use crate::{keyring, keys, slug};
 use clap::parser::ValueSource;
@@ -754,6 +755,9 @@ fn run_key(config: &Config, command: KeyCommand) -> Result<(), Failure> {
                     is_active: Some(false),
                     ..Default::default()
                 };
+                // A malformed id names no key, as an unknown one.
+                let id = ApiKeyId::parse(&id)
+                    .ok_or_else(|| Error::NotFound("API key not found".into()))?;
                 store.update_api_key(&id, &changes, &actor("key deactivate"), now)
             })?;
             println!("deactivated key {} ({})", key.key_prefix, key.id);

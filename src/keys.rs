@@ -92,11 +92,11 @@ pub fn create_key(
     };
     let generated = api_key::generate();
     let new = NewApiKey {
-        project_id: project.id.to_string(),
+        project_id: project.id.clone(),
         name,
         key_hash: generated.hash,
         key_prefix: generated.key_prefix,
-        created_by: creator.id.to_string(),
+        created_by: creator.id.clone(),
         expires_at,
         expires_in_days,
     };
@@ -133,7 +133,7 @@ pub fn roll_key(
         name: old.name.clone(),
         key_hash: generated.hash,
         key_prefix: generated.key_prefix,
-        created_by: roller.id.to_string(),
+        created_by: roller.id.clone(),
         expires_at: rolled_expiry(old, now),
         expires_in_days: old.expires_in_days,
     };

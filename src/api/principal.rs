@@ -205,7 +205,7 @@ pub fn authenticate_key(app: &App, ctx: &mut Ctx<'_>, raw: &str) -> Result<KeyCa
     }
     app.usage.note_use(key, now);
     // The end of a roll's overlap counts as an expiry for the warning header too.
-    ctx.used.key = Some((key.id.clone(), key.ends_at()));
+    ctx.used.key = Some((key.id.to_string(), key.ends_at()));
     throttle_with(app, ctx, Class::Authenticated, |_| {
         format!("key:{}", key.id)
     })?;

@@ -185,8 +185,8 @@ pub fn get_changelogs(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
                 let (page, scope) = list_query(app, ctx)?;
                 let own = key.key.project_id;
                 let scope = match scope {
-                    Scope::All => Scope::Project(own),
-                    Scope::Project(id) if id == own => Scope::Project(own),
+                    Scope::All => Scope::Project(own.into_string()),
+                    Scope::Project(id) if own == id => Scope::Project(own.into_string()),
                     Scope::Project(_) | Scope::Nothing => Scope::Nothing,
                 };
                 let response = published_list(app, ContentKind::Changelog, scope, page)?;

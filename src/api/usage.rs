@@ -235,7 +235,7 @@ impl UsageRecorder {
             return;
         }
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        pending.last_used.insert(key.id.clone(), now);
+        pending.last_used.insert(key.id.to_string(), now);
     }
 
     /// Notes that session `session_id` was used at `now` (callers throttle to once a minute).
@@ -388,11 +388,11 @@ mod tests {
         let key = store
             .create_api_key(
                 &crate::store::NewApiKey {
-                    project_id: project.id.into_string(),
+                    project_id: project.id,
                     name: "k".into(),
                     key_hash: "h".into(),
                     key_prefix: "sk_live_abcdefgh".into(),
-                    created_by: owner.id.into_string(),
+                    created_by: owner.id,
                     expires_at: None,
                     expires_in_days: None,
                 },
@@ -515,11 +515,11 @@ mod tests {
         let key = store
             .create_api_key(
                 &crate::store::NewApiKey {
-                    project_id: project.id.into_string(),
+                    project_id: project.id,
                     name: "k".into(),
                     key_hash: "h".into(),
                     key_prefix: "sk_live_abcdefgh".into(),
-                    created_by: owner.id.into_string(),
+                    created_by: owner.id,
                     expires_at: None,
                     expires_in_days: None,
                 },

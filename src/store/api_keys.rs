@@ -4,6 +4,7 @@ use super::audit::{append, team_of_project, Audit, AuditAction, NewAuditEvent};
 use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::clock::rfc3339;
 use crate::error::Error;
+use crate::ids::{ApiKeyId, ProjectId, UserId};
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::{json, Map, Value};
 
@@ -29,16 +30,16 @@ macro_rules! usage_day_columns {
 /// A stored API key (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
-    /// UUID.
-    pub id: String,
+    /// Its id.
+    pub id: ApiKeyId,
     /// The project it belongs to.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// Display name.
     pub name: String,
     /// `sk_live_` + 8 characters.
     pub key_prefix: String,
     /// The user it acts as.
-    pub created_by: String,
+    pub created_by: UserId,
     /// Unix seconds.
     pub created_at: i64,
     /// When it stops working, if ever.
@@ -79,7 +80,7 @@ impl ApiKey {
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
     /// The project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// Display name.
     pub name: String,
     /// Hex SHA-256 of the key.
@@ -87,7 +88,7 @@ pub struct NewApiKey {
     /// `sk_live_` + 8 characters.
     pub key_prefix: String,
     /// The creating user.
-    pub created_by: String,
+    pub created_by: UserId,
     /// Expiry instant, if any.
     pub expires_at: Option<i64>,
     /// Relative expiry rule, if any.
@@ -153,7 +154,7 @@ impl FromRow for ApiKey {
 
 fn insert_key(tx: &rusqlite::Transaction<'_>, new: &NewApiKey, now: i64) -> Result<ApiKey, Error> {
     let key = ApiKey {
-        id: crate::ids::uuid_v4(),
+        id: ApiKeyId::new_v4(),
         project_id: new.project_id.clone(),
         name: new.name.clone(),
         key_prefix: new.key_prefix.clone(),
@@ -251,13 +252,13 @@ impl Store {
     }
 
     /// The key with this id, if any.
-    pub fn api_key_by_id(&self, id: &str) -> Result<Option<ApiKey>, Error> {
+    pub fn api_key_by_id(&self, id: &ApiKeyId) -> Result<Option<ApiKey>, Error> {
         let conn = self.conn()?;
         select_key(&conn, id)
     }
 
     /// A project's keys, newest first.
-    pub fn api_keys_of_project(&self, project_id: &str) -> Result<Vec<ApiKey>, Error> {
+    pub fn api_keys_of_project(&self, project_id: &ProjectId) -> Result<Vec<ApiKey>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(concat!(
             "SELECT ",
@@ -276,7 +277,7 @@ impl Store {
     /// it already has is no change: it writes no event.
     pub fn update_api_key(
         &self,
-        id: &str,
+        id: &ApiKeyId,
         changes: &ApiKeyChanges,
         audit: &Audit,
         now: i64,
@@ -354,7 +355,7 @@ impl Store {
     /// prefix, and the overlap in seconds).
     pub fn roll_api_key(
         &self,
-        old_id: &str,
+        old_id: &ApiKeyId,
         new: &NewApiKey,
         retires_at: i64,
         audit: &Audit,
@@ -381,7 +382,7 @@ impl Store {
 
     /// Deletes a key and its usage, with its `api_key.deleted` event by `audit` in the same
     /// transaction; false (and no event) when it did not exist.
-    pub fn delete_api_key(&self, id: &str, audit: &Audit, now: i64) -> Result<bool, Error> {
+    pub fn delete_api_key(&self, id: &ApiKeyId, audit: &Audit, now: i64) -> Result<bool, Error> {
         self.write(|tx| {
             let Some(key) = select_key(tx, id)? else {
                 return Ok(false);
@@ -397,7 +398,12 @@ impl Store {
 
     /// Stored usage of a key for days `from..=to` (`YYYY-MM-DD`), oldest first; days without
     /// use are absent.
-    pub fn usage_of_key(&self, key_id: &str, from: &str, to: &str) -> Result<Vec<UsageDay>, Error> {
+    pub fn usage_of_key(
+        &self,
+        key_id: &ApiKeyId,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<UsageDay>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(concat!(
             "SELECT ",
@@ -417,7 +423,7 @@ mod tests {
     use crate::store::{AuditEvent, AuditFilter, NewUser, Page};
 
     /// A project in a team; returns (user id, team id, project id).
-    fn project(store: &Store) -> (String, String, String) {
+    fn project(store: &Store) -> (UserId, crate::ids::TeamId, ProjectId) {
         let owner = store
             .create_user(
                 &NewUser::with_hash(
@@ -435,20 +441,16 @@ mod tests {
         let project = store
             .create_project(&team.id, "Web", "web", &by(), 1)
             .unwrap();
-        (
-            owner.id.into_string(),
-            team.id.into_string(),
-            project.id.into_string(),
-        )
+        (owner.id, team.id, project.id)
     }
 
-    fn new_key(project_id: &str, user_id: &str, hash: &str, prefix: &str) -> NewApiKey {
+    fn new_key(project_id: &ProjectId, user_id: &UserId, hash: &str, prefix: &str) -> NewApiKey {
         NewApiKey {
-            project_id: project_id.into(),
+            project_id: project_id.clone(),
             name: "ci".into(),
             key_hash: hash.into(),
             key_prefix: prefix.into(),
-            created_by: user_id.into(),
+            created_by: user_id.clone(),
             expires_at: None,
             expires_in_days: None,
         }
@@ -595,11 +597,13 @@ mod tests {
             expires_at: Some(None),
         };
         store.update_api_key(&key.id, &same, &by(), 110).unwrap();
-        assert!(!store.delete_api_key("no-such-key", &by(), 120).unwrap());
-        let missing = store.update_api_key("no-such-key", &same, &by(), 130);
+        assert!(!store
+            .delete_api_key(&ApiKeyId::new_v4(), &by(), 120)
+            .unwrap());
+        let missing = store.update_api_key(&ApiKeyId::new_v4(), &same, &by(), 130);
         assert!(matches!(missing, Err(Error::NotFound(_))));
         let roll = store.roll_api_key(
-            "no-such-key",
+            &ApiKeyId::new_v4(),
             &new_key(&project, &user, "h2", "sk_live_ZzZ98wVu"),
             140,
             &by(),
@@ -645,11 +649,11 @@ mod tests {
 
     fn key(expires_at: Option<i64>, retires_at: Option<i64>) -> ApiKey {
         ApiKey {
-            id: "k".into(),
-            project_id: "p".into(),
+            id: ApiKeyId::from_stored("k".into()),
+            project_id: ProjectId::from_stored("p".into()),
             name: "n".into(),
             key_prefix: "sk_live_abcdefgh".into(),
-            created_by: "u".into(),
+            created_by: UserId::from_stored("u".into()),
             created_at: 0,
             expires_at,
             expires_in_days: None,

@@ -412,7 +412,7 @@ mod tests {
     const T0: i64 = 1_750_000_000;
 
     /// A store with one key; returns the key id.
-    fn store_with_key(store: &Store) -> String {
+    fn store_with_key(store: &Store) -> crate::ids::ApiKeyId {
         let owner = store
             .create_first_admin(
                 &NewUser::with_hash(
@@ -428,11 +428,11 @@ mod tests {
         store
             .create_api_key(
                 &NewApiKey {
-                    project_id: project.id.into_string(),
+                    project_id: project.id,
                     name: "k".into(),
                     key_hash: "h".into(),
                     key_prefix: "sk_live_abcdefgh".into(),
-                    created_by: owner.id.into_string(),
+                    created_by: owner.id,
                     expires_at: None,
                     expires_in_days: None,
                 },

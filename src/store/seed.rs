@@ -204,11 +204,11 @@ impl Store {
                     )));
                 }
                 let new = NewApiKey {
-                    project_id: project.into_string(),
+                    project_id: project,
                     name: key.name.clone(),
                     key_hash: key.key_hash.clone(),
                     key_prefix: key.key_prefix.clone(),
-                    created_by: user.into_string(),
+                    created_by: user,
                     expires_at: key.expires_at,
                     expires_in_days: None,
                 };

@@ -8,7 +8,7 @@ use crate::api::usage::utc_day;
 use crate::api::{dto, App, Ctx};
 use crate::error::{Error, FieldError};
 use crate::http::Response;
-use crate::ids::{ApiKeyId, ProjectId};
+use crate::ids::ApiKeyId;
 use crate::keys::{self, Expiry};
 use crate::roles::Role;
 use crate::store::{ApiKey, ApiKeyChanges, Audit};
@@ -32,10 +32,9 @@ pub(super) fn key_access(app: &App, ctx: &mut Ctx<'_>) -> Result<KeyAccess, Erro
     let key_id: ApiKeyId = ctx.params.id("key_id")?;
     let key = app
         .store
-        .api_key_by_id(key_id.as_str())?
+        .api_key_by_id(&key_id)?
         .ok_or_else(|| Error::NotFound(ApiKeyId::NOT_FOUND.into()))?;
-    let project_id = ProjectId::from_stored(key.project_id.clone());
-    let (_, role) = project_role(app, &caller.user, &project_id)?;
+    let (_, role) = project_role(app, &caller.user, &key.project_id)?;
     Ok(KeyAccess { caller, key, role })
 }
 

@@ -166,7 +166,7 @@ pub fn post_mcp(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
             "This route takes application/json.".into(),
         ));
     }
-    let project_id = key.key.project_id.clone();
+    let project_id = key.key.project_id.to_string();
     let caller = Caller::Key(key);
     let session = Session {
         app,
