@@ -261,8 +261,8 @@ mod tests {
         for kind in [ContentKind::Changelog, ContentKind::Blog, ContentKind::Kb] {
             for (published_at, period) in [(None, None), (Some(1_743_433_200), Some(86_400))] {
                 let item = Content {
-                    id: "id-1".into(),
-                    project_id: "p".into(),
+                    id: crate::ids::ContentId::new_v4(),
+                    project_id: crate::ids::ProjectId::new_v4(),
                     project_name: "P".into(),
                     kind,
                     title: "T \"quoted\"".into(),

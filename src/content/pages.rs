@@ -436,8 +436,8 @@ mod tests {
 
     fn item(kind: ContentKind, title: &str, body: &str) -> Content {
         Content {
-            id: "00000000-0000-4000-8000-000000000000".into(),
-            project_id: "p".into(),
+            id: crate::ids::ContentId::parse("00000000-0000-4000-8000-000000000000").unwrap(),
+            project_id: crate::ids::ProjectId::new_v4(),
             project_name: "Web <App>".into(),
             kind,
             title: title.into(),

@@ -7,6 +7,7 @@
 use super::audit::{append, team_of_project, Audit, AuditAction, NewAuditEvent};
 use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::error::Error;
+use crate::ids::{ContentId, ProjectId};
 use rusqlite::{params, OptionalExtension, Row, ToSql};
 use serde_json::json;
 
@@ -84,10 +85,10 @@ impl ContentKind {
 /// A stored content item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Content {
-    /// UUID.
-    pub id: String,
+    /// Its id.
+    pub id: ContentId,
     /// The project it belongs to.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// That project's name.
     pub project_name: String,
     /// What it is.
@@ -116,7 +117,7 @@ pub struct Content {
 #[derive(Debug, Clone)]
 pub struct NewContent {
     /// The project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// Its kind.
     pub kind: ContentKind,
     /// Title.
@@ -348,7 +349,7 @@ pub(super) fn insert_content(
     audit: &Audit,
     now: i64,
 ) -> Result<Content, Error> {
-    let id = crate::ids::uuid_v4();
+    let id = ContentId::new_v4();
     tx.prepare_cached(
         "INSERT INTO content (id, project_id, kind, title, body, period_start, \
          period_end, is_published, created_at, updated_at) \
@@ -401,7 +402,7 @@ impl Store {
     }
 
     /// The item with this id, published or not.
-    pub fn content_by_id(&self, id: &str) -> Result<Option<Content>, Error> {
+    pub fn content_by_id(&self, id: &ContentId) -> Result<Option<Content>, Error> {
         let conn = self.conn()?;
         select_content(&conn, id)
     }
@@ -409,7 +410,7 @@ impl Store {
     /// A project's items matching `filter`, newest created first.
     pub fn content_of_project(
         &self,
-        project_id: &str,
+        project_id: &ProjectId,
         filter: ContentFilter,
         page: Page,
     ) -> Result<Listed, Error> {
@@ -444,7 +445,7 @@ impl Store {
     /// it is write nothing at all: no row, no event, no new feed generation.
     pub fn update_content(
         &self,
-        id: &str,
+        id: &ContentId,
         changes: &ContentChanges,
         audit: &Audit,
         now: i64,
@@ -499,7 +500,7 @@ impl Store {
     /// is a 409.
     pub fn publish_content(
         &self,
-        id: &str,
+        id: &ContentId,
         slug: &str,
         audit: &Audit,
         now: i64,
@@ -516,7 +517,7 @@ impl Store {
     /// slug in between, and there is no limit on how many items may share a title.
     pub fn publish_content_derived(
         &self,
-        id: &str,
+        id: &ContentId,
         base: &str,
         audit: &Audit,
         now: i64,
@@ -531,7 +532,12 @@ impl Store {
     /// Takes item `id` off the public endpoints (it keeps its slug for a later republish),
     /// recording `content.unpublished` by `audit` (details: the slug). An item that is not
     /// published changes (and records) nothing.
-    pub fn unpublish_content(&self, id: &str, audit: &Audit, now: i64) -> Result<Content, Error> {
+    pub fn unpublish_content(
+        &self,
+        id: &ContentId,
+        audit: &Audit,
+        now: i64,
+    ) -> Result<Content, Error> {
         self.write(|tx| {
             let mut item = select_content(tx, id)?.ok_or_else(content_not_found)?;
             if !item.is_published {
@@ -554,7 +560,7 @@ impl Store {
 
     /// Deletes item `id` with its `content.deleted` event by `audit` in the same transaction
     /// (details: its type); false (and no event) when it did not exist.
-    pub fn delete_content(&self, id: &str, audit: &Audit, now: i64) -> Result<bool, Error> {
+    pub fn delete_content(&self, id: &ContentId, audit: &Audit, now: i64) -> Result<bool, Error> {
         self.write(|tx| {
             let Some(item) = select_content(tx, id)? else {
                 return Ok(false);
@@ -636,11 +642,17 @@ mod tests {
             .id
     }
 
-    fn draft(store: &Store, project_id: &str, kind: ContentKind, title: &str, now: i64) -> Content {
+    fn draft(
+        store: &Store,
+        project_id: &ProjectId,
+        kind: ContentKind,
+        title: &str,
+        now: i64,
+    ) -> Content {
         store
             .create_content(
                 &NewContent {
-                    project_id: project_id.into(),
+                    project_id: project_id.clone(),
                     kind,
                     title: title.into(),
                     body: "text".into(),
@@ -823,7 +835,7 @@ mod tests {
         let again = store.publish_content(&a.id, "same", &by(), 50).unwrap();
         assert_eq!(again, first);
         assert!(matches!(
-            store.publish_content("no-such-id", "x", &by(), 1),
+            store.publish_content(&ContentId::new_v4(), "x", &by(), 1),
             Err(Error::NotFound(_))
         ));
     }
@@ -865,7 +877,7 @@ mod tests {
         store.unpublish_content(&first.id, &by(), 30).unwrap();
         assert_eq!(publish("d"), "weekly-31");
         assert!(matches!(
-            store.publish_content_derived("no-such-id", "x", &by(), 1),
+            store.publish_content_derived(&ContentId::new_v4(), "x", &by(), 1),
             Err(Error::NotFound(_))
         ));
     }
@@ -1059,7 +1071,7 @@ mod tests {
             .execute_batch("ALTER TABLE audit_events RENAME TO audit_events_gone")
             .unwrap();
         let new = NewContent {
-            project_id: project_id.to_string(),
+            project_id: project_id.clone(),
             kind: ContentKind::Blog,
             title: "Second".into(),
             body: "text".into(),

@@ -220,7 +220,7 @@ impl Store {
                 let (project, _) =
                     project_ids(tx, &item.project_slug).map_err(|e| about(&row, e))?;
                 let new = NewContent {
-                    project_id: project.into_string(),
+                    project_id: project,
                     kind: item.kind,
                     title: item.title.clone(),
                     body: item.body.clone(),

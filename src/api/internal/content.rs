@@ -62,7 +62,7 @@ fn audit_of(app: &App, ctx: &Ctx<'_>, caller: &Caller) -> Audit {
 pub(crate) fn content_for(app: &App, caller: &Caller, id: &ContentId) -> Result<Content, Error> {
     let item = app
         .store
-        .content_by_id(id.as_str())?
+        .content_by_id(id)?
         .ok_or_else(|| Error::NotFound(ContentId::NOT_FOUND.into()))?;
     match caller {
         Caller::Key(key) if key.key.project_id != item.project_id => {
@@ -70,8 +70,7 @@ pub(crate) fn content_for(app: &App, caller: &Caller, id: &ContentId) -> Result<
         }
         Caller::Key(_) => Ok(item),
         Caller::Session(session) => {
-            let project_id = ProjectId::from_stored(item.project_id.clone());
-            project_role(app, &session.user, &project_id)?;
+            project_role(app, &session.user, &item.project_id)?;
             Ok(item)
         }
     }
@@ -178,7 +177,7 @@ pub(crate) fn create(
         }
         check_period(period_start, period_end, &mut fields.problems);
         NewContent {
-            project_id: project.id.into_string(),
+            project_id: project.id,
             // A missing or unknown type was recorded as a problem, so this placeholder never
             // leaves `parse`.
             kind: kind.unwrap_or(ContentKind::Changelog),

@@ -166,7 +166,7 @@ pub fn post_mcp(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
             "This route takes application/json.".into(),
         ));
     }
-    let project_id = key.key.project_id.to_string();
+    let project_id = key.key.project_id.clone();
     let caller = Caller::Key(key);
     let session = Session {
         app,
@@ -198,7 +198,7 @@ struct Session<'a> {
     caller: Caller,
     /// Who writes (the key) and from where, for the audit events of tool writes.
     audit: Audit,
-    project_id: String,
+    project_id: crate::ids::ProjectId,
     /// The `MCP-Protocol-Version` header, if sent.
     header: Option<&'a str>,
     req: &'a Request,

@@ -240,7 +240,7 @@ impl Tool {
         app: &App,
         caller: &Caller,
         audit: &Audit,
-        project_id: &str,
+        project_id: &ProjectId,
         args: &Map<String, Value>,
     ) -> Result<Box<RawValue>, Error> {
         let mut fields = JsonFields::new(args);
@@ -263,8 +263,7 @@ impl Tool {
             "list_drafts" => drafts(app, project_id, fields),
             "create_content" => {
                 fields.finish()?;
-                let project_id = parse_id::<ProjectId>(project_id)?;
-                let project = content::admit_to_project(app, caller, &project_id)?;
+                let project = content::admit_to_project(app, caller, project_id)?;
                 internal(&content::create(app, audit, project, args)?)
             }
             "update_content" => {
@@ -338,7 +337,7 @@ fn published_list(
 
 fn published_item(
     app: &App,
-    project_id: &str,
+    project_id: &ProjectId,
     kind: ContentKind,
     mut fields: JsonFields<'_>,
 ) -> Result<Box<RawValue>, Error> {
@@ -348,13 +347,17 @@ fn published_item(
     let item = public::published_by_slug(app, kind, &slug, &["body", "slug"])?;
     // Slugs are unique per kind across projects; another project's item is simply not
     // among this key's content.
-    if item.project_id != project_id {
+    if item.project_id != *project_id {
         return Err(Error::NotFound(public::not_found_detail(kind).into()));
     }
     to_json(&dto::content_public(&item))
 }
 
-fn drafts(app: &App, project_id: &str, mut fields: JsonFields<'_>) -> Result<Box<RawValue>, Error> {
+fn drafts(
+    app: &App,
+    project_id: &ProjectId,
+    mut fields: JsonFields<'_>,
+) -> Result<Box<RawValue>, Error> {
     let kind =
         fields
             .optional_string("type", 0, 16)
