@@ -131,7 +131,7 @@ pub struct KeyCaller {
     /// The user the key acts as (its creator, active).
     pub user: User,
     /// The team owning the key's project.
-    pub team_id: String,
+    pub team_id: crate::ids::TeamId,
 }
 
 /// Either kind of authenticated caller.

@@ -15,7 +15,7 @@ pub struct KeyHolder {
     /// The key.
     pub key: ApiKey,
     /// The team that owns the key's project.
-    pub team_id: String,
+    pub team_id: crate::ids::TeamId,
     /// The user the key acts as.
     pub user: User,
     /// That user's role in the team, if still a member.

@@ -333,7 +333,11 @@ fn entries(
 impl Store {
     /// The addresses and user agents that used key `key_id` within the window ending at
     /// `now`, most recently seen first, at most [`MAX_ACTIVITY_PER_KEY`] of each.
-    pub fn key_activity(&self, key_id: &str, now: i64) -> Result<KeyActivity, Error> {
+    pub fn key_activity(
+        &self,
+        key_id: &crate::ids::ApiKeyId,
+        now: i64,
+    ) -> Result<KeyActivity, Error> {
         let conn = self.conn()?;
         Ok(KeyActivity {
             ips: entries(&conn, Table::Ips, key_id, now)?,
@@ -506,7 +510,7 @@ mod tests {
         found
     }
 
-    fn ips(store: &Store, key: &str, now: i64) -> Vec<(String, i64, i64, i64)> {
+    fn ips(store: &Store, key: &crate::ids::ApiKeyId, now: i64) -> Vec<(String, i64, i64, i64)> {
         store
             .key_activity(key, now)
             .unwrap()

@@ -51,7 +51,7 @@ impl Store {
     /// sessions the change ended (details: `count` and `reason`), if any.
     pub fn update_user(
         &self,
-        id: &str,
+        id: &crate::ids::UserId,
         changes: &UserChanges,
         revoke: RevokeSessions<'_>,
         audit: &Audit,

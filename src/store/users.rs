@@ -174,7 +174,7 @@ impl Store {
     /// Replaces the password hash of user `id` with the same password hashed under newer
     /// parameters (on a successful login). No event: the password, and so what anyone can
     /// do, stays the same; only its storage is upgraded.
-    pub fn upgrade_password_hash(&self, id: &str, hash: &str) -> Result<(), Error> {
+    pub fn upgrade_password_hash(&self, id: &UserId, hash: &str) -> Result<(), Error> {
         self.write(|tx| {
             Ok(tx
                 .prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")
@@ -332,7 +332,7 @@ mod tests {
         assert_eq!(updated.email, user.email);
         assert!(matches!(
             temp.store.update_user(
-                "nope",
+                &crate::ids::UserId::new_v4(),
                 &changes,
                 RevokeSessions::None,
                 &Audit::cli("test"),

@@ -152,9 +152,9 @@ pub fn patch_user(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         RevokeSessions::None
     };
     let audit = ctx.audit(app, Audit::user(&caller.user));
-    let user =
-        app.store
-            .update_user(id.as_str(), &changes, revoke, &audit, app.clock.now_secs())?;
+    let user = app
+        .store
+        .update_user(&id, &changes, revoke, &audit, app.clock.now_secs())?;
     Ok(ok(&dto::user(&user)))
 }
 
