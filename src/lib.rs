@@ -42,7 +42,9 @@
 //!   setup page, config, the CLI and seed files all parse addresses through it.
 //! * Rules that every front end (the API, the setup page, the CLI, seed files) applies live
 //!   in modules of their own, beside `store` and below `api`: [`email`], [`slug`] (slug
-//!   shape and derivation), [`roles`] (a member's standing in a team), [`keyring`] (which signing key signs and which verifies what),
+//!   shape and derivation), [`roles`] (a member's standing in a team), [`ids`] (the typed
+//!   ids: only `parse` checks an id from outside, so store methods cannot take one kind of id
+//!   for another; `api::router::PathParams::id` parses path ids), [`keyring`] (which signing key signs and which verifies what),
 //!   [`audit`] (the audit event's shape), [`seed`]. `cli` and `seed` use none of `api`
 //!   (`.ci/run` checks it).
 //! * Domain modules own a rule and the writes that follow from it, using `store`, `auth`,
