@@ -8,6 +8,7 @@
 
 mod authorization;
 mod dispatch;
+mod malformed_ids;
 mod route_params;
 mod time_rules;
 
