@@ -136,7 +136,7 @@ impl Store {
     }
 
     /// The session with this id, revoked or not.
-    pub fn session_by_id(&self, id: &str) -> Result<Option<Session>, Error> {
+    pub fn session_by_id(&self, id: &SessionId) -> Result<Option<Session>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(concat!(
             "SELECT ",
@@ -150,7 +150,7 @@ impl Store {
     /// revoked or no longer at `from` (another refresh won the race).
     pub fn rotate_session(
         &self,
-        id: &str,
+        id: &SessionId,
         from: i64,
         now: i64,
         token_expires_at: i64,
@@ -170,7 +170,7 @@ impl Store {
     /// Records that another token of the current generation was issued (the reuse window).
     pub fn extend_session_token(
         &self,
-        id: &str,
+        id: &SessionId,
         now: i64,
         token_expires_at: i64,
     ) -> Result<(), Error> {

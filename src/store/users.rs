@@ -184,7 +184,7 @@ impl Store {
     }
 
     /// The user with this id, if any.
-    pub fn user_by_id(&self, id: &str) -> Result<Option<User>, Error> {
+    pub fn user_by_id(&self, id: &UserId) -> Result<Option<User>, Error> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(concat!(
             "SELECT ",
