@@ -649,11 +649,11 @@ mod tests {
 
     fn key(expires_at: Option<i64>, retires_at: Option<i64>) -> ApiKey {
         ApiKey {
-            id: ApiKeyId::from_stored("k".into()),
-            project_id: ProjectId::from_stored("p".into()),
+            id: ApiKeyId::new_v4(),
+            project_id: ProjectId::new_v4(),
             name: "n".into(),
             key_prefix: "sk_live_abcdefgh".into(),
-            created_by: UserId::from_stored("u".into()),
+            created_by: UserId::new_v4(),
             created_at: 0,
             expires_at,
             expires_in_days: None,
