@@ -111,7 +111,7 @@ macro_rules! id_type {
             /// An id read back from the store. The store only holds ids made by
             /// [`Self::parse`] or [`Self::new_v4`], so it is not checked again; use this only
             /// on values read from the store, never on input.
-            pub fn from_stored(text: String) -> Self {
+            pub(crate) fn from_stored(text: String) -> Self {
                 Self(text)
             }
 
