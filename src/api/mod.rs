@@ -290,10 +290,11 @@ static ROUTES: &[Route<HandlerFn>] = &[
     route(Pool, "POST", setup::SETUP_PATH, setup::post_setup),
 ];
 
-/// Where a request runs: its route's class (see [`ROUTES`]). A preflight is answered from a
-/// constant, so inline. A request no route takes is answered 404 or 405 without a handler,
-/// so inline too, except for methods that may change state, which stay on the pool as
-/// every such method does. Cheap (one walk of the table, no I/O): it runs on the event loop.
+/// Where a request runs: its route's class, as the route table gives it. A preflight is
+/// answered from a constant, so inline. A request no route takes is answered 404 or 405
+/// without a handler, so inline too, except for methods that may change state, which stay on
+/// the pool as every such method does. Cheap (one walk of the table, no I/O): it runs on the
+/// event loop.
 pub fn dispatch(req: &Request) -> Dispatch {
     match router::find(ROUTES, &req.method, &req.path) {
         Ok((route, _)) if route.is_preflight(&req.method) => Inline,
