@@ -373,41 +373,15 @@ mod tests {
     fn a_flush_writes_each_key_and_day_with_its_date() {
         let temp = crate::store::tests::temp_store();
         let store = &temp.store;
-        let owner = store
-            .create_first_admin(
-                &crate::store::NewUser::with_hash(
-                    crate::email::Email::parse("a@example.com").unwrap(),
-                    "x".into(),
-                ),
-                &crate::store::Audit::cli("test"),
-                "test",
-                1,
-            )
-            .unwrap();
-        let project = store.project_by_slug("default").unwrap().unwrap();
-        let key = store
-            .create_api_key(
-                &crate::store::NewApiKey {
-                    project_id: project.id,
-                    name: "k".into(),
-                    key_hash: "h".into(),
-                    key_prefix: "sk_live_abcdefgh".into(),
-                    created_by: owner.id,
-                    expires_at: None,
-                    expires_in_days: None,
-                },
-                &crate::store::Audit::cli("test"),
-                1,
-            )
-            .unwrap();
+        let key_id = crate::store::tests::store_with_key(store);
         let recorder = UsageRecorder::default();
-        recorder.count(&key.id, 10, true);
-        recorder.count(&key.id, 20, false);
-        recorder.count(&key.id, DAY_SECS + 5, true);
+        recorder.count(&key_id, 10, true);
+        recorder.count(&key_id, 20, false);
+        recorder.count(&key_id, DAY_SECS + 5, true);
         recorder.flush(store, DAY_SECS + 5);
         assert!(recorder.pending.lock().unwrap().counts.is_empty());
         let days = store
-            .usage_of_key(&key.id, "1970-01-01", "1970-01-02")
+            .usage_of_key(&key_id, "1970-01-01", "1970-01-02")
             .unwrap();
         let days: Vec<(String, i64, i64)> = days
             .into_iter()
@@ -500,43 +474,17 @@ mod tests {
     fn a_flush_writes_activity_with_the_counts_and_empties_the_buffer() {
         let temp = crate::store::tests::temp_store();
         let store = &temp.store;
-        let owner = store
-            .create_first_admin(
-                &crate::store::NewUser::with_hash(
-                    crate::email::Email::parse("a@example.com").unwrap(),
-                    "x".into(),
-                ),
-                &crate::store::Audit::system("test"),
-                "test",
-                1,
-            )
-            .unwrap();
-        let project = store.project_by_slug("default").unwrap().unwrap();
-        let key = store
-            .create_api_key(
-                &crate::store::NewApiKey {
-                    project_id: project.id,
-                    name: "k".into(),
-                    key_hash: "h".into(),
-                    key_prefix: "sk_live_abcdefgh".into(),
-                    created_by: owner.id,
-                    expires_at: None,
-                    expires_in_days: None,
-                },
-                &crate::store::Audit::system("test"),
-                1,
-            )
-            .unwrap();
+        let key_id = crate::store::tests::store_with_key(store);
         let recorder = UsageRecorder::default();
-        recorder.count_use(&key.id, 100, true, Some(ip(1)), Some("a/1"));
-        recorder.count_use(&key.id, 101, true, Some(ip(2)), Some("a/1"));
+        recorder.count_use(&key_id, 100, true, Some(ip(1)), Some("a/1"));
+        recorder.count_use(&key_id, 101, true, Some(ip(2)), Some("a/1"));
         recorder.flush(store, 102);
         {
             let pending = recorder.pending.lock().unwrap();
             assert!(pending.activity.is_empty() && pending.counts.is_empty());
             assert_eq!(pending.activity_entries, 0);
         }
-        let activity = store.key_activity(&key.id, 102).unwrap();
+        let activity = store.key_activity(&key_id, 102).unwrap();
         let ips: Vec<(String, i64)> = activity
             .ips
             .iter()

@@ -409,43 +409,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::temp_store;
-    use crate::store::{AuditFilter, NewApiKey, NewUser, Page, UsageBatch};
+    use crate::store::tests::{store_with_key, temp_store};
+    use crate::store::{AuditFilter, Page, UsageBatch};
 
     const DAY: i64 = 86_400;
     const T0: i64 = 1_750_000_000;
-
-    /// A store with one key; returns the key id.
-    fn store_with_key(store: &Store) -> crate::ids::ApiKeyId {
-        let owner = store
-            .create_first_admin(
-                &NewUser::with_hash(
-                    crate::email::Email::parse("a@example.com").unwrap(),
-                    "x".into(),
-                ),
-                &crate::store::Audit::system("test"),
-                "test",
-                1,
-            )
-            .unwrap();
-        let project = store.project_by_slug("default").unwrap().unwrap();
-        store
-            .create_api_key(
-                &NewApiKey {
-                    project_id: project.id,
-                    name: "k".into(),
-                    key_hash: "h".into(),
-                    key_prefix: "sk_live_abcdefgh".into(),
-                    created_by: owner.id,
-                    expires_at: None,
-                    expires_in_days: None,
-                },
-                &crate::store::Audit::system("test"),
-                1,
-            )
-            .unwrap()
-            .id
-    }
 
     fn used(key: &str, value: &str, at: i64, requests: i64) -> ActivityUse {
         ActivityUse {

@@ -534,6 +534,39 @@ pub(crate) mod tests {
         }
     }
 
+    /// A store with its first administrator, the default project and one API key of it;
+    /// returns the key's id (for tests of what is recorded per key).
+    pub(crate) fn store_with_key(store: &Store) -> crate::ids::ApiKeyId {
+        let owner = store
+            .create_first_admin(
+                &NewUser::with_hash(
+                    crate::email::Email::parse("a@example.com").unwrap(),
+                    "x".into(),
+                ),
+                &Audit::system("test"),
+                "test",
+                1,
+            )
+            .unwrap();
+        let project = store.project_by_slug("default").unwrap().unwrap();
+        store
+            .create_api_key(
+                &NewApiKey {
+                    project_id: project.id,
+                    name: "k".into(),
+                    key_hash: "h".into(),
+                    key_prefix: "sk_live_abcdefgh".into(),
+                    created_by: owner.id,
+                    expires_at: None,
+                    expires_in_days: None,
+                },
+                &Audit::system("test"),
+                1,
+            )
+            .unwrap()
+            .id
+    }
+
     pub(crate) fn temp_store() -> TempStore {
         let dir =
             std::env::temp_dir().join(format!("shipstar-store-{}", crate::ids::random_hex(8)));
