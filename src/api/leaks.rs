@@ -16,7 +16,6 @@
 //! posting keys to it.
 
 use super::respond::ok;
-use super::usage::bounded_user_agent;
 use super::{extract, throttle_with, App, Ctx};
 use crate::auth::api_key;
 use crate::auth::ratelimit::Class;
@@ -122,10 +121,7 @@ pub fn post_report_leak(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error>
     let items = parse_items(&extract::json_value(ctx.req)?)?;
     let action = app.config.leaked_key_action;
     let ip = ctx.client_addr(app).map(|ip| ip.to_string());
-    let user_agent = ctx
-        .req
-        .header("user-agent")
-        .map(|agent| bounded_user_agent(agent).to_string());
+    let user_agent = ctx.user_agent();
     let now = app.clock.now_secs();
     let mut answer = Vec::with_capacity(items.len());
     for item in items {

@@ -45,8 +45,6 @@ use Dispatch::{Inline, Pool};
 /// Responses authenticated by a key expiring within this many seconds carry
 /// `X-Key-Expires-At`.
 pub const KEY_EXPIRY_WARNING_SECS: i64 = 7 * 24 * 3600;
-/// Longest `User-Agent` kept (with a session, in an audit event), in characters.
-pub const MAX_USER_AGENT_CHARS: usize = 256;
 
 /// Everything a handler may use; shared by all workers.
 pub struct App {
@@ -111,11 +109,12 @@ impl Ctx<'_> {
         client_address(app, self.req)
     }
 
-    /// The request's `User-Agent`, cut to [`MAX_USER_AGENT_CHARS`] characters, if it sent one.
+    /// The request's `User-Agent`, cut as every stored user agent is (sessions, audit events,
+    /// key activity: [`usage::bounded_user_agent`]), if it sent one.
     pub fn user_agent(&self) -> Option<String> {
         self.req
             .header("user-agent")
-            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect())
+            .map(|ua| usage::bounded_user_agent(ua).to_string())
     }
 
     /// The audit context of this request: `actor` (e.g. [`Audit::user`], [`Audit::key`],
