@@ -48,6 +48,9 @@ impl Clock {
     }
 }
 
+/// Seconds in a day (UTC days have no leap seconds in Unix time).
+pub const DAY_SECS: i64 = 86_400;
+
 /// Unix seconds as an RFC 3339 UTC string with a `Z` suffix, e.g. `2025-03-31T15:00:00Z`:
 /// how every instant is answered, and how the audit log's details write one.
 pub fn rfc3339(unix_secs: i64) -> String {

@@ -28,7 +28,7 @@ pub const MAX_EXPIRES_IN_DAYS: i64 = 3650;
 /// Longest overlap of a roll, in seconds (30 days); the shortest is zero.
 pub const MAX_OVERLAP_SECS: i64 = 2_592_000;
 /// Seconds in the day of a relative expiry.
-pub const DAY_SECS: i64 = 86_400;
+pub use crate::clock::DAY_SECS;
 
 /// Whether `name` is an acceptable key name: 1..=[`MAX_NAME_CHARS`] characters.
 pub fn name_is_valid(name: &str) -> bool {

@@ -5,15 +5,13 @@
 //! it is younger than the retention: with 365 days, an event exactly 365 days old stays and
 //! one a second older goes. `0` keeps everything and never touches the table.
 
+use crate::clock::DAY_SECS;
 use crate::error::Error;
 use crate::store::Store;
 use std::sync::Mutex;
 
 /// Seconds between two prunings.
 pub const PRUNE_INTERVAL_SECS: i64 = 3600;
-/// Seconds in a day.
-const DAY_SECS: i64 = 86_400;
-
 /// When the audit log is next pruned, for a given retention.
 #[derive(Debug)]
 pub struct AuditRetention {

@@ -14,6 +14,7 @@
 //! all (beyond it a new address or agent waits for the next use after a flush; the uses of
 //! entries already pending still count).
 
+use crate::clock::DAY_SECS;
 use crate::store::{
     ActivityUse, ApiKey, Store, UsageBatch, MAX_ACTIVITY_PER_KEY, MAX_USER_AGENT_CHARS,
 };
@@ -29,9 +30,6 @@ pub const FLUSH_INTERVAL_MILLIS: u64 = 500;
 
 /// Most key-activity entries (one address or user agent of one key) waiting for a flush.
 pub const MAX_PENDING_ACTIVITY: usize = 50_000;
-
-/// Seconds in a UTC day; usage is counted per day.
-const DAY_SECS: i64 = 86_400;
 
 /// Uses of one key from one address or with one user agent since the last flush.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
