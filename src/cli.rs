@@ -370,7 +370,7 @@ fn load_config(cli: &Cli, flags: Vec<(&'static str, String)>) -> Result<Config, 
 /// names the path and the flag, variable, file or default that chose it.
 pub fn open_existing_store(config: &Config) -> Result<Store, Failure> {
     let path = Path::new(&config.database);
-    if !path.exists() {
+    if !Store::is_database_url(&config.database) && !path.exists() {
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         return Err(Failure::usage(format!(
             "database {} does not exist ({:?} comes from {}); point --database, \
@@ -491,7 +491,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Seed { file } => {
             let store = open_existing_store(&config)?;
             let summary = apply_seed(&config, &store, &file, "seed")?;
-            println!("seeded {summary} into {}", store.path().display());
+            println!("seeded {summary} into {}", store.location());
             Ok(())
         }
         Command::Version => {
@@ -512,7 +512,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             let store = crate::server::open_store(&config)?;
             println!(
                 "database {} is at schema version {}",
-                store.path().display(),
+                store.location(),
                 Store::schema_version()
             );
             Ok(())
@@ -776,7 +776,9 @@ fn backup(config: &Config, path: &std::path::Path) -> Result<(), Failure> {
             println!("backup written to {}", path.display());
             Ok(())
         }
-        Err(Error::Conflict(why) | Error::NotFound(why)) => Err(Failure::usage(why)),
+        Err(Error::Conflict(why) | Error::NotFound(why) | Error::UnsupportedMediaType(why)) => {
+            Err(Failure::usage(why))
+        }
         Err(err) => Err(err.to_string().into()),
     }
 }

@@ -842,6 +842,12 @@ impl Config {
         }
     }
 
+    /// Most PostgreSQL connections this node opens: `database_pool_size` if set, else
+    /// `workers` (every worker can hold one; a request never waits for another's).
+    pub fn effective_database_pool_size(&self) -> usize {
+        self.workers
+    }
+
     /// `max_concurrent_public_reads` if set (0: no limit), else three quarters of `workers`
     /// (at least 1), so that a flood of public reads always leaves a quarter of the workers
     /// to health, login and authenticated calls, while ordinary public traffic rarely meets

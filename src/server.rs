@@ -15,7 +15,6 @@ use crate::keyring::{ConfiguredSecrets, KeyRing};
 use crate::logging::{self, Level};
 use crate::store::{Audit, Store};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,7 +44,7 @@ pub fn password_hasher(config: &Config) -> Result<PasswordHasher, StartupError> 
 
 /// Opens the database named by `config`.
 pub fn open_store(config: &Config) -> Result<Store, StartupError> {
-    Store::open(Path::new(&config.database))
+    Store::open_database(&config.database, config.effective_database_pool_size())
 }
 
 /// Builds the application state: store, hasher, keys, and the first-start bootstrap.
@@ -173,25 +172,33 @@ fn spawn_usage_flusher(
 /// `{"url": "http://127.0.0.1:PORT", "database": "...", "pid": N}`. The URL is one a client
 /// on this machine can connect to (an unspecified listen address becomes loopback); the
 /// database path is absolute.
-pub fn ready_line(bound: SocketAddr, database: &Path) -> String {
+pub fn ready_line(bound: SocketAddr, database: &str) -> String {
     let host = match bound.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
     let url = format!("http://{}", SocketAddr::new(host, bound.port()));
-    let database = std::path::absolute(database).unwrap_or_else(|_| database.to_path_buf());
+    // A file path is made absolute; a PostgreSQL URL (already masked) is printed as it is.
+    let database = if database.contains("://") {
+        database.to_owned()
+    } else {
+        std::path::absolute(database).map_or_else(
+            |_| database.to_owned(),
+            |path| path.to_string_lossy().into_owned(),
+        )
+    };
     // Spelt out rather than serialized so the spacing is exactly the documented one.
     format!(
         "{{\"url\": {}, \"database\": {}, \"pid\": {}}}",
         serde_json::Value::from(url),
-        serde_json::Value::from(database.to_string_lossy().into_owned()),
+        serde_json::Value::from(database),
         std::process::id()
     )
 }
 
 /// Prints [`ready_line`] and flushes it, so a test harness reading a pipe sees it at once.
-fn print_ready_line(bound: SocketAddr, database: &Path) {
+fn print_ready_line(bound: SocketAddr, database: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     // A closed stdout (the harness stopped reading) must not stop the server.
@@ -234,7 +241,7 @@ pub fn serve(mut config: Config) -> Result<(), StartupError> {
             "shipstar {} listening on http://{} (database {}, {} workers)",
             crate::VERSION,
             http.local_addr(),
-            app.store.path().display(),
+            app.store.location(),
             options.workers
         ),
     );
@@ -259,7 +266,7 @@ pub fn serve(mut config: Config) -> Result<(), StartupError> {
         classify: api::dispatch,
         handler: Arc::new(move |req| api::handle(&handler_app, req)),
     };
-    print_ready_line(bound, app.store.path());
+    print_ready_line(bound, &app.store.location());
     http.run(&options, service, shutdown, SHUTDOWN_GRACE)
         .map_err(|err| StartupError(format!("cannot serve on {listen}: {err}")))?;
     let _ = flusher.join();

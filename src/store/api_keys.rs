@@ -1,11 +1,11 @@
 //! API keys (only their SHA-256 is stored) and their per-day usage counters.
 
 use super::audit::{append, team_of_project, Audit, AuditAction, NewAuditEvent};
+use super::db::{params, OptionalExtension, Row};
 use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::clock::rfc3339;
 use crate::error::Error;
 use crate::ids::{ApiKeyId, ProjectId, UserId};
-use rusqlite::{params, OptionalExtension, Row};
 use serde_json::{json, Map, Value};
 
 /// The key columns (alias `k`) in the order [`ApiKey`]'s [`FromRow`] reads them. A macro
@@ -120,7 +120,7 @@ pub struct UsageDay {
 impl FromRow for UsageDay {
     const COLUMNS: usize = column_count(usage_day_columns!());
 
-    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<UsageDay> {
+    fn from_row_at(row: &Row<'_>, first: usize) -> super::db::Result<UsageDay> {
         Ok(UsageDay {
             day: row.get(first)?,
             requests: row.get(first + 1)?,
@@ -132,7 +132,7 @@ impl FromRow for UsageDay {
 impl FromRow for ApiKey {
     const COLUMNS: usize = column_count(key_columns!());
 
-    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<ApiKey> {
+    fn from_row_at(row: &Row<'_>, first: usize) -> super::db::Result<ApiKey> {
         Ok(ApiKey {
             id: row.get(first)?,
             project_id: row.get(first + 1)?,
@@ -152,7 +152,7 @@ impl FromRow for ApiKey {
     }
 }
 
-fn insert_key(tx: &rusqlite::Transaction<'_>, new: &NewApiKey, now: i64) -> Result<ApiKey, Error> {
+fn insert_key(tx: &super::db::Transaction, new: &NewApiKey, now: i64) -> Result<ApiKey, Error> {
     let key = ApiKey {
         id: ApiKeyId::new_v4(),
         project_id: new.project_id.clone(),
@@ -191,20 +191,20 @@ fn insert_key(tx: &rusqlite::Transaction<'_>, new: &NewApiKey, now: i64) -> Resu
     Ok(key)
 }
 
-fn select_key(tx: &rusqlite::Connection, id: &str) -> Result<Option<ApiKey>, Error> {
+fn select_key(tx: &super::db::Connection, id: &str) -> Result<Option<ApiKey>, Error> {
     Ok(tx
         .prepare_cached(concat!(
             "SELECT ",
             key_columns!(),
             " FROM api_keys k WHERE k.id = ?1"
         ))
-        .and_then(|mut stmt| stmt.query_row([id], ApiKey::from_row).optional())?)
+        .and_then(|mut stmt| stmt.query_row(params![id], ApiKey::from_row).optional())?)
 }
 
 /// An event of `action` by `audit` about `key`, in its project and that project's team (read
 /// on `conn`, inside the change's transaction). Labelled by the key's prefix, never the key.
 fn key_event(
-    conn: &rusqlite::Connection,
+    conn: &super::db::Connection,
     audit: &Audit,
     action: AuditAction,
     key: &ApiKey,
@@ -226,7 +226,7 @@ fn expiry_value(at: Option<i64>) -> Value {
 /// Stores `new` inside `tx` and appends its `api_key.created` event by `audit` (details: the
 /// name and expiry). Every way a key is made (route, CLI, seed) comes through here.
 pub(super) fn insert_key_audited(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction,
     new: &NewApiKey,
     audit: &Audit,
     now: i64,
@@ -266,7 +266,7 @@ impl Store {
             " FROM api_keys k WHERE k.project_id = ?1 \
              ORDER BY k.created_at DESC, k.rowid DESC"
         ))?;
-        let rows = stmt.query_map([project_id], ApiKey::from_row)?;
+        let rows = stmt.query_map(params![project_id], ApiKey::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -365,7 +365,8 @@ impl Store {
             let old = select_key(tx, old_id)?
                 .ok_or_else(|| Error::NotFound("API key not found".into()))?;
             tx.prepare_cached(
-                "UPDATE api_keys SET retires_at = min(coalesce(retires_at, ?2), ?2) WHERE id = ?1",
+                "UPDATE api_keys SET retires_at = CASE WHEN retires_at < ?2 THEN retires_at ELSE ?2 END \
+                 WHERE id = ?1",
             )
             .and_then(|mut stmt| stmt.execute(params![old_id, retires_at]))?;
             let key = insert_key(tx, new, now)?;
@@ -390,7 +391,7 @@ impl Store {
             let event = key_event(tx, audit, AuditAction::ApiKeyDeleted, &key, now)?
                 .details(json!({"name": key.name}));
             tx.prepare_cached("DELETE FROM api_keys WHERE id = ?1")
-                .and_then(|mut stmt| stmt.execute([id]))?;
+                .and_then(|mut stmt| stmt.execute(params![id]))?;
             append(tx, &event)?;
             Ok(true)
         })

@@ -6,10 +6,9 @@
 //! [`Store::prune_audit`] deletes them, by age. Rows have no foreign keys: an event outlives
 //! the user, key or content it names.
 
+use super::db::{params, params_from_iter, Connection, OptionalExtension, Row, SqlValue};
 use super::{column_count, FromRow, Page, Store};
 use crate::error::Error;
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 /// Who did it (`actor.type` of the contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -457,17 +456,20 @@ pub(crate) fn happened_since(
 pub(super) fn email_of(conn: &Connection, id: &str) -> Result<Option<String>, Error> {
     Ok(conn
         .prepare_cached("SELECT email FROM users WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())?)
+        .and_then(|mut stmt| stmt.query_row(params![id], |row| row.get(0)).optional())?)
 }
 
 /// The id of the team owning project `project_id`, read inside the caller's transaction (an
 /// audit event names the team of the project it is about). 404 when there is no such project.
 pub(super) fn team_of_project(
-    conn: &rusqlite::Connection,
+    conn: &super::db::Connection,
     project_id: &str,
 ) -> Result<String, Error> {
     conn.prepare_cached("SELECT team_id FROM projects WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([project_id], |row| row.get(0)).optional())?
+        .and_then(|mut stmt| {
+            stmt.query_row(params![project_id], |row| row.get(0))
+                .optional()
+        })?
         .ok_or_else(|| Error::NotFound("Project not found".into()))
 }
 
@@ -478,13 +480,10 @@ const EVENT_COLUMNS: &str = "id, at, action, actor_type, actor_id, actor_label, 
 impl FromRow for AuditEvent {
     const COLUMNS: usize = column_count(EVENT_COLUMNS);
 
-    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<AuditEvent> {
-        let unknown = |index: usize, text: String| {
-            rusqlite::Error::FromSqlConversionFailure(
-                index,
-                rusqlite::types::Type::Text,
-                format!("unknown audit value {text:?}").into(),
-            )
+    fn from_row_at(row: &Row<'_>, first: usize) -> super::db::Result<AuditEvent> {
+        let unknown = |index: usize, text: String| super::db::DbError::Conversion {
+            index,
+            why: format!("unknown audit value {text:?}"),
         };
         let action: String = row.get(first + 2)?;
         let action = AuditAction::parse(&action).ok_or_else(|| unknown(first + 2, action))?;
@@ -583,7 +582,7 @@ impl Store {
         let (clause, values) = where_clause(filter);
         let total: i64 = conn
             .prepare_cached(&format!("SELECT count(*) FROM audit_events{clause}"))
-            .and_then(|mut stmt| stmt.query_row(params_from_iter(values.iter()), |r| r.get(0)))?;
+            .and_then(|mut stmt| stmt.query_row(&params_from_iter(&values), |r| r.get(0)))?;
         let mut page_values = values;
         page_values.push(SqlValue::Integer(page.limit));
         page_values.push(SqlValue::Integer(page.offset));
@@ -596,8 +595,8 @@ impl Store {
             n
         );
         let events = conn.prepare_cached(&sql).and_then(|mut stmt| {
-            stmt.query_map(params_from_iter(page_values.iter()), AuditEvent::from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()
+            stmt.query_map(&params_from_iter(&page_values), AuditEvent::from_row)?
+                .collect::<super::db::Result<Vec<_>>>()
         })?;
         Ok(AuditPage { events, total })
     }

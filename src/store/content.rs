@@ -5,10 +5,10 @@
 //! thousand, and drafts are never scanned.
 
 use super::audit::{append, team_of_project, Audit, AuditAction, NewAuditEvent};
+use super::db::{params, OptionalExtension, Row, ToValue};
 use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::error::Error;
 use crate::ids::{ContentId, ProjectId};
-use rusqlite::{params, OptionalExtension, Row, ToSql};
 use serde_json::json;
 
 /// The content columns (alias `c`, with the project's name from `p`) in the order
@@ -33,7 +33,7 @@ const PUBLISHED_PAGE: &str = concat!(
      ORDER BY c.published_at DESC, c.rowid DESC LIMIT ?2 OFFSET ?3"
 );
 const PUBLISHED_TOTAL: &str =
-    "SELECT coalesce(sum(published), 0) FROM content_published_counts WHERE kind = ?1";
+    "SELECT CAST(coalesce(sum(published), 0) AS BIGINT) FROM content_published_counts WHERE kind = ?1";
 const PUBLISHED_PAGE_OF_PROJECT: &str = concat!(
     "SELECT ",
     content_columns!(),
@@ -41,7 +41,7 @@ const PUBLISHED_PAGE_OF_PROJECT: &str = concat!(
      WHERE c.project_id = ?1 AND c.kind = ?2 AND c.is_published = 1 \
      ORDER BY c.published_at DESC, c.rowid DESC LIMIT ?3 OFFSET ?4"
 );
-const PUBLISHED_TOTAL_OF_PROJECT: &str = "SELECT coalesce(sum(published), 0) \
+const PUBLISHED_TOTAL_OF_PROJECT: &str = "SELECT CAST(coalesce(sum(published), 0) AS BIGINT) \
      FROM content_published_counts WHERE project_id = ?1 AND kind = ?2";
 const PUBLISHED_BY_SLUG: &str = concat!(
     "SELECT ",
@@ -173,14 +173,11 @@ pub struct Listed {
 impl FromRow for Content {
     const COLUMNS: usize = column_count(content_columns!());
 
-    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Content> {
+    fn from_row_at(row: &Row<'_>, first: usize) -> super::db::Result<Content> {
         let kind: String = row.get(first + 3)?;
-        let kind = ContentKind::parse(&kind).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                first + 3,
-                rusqlite::types::Type::Text,
-                format!("unknown content kind {kind:?}").into(),
-            )
+        let kind = ContentKind::parse(&kind).ok_or_else(|| super::db::DbError::Conversion {
+            index: first + 3,
+            why: format!("unknown content kind {kind:?}"),
         })?;
         Ok(Content {
             id: row.get(first)?,
@@ -201,7 +198,7 @@ impl FromRow for Content {
 }
 
 pub(super) fn select_content(
-    conn: &rusqlite::Connection,
+    conn: &super::db::Connection,
     id: &str,
 ) -> Result<Option<Content>, Error> {
     let mut stmt = conn.prepare_cached(concat!(
@@ -209,7 +206,7 @@ pub(super) fn select_content(
         content_columns!(),
         " FROM content c JOIN projects p ON p.id = c.project_id WHERE c.id = ?1"
     ))?;
-    Ok(stmt.query_row([id], Content::from_row).optional()?)
+    Ok(stmt.query_row(params![id], Content::from_row).optional()?)
 }
 
 fn content_not_found() -> Error {
@@ -218,10 +215,10 @@ fn content_not_found() -> Error {
 
 /// Runs a page query and its count query with the same parameters.
 fn list_page(
-    conn: &rusqlite::Connection,
+    conn: &super::db::Connection,
     select: &str,
     count: &str,
-    args: &[&dyn ToSql],
+    args: &[&dyn ToValue],
     page: Page,
 ) -> Result<Listed, Error> {
     let total: i64 = conn
@@ -233,7 +230,7 @@ fn list_page(
             total,
         });
     }
-    let mut paged: Vec<&dyn ToSql> = args.to_vec();
+    let mut paged: Vec<&dyn ToValue> = args.to_vec();
     paged.push(&page.limit);
     paged.push(&page.offset);
     let mut stmt = conn.prepare_cached(select)?;
@@ -245,7 +242,7 @@ fn list_page(
 /// An event of `action` by `audit` about `item` (labelled by its title), in its project and
 /// that project's team (read on `conn`, inside the change's transaction).
 fn content_event(
-    conn: &rusqlite::Connection,
+    conn: &super::db::Connection,
     audit: &Audit,
     action: AuditAction,
     item: &Content,
@@ -263,7 +260,7 @@ fn content_event(
 /// `content.published` event by `audit` (details: the slug, and the earlier one when it
 /// moves). Already published under `slug`, nothing changes and nothing is recorded.
 pub(super) fn publish_as(
-    tx: &rusqlite::Connection,
+    tx: &super::db::Connection,
     mut item: Content,
     slug: &str,
     audit: &Audit,
@@ -304,7 +301,7 @@ pub(super) fn publish_as(
 
 /// The first of `base`, `base-2`, `base-3`, ... that no item of `kind` holds.
 pub(super) fn first_free_slug(
-    conn: &rusqlite::Connection,
+    conn: &super::db::Connection,
     kind: ContentKind,
     base: &str,
 ) -> Result<String, Error> {
@@ -318,7 +315,7 @@ pub(super) fn first_free_slug(
     )?;
     let slugs = stmt
         .query_map(params![kind.as_str(), base, prefix, upper], |row| {
-            row.get::<_, String>(0)
+            row.get::<String>(0)
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let taken: std::collections::HashSet<u64> = slugs
@@ -344,7 +341,7 @@ pub(super) fn first_free_slug(
 /// Inserts a new draft inside `tx` with its `content.created` event by `audit` (details: its
 /// type), and returns it. Every way content is made (route, MCP, seed) comes through here.
 pub(super) fn insert_content(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction,
     new: &NewContent,
     audit: &Audit,
     now: i64,
@@ -386,7 +383,7 @@ impl Store {
         let conn = self.conn()?;
         let version: i64 = conn
             .prepare_cached("SELECT version FROM content_version WHERE id = 1")
-            .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))?;
+            .and_then(|mut stmt| stmt.query_row(params![], |row| row.get(0)))?;
         // The counter starts at 0 and only grows.
         Ok(u64::try_from(version).unwrap_or_default())
     }
@@ -417,11 +414,11 @@ impl Store {
         let conn = self.conn()?;
         // NULL parameters switch a condition off, so one cached statement serves every filter.
         let kind = filter.kind.map(ContentKind::as_str);
-        let args: [&dyn ToSql; 3] = [&project_id, &kind, &filter.published];
+        let args: [&dyn ToValue; 3] = [&project_id, &kind, &filter.published];
         macro_rules! conditions {
             () => {
-                "c.project_id = ?1 AND (?2 IS NULL OR c.kind = ?2) \
-                 AND (?3 IS NULL OR c.is_published = ?3)"
+                "c.project_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR c.kind = ?2) \
+                 AND (CAST(?3 AS BIGINT) IS NULL OR c.is_published = ?3)"
             };
         }
         list_page(
@@ -568,7 +565,7 @@ impl Store {
             let event = content_event(tx, audit, AuditAction::ContentDeleted, &item, now)?
                 .details(json!({"type": item.kind.as_str()}));
             tx.prepare_cached("DELETE FROM content WHERE id = ?1")
-                .and_then(|mut stmt| stmt.execute([id]))?;
+                .and_then(|mut stmt| stmt.execute(params![id]))?;
             append(tx, &event)?;
             Ok(true)
         })
@@ -679,7 +676,7 @@ mod tests {
     fn a_write_by_another_handle_on_the_same_file_raises_the_generation() {
         // Another process (`shipstar seed` beside a running server) opens its own handle.
         let temp = temp_store();
-        let other = Store::open(temp.store.path()).unwrap();
+        let other = Store::open(temp.store.path().unwrap()).unwrap();
         let before = temp.store.content_generation().unwrap();
         let project_id = project(&other);
         draft(&other, &project_id, ContentKind::Blog, "From elsewhere", 10);
@@ -930,7 +927,7 @@ mod tests {
         // indexes on their own.
         let temp = temp_store();
         let conn = temp.store.conn().unwrap();
-        let cases: [(&str, &str, &[&dyn ToSql]); 5] = [
+        let cases: [(&str, &str, &[&dyn ToValue]); 5] = [
             (
                 PUBLISHED_PAGE,
                 "INDEX content_published",
@@ -959,9 +956,9 @@ mod tests {
         ];
         for (sql, index, args) in cases {
             let plan: Vec<String> = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .prepare_cached(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .unwrap()
-                .query_map(args, |row| row.get::<_, String>(3))
+                .query_map(args, |row| row.get::<String>(3))
                 .unwrap()
                 .map(Result::unwrap)
                 .collect();

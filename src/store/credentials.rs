@@ -2,12 +2,12 @@
 //! (and, for a key, the project's team and the user's role there) in one indexed query.
 
 use super::api_keys::key_columns;
+use super::db::{params, OptionalExtension};
 use super::sessions::session_columns;
 use super::users::user_columns;
 use super::{ApiKey, FromRow, Session, Store, User};
 use crate::error::Error;
 use crate::roles::Role;
-use rusqlite::OptionalExtension;
 
 /// Everything needed to decide whether a presented key may act, from one indexed lookup.
 #[derive(Debug, Clone)]
@@ -37,8 +37,8 @@ impl Store {
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1"
         ))?;
         Ok(stmt
-            .query_row([id], |row| {
-                let keys_version: Option<i64> = row.get("keys_version")?;
+            .query_row(params![id], |row| {
+                let keys_version: Option<i64> = row.get(Session::COLUMNS + User::COLUMNS)?;
                 Ok((
                     Session::from_row(row)?,
                     User::from_row_at(row, Session::COLUMNS)?,
@@ -62,7 +62,7 @@ impl Store {
              JOIN users u ON u.id = k.created_by WHERE k.key_hash = ?1"
         ))?;
         Ok(stmt
-            .query_row([key_hash], |row| {
+            .query_row(params![key_hash], |row| {
                 Ok(KeyHolder {
                     key: ApiKey::from_row(row)?,
                     team_id: row.get(ApiKey::COLUMNS)?,

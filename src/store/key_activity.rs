@@ -13,9 +13,9 @@
 
 use super::api_keys::DEACTIVATED_LEAK_REPORTED;
 use super::audit::{self, ActorKind, AuditAction, Named, NewAuditEvent};
+use super::db::{params, Connection, OptionalExtension};
 use super::Store;
 use crate::error::Error;
-use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeSet;
 
 /// How long a use keeps an address or a user agent in a key's activity: 30 days.
@@ -121,7 +121,7 @@ fn key_identity(conn: &Connection, key_id: &str) -> Result<Option<KeyIdentity>, 
          JOIN projects p ON p.id = k.project_id WHERE k.id = ?1",
     )
     .and_then(|mut stmt| {
-        stmt.query_row([key_id], |row| {
+        stmt.query_row(params![key_id], |row| {
             Ok(KeyIdentity {
                 prefix: row.get(0)?,
                 project_id: row.get(1)?,
@@ -149,14 +149,18 @@ fn upsert(conn: &Connection, table: Table, used: &ActivityUse) -> Result<bool, E
     let fresh = last_seen.is_some_and(|at| at >= used.first_at - ACTIVITY_WINDOW_SECS);
     let sql = if fresh {
         format!(
-            "UPDATE {name} SET first_seen_at = min(first_seen_at, ?3), \
-             last_seen_at = max(last_seen_at, ?4), requests = requests + ?5 \
+            "UPDATE {name} SET \
+             first_seen_at = CASE WHEN first_seen_at < ?3 THEN first_seen_at ELSE ?3 END, \
+             last_seen_at = CASE WHEN last_seen_at > ?4 THEN last_seen_at ELSE ?4 END, \
+             requests = requests + ?5 \
              WHERE key_id = ?1 AND {column} = ?2"
         )
     } else {
         format!(
-            "INSERT OR REPLACE INTO {name} (key_id, {column}, first_seen_at, last_seen_at, requests) \
-             VALUES (?1, ?2, ?3, ?4, ?5)"
+            "INSERT INTO {name} (key_id, {column}, first_seen_at, last_seen_at, requests) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key_id, {column}) DO UPDATE SET \
+             first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at, \
+             requests = excluded.requests"
         )
     };
     conn.prepare_cached(&sql).and_then(|mut stmt| {
@@ -358,7 +362,7 @@ impl Store {
                      FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.key_hash = ?1",
                 )
                 .and_then(|mut stmt| {
-                    stmt.query_row([&report.key_hash], |row| {
+                    stmt.query_row(params![&report.key_hash], |row| {
                         Ok((
                             row.get(0)?,
                             row.get(1)?,

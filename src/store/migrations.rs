@@ -63,6 +63,92 @@ pub fn bring_up_to_date(conn: &mut Connection) -> Result<(), String> {
     Ok(())
 }
 
+/// The full current PostgreSQL schema, compiled into the binary. PostgreSQL support began at
+/// version 6, so it has no upgrades yet; the next schema change adds its PostgreSQL form
+/// beside the SQLite one.
+pub const SCHEMA_POSTGRES_SQL: &str = include_str!("../../schema.postgres.sql");
+
+/// The advisory lock nodes take while they migrate, so that of several nodes starting on one
+/// database exactly one creates or upgrades the schema and the others wait, then find it done.
+const MIGRATION_LOCK: i64 = 0x5348_4950_5354_4152; // "SHIPSTAR"
+
+/// Creates or checks the PostgreSQL schema under the migration lock; the error is a sentence
+/// for the operator.
+pub fn bring_up_to_date_postgres(conn: &super::db::Connection) -> Result<(), String> {
+    use super::db::params;
+    let text = |err: super::db::DbError| err.to_string();
+    conn.query_row(
+        "SELECT pg_advisory_lock(?1)",
+        params![MIGRATION_LOCK],
+        |_| Ok(()),
+    )
+    .map_err(text)?;
+    let outcome = (|| -> Result<(), String> {
+        let has_version: bool = conn
+            .query_row(
+                "SELECT to_regclass('schema_version') IS NOT NULL",
+                params![],
+                |row| row.get(0),
+            )
+            .map_err(text)?;
+        if has_version {
+            let version: i64 = conn
+                .query_row(
+                    "SELECT max(version) FROM schema_version",
+                    params![],
+                    |row| row.get::<Option<i64>>(0).map(|v| v.unwrap_or(0)),
+                )
+                .map_err(text)?;
+            if version > LATEST_VERSION {
+                return Err(format!(
+                    "schema version {version} is newer than this shipstar supports \
+                     ({LATEST_VERSION}); run a newer shipstar (the database was not modified)"
+                ));
+            }
+            if version < LATEST_VERSION {
+                return Err(format!(
+                    "schema version {version} cannot be upgraded by this shipstar \
+                     (PostgreSQL schemas start at version 6)"
+                ));
+            }
+            return Ok(());
+        }
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()",
+                params![],
+                |row| row.get(0),
+            )
+            .map_err(text)?;
+        if tables > 0 {
+            return Err("not a shipstar database (it has tables but no schema version)".into());
+        }
+        conn.execute_batch("BEGIN").map_err(text)?;
+        let created = conn
+            .execute_batch(SCHEMA_POSTGRES_SQL)
+            .and_then(|()| {
+                conn.execute(
+                    "INSERT INTO schema_version (version) VALUES (?1)",
+                    params![LATEST_VERSION],
+                )
+            })
+            .and_then(|_| conn.execute_batch("COMMIT"));
+        if let Err(err) = created {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(format!("cannot create the schema: {err}"));
+        }
+        Ok(())
+    })();
+    let unlocked = conn
+        .query_row(
+            "SELECT pg_advisory_unlock(?1)",
+            params![MIGRATION_LOCK],
+            |_| Ok(()),
+        )
+        .map_err(text);
+    outcome.and(unlocked)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,8 +81,10 @@ mod audit;
 mod bootstrap;
 mod content;
 mod credentials;
+mod db;
 mod key_activity;
 mod migrations;
+mod pg;
 mod seed;
 mod sessions;
 mod signing_keys;
@@ -110,28 +112,46 @@ pub use user_changes::{RevokeSessions, UserChanges};
 pub use users::{NewUser, User};
 
 use crate::error::{Error, StartupError};
-use rusqlite::{Connection, ErrorCode, OpenFlags, Row};
-use std::ops::{Deref, DerefMut};
+use db::{Connection, DbError, Row, Transaction};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-/// How long a statement waits for another writer's lock before the request answers 503.
+/// How long a statement waits for another writer's lock (SQLite) or a request waits for a
+/// free connection (PostgreSQL) before the request answers 503.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
-/// Idle connections kept for reuse; more may exist briefly under load.
+/// Idle SQLite connections kept for reuse; more may exist briefly under load.
 const MAX_IDLE_CONNECTIONS: usize = 64;
+/// How many times a PostgreSQL write that lost a serialization race is run again before the
+/// request answers 503.
+const MAX_WRITE_ATTEMPTS: u32 = 20;
 
-/// A handle on the database file; cheap to share behind an `Arc`.
+/// Where the data lives.
+enum Backend {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(pg::PgBackend),
+}
+
+/// A handle on the database; cheap to share behind an `Arc`.
 pub struct Store {
-    path: PathBuf,
+    backend: Backend,
     idle: Mutex<Vec<Connection>>,
+    /// PostgreSQL: connections open now (idle or lent), never more than the pool size.
+    open: Mutex<usize>,
+    /// Signalled when a connection returns to the pool or closes.
+    returned: Condvar,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store")
+            .field("database", &self.location())
+            .finish()
     }
 }
 
@@ -141,19 +161,64 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StartupError> {
         let describe = |why: String| StartupError(format!("database {}: {why}", path.display()));
         create_private_file(path).map_err(|err| describe(err.to_string()))?;
-        let mut conn = open_connection(path).map_err(|err| describe(err.to_string()))?;
+        let mut conn = open_sqlite(path).map_err(|err| describe(err.to_string()))?;
         migrations::bring_up_to_date(&mut conn).map_err(describe)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|err| describe(format!("cannot enable WAL: {err}")))?;
-        Ok(Store {
-            path: path.to_path_buf(),
-            idle: Mutex::new(vec![conn]),
-        })
+        Ok(Store::with_backend(
+            Backend::Sqlite(path.to_path_buf()),
+            Some(Connection::Sqlite(conn)),
+        ))
     }
 
-    /// The database file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens the database `database` names: a `postgres://` or `postgresql://` URL selects
+    /// PostgreSQL (at most `pool_size` connections), anything else is a SQLite file path.
+    pub fn open_database(database: &str, pool_size: usize) -> Result<Store, StartupError> {
+        if pg::is_postgres_url(database) {
+            let backend = pg::PgBackend::parse(database, pool_size).map_err(StartupError)?;
+            let conn = backend.connect_and_migrate().map_err(StartupError)?;
+            Ok(Store::with_backend(Backend::Postgres(backend), Some(conn)))
+        } else {
+            Store::open(Path::new(database))
+        }
+    }
+
+    fn with_backend(backend: Backend, first: Option<Connection>) -> Store {
+        let open = usize::from(first.is_some());
+        Store {
+            backend,
+            idle: Mutex::new(first.into_iter().collect()),
+            open: Mutex::new(open),
+            returned: Condvar::new(),
+        }
+    }
+
+    /// The SQLite file's path; `None` on PostgreSQL.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Sqlite(path) => Some(path),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// Whether `database` is a URL selecting PostgreSQL (`postgres://`, `postgresql://`)
+    /// rather than a SQLite file path.
+    pub fn is_database_url(database: &str) -> bool {
+        pg::is_postgres_url(database)
+    }
+
+    /// Whether the data lives on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Where the data lives, safe to print: the file's path, or the PostgreSQL URL with its
+    /// password masked.
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite(path) => path.display().to_string(),
+            Backend::Postgres(backend) => backend.masked(),
+        }
     }
 
     /// The schema version this build writes.
@@ -166,15 +231,21 @@ impl Store {
         let read = || -> Result<i64, Error> {
             let conn = self.conn()?;
             let mut stmt = conn.prepare_cached("SELECT count(*) FROM signing_keys")?;
-            Ok(stmt.query_row([], |row| row.get(0))?)
+            Ok(stmt.query_row(db::params![], |row| row.get(0))?)
         };
         read().is_ok()
     }
 
-    /// Runs SQLite's `PRAGMA integrity_check`; true when it reports `ok`.
+    /// Runs SQLite's `PRAGMA integrity_check`; true when it reports `ok`. PostgreSQL keeps
+    /// its own pages consistent: there it is always true.
     pub fn integrity_ok(&self) -> Result<bool, Error> {
         let conn = self.conn()?;
-        let verdict: String = conn.query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
+        let Some(sqlite) = conn.sqlite() else {
+            return Ok(true);
+        };
+        let verdict: String = sqlite
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .map_err(DbError::from)?;
         Ok(verdict == "ok")
     }
 
@@ -187,8 +258,16 @@ impl Store {
     /// read in one transaction, which accepts an existing empty file) fill it. An existing
     /// path is refused, a symbolic link too (dangling or not), so the copy never lands
     /// anywhere but where it was asked to. Errors name the cause: the path exists (409), is a
-    /// link (409), its folder is missing or not a folder (404).
+    /// link (409), its folder is missing or not a folder (404). On PostgreSQL it is refused
+    /// as a kind of database it cannot copy (415), naming `pg_dump`, the tool for it.
     pub fn backup_to(&self, target: &Path) -> Result<(), Error> {
+        if self.is_postgres() {
+            return Err(Error::UnsupportedMediaType(
+                "backup writes a SQLite file; on PostgreSQL use pg_dump (for example \
+                 `pg_dump --format=custom DBNAME > shipstar.dump`)"
+                    .into(),
+            ));
+        }
         let target_text = target
             .to_str()
             .ok_or_else(|| Error::BadRequest("backup path must be valid UTF-8".into()))?;
@@ -211,7 +290,7 @@ impl Store {
         target_text: &str,
     ) -> Result<(), Error> {
         let conn = self.conn()?;
-        conn.execute("VACUUM INTO ?1", [target_text])
+        conn.execute("VACUUM INTO ?1", db::params![target_text])
             .map_err(|err| {
                 Error::Unavailable(format!(
                     "writing the backup to {} failed: {err}",
@@ -232,12 +311,25 @@ impl Store {
             .map_err(|err| Error::Unavailable(format!("cannot flush {}: {err}", target.display())))
     }
 
-    /// A connection from the pool (or a new one), returned to the pool when dropped.
+    /// A connection from the pool (or a new one), returned to the pool when dropped. On
+    /// PostgreSQL at most the pool size are open; a request waits up to [`BUSY_TIMEOUT`]
+    /// for one to come back, then answers 503.
     fn conn(&self) -> Result<PooledConnection<'_>, Error> {
         let reused = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match reused {
-            Some(conn) => conn,
-            None => open_connection(&self.path)?,
+        if let Some(conn) = reused {
+            return Ok(PooledConnection {
+                store: self,
+                conn: Some(conn),
+            });
+        }
+        let conn = match &self.backend {
+            Backend::Sqlite(path) => Connection::Sqlite(open_sqlite(path).map_err(DbError::from)?),
+            Backend::Postgres(backend) => {
+                let Some(conn) = self.postgres_slot(backend)? else {
+                    return self.conn();
+                };
+                conn
+            }
         };
         Ok(PooledConnection {
             store: self,
@@ -245,17 +337,121 @@ impl Store {
         })
     }
 
-    /// Runs `work` inside one immediate (write-locking) transaction, committing only when it
-    /// returns `Ok`.
-    fn write<T>(
-        &self,
-        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let value = work(&tx)?;
-        tx.commit()?;
-        Ok(value)
+    /// A new PostgreSQL connection when the pool has room, `None` when one came back to the
+    /// pool while waiting (take it from there).
+    fn postgres_slot(&self, backend: &pg::PgBackend) -> Result<Option<Connection>, Error> {
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        while *open >= backend.pool_size() {
+            if !self
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+            {
+                return Ok(None);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(Error::Unavailable(
+                    "All database connections are busy; try again shortly.".into(),
+                ));
+            }
+            open = self
+                .returned
+                .wait_timeout(open, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        *open += 1;
+        drop(open);
+        match backend.connect() {
+            Ok(conn) => Ok(Some(conn)),
+            Err(why) => {
+                self.closed_one();
+                Err(Error::Unavailable(why))
+            }
+        }
+    }
+
+    /// Notes that a pooled PostgreSQL connection closed, so another may open.
+    fn closed_one(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        *open = open.saturating_sub(1);
+        self.returned.notify_one();
+    }
+
+    /// Runs `work` inside one write transaction, committing only when it returns `Ok`.
+    ///
+    /// SQLite: `BEGIN IMMEDIATE`, so writers queue on the file's lock and never conflict.
+    /// PostgreSQL: `SERIALIZABLE`, so a write that reads what it checks (a team's owners,
+    /// a free slug) behaves as if the writes of all nodes ran one after the other; when the
+    /// server aborts it for a conflict with a concurrent write, `work` runs again from the
+    /// start on a fresh transaction (which is why it is `FnMut`: it must not keep anything
+    /// from an attempt that did not commit).
+    fn write<T>(&self, mut work: impl FnMut(&Transaction) -> Result<T, Error>) -> Result<T, Error> {
+        let conn = self.conn()?;
+        match &*conn {
+            Connection::Sqlite(_) => {
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                finish_transaction(&conn, work(&conn))
+            }
+            Connection::Postgres(pg) => {
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    pg.take_retryable();
+                    conn.execute_batch("BEGIN ISOLATION LEVEL SERIALIZABLE")?;
+                    let outcome = finish_transaction(&conn, work(&conn));
+                    if outcome.is_ok() || !pg.take_retryable() || attempt >= MAX_WRITE_ATTEMPTS {
+                        return outcome;
+                    }
+                    // Let the transaction that won move on before trying again.
+                    std::thread::sleep(Duration::from_micros(
+                        200 * u64::from(attempt) + jitter_micros(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Runs `work` in one read-only transaction, so everything it reads is one consistent
+    /// snapshot (SQLite: a deferred transaction; PostgreSQL: `REPEATABLE READ`).
+    fn read<T>(&self, work: impl FnOnce(&Transaction) -> Result<T, Error>) -> Result<T, Error> {
+        let conn = self.conn()?;
+        conn.execute_batch(if conn.is_postgres() {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        } else {
+            "BEGIN"
+        })?;
+        finish_transaction(&conn, work(&conn))
+    }
+}
+
+/// A random pause under half a millisecond, so writers that collided do not collide again in
+/// step.
+fn jitter_micros() -> u64 {
+    let mut byte = [0u8; 2];
+    crate::ids::random_bytes(&mut byte);
+    u64::from(u16::from_le_bytes(byte) % 500)
+}
+
+/// Commits when `outcome` is `Ok` and rolls back otherwise; a failed commit is the outcome.
+fn finish_transaction<T>(conn: &Connection, outcome: Result<T, Error>) -> Result<T, Error> {
+    match outcome {
+        Ok(value) => match conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(value),
+            Err(err) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(err.into())
+            }
+        },
+        Err(err) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(err)
+        }
     }
 }
 
@@ -274,30 +470,42 @@ impl Deref for PooledConnection<'_> {
     }
 }
 
-impl DerefMut for PooledConnection<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        self.conn
-            .as_mut()
-            .expect("pooled connection present until drop")
-    }
-}
-
 impl Drop for PooledConnection<'_> {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            // A connection left inside a transaction (after a panic) is not reused.
-            if conn.is_autocommit() {
-                let mut idle = self.store.idle.lock().unwrap_or_else(|p| p.into_inner());
-                if idle.len() < MAX_IDLE_CONNECTIONS {
-                    idle.push(conn);
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        match &conn {
+            Connection::Sqlite(sqlite) => {
+                // A connection left inside a transaction (after a panic) is not reused.
+                if sqlite.is_autocommit() {
+                    let mut idle = self.store.idle.lock().unwrap_or_else(|p| p.into_inner());
+                    if idle.len() < MAX_IDLE_CONNECTIONS {
+                        idle.push(conn);
+                    }
+                }
+            }
+            Connection::Postgres(pg) => {
+                if pg.is_broken() || std::thread::panicking() {
+                    drop(conn);
+                    self.store.closed_one();
+                } else {
+                    self.store
+                        .idle
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(conn);
+                    self.store.returned.notify_one();
                 }
             }
         }
     }
 }
 
-fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
+/// A new SQLite connection on `path`, set up as every connection of the pool is.
+fn open_sqlite(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
@@ -409,27 +617,49 @@ fn same_file(file: &std::fs::File, target: &Path) -> bool {
     }
 }
 
-/// A SQLite failure as the crate's error, so statements in the store end in `?`: lock
-/// timeouts and unusable files are 503 (the request may succeed later), everything else is a
-/// bug (500). The one mapping for every statement; the only exceptions are the unique
-/// violations a caller turns into a 409 (`ConflictOnUnique`) and the backup's own wording.
-impl From<rusqlite::Error> for Error {
-    fn from(err: rusqlite::Error) -> Self {
-        match err.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-                Error::Unavailable("The database is busy; try again shortly.".into())
-            }
-            Some(
-                ErrorCode::ReadOnly
-                | ErrorCode::DiskFull
-                | ErrorCode::SystemIoFailure
-                | ErrorCode::CannotOpen
-                | ErrorCode::DatabaseCorrupt
-                | ErrorCode::NotADatabase
-                | ErrorCode::PermissionDenied
-                | ErrorCode::FileLockingProtocolFailed,
-            ) => Error::Unavailable("The database is unavailable.".into()),
-            _ => Error::Internal(format!("database: {err}")),
+/// A database failure as the crate's error, so statements in the store end in `?`: lock
+/// timeouts, lost connections and unusable files are 503 (the request may succeed later),
+/// everything else is a bug (500). The one mapping for every statement of both engines; the
+/// only exceptions are the unique violations a caller turns into a 409 (`ConflictOnUnique`)
+/// and the backup's own wording.
+impl From<DbError> for Error {
+    fn from(err: DbError) -> Self {
+        let busy = || Error::Unavailable("The database is busy; try again shortly.".into());
+        let unavailable = || Error::Unavailable("The database is unavailable.".into());
+        match err {
+            DbError::Sqlite(err) => match err.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                    busy()
+                }
+                Some(
+                    rusqlite::ErrorCode::ReadOnly
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::CannotOpen
+                    | rusqlite::ErrorCode::DatabaseCorrupt
+                    | rusqlite::ErrorCode::NotADatabase
+                    | rusqlite::ErrorCode::PermissionDenied
+                    | rusqlite::ErrorCode::FileLockingProtocolFailed,
+                ) => unavailable(),
+                _ => Error::Internal(format!("database: {err}")),
+            },
+            DbError::Postgres(err) => match err.code().map(|code| code.code()) {
+                // Serialization failures and deadlocks that outlived every retry, lock
+                // and statement timeouts: the request may succeed later.
+                Some("40001" | "40P01" | "55P03" | "57014") => busy(),
+                // Connection failures (class 08), resources (53), operator intervention
+                // (57, a server shutting down), or no SQLSTATE at all (the socket failed).
+                Some(code)
+                    if code.starts_with("08")
+                        || code.starts_with("53")
+                        || code.starts_with("57") =>
+                {
+                    unavailable()
+                }
+                None => unavailable(),
+                Some(_) => Error::Internal(format!("database: {}", DbError::Postgres(err))),
+            },
+            other => Error::Internal(format!("database: {other}")),
         }
     }
 }
@@ -439,17 +669,15 @@ impl From<rusqlite::Error> for Error {
 macro_rules! sql_id {
     ($($name:ident),*) => {
         $(
-            impl rusqlite::ToSql for crate::ids::$name {
-                fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-                    Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
+            impl db::ToValue for crate::ids::$name {
+                fn to_value(&self) -> db::Value<'_> {
+                    db::Value::Text(self.as_str())
                 }
             }
 
-            impl rusqlite::types::FromSql for crate::ids::$name {
-                fn column_result(
-                    value: rusqlite::types::ValueRef<'_>,
-                ) -> rusqlite::types::FromSqlResult<Self> {
-                    Ok(Self::from_stored(value.as_str()?.to_owned()))
+            impl db::FromValue for crate::ids::$name {
+                fn from_value(value: db::ValueRef<'_>) -> Result<Self, String> {
+                    String::from_value(value).map(Self::from_stored)
                 }
             }
         )*
@@ -467,10 +695,10 @@ trait FromRow: Sized {
     const COLUMNS: usize;
 
     /// Reads it from `row`, its columns starting at index `first`.
-    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Self>;
+    fn from_row_at(row: &Row<'_>, first: usize) -> db::Result<Self>;
 
     /// Reads it from a row that starts with its columns.
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+    fn from_row(row: &Row<'_>) -> db::Result<Self> {
         Self::from_row_at(row, 0)
     }
 }
@@ -496,7 +724,7 @@ trait ConflictOnUnique<T> {
     fn conflict_on_unique(self, conflict: impl FnOnce() -> Error) -> Result<T, Error>;
 }
 
-impl<T> ConflictOnUnique<T> for rusqlite::Result<T> {
+impl<T> ConflictOnUnique<T> for db::Result<T> {
     fn conflict_on_unique(self, conflict: impl FnOnce() -> Error) -> Result<T, Error> {
         self.map_err(|err| {
             if is_unique_violation(&err) {
@@ -508,14 +736,16 @@ impl<T> ConflictOnUnique<T> for rusqlite::Result<T> {
     }
 }
 
-/// Whether `err` is a UNIQUE constraint violation (callers turn it into a 409).
-fn is_unique_violation(err: &rusqlite::Error) -> bool {
-    matches!(
-        err,
-        rusqlite::Error::SqliteFailure(e, _)
-            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+/// Whether `err` is a UNIQUE (or primary key) violation (callers turn it into a 409).
+fn is_unique_violation(err: &DbError) -> bool {
+    match err {
+        DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+            e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-    )
+        }
+        DbError::Postgres(err) => err.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -579,7 +809,7 @@ pub(crate) mod tests {
     fn new_database_file_is_private() {
         use std::os::unix::fs::PermissionsExt;
         let temp = temp_store();
-        let mode = std::fs::metadata(temp.store.path())
+        let mode = std::fs::metadata(temp.store.path().unwrap())
             .unwrap()
             .permissions()
             .mode();
@@ -596,6 +826,8 @@ pub(crate) mod tests {
         let temp = temp_store();
         let conn = temp.store.conn().unwrap();
         let mut stmt = conn
+            .sqlite()
+            .unwrap()
             .prepare_cached("SELECT id FROM users ORDER BY created_at LIMIT ?1 OFFSET ?2")
             .unwrap();
         for (limit, offset) in [(20, 0), (5, 10), (20, 0)] {
@@ -616,27 +848,28 @@ pub(crate) mod tests {
     #[test]
     fn sqlite_failures_map_to_the_crate_error_by_kind() {
         let failure = |code| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+        let failure_db = |code| DbError::from(failure(code));
         for code in [rusqlite::ffi::SQLITE_BUSY, rusqlite::ffi::SQLITE_LOCKED] {
-            match Error::from(failure(code)) {
+            match Error::from(DbError::from(failure(code))) {
                 Error::Unavailable(why) => assert!(why.contains("busy"), "{why}"),
                 other => panic!("{other:?}"),
             }
         }
         assert!(matches!(
-            Error::from(failure(rusqlite::ffi::SQLITE_FULL)),
+            Error::from(DbError::from(failure(rusqlite::ffi::SQLITE_FULL))),
             Error::Unavailable(_)
         ));
         assert!(matches!(
-            Error::from(rusqlite::Error::QueryReturnedNoRows),
+            Error::from(DbError::from(rusqlite::Error::QueryReturnedNoRows)),
             Error::Internal(_)
         ));
         let taken = || Error::Conflict("taken".into());
-        let unique = failure(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE);
+        let unique = failure_db(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE);
         assert!(matches!(
             Err::<(), _>(unique).conflict_on_unique(taken),
             Err(Error::Conflict(_))
         ));
-        let busy = failure(rusqlite::ffi::SQLITE_BUSY);
+        let busy = failure_db(rusqlite::ffi::SQLITE_BUSY);
         assert!(matches!(
             Err::<(), _>(busy).conflict_on_unique(taken),
             Err(Error::Unavailable(_))

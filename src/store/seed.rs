@@ -9,10 +9,10 @@
 
 use super::audit::Audit;
 use super::content::{first_free_slug, insert_content, publish_as};
+use super::db::{params, OptionalExtension};
 use super::{ContentKind, NewApiKey, NewContent, NewUser, Store};
 use crate::error::Error;
 use crate::ids::{ProjectId, TeamId, UserId};
-use rusqlite::OptionalExtension;
 
 /// A team to create, owned by the user with `owner_email`.
 #[derive(Debug, Clone)]
@@ -111,7 +111,7 @@ pub struct SeedRows {
     pub content: Vec<SeedContent>,
 }
 
-type Tx<'a> = rusqlite::Transaction<'a>;
+type Tx = super::db::Transaction;
 
 /// Prefixes `err`'s message with the row it is about; conflicts stay conflicts, a missing
 /// reference is a not-found, database failures keep their kind.
@@ -124,26 +124,26 @@ fn about(row: &str, err: Error) -> Error {
     }
 }
 
-fn user_id(tx: &Tx<'_>, email: &str) -> Result<(UserId, bool), Error> {
+fn user_id(tx: &Tx, email: &str) -> Result<(UserId, bool), Error> {
     tx.prepare_cached("SELECT id, is_superuser FROM users WHERE email = ?1")
         .and_then(|mut stmt| {
-            stmt.query_row([email], |row| Ok((row.get(0)?, row.get(1)?)))
+            stmt.query_row(params![email], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()
         })?
         .ok_or_else(|| Error::NotFound(format!("no user with email {email}")))
 }
 
-fn team_id(tx: &Tx<'_>, slug: &str) -> Result<TeamId, Error> {
+fn team_id(tx: &Tx, slug: &str) -> Result<TeamId, Error> {
     tx.prepare_cached("SELECT id FROM teams WHERE slug = ?1")
-        .and_then(|mut stmt| stmt.query_row([slug], |row| row.get(0)).optional())?
+        .and_then(|mut stmt| stmt.query_row(params![slug], |row| row.get(0)).optional())?
         .ok_or_else(|| Error::NotFound(format!("no team with slug {slug}")))
 }
 
 /// The project's id and its team's id.
-fn project_ids(tx: &Tx<'_>, slug: &str) -> Result<(ProjectId, TeamId), Error> {
+fn project_ids(tx: &Tx, slug: &str) -> Result<(ProjectId, TeamId), Error> {
     tx.prepare_cached("SELECT id, team_id FROM projects WHERE slug = ?1")
         .and_then(|mut stmt| {
-            stmt.query_row([slug], |row| Ok((row.get(0)?, row.get(1)?)))
+            stmt.query_row(params![slug], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()
         })?
         .ok_or_else(|| Error::NotFound(format!("no project with slug {slug}")))

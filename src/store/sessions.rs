@@ -4,10 +4,10 @@
 //! two concurrent refreshes exactly one rotates and the other sees the newer generation.
 
 use super::audit::{append, email_of, Audit, AuditAction};
+use super::db::{params, OptionalExtension, Row};
 use super::{column_count, FromRow, Store, User};
 use crate::error::Error;
 use crate::ids::{SessionId, UserId};
-use rusqlite::{params, OptionalExtension, Row};
 
 /// The session columns in the order [`Session`]'s [`FromRow`] reads them:
 /// `session_columns!()` bare, `session_columns!("s")` qualified for a join. A macro so that
@@ -48,7 +48,7 @@ pub struct Session {
 impl FromRow for Session {
     const COLUMNS: usize = column_count(session_columns!());
 
-    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Session> {
+    fn from_row_at(row: &Row<'_>, first: usize) -> super::db::Result<Session> {
         Ok(Session {
             id: row.get(first)?,
             user_id: row.get(first + 1)?,
@@ -66,7 +66,7 @@ impl FromRow for Session {
 
 /// Revokes every live session of `user_id` except `keep`; returns how many.
 pub(super) fn revoke_all_of_user(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction,
     user_id: &UserId,
     keep: Option<&str>,
     now: i64,
@@ -74,7 +74,7 @@ pub(super) fn revoke_all_of_user(
     Ok(tx
         .prepare_cached(
             "UPDATE sessions SET revoked_at = ?3 \
-             WHERE user_id = ?1 AND revoked_at IS NULL AND id IS NOT ?2",
+             WHERE user_id = ?1 AND revoked_at IS NULL AND id IS DISTINCT FROM ?2",
         )
         .and_then(|mut stmt| stmt.execute(params![user_id, keep, now]))?)
 }
@@ -143,7 +143,7 @@ impl Store {
             session_columns!(),
             " FROM sessions WHERE id = ?1"
         ))?;
-        Ok(stmt.query_row([id], Session::from_row).optional()?)
+        Ok(stmt.query_row(params![id], Session::from_row).optional()?)
     }
 
     /// Moves a live session from generation `from` to `from + 1`; false when the session is
@@ -177,7 +177,8 @@ impl Store {
         self.write(|tx| {
             tx.prepare_cached(
                 "UPDATE sessions SET last_seen_at = ?2, \
-                 token_expires_at = max(token_expires_at, ?3) WHERE id = ?1",
+                 token_expires_at = CASE WHEN token_expires_at > ?3 THEN token_expires_at ELSE ?3 END \
+                 WHERE id = ?1",
             )
             .and_then(|mut stmt| stmt.execute(params![id, now, token_expires_at]))?;
             Ok(())
@@ -208,7 +209,7 @@ impl Store {
                 let event = audit
                     .event(action, now)
                     .target("session", id, None)
-                    .details(details);
+                    .details(details.clone());
                 append(tx, &event)?;
             }
             Ok(revoked)

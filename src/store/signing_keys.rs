@@ -19,9 +19,9 @@
 //! retirement on the next request without a query of its own.
 
 use super::audit::{append, Audit, AuditAction};
+use super::db::{params, OptionalExtension, Row, Transaction};
 use super::{column_count, FromRow, Store};
 use crate::error::Error;
-use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 /// A signing key as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -94,7 +94,7 @@ const KEY_COLUMNS: &str = "kid, secret, is_configured, created_at, superseded_at
 impl FromRow for StoredSigningKey {
     const COLUMNS: usize = column_count(KEY_COLUMNS);
 
-    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<StoredSigningKey> {
+    fn from_row_at(row: &Row<'_>, first: usize) -> super::db::Result<StoredSigningKey> {
         Ok(StoredSigningKey {
             kid: row.get(first)?,
             secret: row.get(first + 1)?,
@@ -107,22 +107,22 @@ impl FromRow for StoredSigningKey {
 }
 
 /// Every key, newest first, read inside `conn`'s current transaction (if any).
-fn all_keys(conn: &rusqlite::Connection) -> Result<Vec<StoredSigningKey>, Error> {
+fn all_keys(conn: &super::db::Connection) -> Result<Vec<StoredSigningKey>, Error> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, rowid DESC"
     ))?;
-    let rows = stmt.query_map([], StoredSigningKey::from_row)?;
+    let rows = stmt.query_map(params![], StoredSigningKey::from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn version_of(conn: &rusqlite::Connection) -> Result<i64, Error> {
+fn version_of(conn: &super::db::Connection) -> Result<i64, Error> {
     Ok(conn
         .prepare_cached("SELECT version FROM signing_keys_version WHERE id = 1")
-        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)).optional())
+        .and_then(|mut stmt| stmt.query_row(params![], |row| row.get(0)).optional())
         .map(Option::unwrap_or_default)?)
 }
 
-fn insert(tx: &Transaction<'_>, key: &StoredSigningKey) -> Result<(), Error> {
+fn insert(tx: &Transaction, key: &StoredSigningKey) -> Result<(), Error> {
     tx.prepare_cached(&format!(
         "INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
     ))
@@ -142,7 +142,7 @@ fn insert(tx: &Transaction<'_>, key: &StoredSigningKey) -> Result<(), Error> {
 /// Appends `signing_key.rotated` by `audit`: `kid` signs from now on; `superseded` lists the
 /// kids that stopped signing (details). Never the secret.
 fn append_rotated(
-    tx: &Transaction<'_>,
+    tx: &Transaction,
     audit: &Audit,
     kid: &str,
     superseded: &[String],
@@ -156,7 +156,7 @@ fn append_rotated(
 }
 
 /// Appends `signing_key.retired` by `audit` for `kid`.
-fn append_retired(tx: &Transaction<'_>, audit: &Audit, kid: &str, now: i64) -> Result<(), Error> {
+fn append_retired(tx: &Transaction, audit: &Audit, kid: &str, now: i64) -> Result<(), Error> {
     let event =
         audit
             .event(AuditAction::SigningKeyRetired, now)
@@ -173,12 +173,7 @@ impl Store {
     /// The change counter of the signing keys and every key, read in one transaction so the
     /// two agree.
     pub fn signing_keys_with_version(&self) -> Result<(i64, Vec<StoredSigningKey>), Error> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        let version = version_of(&tx)?;
-        let keys = all_keys(&tx)?;
-        tx.commit()?;
-        Ok((version, keys))
+        self.read(|tx| Ok((version_of(tx)?, all_keys(tx)?)))
     }
 
     /// The change counter alone: one primary-key read, for the rare paths (signing a token)
@@ -199,7 +194,7 @@ impl Store {
             let current: i64 = tx.query_row(
                 "SELECT count(*) FROM signing_keys WHERE is_configured = 0 \
                  AND superseded_at IS NULL AND retired_at IS NULL",
-                [],
+                params![],
                 |row| row.get(0),
             )?;
             if current == 0 {
@@ -224,7 +219,7 @@ impl Store {
                     "UPDATE signing_keys SET superseded_at = ?1 WHERE is_configured = 0 \
                      AND superseded_at IS NULL AND retired_at IS NULL RETURNING kid",
                 )?;
-                let rows = stmt.query_map([key.created_at], |row| row.get(0))?;
+                let rows = stmt.query_map(params![key.created_at], |row| row.get(0))?;
                 rows.collect::<Result<_, _>>()?
             };
             insert(tx, key)?;
@@ -248,7 +243,8 @@ impl Store {
                     "SELECT {KEY_COLUMNS} FROM signing_keys WHERE kid = ?1"
                 ))
                 .and_then(|mut stmt| {
-                    stmt.query_row([kid], StoredSigningKey::from_row).optional()
+                    stmt.query_row(params![kid], StoredSigningKey::from_row)
+                        .optional()
                 })?;
             let Some(key) = found else {
                 return Ok(RetireOutcome::Unknown);
@@ -286,7 +282,7 @@ impl Store {
                      WHERE is_configured = 0 AND superseded_at IS NOT NULL \
                      AND retired_at IS NULL RETURNING kid",
                 )?;
-                let rows = stmt.query_map([now], |row| row.get(0))?;
+                let rows = stmt.query_map(params![now], |row| row.get(0))?;
                 rows.collect::<Result<_, _>>()?
             };
             for kid in &retired {
@@ -330,7 +326,7 @@ impl Store {
                     .prepare_cached(
                         "UPDATE signing_keys SET superseded_at = ?2, retired_at = ?3 \
                          WHERE kid = ?1 AND is_configured = 1 \
-                         AND (superseded_at IS NOT ?2 OR retired_at IS NOT ?3)",
+                         AND (superseded_at IS DISTINCT FROM ?2 OR retired_at IS DISTINCT FROM ?3)",
                     )
                     .and_then(|mut stmt| stmt.execute(params![kid, superseded_at, retired_at]))
                     .map(|_| ())?)

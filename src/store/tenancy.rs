@@ -1,12 +1,12 @@
 //! Teams, their members with roles, and the projects teams own.
 
 use super::audit::{append, email_of, Audit, AuditAction};
+use super::db::{params, OptionalExtension, Row};
+use super::db::{FromValue, ToValue, Value, ValueRef};
 use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::error::Error;
 use crate::ids::{ProjectId, TeamId, UserId};
 use crate::roles::Role;
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{params, OptionalExtension, Row};
 use serde_json::json;
 
 /// The team columns (alias `t`) in the order the team readers take them. A macro so that
@@ -33,19 +33,18 @@ macro_rules! member_columns {
 }
 
 /// Stored as its [`Role::as_str`] spelling.
-impl ToSql for Role {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
+impl ToValue for Role {
+    fn to_value(&self) -> Value<'_> {
+        Value::Text(self.as_str())
     }
 }
 
 /// Read back from its spelling; any other stored text is a conversion error (the read fails
 /// with a 500), never a panic and never a guess.
-impl FromSql for Role {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Role> {
-        let text = value.as_str()?;
-        Role::parse(text)
-            .ok_or_else(|| FromSqlError::Other(format!("unknown role {text:?}").into()))
+impl FromValue for Role {
+    fn from_value(value: ValueRef<'_>) -> Result<Role, String> {
+        let text = String::from_value(value)?;
+        Role::parse(&text).ok_or_else(|| format!("unknown role {text:?}"))
     }
 }
 
@@ -78,7 +77,7 @@ pub struct Project {
 }
 
 pub(super) fn insert_team(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction,
     name: &str,
     slug: &str,
     owner_id: &UserId,
@@ -102,7 +101,7 @@ pub(super) fn insert_team(
 
 /// Adds `user_id` to a team with `role` inside `tx`; 409 when already a member.
 pub(super) fn insert_member(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction,
     team_id: &TeamId,
     user_id: &UserId,
     role: Role,
@@ -118,7 +117,7 @@ pub(super) fn insert_member(
 
 /// Appends `team.created` for `team`, owned by `owner_id`, inside `tx`.
 pub(super) fn append_team_created(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction,
     audit: &Audit,
     team: &Team,
     owner_id: &UserId,
@@ -134,7 +133,7 @@ pub(super) fn append_team_created(
 
 /// Appends `member.added` for `user_id` joining `team_id` as `role`, inside `tx`.
 pub(super) fn append_member_added(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction,
     audit: &Audit,
     team_id: &TeamId,
     user_id: &UserId,
@@ -152,7 +151,7 @@ pub(super) fn append_member_added(
 
 /// Appends `project.created` for `project`, inside `tx`.
 pub(super) fn append_project_created(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction,
     audit: &Audit,
     project: &Project,
     now: i64,
@@ -167,7 +166,7 @@ pub(super) fn append_project_created(
 }
 
 pub(super) fn insert_project(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction,
     team_id: &TeamId,
     name: &str,
     slug: &str,
@@ -205,7 +204,7 @@ impl Store {
             team_columns!(),
             " FROM teams t WHERE t.slug = ?1"
         ))?;
-        Ok(stmt.query_row([slug], Team::from_row).optional()?)
+        Ok(stmt.query_row(params![slug], Team::from_row).optional()?)
     }
 
     /// The project with this slug, if any.
@@ -216,7 +215,9 @@ impl Store {
             project_columns!(),
             " FROM projects p WHERE p.slug = ?1"
         ))?;
-        Ok(stmt.query_row([slug], Project::from_row).optional()?)
+        Ok(stmt
+            .query_row(params![slug], Project::from_row)
+            .optional()?)
     }
 
     /// The role of `user_id` in `team_id`, if a member.
@@ -246,7 +247,7 @@ pub struct Member {
 impl FromRow for Member {
     const COLUMNS: usize = column_count(member_columns!());
 
-    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Member> {
+    fn from_row_at(row: &Row<'_>, first: usize) -> super::db::Result<Member> {
         Ok(Member {
             user_id: row.get(first)?,
             email: row.get(first + 1)?,
@@ -259,7 +260,7 @@ impl FromRow for Member {
 impl FromRow for Team {
     const COLUMNS: usize = column_count(team_columns!());
 
-    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Team> {
+    fn from_row_at(row: &Row<'_>, first: usize) -> super::db::Result<Team> {
         Ok(Team {
             id: row.get(first)?,
             name: row.get(first + 1)?,
@@ -272,7 +273,7 @@ impl FromRow for Team {
 impl FromRow for Project {
     const COLUMNS: usize = column_count(project_columns!());
 
-    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Project> {
+    fn from_row_at(row: &Row<'_>, first: usize) -> super::db::Result<Project> {
         Ok(Project {
             id: row.get(first)?,
             team_id: row.get(first + 1)?,
@@ -283,7 +284,7 @@ impl FromRow for Project {
     }
 }
 
-fn owner_count(tx: &rusqlite::Transaction<'_>, team_id: &TeamId) -> Result<i64, Error> {
+fn owner_count(tx: &super::db::Transaction, team_id: &TeamId) -> Result<i64, Error> {
     Ok(tx
         .prepare_cached("SELECT count(*) FROM team_members WHERE team_id = ?1 AND role = ?2")
         .and_then(|mut stmt| stmt.query_row(params![team_id, Role::Owner], |row| row.get(0)))?)
@@ -291,7 +292,7 @@ fn owner_count(tx: &rusqlite::Transaction<'_>, team_id: &TeamId) -> Result<i64, 
 
 /// The role of `user_id` in `team_id` inside `tx`, if a member.
 pub(super) fn role_in(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction,
     team_id: &TeamId,
     user_id: &UserId,
 ) -> Result<Option<Role>, Error> {
@@ -333,7 +334,7 @@ impl Store {
             team_columns!(),
             " FROM teams t WHERE t.id = ?1"
         ))?;
-        Ok(stmt.query_row([id], Team::from_row).optional()?)
+        Ok(stmt.query_row(params![id], Team::from_row).optional()?)
     }
 
     /// The teams `user_id` belongs to, with their role, oldest first.
@@ -346,7 +347,7 @@ impl Store {
              JOIN team_members m ON m.team_id = t.id WHERE m.user_id = ?1 \
              ORDER BY t.created_at, t.rowid"
         ))?;
-        let rows = stmt.query_map([user_id], |row| {
+        let rows = stmt.query_map(params![user_id], |row| {
             Ok((Team::from_row(row)?, row.get(Team::COLUMNS)?))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -362,7 +363,7 @@ impl Store {
              JOIN users u ON u.id = m.user_id WHERE m.team_id = ?1 \
              ORDER BY m.added_at, m.rowid"
         ))?;
-        let rows = stmt.query_map([team_id], Member::from_row)?;
+        let rows = stmt.query_map(params![team_id], Member::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -381,7 +382,7 @@ impl Store {
             append_member_added(tx, audit, team_id, user_id, role, now)?;
             let email: String = tx
                 .prepare_cached("SELECT email FROM users WHERE id = ?1")
-                .and_then(|mut stmt| stmt.query_row([user_id.as_str()], |row| row.get(0)))?;
+                .and_then(|mut stmt| stmt.query_row(params![user_id.as_str()], |row| row.get(0)))?;
             Ok(Member {
                 user_id: user_id.clone(),
                 email,
@@ -479,7 +480,7 @@ impl Store {
             project_columns!(),
             " FROM projects p WHERE p.id = ?1"
         ))?;
-        Ok(stmt.query_row([id], Project::from_row).optional()?)
+        Ok(stmt.query_row(params![id], Project::from_row).optional()?)
     }
 
     /// The projects of every team `user_id` belongs to, oldest first.
@@ -492,7 +493,7 @@ impl Store {
              JOIN team_members m ON m.team_id = p.team_id WHERE m.user_id = ?1 \
              ORDER BY p.created_at, p.rowid"
         ))?;
-        let rows = stmt.query_map([user_id], Project::from_row)?;
+        let rows = stmt.query_map(params![user_id], Project::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
@@ -557,11 +558,15 @@ mod tests {
         {
             // Only a damaged or hand-edited file can hold this: the schema's CHECK refuses it.
             let conn = store.conn().unwrap();
-            conn.pragma_update(None, "ignore_check_constraints", "ON")
+            conn.sqlite()
+                .unwrap()
+                .pragma_update(None, "ignore_check_constraints", "ON")
                 .unwrap();
-            conn.execute("UPDATE team_members SET role = 'emperor'", [])
+            conn.execute("UPDATE team_members SET role = 'emperor'", params![])
                 .unwrap();
-            conn.pragma_update(None, "ignore_check_constraints", "OFF")
+            conn.sqlite()
+                .unwrap()
+                .pragma_update(None, "ignore_check_constraints", "OFF")
                 .unwrap();
         }
         let internal = |result: Result<_, Error>| matches!(result, Err(Error::Internal(_)));

@@ -3,9 +3,9 @@
 //! events they cause), written in one transaction across the `api_key_usage`, `api_keys`,
 //! `sessions`, activity and audit tables.
 
+use super::db::params;
 use super::Store;
 use crate::error::Error;
-use rusqlite::params;
 
 /// Usage to add, and last-use times to record, in one flush.
 #[derive(Debug, Clone, Default)]
@@ -47,21 +47,25 @@ impl Store {
                 // A key deleted since the request was counted has nothing to count against.
                 tx.prepare_cached(
                     "INSERT INTO api_key_usage (key_id, day, requests, rejected) \
-                     SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = ?1) \
+                     SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS BIGINT), CAST(?4 AS BIGINT) \
+                     WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = ?1) \
                      ON CONFLICT (key_id, day) DO UPDATE SET \
-                     requests = requests + excluded.requests, rejected = rejected + excluded.rejected",
+                     requests = api_key_usage.requests + excluded.requests, \
+                     rejected = api_key_usage.rejected + excluded.rejected",
                 )
                 .and_then(|mut stmt| stmt.execute(params![key_id, day, requests, rejected]))?;
             }
             for (key_id, at) in &batch.last_used {
                 tx.prepare_cached(
-                    "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1",
+                    "UPDATE api_keys SET last_used_at = \
+                     CASE WHEN last_used_at > ?2 THEN last_used_at ELSE ?2 END WHERE id = ?1",
                 )
                 .and_then(|mut stmt| stmt.execute(params![key_id, at]))?;
             }
             for (session_id, at) in &batch.sessions_seen {
                 tx.prepare_cached(
-                    "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id = ?1",
+                    "UPDATE sessions SET last_seen_at = \
+                     CASE WHEN last_seen_at > ?2 THEN last_seen_at ELSE ?2 END WHERE id = ?1",
                 )
                 .and_then(|mut stmt| stmt.execute(params![session_id, at]))?;
             }

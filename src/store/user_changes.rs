@@ -2,11 +2,11 @@
 //! change or reset), in one transaction across the users and sessions families.
 
 use super::audit::{append, Audit, AuditAction};
+use super::db::{params, OptionalExtension};
 use super::sessions::revoke_all_of_user;
 use super::users::{email_taken, user_columns};
 use super::{ConflictOnUnique, FromRow, Store, User};
 use crate::error::Error;
-use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 
 /// A partial update: `None` leaves a field as it is; `Some(None)` clears a name.
@@ -64,7 +64,7 @@ impl Store {
                     user_columns!(),
                     " FROM users WHERE id = ?1"
                 ))
-                .and_then(|mut stmt| stmt.query_row([id], User::from_row).optional())?
+                .and_then(|mut stmt| stmt.query_row(params![id], User::from_row).optional())?
                 .ok_or_else(|| Error::NotFound("User not found".into()))?;
             let mut user = before.clone();
             if let Some(email) = &changes.email {
@@ -92,7 +92,7 @@ impl Store {
             tx.prepare_cached(
                 "UPDATE users SET email = ?2, password_hash = ?3, first_name = ?4, last_name = ?5, \
                  is_active = ?6, is_verified = ?7, is_superuser = ?8, \
-                 deactivated_at = CASE WHEN ?6 THEN NULL ELSE coalesce(deactivated_at, ?9) END \
+                 deactivated_at = CASE WHEN CAST(?6 AS BIGINT) = 1 THEN NULL ELSE coalesce(deactivated_at, ?9) END \
                  WHERE id = ?1",
             )
             .and_then(|mut stmt| {
@@ -129,7 +129,7 @@ impl Store {
 
 /// The events of one update from `before` to `after` that ended `revoked` sessions.
 fn append_update_events(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction,
     audit: &Audit,
     before: &User,
     after: &User,

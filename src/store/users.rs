@@ -1,11 +1,11 @@
 //! Users: accounts with an Argon2id password hash and their flags.
 
 use super::audit::{append, Audit, AuditAction};
+use super::db::{params, OptionalExtension, Row};
 use super::{column_count, ConflictOnUnique, FromRow, Store};
 use crate::email::Email;
 use crate::error::Error;
 use crate::ids::UserId;
-use rusqlite::{params, OptionalExtension, Row};
 use serde_json::json;
 
 /// The user columns in the order [`User`]'s [`FromRow`] reads them: `user_columns!()` bare,
@@ -76,7 +76,7 @@ impl NewUser {
 impl FromRow for User {
     const COLUMNS: usize = column_count(user_columns!());
 
-    fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
+    fn from_row_at(row: &Row<'_>, first: usize) -> super::db::Result<User> {
         Ok(User {
             id: row.get(first)?,
             email: row.get(first + 1)?,
@@ -97,7 +97,7 @@ pub(super) fn email_taken() -> Error {
 }
 
 pub(super) fn insert_user(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction,
     new: &NewUser,
     now: i64,
 ) -> Result<User, Error> {
@@ -137,7 +137,7 @@ pub(super) fn insert_user(
 /// Appends `user.created` for `user`, made through `via` (`api`, `register`, `setup`,
 /// `bootstrap`, `cli`, `seed`), inside `tx`.
 pub(super) fn append_user_created(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction,
     audit: &Audit,
     user: &User,
     via: &str,
@@ -191,7 +191,7 @@ impl Store {
             user_columns!(),
             " FROM users WHERE id = ?1"
         ))?;
-        Ok(stmt.query_row([id], User::from_row).optional()?)
+        Ok(stmt.query_row(params![id], User::from_row).optional()?)
     }
 
     /// The user with this email (compared case-insensitively), if any.
@@ -203,7 +203,7 @@ impl Store {
             " FROM users WHERE email = ?1"
         ))?;
         Ok(stmt
-            .query_row([email.to_lowercase()], User::from_row)
+            .query_row(params![email.to_lowercase()], User::from_row)
             .optional()?)
     }
 
@@ -215,7 +215,7 @@ impl Store {
             user_columns!(),
             " FROM users ORDER BY created_at, rowid"
         ))?;
-        let rows = stmt.query_map([], User::from_row)?;
+        let rows = stmt.query_map(params![], User::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -224,14 +224,14 @@ impl Store {
     pub fn has_users(&self) -> Result<bool, Error> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM users)")?;
-        Ok(stmt.query_row([], |row| row.get(0))?)
+        Ok(stmt.query_row(params![], |row| row.get(0))?)
     }
 
     /// How many users exist.
     pub fn count_users(&self) -> Result<i64, Error> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached("SELECT count(*) FROM users")?;
-        Ok(stmt.query_row([], |row| row.get(0))?)
+        Ok(stmt.query_row(params![], |row| row.get(0))?)
     }
 }
 

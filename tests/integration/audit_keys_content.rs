@@ -129,23 +129,14 @@ fn key_target(key: &Value) -> Value {
 
 /// Every text the audit table holds, row by row, read straight from the database file.
 fn audit_rows(server: &TestServer) -> Vec<String> {
-    let db = rusqlite::Connection::open(server.db_path()).unwrap();
-    let mut stmt = db
-        .prepare(
-            "SELECT coalesce(action, '') || '|' || coalesce(actor_type, '') || '|' || \
+    server.db().texts(
+        "SELECT coalesce(action, '') || '|' || coalesce(actor_type, '') || '|' || \
              coalesce(actor_id, '') || '|' || coalesce(actor_label, '') || '|' || \
              coalesce(target_type, '') || '|' || coalesce(target_id, '') || '|' || \
              coalesce(target_label, '') || '|' || coalesce(team_id, '') || '|' || \
              coalesce(project_id, '') || '|' || coalesce(ip, '') || '|' || \
              coalesce(user_agent, '') || '|' || coalesce(details, '') FROM audit_events",
-        )
-        .unwrap();
-    let rows = stmt
-        .query_map([], |row| row.get::<_, String>(0))
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    rows
+    )
 }
 
 /// Fails when any audit row holds any of `secrets` (keys, their random part, tokens,

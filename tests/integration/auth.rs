@@ -517,13 +517,10 @@ fn password_hash_with_older_parameters_still_verifies_and_is_upgraded_on_login()
             .env("SHIPSTAR_ARGON2_ITERATIONS", "2"),
     );
     let stored = || -> String {
-        let db = rusqlite::Connection::open(server.db_path()).unwrap();
-        db.query_row(
-            "SELECT password_hash FROM users WHERE email = 'keeper@example.com'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap()
+        server
+            .db()
+            .texts("SELECT password_hash FROM users WHERE email = 'keeper@example.com'")
+            .remove(0)
     };
     let before = stored();
     assert!(before.starts_with("$argon2id$"), "{before}");

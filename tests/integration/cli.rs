@@ -402,6 +402,16 @@ fn cli_errors_are_one_line_on_stderr_with_a_nonzero_exit() {
 fn backup_while_serving_is_a_private_copy_a_new_server_serves() {
     use std::os::unix::fs::PermissionsExt;
     let server = TestServer::start();
+    if on_postgres() {
+        // A file copy of a PostgreSQL database is pg_dump's job: backup says so, exit 2.
+        let target = server.dir.join("backup.db");
+        let out = server.cli(&["backup", target.to_str().unwrap()], None);
+        let line = expect_one_line_error(&out, "backup on PostgreSQL");
+        assert_eq!(out.status.code(), Some(2), "{line}");
+        assert!(line.contains("pg_dump"), "{line}");
+        assert!(!target.exists());
+        return;
+    }
     let admin = server.admin_token();
     server.create_user(&admin, "amy@example.com", "amys-password");
     let target = server.dir.join("backup.db");
@@ -433,6 +443,9 @@ fn backup_while_serving_is_a_private_copy_a_new_server_serves() {
 
 #[test]
 fn backup_refuses_an_existing_file_and_links_live_or_dangling_with_exit_2() {
+    if skipped_on_postgres("a backup file") {
+        return;
+    }
     let server = TestServer::start();
     let existing = server.dir.join("existing.db");
     std::fs::write(&existing, b"an older backup").unwrap();
@@ -470,6 +483,9 @@ fn backup_refuses_an_existing_file_and_links_live_or_dangling_with_exit_2() {
 
 #[test]
 fn backup_into_a_missing_folder_names_the_folder() {
+    if skipped_on_postgres("a backup file") {
+        return;
+    }
     let server = TestServer::start();
     let folder = server.dir.join("no-such-folder");
     let out = server.cli(&["backup", folder.join("copy.db").to_str().unwrap()], None);

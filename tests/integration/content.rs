@@ -321,14 +321,9 @@ impl World {
     /// of "newest first" do not depend on two requests falling into different seconds.
     pub fn set_time(&self, id: &str, column: &str, unix_secs: i64) {
         assert!(matches!(column, "created_at" | "published_at"));
-        let db = rusqlite::Connection::open(self.server.db_path()).unwrap();
-        db.busy_timeout(Duration::from_secs(10)).unwrap();
-        let changed = db
-            .execute(
-                &format!("UPDATE content SET {column} = ?1 WHERE id = ?2"),
-                rusqlite::params![unix_secs, id],
-            )
-            .unwrap();
+        let changed = self.server.db().execute(&format!(
+            "UPDATE content SET {column} = {unix_secs} WHERE id = '{id}'"
+        ));
         assert_eq!(changed, 1);
     }
 }

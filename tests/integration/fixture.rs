@@ -30,6 +30,65 @@ pub fn temp_dir() -> PathBuf {
     dir
 }
 
+/// The PostgreSQL cluster the suite runs against instead of SQLite files, when
+/// `SHIPSTAR_TEST_POSTGRES` holds its base URL (`./test` runs the suite once on each backend).
+pub fn postgres_base_url() -> Option<String> {
+    std::env::var("SHIPSTAR_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// True (and says so on stderr) when the suite runs on PostgreSQL and the calling test is
+/// about what only a SQLite file has (its mode, its lock, its bytes on disk).
+pub fn skipped_on_postgres(what: &str) -> bool {
+    if on_postgres() {
+        eprintln!("skipped on PostgreSQL: {what} is a SQLite file's property");
+        return true;
+    }
+    false
+}
+
+/// Whether the suite runs on PostgreSQL.
+pub fn on_postgres() -> bool {
+    postgres_base_url().is_some()
+}
+
+/// A new, empty PostgreSQL database on the test cluster; its URL.
+pub fn fresh_postgres_database() -> String {
+    let base = postgres_base_url().expect("SHIPSTAR_TEST_POSTGRES is set");
+    let name = format!(
+        "shipstar_it_{}_{}",
+        std::process::id(),
+        NEXT_DIR.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut client = postgres::Client::connect(&base, postgres::NoTls)
+        .unwrap_or_else(|err| panic!("cannot reach the test cluster at {base}: {err}"));
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let (head, query) = match base.split_once('?') {
+        Some((head, query)) => (head, format!("?{query}")),
+        None => (base.as_str(), String::new()),
+    };
+    let server = head.rsplit_once('/').map_or(head, |(server, _)| server);
+    format!("{server}/{name}{query}")
+}
+
+/// The database of the server files in `dir`: `dir/test.db`, or on PostgreSQL a database of
+/// its own, made on first use and remembered in `dir/database.url`.
+pub fn database_in(dir: &Path) -> String {
+    if !on_postgres() {
+        return dir.join("test.db").display().to_string();
+    }
+    let remembered = dir.join("database.url");
+    if let Ok(url) = std::fs::read_to_string(&remembered) {
+        return url;
+    }
+    let url = fresh_postgres_database();
+    std::fs::write(&remembered, &url).unwrap();
+    url
+}
+
 /// The built binary.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_shipstar")
@@ -89,7 +148,7 @@ impl TestServer {
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--database")
-            .arg(dir.join("test.db"))
+            .arg(database_in(&dir))
             .args(&options.args)
             .current_dir(&dir)
             .env_clear()
@@ -260,9 +319,14 @@ impl TestServer {
 
 /// Runs `shipstar --database DB ARGS...` with fast Argon2 parameters.
 pub fn run_cli(db: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    // The server's `test.db` is its PostgreSQL database when the suite runs there.
+    let database = match (db.file_name(), db.parent()) {
+        (Some(name), Some(dir)) if name == "test.db" => database_in(dir),
+        _ => db.display().to_string(),
+    };
     let mut child = Command::new(binary())
         .arg("--database")
-        .arg(db)
+        .arg(database)
         .args(args)
         .current_dir(db.parent().unwrap())
         .env_clear()
@@ -640,5 +704,80 @@ pub fn text_once_it_has(path: &Path, needle: &str) -> String {
             return text;
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A direct connection to a server's database, for tests that set up or inspect what the API
+/// does not show (timestamps, stored hashes). SQL given to it must run on both engines;
+/// values are written into the SQL by the test (never from a request).
+pub enum TestDb {
+    /// The SQLite file.
+    Sqlite(rusqlite::Connection),
+    /// The PostgreSQL database.
+    Postgres(postgres::Client),
+}
+
+impl TestDb {
+    /// Opens the database `database` names (a file path or a PostgreSQL URL).
+    pub fn open(database: &str) -> TestDb {
+        if database.starts_with("postgres") {
+            TestDb::Postgres(postgres::Client::connect(database, postgres::NoTls).unwrap())
+        } else {
+            let db = rusqlite::Connection::open(database).unwrap();
+            db.busy_timeout(Duration::from_secs(10)).unwrap();
+            TestDb::Sqlite(db)
+        }
+    }
+
+    /// Runs a statement; how many rows it changed.
+    pub fn execute(&mut self, sql: &str) -> u64 {
+        match self {
+            TestDb::Sqlite(db) => db.execute(sql, []).unwrap() as u64,
+            TestDb::Postgres(db) => db.execute(sql, &[]).unwrap(),
+        }
+    }
+
+    /// The first column of every row, as text (NULL as the empty string).
+    pub fn texts(&mut self, sql: &str) -> Vec<String> {
+        match self {
+            TestDb::Sqlite(db) => {
+                let mut stmt = db.prepare(sql).unwrap();
+                stmt.query_map([], |row| row.get::<_, Option<String>>(0))
+                    .unwrap()
+                    .map(|text| text.unwrap().unwrap_or_default())
+                    .collect()
+            }
+            TestDb::Postgres(db) => db
+                .query(sql, &[])
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<_, Option<String>>(0).unwrap_or_default())
+                .collect(),
+        }
+    }
+
+    /// The first column of the first row as bytes, if there is a row and it is not NULL.
+    pub fn blob(&mut self, sql: &str) -> Option<Vec<u8>> {
+        match self {
+            TestDb::Sqlite(db) => db
+                .query_row(sql, [], |row| row.get::<_, Option<Vec<u8>>>(0))
+                .unwrap(),
+            TestDb::Postgres(db) => db
+                .query_opt(sql, &[])
+                .unwrap()
+                .and_then(|row| row.get::<_, Option<Vec<u8>>>(0)),
+        }
+    }
+}
+
+impl TestServer {
+    /// The database this server runs on: its file path or PostgreSQL URL.
+    pub fn database(&self) -> String {
+        database_in(&self.dir)
+    }
+
+    /// A direct connection to this server's database.
+    pub fn db(&self) -> TestDb {
+        TestDb::open(&self.database())
     }
 }

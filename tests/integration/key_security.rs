@@ -105,7 +105,7 @@ fn next_second() {
 
 /// Every audit event of `action` in the server's database, newest first.
 fn events(server: &TestServer, action: AuditAction) -> Vec<AuditEvent> {
-    let store = Store::open(&server.db_path()).expect("open the database");
+    let store = Store::open_database(&server.database(), 1).expect("open the database");
     let filter = AuditFilter {
         actions: vec![action.as_str().to_string()],
         ..AuditFilter::default()
@@ -124,7 +124,7 @@ fn events(server: &TestServer, action: AuditAction) -> Vec<AuditEvent> {
 
 /// The number of audit events of any kind.
 fn all_events(server: &TestServer) -> i64 {
-    let store = Store::open(&server.db_path()).expect("open the database");
+    let store = Store::open_database(&server.database(), 1).expect("open the database");
     store
         .audit_events(
             &AuditFilter::default(),

@@ -5,7 +5,7 @@
 //! these tests holds a copy of the database (a backup): they read an old signing secret from
 //! the file and mint tokens with it.
 
-use crate::fixture::*;
+use crate::fixture::{self, *};
 use serde_json::{json, Value};
 use shipstar::auth::jwt::{b64url_decode, b64url_encode, sign_input};
 use std::process::Output;
@@ -76,19 +76,18 @@ fn redated(token: &str, iat: i64) -> Value {
     claims
 }
 
-/// What an attacker with a copy of the database file reads: the key's stored secret.
+/// What an attacker with a copy of the database reads: the key's stored secret (on
+/// PostgreSQL, read from the database itself: a dump holds the same).
 fn secret_from_database_file(server: &TestServer, kid: &str) -> Option<Vec<u8>> {
+    let query = format!("SELECT secret FROM signing_keys WHERE kid = '{kid}'");
+    if fixture::on_postgres() {
+        return server.db().blob(&query);
+    }
     let copy = server.dir.join(format!("stolen-{kid}.db"));
     let _ = std::fs::remove_file(&copy);
     let out = server.cli(&["backup", copy.to_str().unwrap()], None);
     expect_exit(&out, 0, "backup");
-    let db = rusqlite::Connection::open(&copy).unwrap();
-    db.query_row(
-        "SELECT secret FROM signing_keys WHERE kid = ?1",
-        [kid],
-        |row| row.get(0),
-    )
-    .unwrap()
+    TestDb::open(copy.to_str().unwrap()).blob(&query)
 }
 
 fn me(server: &TestServer, token: &str) -> u16 {

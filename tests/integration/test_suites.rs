@@ -409,7 +409,7 @@ fn shipstar_seed_writes_a_json_seed_next_to_a_running_server() {
         text(&out.stdout),
         format!(
             "seeded 1 users, 1 teams, 1 members, 1 projects, 1 API keys, 1 content items into {}\n",
-            server.db_path().display()
+            server.database()
         )
     );
     server.login("eve@example.com", "eve-password-1");
@@ -458,7 +458,7 @@ fn a_seed_that_conflicts_changes_nothing_and_names_the_conflict() {
     // The same conflict at `serve --seed` stops the start, with the same exit status.
     let out = Command::new(binary())
         .args(["serve", "--listen", "127.0.0.1:0", "--database"])
-        .arg(server.db_path())
+        .arg(server.database())
         .arg("--seed")
         .arg(&file)
         .env_clear()

@@ -120,7 +120,8 @@ fn user_id_by_email(server: &TestServer, admin: &str, email: &str) -> String {
 
 /// The stored password hash of `email`, read through the crate's own store.
 fn stored_hash(server: &TestServer, email: &str) -> String {
-    let store = shipstar::store::Store::open(&server.db_path()).expect("open the database");
+    let store =
+        shipstar::store::Store::open_database(&server.database(), 1).expect("open the database");
     store
         .user_by_email(email)
         .expect("read the user")
