@@ -781,3 +781,23 @@ impl TestServer {
         TestDb::open(&self.database())
     }
 }
+
+/// `count` servers on one PostgreSQL database (the nodes of one deployment), started one after
+/// the other with the same options; `None` (and a line on stderr) when the suite does not run
+/// on PostgreSQL, so multi-node tests skip on SQLite.
+pub fn start_nodes(count: usize, options: impl Fn() -> Options) -> Option<Vec<TestServer>> {
+    if !on_postgres() {
+        eprintln!("skipped on SQLite: several nodes share one PostgreSQL database");
+        return None;
+    }
+    let url = fresh_postgres_database();
+    Some(
+        (0..count)
+            .map(|_| {
+                let dir = temp_dir();
+                std::fs::write(dir.join("database.url"), &url).unwrap();
+                TestServer::start_in(dir, options())
+            })
+            .collect(),
+    )
+}
