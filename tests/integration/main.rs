@@ -19,6 +19,7 @@ mod key_security;
 mod keys;
 mod malformed;
 mod mcp;
+mod nodes;
 mod openapi;
 mod operations;
 mod public_content;
