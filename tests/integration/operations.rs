@@ -557,6 +557,64 @@ fn newer_database_is_refused_with_a_clear_message_and_left_untouched() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The PostgreSQL form of the test above: a database whose `schema_version` is newer than
+/// this build is refused by `serve` and `migrate`, named (password masked), and left as it was.
+#[test]
+fn newer_postgres_database_is_refused_untouched() {
+    if !on_postgres() {
+        eprintln!("skipped on SQLite: `newer_database_is_refused_...` covers the file");
+        return;
+    }
+    let dir = temp_dir();
+    let url = database_in(&dir);
+    let made = run_cli(&dir.join("test.db"), &["migrate"], None);
+    assert!(made.status.success(), "{made:?}");
+    let mut db = TestDb::open(&url);
+    db.execute("UPDATE schema_version SET version = 999");
+    let tables = || {
+        TestDb::open(&url).texts(
+            "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables \
+             WHERE schemaname = current_schema()",
+        )
+    };
+    let before = tables();
+
+    let mut process = Process::spawn(
+        &dir,
+        &["serve", "--listen", "127.0.0.1:0", "--database", &url],
+        &[
+            ("SHIPSTAR_ADMIN_EMAIL", ADMIN_EMAIL),
+            ("SHIPSTAR_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ],
+    );
+    let status = process.wait(Duration::from_secs(20));
+    let log = process.log();
+    assert!(!status.success(), "a newer database was accepted:\n{log}");
+    assert!(!log.contains("listening on"), "{log}");
+    assert!(log.contains("newer"), "{log}");
+    assert!(
+        log.contains(&url),
+        "the message should name the database:\n{log}"
+    );
+    let out = run_cli(&dir.join("test.db"), &["migrate"], None);
+    assert!(!out.status.success(), "migrate accepted a newer database");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("newer"),
+        "{out:?}"
+    );
+    assert_eq!(tables(), before);
+    assert_eq!(
+        TestDb::open(&url).texts("SELECT CAST(version AS TEXT) FROM schema_version"),
+        ["999"]
+    );
+    assert_eq!(
+        TestDb::open(&url).texts("SELECT CAST(count(*) AS TEXT) FROM users"),
+        ["0"]
+    );
+    drop(process);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn database_path_that_cannot_be_created_is_a_startup_error_naming_it() {
     let dir = temp_dir();
