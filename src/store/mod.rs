@@ -83,6 +83,7 @@ mod content;
 mod credentials;
 mod key_activity;
 mod migrations;
+pub mod pg_target;
 mod seed;
 mod sessions;
 mod signing_keys;
