@@ -642,3 +642,54 @@ pub fn text_once_it_has(path: &Path, needle: &str) -> String {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The environment variable holding the base URL of the PostgreSQL cluster tests may use (a
+/// superuser on a throwaway cluster: `./test` starts one with `tests/postgres-cluster.sh` and
+/// sets this).
+pub const POSTGRES_ENV: &str = "SHIPSTAR_TEST_POSTGRES";
+
+/// What a PostgreSQL test says when it has no cluster. Such tests are `#[ignore]`d with this
+/// reason, so plain `cargo test` lists them as skipped; `./test` starts a cluster and runs them.
+pub const NEEDS_POSTGRES: &str = "needs a PostgreSQL cluster: run ./test, which starts one \
+     (or start one with tests/postgres-cluster.sh and set SHIPSTAR_TEST_POSTGRES to its URL)";
+
+/// The base URL of the test cluster (`SHIPSTAR_TEST_POSTGRES`), if one is configured.
+pub fn postgres_base_url() -> Option<String> {
+    std::env::var(POSTGRES_ENV)
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// Creates an empty database with a random name on the test cluster and returns its URL.
+/// Panics with [`NEEDS_POSTGRES`] when no cluster is configured.
+pub fn fresh_postgres_database() -> String {
+    let base = postgres_base_url().unwrap_or_else(|| panic!("{NEEDS_POSTGRES}"));
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).expect("random bytes");
+    let name = format!("shipstar_test_{}", u64::from_le_bytes(random));
+    let mut admin = shipstar::store::pg_target::PgTarget::parse(&base)
+        .and_then(|target| target.connect())
+        .unwrap_or_else(|err| panic!("{POSTGRES_ENV}: {err}"));
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap_or_else(|err| panic!("CREATE DATABASE {name}: {err}"));
+    postgres_url_with_database(&base, &name)
+}
+
+/// `url` with its database name replaced by `dbname` (query parameters kept).
+pub fn postgres_url_with_database(url: &str, dbname: &str) -> String {
+    let scheme_end = url.find("://").expect("a URL") + 3;
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (url, None),
+    };
+    let authority_end = head[scheme_end..]
+        .find('/')
+        .map_or(head.len(), |slash| scheme_end + slash);
+    let mut out = format!("{}/{dbname}", &head[..authority_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}

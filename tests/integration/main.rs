@@ -24,6 +24,7 @@ mod operations;
 mod public_content;
 mod public_pages;
 mod rate_limits;
+mod schemas;
 mod signing_keys;
 mod slow_clients;
 mod storage;
