@@ -693,3 +693,54 @@ pub fn postgres_url_with_database(url: &str, dbname: &str) -> String {
     }
     out
 }
+/// A PostgreSQL cluster of a test's own, started by `tests/postgres-cluster.sh` in a fresh
+/// temporary directory and stopped (directory removed) on drop.
+pub struct PostgresCluster {
+    /// The superuser's URL, `postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable`.
+    pub url: String,
+    /// The cluster's directory (data in `data/`, the Unix socket beside it).
+    pub dir: PathBuf,
+}
+
+impl PostgresCluster {
+    /// A directory for a cluster (an empty one under the system's temporary directory, which
+    /// the `postgres` OS user can reach), so files such as certificates can be put there first.
+    pub fn new_dir() -> PathBuf {
+        temp_dir()
+    }
+
+    /// Starts a cluster in `dir` with extra server settings (`name=value`). Panics with the
+    /// script's output, and how to get PostgreSQL, when it cannot start one.
+    pub fn start(dir: PathBuf, settings: &[String]) -> PostgresCluster {
+        let output = Command::new("bash")
+            .arg(repo_path("tests/postgres-cluster.sh"))
+            .arg("start")
+            .arg(&dir)
+            .args(settings)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tests/postgres-cluster.sh");
+        assert!(
+            output.status.success(),
+            "tests/postgres-cluster.sh start failed ({}); {NEEDS_POSTGRES}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let url = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        assert!(url.starts_with("postgres://"), "no URL printed: {url:?}");
+        PostgresCluster { url, dir }
+    }
+}
+
+impl Drop for PostgresCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo_path("tests/postgres-cluster.sh"))
+            .arg("stop")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}

@@ -21,6 +21,7 @@ mod malformed;
 mod mcp;
 mod openapi;
 mod operations;
+mod postgres_tls;
 mod public_content;
 mod public_pages;
 mod rate_limits;
