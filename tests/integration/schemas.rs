@@ -9,7 +9,10 @@
 //! SQLite and last in the indexes that serve a rowid tie-break; and its `schema_version`
 //! table, where SQLite has `PRAGMA user_version`.
 
-use crate::fixture::{fresh_postgres_database, repo_path};
+use crate::fixture::{
+    fresh_postgres_database, postgres_base_url, postgres_url_with_database, repo_path,
+    NEEDS_POSTGRES,
+};
 use rusqlite::Connection;
 use shipstar::store::pg_target::PgTarget;
 use shipstar::store::Store;
@@ -698,4 +701,121 @@ fn the_same_statements_leave_the_same_rows_on_both_schemas() {
         ]
     );
     assert_eq!(answers[5], [row("team-b", "", ""), row("team-a", "", "")]);
+}
+
+/// The SQL statements of the block marked `<!-- least-privilege-role: NAME -->` in
+/// docs/SECURITY.md, one by one, with every `shipstar` identifier renamed to `name`.
+fn docs_statements(block: &str, name: &str) -> Vec<String> {
+    let docs = std::fs::read_to_string(repo_path("docs/SECURITY.md")).unwrap();
+    let marker = format!("<!-- least-privilege-role: {block} -->");
+    let after = &docs[docs
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{marker} in SECURITY.md"))..];
+    let start = after.find("```sql\n").expect("a sql block") + "```sql\n".len();
+    let sql = &after[start..start + after[start..].find("```").expect("its end")];
+    let mut renamed = String::new();
+    let mut rest = sql;
+    while let Some(at) = rest.find("shipstar") {
+        let is_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        let before = rest[..at].chars().last();
+        let next = rest[at + "shipstar".len()..].chars().next();
+        renamed.push_str(&rest[..at]);
+        renamed.push_str(if is_word(before) || is_word(next) {
+            "shipstar"
+        } else {
+            name
+        });
+        rest = &rest[at + "shipstar".len()..];
+    }
+    renamed.push_str(rest);
+    renamed
+        .split(';')
+        .map(str::trim)
+        .filter(|statement| !statement.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL cluster: run ./test"]
+fn the_least_privilege_role_of_the_docs_owns_the_schema_and_nothing_more() {
+    let base = postgres_base_url().unwrap_or_else(|| panic!("{NEEDS_POSTGRES}"));
+    let cluster = PgTarget::parse(&base).unwrap();
+    let mut random = [0u8; 4];
+    getrandom::fill(&mut random).unwrap();
+    // Roles are cluster-wide: a name of its own keeps runs on one cluster apart.
+    let name = format!("shipstar_lp_{}", u32::from_le_bytes(random));
+    let connect = |url: &str| PgTarget::parse(url).and_then(|target| target.connect());
+    let url_as = |user: &str| {
+        format!(
+            "postgres://{user}:a-long-random-password@{}:{}/{name}?sslmode=disable",
+            cluster.host(),
+            cluster.port()
+        )
+    };
+
+    let mut admin = connect(&base).unwrap();
+    for statement in docs_statements("cluster", &name) {
+        admin
+            .batch_execute(&statement)
+            .unwrap_or_else(|err| panic!("{statement}: {err:?}"));
+    }
+    let mut admin_db = connect(&postgres_url_with_database(&base, &name)).unwrap();
+    for statement in docs_statements("database", &name) {
+        admin_db
+            .batch_execute(&statement)
+            .unwrap_or_else(|err| panic!("{statement}: {err:?}"));
+    }
+
+    // The role loads the schema, into its own schema, and works in it.
+    let mut role = connect(&url_as(&name)).unwrap();
+    let schema = std::fs::read_to_string(repo_path("schema.postgres.sql")).unwrap();
+    role.batch_execute(&schema)
+        .unwrap_or_else(|err| panic!("the role cannot load the schema: {err:?}"));
+    let placed: Vec<(String, i64)> = role
+        .query(
+            "SELECT table_schema::text, count(*) FROM information_schema.tables \
+             WHERE table_schema NOT IN ('pg_catalog', 'information_schema') GROUP BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(placed, [(name.clone(), 16)]);
+    for statement in SAME_STATEMENTS {
+        role.batch_execute(statement)
+            .unwrap_or_else(|err| panic!("as the role: {statement}: {err:?}"));
+    }
+
+    // ... and nothing beyond it.
+    for statement in [
+        "CREATE ROLE intruder LOGIN".to_string(),
+        "CREATE DATABASE intruder".to_string(),
+        "CREATE SCHEMA intruder".to_string(),
+        "CREATE TABLE public.intruder (a BIGINT)".to_string(),
+        format!("ALTER ROLE {name} SUPERUSER"),
+    ] {
+        let refused = role.batch_execute(&statement);
+        assert!(refused.is_err(), "the role may {statement}");
+    }
+
+    // Other roles (not superusers) can neither connect nor, once allowed to, read its tables.
+    let other = format!("{name}_other");
+    admin
+        .batch_execute(&format!("CREATE ROLE {other} LOGIN"))
+        .unwrap();
+    let err = connect(&url_as(&other)).err().expect("CONNECT is revoked");
+    assert!(err.contains("permission denied for database"), "{err}");
+    admin_db
+        .batch_execute(&format!("GRANT CONNECT ON DATABASE {name} TO {other}"))
+        .unwrap();
+    let mut outsider = connect(&url_as(&other)).unwrap();
+    let err = outsider
+        .query(&format!("SELECT password_hash FROM {name}.users"), &[])
+        .expect_err("another role reads the users");
+    assert!(
+        format!("{err:?}").contains("permission denied for schema"),
+        "{err:?}"
+    );
 }
