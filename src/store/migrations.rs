@@ -124,15 +124,10 @@ pub fn bring_up_to_date_postgres(conn: &super::db::Connection) -> Result<(), Str
             return Err("not a shipstar database (it has tables but no schema version)".into());
         }
         conn.execute_batch("BEGIN").map_err(text)?;
+        // The schema records its own version (its `schema_version` row).
         let created = conn
             .execute_batch(SCHEMA_POSTGRES_SQL)
-            .and_then(|()| {
-                conn.execute(
-                    "INSERT INTO schema_version (version) VALUES (?1)",
-                    params![LATEST_VERSION],
-                )
-            })
-            .and_then(|_| conn.execute_batch("COMMIT"));
+            .and_then(|()| conn.execute_batch("COMMIT"));
         if let Err(err) = created {
             let _ = conn.execute_batch("ROLLBACK");
             return Err(format!("cannot create the schema: {err}"));

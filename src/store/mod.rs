@@ -85,6 +85,7 @@ mod db;
 mod key_activity;
 mod migrations;
 mod pg;
+pub mod pg_target;
 mod seed;
 mod sessions;
 mod signing_keys;

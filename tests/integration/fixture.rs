@@ -30,14 +30,6 @@ pub fn temp_dir() -> PathBuf {
     dir
 }
 
-/// The PostgreSQL cluster the suite runs against instead of SQLite files, when
-/// `SHIPSTAR_TEST_POSTGRES` holds its base URL (`./test` runs the suite once on each backend).
-pub fn postgres_base_url() -> Option<String> {
-    std::env::var("SHIPSTAR_TEST_POSTGRES")
-        .ok()
-        .filter(|url| !url.is_empty())
-}
-
 /// True (and says so on stderr) when the suite runs on PostgreSQL and the calling test is
 /// about what only a SQLite file has (its mode, its lock, its bytes on disk).
 pub fn skipped_on_postgres(what: &str) -> bool {
@@ -51,27 +43,6 @@ pub fn skipped_on_postgres(what: &str) -> bool {
 /// Whether the suite runs on PostgreSQL.
 pub fn on_postgres() -> bool {
     postgres_base_url().is_some()
-}
-
-/// A new, empty PostgreSQL database on the test cluster; its URL.
-pub fn fresh_postgres_database() -> String {
-    let base = postgres_base_url().expect("SHIPSTAR_TEST_POSTGRES is set");
-    let name = format!(
-        "shipstar_it_{}_{}",
-        std::process::id(),
-        NEXT_DIR.fetch_add(1, Ordering::SeqCst)
-    );
-    let mut client = postgres::Client::connect(&base, postgres::NoTls)
-        .unwrap_or_else(|err| panic!("cannot reach the test cluster at {base}: {err}"));
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let (head, query) = match base.split_once('?') {
-        Some((head, query)) => (head, format!("?{query}")),
-        None => (base.as_str(), String::new()),
-    };
-    let server = head.rsplit_once('/').map_or(head, |(server, _)| server);
-    format!("{server}/{name}{query}")
 }
 
 /// The database of the server files in `dir`: `dir/test.db`, or on PostgreSQL a database of
@@ -800,4 +771,106 @@ pub fn start_nodes(count: usize, options: impl Fn() -> Options) -> Option<Vec<Te
             })
             .collect(),
     )
+}
+
+/// The environment variable holding the base URL of the PostgreSQL cluster tests may use (a
+/// superuser on a throwaway cluster: `./test` starts one with `tests/postgres-cluster.sh` and
+/// sets this).
+pub const POSTGRES_ENV: &str = "SHIPSTAR_TEST_POSTGRES";
+
+/// What a PostgreSQL test says when it has no cluster. Such tests are `#[ignore]`d with this
+/// reason, so plain `cargo test` lists them as skipped; `./test` starts a cluster and runs them.
+pub const NEEDS_POSTGRES: &str = "needs a PostgreSQL cluster: run ./test, which starts one \
+     (or start one with tests/postgres-cluster.sh and set SHIPSTAR_TEST_POSTGRES to its URL)";
+
+/// The base URL of the test cluster (`SHIPSTAR_TEST_POSTGRES`), if one is configured.
+pub fn postgres_base_url() -> Option<String> {
+    std::env::var(POSTGRES_ENV)
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// Creates an empty database with a random name on the test cluster and returns its URL.
+/// Panics with [`NEEDS_POSTGRES`] when no cluster is configured.
+pub fn fresh_postgres_database() -> String {
+    let base = postgres_base_url().unwrap_or_else(|| panic!("{NEEDS_POSTGRES}"));
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).expect("random bytes");
+    let name = format!("shipstar_test_{}", u64::from_le_bytes(random));
+    let mut admin = shipstar::store::pg_target::PgTarget::parse(&base)
+        .and_then(|target| target.connect())
+        .unwrap_or_else(|err| panic!("{POSTGRES_ENV}: {err}"));
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap_or_else(|err| panic!("CREATE DATABASE {name}: {err}"));
+    postgres_url_with_database(&base, &name)
+}
+
+/// `url` with its database name replaced by `dbname` (query parameters kept).
+pub fn postgres_url_with_database(url: &str, dbname: &str) -> String {
+    let scheme_end = url.find("://").expect("a URL") + 3;
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (url, None),
+    };
+    let authority_end = head[scheme_end..]
+        .find('/')
+        .map_or(head.len(), |slash| scheme_end + slash);
+    let mut out = format!("{}/{dbname}", &head[..authority_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+/// A PostgreSQL cluster of a test's own, started by `tests/postgres-cluster.sh` in a fresh
+/// temporary directory and stopped (directory removed) on drop.
+pub struct PostgresCluster {
+    /// The superuser's URL, `postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable`.
+    pub url: String,
+    /// The cluster's directory (data in `data/`, the Unix socket beside it).
+    pub dir: PathBuf,
+}
+
+impl PostgresCluster {
+    /// A directory for a cluster (an empty one under the system's temporary directory, which
+    /// the `postgres` OS user can reach), so files such as certificates can be put there first.
+    pub fn new_dir() -> PathBuf {
+        temp_dir()
+    }
+
+    /// Starts a cluster in `dir` with extra server settings (`name=value`). Panics with the
+    /// script's output, and how to get PostgreSQL, when it cannot start one.
+    pub fn start(dir: PathBuf, settings: &[String]) -> PostgresCluster {
+        let output = Command::new("bash")
+            .arg(repo_path("tests/postgres-cluster.sh"))
+            .arg("start")
+            .arg(&dir)
+            .args(settings)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tests/postgres-cluster.sh");
+        assert!(
+            output.status.success(),
+            "tests/postgres-cluster.sh start failed ({}); {NEEDS_POSTGRES}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let url = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        assert!(url.starts_with("postgres://"), "no URL printed: {url:?}");
+        PostgresCluster { url, dir }
+    }
+}
+
+impl Drop for PostgresCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo_path("tests/postgres-cluster.sh"))
+            .arg("stop")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
