@@ -235,6 +235,9 @@ pub fn serve(mut config: Config) -> Result<(), StartupError> {
         signal_hook::flag::register(signal, Arc::clone(&shutdown))
             .map_err(|err| StartupError(format!("cannot install signal handler: {err}")))?;
     }
+    if let Some(warning) = app.store.plaintext_warning() {
+        logging::event(Level::Warn, &warning);
+    }
     logging::event(
         Level::Info,
         &format!(

@@ -208,6 +208,16 @@ impl Store {
         pg::is_postgres_url(database)
     }
 
+    /// The warning to log once at start when the PostgreSQL connection may travel
+    /// unencrypted to another machine (`sslmode` `disable` or `prefer` to a non-loopback
+    /// host); `None` on SQLite and when it is encrypted or local.
+    pub fn plaintext_warning(&self) -> Option<String> {
+        match &self.backend {
+            Backend::Postgres(backend) => backend.plaintext_warning(),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
     /// Whether the data lives on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         matches!(self.backend, Backend::Postgres(_))

@@ -3,27 +3,32 @@
 
 use super::db::{Connection, PgConnection};
 use super::migrations;
+use super::pg_target::PgTarget;
 
 /// A database URL that selects PostgreSQL.
 pub(super) fn is_postgres_url(database: &str) -> bool {
-    database.starts_with("postgres://") || database.starts_with("postgresql://")
+    PgTarget::is_postgres_url(database)
 }
 
 /// A PostgreSQL database to connect to, and the most connections this node may open.
 pub(super) struct PgBackend {
-    url: String,
+    target: PgTarget,
     pool_size: usize,
 }
 
 impl PgBackend {
     /// Reads the URL; errors name what is wrong, never the password.
     pub(super) fn parse(url: &str, pool_size: usize) -> Result<PgBackend, String> {
-        url.parse::<postgres::Config>()
-            .map_err(|_| format!("database {}: not a valid PostgreSQL URL", mask(url)))?;
         Ok(PgBackend {
-            url: url.to_owned(),
+            target: PgTarget::parse(url)?,
             pool_size: pool_size.max(1),
         })
+    }
+
+    /// The one warning to log at start when the connection may travel unencrypted to
+    /// another machine.
+    pub(super) fn plaintext_warning(&self) -> Option<String> {
+        self.target.plaintext_warning()
     }
 
     /// The most connections open at once.
@@ -33,13 +38,12 @@ impl PgBackend {
 
     /// The URL with its password masked, the only form printed or logged.
     pub(super) fn masked(&self) -> String {
-        mask(&self.url)
+        self.target.masked()
     }
 
     /// A new connection; the error is a sentence without the password.
     pub(super) fn connect(&self) -> Result<Connection, String> {
-        let client = postgres::Client::connect(&self.url, postgres::NoTls)
-            .map_err(|err| format!("cannot connect to {}: {err}", self.masked()))?;
+        let client = self.target.connect()?;
         Ok(Connection::Postgres(Box::new(PgConnection::new(client))))
     }
 
@@ -50,43 +54,5 @@ impl PgBackend {
         migrations::bring_up_to_date_postgres(&conn)
             .map_err(|why| format!("database {}: {why}", self.masked()))?;
         Ok(conn)
-    }
-}
-
-/// `url` with the password between `:` and `@` of its authority replaced by `***`.
-fn mask(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_owned();
-    };
-    let userinfo = &authority[..at];
-    match userinfo.find(':') {
-        Some(colon) => format!(
-            "{}{}:***{}",
-            &url[..scheme_end + 3],
-            &userinfo[..colon],
-            &rest[at..]
-        ),
-        None => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_password_is_masked() {
-        assert_eq!(
-            mask("postgres://app:s3cret@db.example:5432/ship?sslmode=require"),
-            "postgres://app:***@db.example:5432/ship?sslmode=require"
-        );
-        assert_eq!(mask("postgres://app@db/ship"), "postgres://app@db/ship");
-        assert_eq!(mask("postgresql://db/ship"), "postgresql://db/ship");
     }
 }
