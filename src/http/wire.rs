@@ -584,14 +584,18 @@ pub fn write_response<'a>(
     body: &[u8],
     head_only: bool,
 ) {
-    use std::io::Write;
-    // Writing into a Vec cannot fail.
-    let _ = write!(
-        out,
-        "HTTP/1.{} {status} {}\r\n",
-        minor_version.min(1),
-        reason_phrase(status)
-    );
+    // Appended piece by piece rather than through `write!`: this runs for every answer, and
+    // the formatting machinery costs more than the rest of the head.
+    let mut number = itoa::Buffer::new();
+    out.extend_from_slice(if minor_version == 0 {
+        b"HTTP/1.0 "
+    } else {
+        b"HTTP/1.1 "
+    });
+    out.extend_from_slice(number.format(status).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason_phrase(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
     for (name, value) in headers {
         let clean_name = !name.is_empty() && name.bytes().all(is_token_byte);
         let clean_value = !value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f);
@@ -607,7 +611,9 @@ pub fn write_response<'a>(
     out.extend_from_slice(b"\r\n");
     let bodiless = matches!(status, 100..=199 | 204 | 304);
     if !bodiless {
-        let _ = write!(out, "Content-Length: {}\r\n", body.len());
+        out.extend_from_slice(b"Content-Length: ");
+        out.extend_from_slice(number.format(body.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
     if !bodiless && !head_only {
