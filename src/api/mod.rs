@@ -293,8 +293,8 @@ static ROUTES: &[Route<HandlerFn>] = &[
 /// answered from a constant, so inline. A request no route takes is answered 404 or 405
 /// without a handler, so inline too, except for methods that may change state, which stay on
 /// the pool as every such method does. Cheap (one walk of the table, no I/O): it runs on the
-/// event loop. The route found is kept for the handler that runs next on this thread (see
-/// [`Found`]), so an inline request walks the table once.
+/// event loop. The route found for an inline request is kept for its handler, which runs next
+/// on this thread, so such a request walks the table once.
 pub fn dispatch(req: &Request) -> Dispatch {
     let found = router::find_index(ROUTES, &req.method, &req.path);
     let route = found
