@@ -25,7 +25,7 @@
 //!
 //! Every failure here is the same 401 as any other bad session token.
 
-use crate::auth::jwt::{self, Claims, JwtError, SigningKey, Validation};
+use crate::auth::jwt::{self, Claims, JwtError, SigningKey, Validation, VerifyingKey};
 use crate::error::{AuthFailure, Error};
 use crate::store::{Audit, Store, StoredSigningKey};
 use sha2::{Digest, Sha256};
@@ -40,8 +40,9 @@ pub const UNKNOWN_KID_RELOAD_SECS: i64 = 1;
 struct Loaded {
     /// `signing_keys_version` when read (unused for configured keys, which never reload).
     version: i64,
-    /// The verifying set: the signing key first, then older ones, each with its bound.
-    keys: Vec<SigningKey>,
+    /// The verifying set: the signing key first, then older ones, each with its bound, each
+    /// prepared once for the checks of every request.
+    keys: Vec<VerifyingKey>,
     /// Unix seconds of the read.
     loaded_at: i64,
 }
@@ -122,7 +123,7 @@ impl KeyRing {
             configured: true,
             loaded: RwLock::new(Arc::new(Loaded {
                 version: 0,
-                keys,
+                keys: keys.into_iter().map(VerifyingKey::new).collect(),
                 loaded_at: now,
             })),
         })
@@ -152,7 +153,7 @@ impl KeyRing {
         now: i64,
     ) -> Result<Verified<'t>, Error> {
         let mut loaded = self.snapshot();
-        let mut outcome = jwt::verify(token, &loaded.keys, validation, now);
+        let mut outcome = jwt::verify_with(token, &loaded.keys, validation, now);
         if outcome == Err(JwtError::UnknownKey)
             && !self.configured
             && now - loaded.loaded_at >= UNKNOWN_KID_RELOAD_SECS
@@ -161,7 +162,7 @@ impl KeyRing {
             let fresh = Arc::new(load(store, now)?);
             *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&fresh);
             loaded = fresh;
-            outcome = jwt::verify(token, &loaded.keys, validation, now);
+            outcome = jwt::verify_with(token, &loaded.keys, validation, now);
         }
         let claims = outcome.map_err(|_| unauthorized())?;
         Ok(Verified {
@@ -187,7 +188,7 @@ impl KeyRing {
             return Ok(());
         }
         let loaded = self.at_least(store, keys_version, now)?;
-        jwt::verify(verified.token, &loaded.keys, &verified.validation, now)
+        jwt::verify_with(verified.token, &loaded.keys, &verified.validation, now)
             .map(|_| ())
             .map_err(|_| unauthorized())
     }
@@ -204,6 +205,7 @@ impl KeyRing {
         loaded
             .keys
             .first()
+            .map(VerifyingKey::key)
             .filter(|key| key.issued_until.is_none())
             .cloned()
             .ok_or_else(|| Error::Internal("no current JWT signing key".into()))
@@ -230,7 +232,7 @@ fn load(store: &Store, now: i64) -> Result<Loaded, Error> {
     keys.sort_by_key(|key| key.issued_until.is_some());
     Ok(Loaded {
         version,
-        keys,
+        keys: keys.into_iter().map(VerifyingKey::new).collect(),
         loaded_at: now,
     })
 }

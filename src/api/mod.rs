@@ -293,12 +293,70 @@ static ROUTES: &[Route<HandlerFn>] = &[
 /// answered from a constant, so inline. A request no route takes is answered 404 or 405
 /// without a handler, so inline too, except for methods that may change state, which stay on
 /// the pool as every such method does. Cheap (one walk of the table, no I/O): it runs on the
-/// event loop.
+/// event loop. The route found for an inline request is kept for its handler, which runs next
+/// on this thread, so such a request walks the table once.
 pub fn dispatch(req: &Request) -> Dispatch {
-    match router::find(ROUTES, &req.method, &req.path) {
-        Ok((route, _)) if route.is_preflight(&req.method) => Inline,
-        Ok((route, _)) => route.dispatch,
-        Err(_) => crate::http::safe_methods_inline(req),
+    let found = router::find_index(ROUTES, &req.method, &req.path);
+    let route = found
+        .as_ref()
+        .ok()
+        .and_then(|(index, _)| ROUTES.get(*index));
+    let class = match route {
+        Some(route) if route.is_preflight(&req.method) => Inline,
+        Some(route) => route.dispatch,
+        None => crate::http::safe_methods_inline(req),
+    };
+    if let (Inline, Ok(found)) = (class, found) {
+        Found::keep(req, found);
+    }
+    class
+}
+
+/// The route [`dispatch`] found for the last inline request it classified on this thread:
+/// the event loop runs that request's handler next, on the same thread, and [`handle`] takes
+/// the route from here instead of walking the table again. It is kept with the method and
+/// path it was found for, and taken only by a request with the same two: the route table's
+/// answer depends on nothing else, so a request this was not found for (one run on the pool,
+/// a test calling [`handle`] directly) can never take a wrong route, only walk the table.
+struct Found {
+    method: String,
+    path: String,
+    route: Option<(usize, PathParams)>,
+}
+
+thread_local! {
+    static FOUND: std::cell::RefCell<Found> = const {
+        std::cell::RefCell::new(Found {
+            method: String::new(),
+            path: String::new(),
+            route: None,
+        })
+    };
+}
+
+impl Found {
+    /// Keeps `route` for `req` (reusing the strings' space: no allocation once warm).
+    fn keep(req: &Request, route: (usize, PathParams)) {
+        FOUND.with(|found| {
+            let mut found = found.borrow_mut();
+            found.method.clear();
+            found.method.push_str(&req.method);
+            found.path.clear();
+            found.path.push_str(&req.path);
+            found.route = Some(route);
+        });
+    }
+
+    /// The route kept for a request with `req`'s method and path, if any (taken: once).
+    fn take(req: &Request) -> Option<(usize, PathParams)> {
+        FOUND.with(|found| {
+            let mut found = found.borrow_mut();
+            if found.route.is_some() && found.method == req.method && found.path == req.path {
+                found.route.take()
+            } else {
+                None
+            }
+        })
     }
 }
 
@@ -312,7 +370,15 @@ pub fn handle(app: &App, req: &Request) -> Response {
 }
 
 fn route_and_run(app: &App, req: &Request, client: Option<IpAddr>) -> Response {
-    let (route, params) = match router::find(ROUTES, &req.method, &req.path) {
+    let found = match Found::take(req) {
+        Some(kept) => Ok(kept),
+        None => router::find_index(ROUTES, &req.method, &req.path),
+    };
+    let found = found.and_then(|(index, params)| match ROUTES.get(index) {
+        Some(route) => Ok((route, params)),
+        None => Err(Error::NotFound("Not Found".into())),
+    });
+    let (route, params) = match found {
         Ok(found) => found,
         // Once any user exists `/setup` is 404 for every method, not 405 for the ones it
         // never took: the page is gone, and nothing about it should still be learnable.

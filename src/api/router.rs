@@ -137,18 +137,38 @@ pub fn find<'r, H>(
     method: &str,
     path: &str,
 ) -> Result<(&'r Route<H>, PathParams), Error> {
+    let (index, params) = find_index(routes, method, path)?;
+    // `find_index` only returns indices of `routes`.
+    let route = routes
+        .get(index)
+        .ok_or_else(|| Error::NotFound("Not Found".into()))?;
+    Ok((route, params))
+}
+
+/// [`find`], giving the route's index in `routes` rather than the route, so that a caller can
+/// keep it (the classifier hands it to the handler, see `api::dispatch`).
+pub fn find_index<H>(
+    routes: &[Route<H>],
+    method: &str,
+    path: &str,
+) -> Result<(usize, PathParams), Error> {
     let lookup_method = if method == "HEAD" { "GET" } else { method };
-    let Some((owner, params)) = routes
-        .iter()
-        .find_map(|route| Some((route.pattern, match_pattern(route.pattern, path)?)))
-    else {
+    let Some((first, owner, params)) = routes.iter().enumerate().find_map(|(index, route)| {
+        Some((index, route.pattern, match_pattern(route.pattern, path)?))
+    }) else {
         return Err(Error::NotFound("Not Found".into()));
     };
     let mut allowed: Vec<&'static str> = Vec::new();
     let mut cors = false;
-    for route in routes.iter().filter(|route| route.pattern == owner) {
+    // The owner is the first route with its pattern: the others come after it.
+    for (index, route) in routes
+        .iter()
+        .enumerate()
+        .skip(first)
+        .filter(|(_, route)| route.pattern == owner)
+    {
         if route.method == lookup_method || route.is_preflight(method) {
-            return Ok((route, params));
+            return Ok((index, params));
         }
         if !allowed.contains(&route.method) {
             allowed.push(route.method);

@@ -4,19 +4,33 @@ use super::respond::ok;
 use super::{dto, principal, App, Ctx};
 use crate::error::{AuthFailure, Error};
 use crate::http::Response;
-use serde_json::json;
+use serde::Serialize;
+
+/// The health answer. A borrowing struct rather than a `json!` map, whose keys and values
+/// were allocated and freed on every call; its fields are in name order, so the bytes are
+/// those of the map (a unit test compares them).
+#[derive(Serialize)]
+struct Health {
+    database: &'static str,
+    status: &'static str,
+    version: &'static str,
+}
 
 /// `GET /api/v1/health`: 200 when the database answers a read, 503 otherwise.
 pub fn get_health(app: &App, _ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     if app.store.is_healthy() {
-        Ok(ok(&json!({
-            "status": "ok", "version": crate::VERSION, "database": "ok"
-        })))
+        Ok(ok(&health("ok")))
     } else {
-        Ok(Response::json(
-            503,
-            &json!({"status": "unavailable", "version": crate::VERSION, "database": "unavailable"}),
-        ))
+        Ok(Response::json(503, &health("unavailable")))
+    }
+}
+
+/// The health body with the database and overall status `state`.
+fn health(state: &'static str) -> Health {
+    Health {
+        database: state,
+        status: state,
+        version: crate::VERSION,
     }
 }
 
@@ -25,4 +39,20 @@ pub fn get_health(app: &App, _ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 pub fn get_me(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = principal::require_caller(app, ctx, AuthFailure::ApiKey)?;
     Ok(ok(&dto::public_me(caller.user())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_health_body_has_the_bytes_of_the_map_it_replaces() {
+        for state in ["ok", "unavailable"] {
+            assert_eq!(
+                serde_json::to_string(&health(state)).unwrap(),
+                json!({"status": state, "version": crate::VERSION, "database": state}).to_string()
+            );
+        }
+    }
 }

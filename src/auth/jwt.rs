@@ -112,7 +112,12 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 /// over-long tag is always `false`. Session tokens never use truncated tags, and accepting them
 /// would let a forger guess fewer bits.
 pub fn hmac_sha256_verify(key: &[u8], data: &[u8], tag: &[u8]) -> bool {
-    let mut mac = keyed_mac(key);
+    mac_matches(keyed_mac(key), data, tag)
+}
+
+/// Whether `tag` equals the MAC of `data` under the keyed state `mac`, compared in constant
+/// time; only a full 32-byte tag can match.
+fn mac_matches(mut mac: HmacSha256, data: &[u8], tag: &[u8]) -> bool {
     mac.update(data);
     // `verify_slice` rejects any length other than 32 and compares with `subtle`.
     mac.verify_slice(tag).is_ok()
@@ -187,6 +192,77 @@ impl fmt::Debug for SigningKey {
             .field("secret", &"***")
             .field("issued_until", &self.issued_until)
             .finish()
+    }
+}
+
+/// A [`SigningKey`] made ready to verify many tokens, for a server that checks one on almost
+/// every request: its HMAC state is keyed once (RFC 2104's inner and outer key blocks already
+/// hashed, so a check hashes only the token), and it knows the exact header part of the
+/// tokens it signs. [`verify_with`] accepts exactly the tokens [`verify`] accepts for the same
+/// keys. The `Debug` output hides the secret as [`SigningKey`]'s does.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    key: SigningKey,
+    mac: HmacSha256,
+    /// `base64url` of the header [`sign`] writes for this key: a token whose header part is
+    /// exactly this has `alg` `HS256`, `typ` `JWT`, this `kid` and nothing else, since each byte
+    /// string has one accepted encoding.
+    header_b64: String,
+}
+
+impl VerifyingKey {
+    /// Prepares `key` (one HMAC key set-up and one header encoding, done here once).
+    pub fn new(key: SigningKey) -> Self {
+        VerifyingKey {
+            mac: keyed_mac(&key.secret),
+            header_b64: b64url_encode(&header_json(&key.kid)),
+            key,
+        }
+    }
+
+    /// The key it was made from.
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("VerifyingKey").field(&self.key).finish()
+    }
+}
+
+/// What the signature stage needs of a candidate key; implemented by [`SigningKey`] (keyed
+/// for each token) and [`VerifyingKey`] (keyed once).
+trait Candidate {
+    fn signing_key(&self) -> &SigningKey;
+    /// An HMAC-SHA-256 state keyed with the key's secret, before any data.
+    fn keyed(&self) -> HmacSha256;
+    /// The header part of the tokens this key signs, when known in advance.
+    fn header_b64(&self) -> Option<&str>;
+}
+
+impl Candidate for SigningKey {
+    fn signing_key(&self) -> &SigningKey {
+        self
+    }
+    fn keyed(&self) -> HmacSha256 {
+        keyed_mac(&self.secret)
+    }
+    fn header_b64(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Candidate for VerifyingKey {
+    fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+    fn keyed(&self) -> HmacSha256 {
+        self.mac.clone()
+    }
+    fn header_b64(&self) -> Option<&str> {
+        Some(&self.header_b64)
     }
 }
 
@@ -321,6 +397,15 @@ fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
+/// The header of every token signed with the key `kid`.
+fn header_json(kid: &str) -> Vec<u8> {
+    to_json(&HeaderOut {
+        alg: ALG_HS256,
+        typ: "JWT",
+        kid,
+    })
+}
+
 /// The HS256 signature, base64url-encoded, of an arbitrary `signing_input` under `secret`.
 /// For `sign` and for known-answer tests such as RFC 7515 appendix A.1, whose signing input is
 /// not one this module would produce.
@@ -336,11 +421,7 @@ pub fn sign_input(signing_input: &[u8], secret: &[u8]) -> String {
 /// with the same key and a matching [`Validation`] at a time before `exp` returns them
 /// unchanged.
 pub fn sign(claims: &Claims, key: &SigningKey) -> String {
-    let header = to_json(&HeaderOut {
-        alg: ALG_HS256,
-        typ: "JWT",
-        kid: &key.kid,
-    });
+    let header = header_json(&key.kid);
     let payload = to_json(&ClaimsOut {
         sub: &claims.sub,
         sid: &claims.sid,
@@ -391,7 +472,10 @@ struct Signed<'t> {
 /// known to be signed by one of `keys`, with that key's rotation bound. `verify` calls this,
 /// and the tests run the published JWS vectors (whose payloads are not our claims) through it
 /// directly.
-fn verify_signature_stage<'t>(token: &'t str, keys: &[SigningKey]) -> Result<Signed<'t>, JwtError> {
+fn verify_signature_stage<'t, K: Candidate>(
+    token: &'t str,
+    keys: &[K],
+) -> Result<Signed<'t>, JwtError> {
     // Step 1: size and shape.
     if token.len() > MAX_TOKEN_BYTES {
         return Err(JwtError::TooLong);
@@ -408,31 +492,13 @@ fn verify_signature_stage<'t>(token: &'t str, keys: &[SigningKey]) -> Result<Sig
         }
     }
 
-    // Step 2: header.
-    let header_bytes = b64url_decode(header_b64).ok_or(JwtError::Malformed)?;
-    let header = parse_unique_object(&header_bytes).ok_or(JwtError::BadHeader)?;
-    match header.get("alg") {
-        Some(Value::String(alg)) if alg == ALG_HS256 => {}
-        _ => return Err(JwtError::BadAlgorithm),
-    }
-    if header.contains_key("crit") {
-        return Err(JwtError::CriticalHeader);
-    }
-    if let Some(typ) = header.get("typ") {
-        if !typ.is_string() {
-            return Err(JwtError::BadHeader);
-        }
-    }
-    let kid = match header.get("kid") {
-        None => None,
-        Some(Value::String(kid)) => Some(kid.as_str()),
-        Some(_) => return Err(JwtError::BadHeader),
+    // Step 2: header. A header part equal to the one a key of ours writes is that header
+    // exactly (one accepted encoding per byte string), so it passes every rule below and names
+    // that key: nothing to decode or parse.
+    let kid = match keys.iter().find(|key| key.header_b64() == Some(header_b64)) {
+        Some(key) => Some(key.signing_key().kid.as_str()),
+        None => check_header(header_b64, keys)?,
     };
-    if let Some(kid) = kid {
-        if !keys.iter().any(|key| key.kid == kid) {
-            return Err(JwtError::UnknownKey);
-        }
-    }
 
     // Step 3: MAC. Decoding the signature is safe before the check: it is just bytes.
     let tag = b64url_decode(signature_b64).ok_or(JwtError::Malformed)?;
@@ -443,18 +509,19 @@ fn verify_signature_stage<'t>(token: &'t str, keys: &[SigningKey]) -> Result<Sig
     // parts and the dot between them are a prefix of `token`, so the slice is in bounds.
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
     // Candidates: the key `kid` names, or every key when there is no `kid`. Every candidate is
-    // checked (no early exit) through `hmac_sha256_verify`, the constant-time check the
-    // published vectors exercise; which key matched is not secret, but this keeps the timing
-    // independent of the tag's bytes.
+    // checked (no early exit) through `mac_matches`, the constant-time check behind
+    // `hmac_sha256_verify` that the published vectors exercise; which key matched is not
+    // secret, but this keeps the timing independent of the tag's bytes.
     // Without a `kid`, two keys could in principle both match; the token then gets the more
     // permissive bound of the two, as either key alone would have given it.
     let mut matched = false;
     let mut issued_until = Some(i64::MIN);
     for key in keys
         .iter()
-        .filter(|key| kid.is_none_or(|kid| key.kid == kid))
+        .filter(|key| kid.is_none_or(|kid| key.signing_key().kid == kid))
     {
-        let this = hmac_sha256_verify(&key.secret, signing_input, &tag);
+        let this = mac_matches(key.keyed(), signing_input, &tag);
+        let key = key.signing_key();
         matched |= this;
         if this {
             issued_until = match (issued_until, key.issued_until) {
@@ -470,6 +537,38 @@ fn verify_signature_stage<'t>(token: &'t str, keys: &[SigningKey]) -> Result<Sig
         payload_b64,
         issued_until,
     })
+}
+
+/// Step 2 for a header that is not exactly one of ours: decoded, parsed, then every rule of
+/// the module docs. The `kid` it names, if any, as the key of ours that has it.
+fn check_header<'k, K: Candidate>(
+    header_b64: &str,
+    keys: &'k [K],
+) -> Result<Option<&'k str>, JwtError> {
+    let header_bytes = b64url_decode(header_b64).ok_or(JwtError::Malformed)?;
+    let header = parse_unique_object(&header_bytes).ok_or(JwtError::BadHeader)?;
+    match header.get("alg") {
+        Some(Value::String(alg)) if alg == ALG_HS256 => {}
+        _ => return Err(JwtError::BadAlgorithm),
+    }
+    if header.contains_key("crit") {
+        return Err(JwtError::CriticalHeader);
+    }
+    if let Some(typ) = header.get("typ") {
+        if !typ.is_string() {
+            return Err(JwtError::BadHeader);
+        }
+    }
+    match header.get("kid") {
+        None => Ok(None),
+        Some(Value::String(kid)) => keys
+            .iter()
+            .map(|key| key.signing_key().kid.as_str())
+            .find(|ours| ours == kid)
+            .map(Some)
+            .ok_or(JwtError::UnknownKey),
+        Some(_) => Err(JwtError::BadHeader),
+    }
 }
 
 /// A claim that must be a JSON string.
@@ -488,8 +587,108 @@ fn claim_int(claims: &Map<String, Value>, name: &str) -> Result<i64, JwtError> {
         .ok_or(JwtError::BadClaims)
 }
 
+/// The claims of `payload` when it is exactly in the form [`sign`] writes: the members `sub`,
+/// `sid`, `gen`, `iat`, `exp`, `aud`, `jti` and optionally `nbf`, in that order, no white space,
+/// strings of printable ASCII without `"` or `\`, integers of plain digits (no sign, no
+/// leading zero) within `i64`. Such bytes are one JSON object without repeated names whose
+/// members have the right types, so the strict reader would give the very same claims: this
+/// only skips its work. Anything else (`None`) goes through the strict reader.
+fn canonical_claims(payload: &[u8]) -> Option<Claims> {
+    let mut at = Cursor {
+        bytes: payload,
+        at: 0,
+    };
+    at.literal(b"{\"sub\":")?;
+    let sub = at.string()?;
+    at.literal(b",\"sid\":")?;
+    let sid = at.string()?;
+    at.literal(b",\"gen\":")?;
+    let gen = at.integer()?;
+    at.literal(b",\"iat\":")?;
+    let iat = at.integer()?;
+    at.literal(b",\"exp\":")?;
+    let exp = at.integer()?;
+    at.literal(b",\"aud\":")?;
+    let aud = at.string()?;
+    at.literal(b",\"jti\":")?;
+    let jti = at.string()?;
+    let nbf = match at.literal(b",\"nbf\":") {
+        Some(()) => Some(at.integer()?),
+        None => None,
+    };
+    at.literal(b"}")?;
+    (at.at == payload.len()).then(|| Claims {
+        sub: sub.to_owned(),
+        sid: sid.to_owned(),
+        gen,
+        iat,
+        exp,
+        aud: aud.to_owned(),
+        jti: jti.to_owned(),
+        nbf,
+    })
+}
+
+/// A reading position in [`canonical_claims`]' input.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// Steps over `expected`, if the input continues with it.
+    fn literal(&mut self, expected: &[u8]) -> Option<()> {
+        let rest = self.bytes.get(self.at..)?;
+        rest.starts_with(expected)
+            .then(|| self.at += expected.len())
+    }
+
+    /// A JSON string of printable ASCII other than `"` and `\\`: its content.
+    fn string(&mut self) -> Option<&'a str> {
+        self.literal(b"\"")?;
+        let rest = self.bytes.get(self.at..)?;
+        let len = rest.iter().position(|&b| b == b'"')?;
+        let content = rest.get(..len)?;
+        if !content
+            .iter()
+            .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
+        {
+            return None;
+        }
+        self.at += len + 1;
+        // Printable ASCII is UTF-8.
+        std::str::from_utf8(content).ok()
+    }
+
+    /// A JSON integer of plain digits, no sign and no leading zero, within `i64`.
+    fn integer(&mut self) -> Option<i64> {
+        let rest = self.bytes.get(self.at..)?;
+        let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let digits = rest.get(..len)?;
+        if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
+            return None;
+        }
+        let mut value: i64 = 0;
+        for &digit in digits {
+            value = value
+                .checked_mul(10)?
+                .checked_add(i64::from(digit - b'0'))?;
+        }
+        self.at += len;
+        Some(value)
+    }
+}
+
 /// Parses authenticated claim bytes into [`Claims`] (step 4).
 fn parse_claims(payload: &[u8]) -> Result<Claims, JwtError> {
+    match canonical_claims(payload) {
+        Some(claims) => Ok(claims),
+        None => strict_claims(payload),
+    }
+}
+
+/// [`parse_claims`] through the strict JSON reader, for any bytes.
+fn strict_claims(payload: &[u8]) -> Result<Claims, JwtError> {
     let members = parse_unique_object(payload).ok_or(JwtError::BadClaims)?;
     let nbf = match members.get("nbf") {
         None => None,
@@ -521,6 +720,26 @@ fn parse_claims(payload: &[u8]) -> Result<Claims, JwtError> {
 pub fn verify(
     token: &str,
     keys: &[SigningKey],
+    validation: &Validation,
+    now: i64,
+) -> Result<Claims, JwtError> {
+    verify_any(token, keys, validation, now)
+}
+
+/// [`verify`] with keys prepared once ([`VerifyingKey`]): the same rules, the same answer for
+/// every token, less work per token.
+pub fn verify_with(
+    token: &str,
+    keys: &[VerifyingKey],
+    validation: &Validation,
+    now: i64,
+) -> Result<Claims, JwtError> {
+    verify_any(token, keys, validation, now)
+}
+
+fn verify_any<K: Candidate>(
+    token: &str,
+    keys: &[K],
     validation: &Validation,
     now: i64,
 ) -> Result<Claims, JwtError> {
@@ -2023,6 +2242,98 @@ mod tests {
                 prop_assert_eq!(check(&token), Ok(c));
             } else {
                 prop_assert_eq!(check(&token), Err(JwtError::TooLong));
+            }
+        }
+    }
+
+    fn prepared() -> Vec<VerifyingKey> {
+        keys().into_iter().map(VerifyingKey::new).collect()
+    }
+
+    #[test]
+    fn a_prepared_key_knows_the_header_part_of_the_tokens_it_signs() {
+        for key in keys() {
+            let token = sign(&claims(), &key);
+            let header = token.split('.').next().unwrap();
+            assert_eq!(VerifyingKey::new(key).header_b64, header);
+        }
+        let debug = format!("{:?}", prepared()[0]);
+        assert!(debug.contains("k2") && debug.contains("***"), "{debug}");
+        assert!(!debug.contains("34, 34"), "{debug}");
+    }
+
+    #[test]
+    fn signed_claims_take_the_canonical_reader_and_odd_ones_the_strict_one() {
+        let token = sign(&claims(), &keys()[0]);
+        let payload = b64url_decode(token.split('.').nth(1).unwrap()).unwrap();
+        assert_eq!(canonical_claims(&payload), Some(claims()));
+        let with_nbf = Claims {
+            nbf: Some(NOW - 5),
+            ..claims()
+        };
+        let token = sign(&with_nbf, &keys()[0]);
+        let payload = b64url_decode(token.split('.').nth(1).unwrap()).unwrap();
+        assert_eq!(canonical_claims(&payload), Some(with_nbf));
+        // White space, escapes, signs, leading zeros, another order, extra members, trailing
+        // bytes, a repeated name: left to the strict reader, which decides.
+        let base = r#"{"sub":"u","sid":"s","gen":1,"iat":2,"exp":3,"aud":"a","jti":"j"}"#;
+        assert!(canonical_claims(base.as_bytes()).is_some());
+        for odd in [
+            base.replace(":1,", ": 1,"),
+            base.replace("\"u\"", "\"\\u0075\""),
+            base.replace(":1,", ":-1,"),
+            base.replace(":1,", ":01,"),
+            base.replace(":1,", ":1.0,"),
+            base.replace(":1,", ":99999999999999999999,"),
+            base.replace(r#""sub":"u","sid":"s""#, r#""sid":"s","sub":"u""#),
+            base.replace('}', r#","x":1}"#),
+            base.replace('}', r#","nbf":1,"nbf":2}"#),
+            format!("{base} "),
+            base.replace("\"u\"", "\"\u{e9}\""),
+            base.replace("\"u\"", "\"\t\""),
+        ] {
+            assert_eq!(canonical_claims(odd.as_bytes()), None, "{odd}");
+        }
+        assert_eq!(
+            parse_claims(base.replace('}', r#","nbf":1,"nbf":2}"#).as_bytes()),
+            Err(JwtError::BadClaims)
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn the_canonical_claims_reader_agrees_with_the_strict_reader(
+            payload in r#"\{"sub":"[ -~]{0,4}","sid":"[a-z\\]{0,3}","gen":-?[0-9]{1,20},"iat":[0-9]{1,3},"exp":[0-9. ]{1,3},"aud":"[a-z:]{0,4}","jti":"[ -~é]{0,3}"(,"nbf":[0-9]{1,3}){0,2}\} ?"#,
+        ) {
+            if let Some(fast) = canonical_claims(payload.as_bytes()) {
+                prop_assert_eq!(strict_claims(payload.as_bytes()), Ok(fast));
+            }
+        }
+
+        #[test]
+        fn prepared_keys_accept_and_refuse_exactly_what_plain_keys_do(
+            mutations in prop::collection::vec(mutation(), 0..4),
+            token in token_string(200),
+            payload in r#"\{("[a-z]{1,3}":(-?[0-9]{1,20}(\.[0-9])?|"[a-z]*"|null|\[\]|\{\}),?){0,9}\}"#,
+            header in prop::sample::select(vec![
+                GOOD_HEADER.to_owned(),
+                r#"{"alg":"HS256","typ":"JWT","kid":"k2"}"#.to_owned(),
+                r#"{"alg":"HS256","typ":"JWT"}"#.to_owned(),
+                r#"{"alg":"HS256","typ":"JWT","kid":"k9"}"#.to_owned(),
+                r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#.to_owned(),
+                r#"{"alg":"none","typ":"JWT","kid":"k1"}"#.to_owned(),
+            ]),
+        ) {
+            let validation = Validation::new(0);
+            let forged = forge_k1(&header, &payload);
+            for candidate in [apply(&good_token(), &mutations), token, forged] {
+                prop_assert_eq!(
+                    verify_with(&candidate, &prepared(), &validation, NOW),
+                    verify(&candidate, &keys(), &validation, NOW),
+                    "{}", candidate
+                );
             }
         }
     }

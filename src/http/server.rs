@@ -228,7 +228,7 @@ pub(super) fn answer(
         request_id,
         // The handler names the client behind a trusted proxy; a request refused before
         // it reached the handler is known only by its socket peer.
-        client_ip: client_ip.unwrap_or(peer.ip()).to_string(),
+        client_ip: client_ip.unwrap_or(peer.ip()),
         method: if method.is_empty() { "-" } else { method },
         path: if path.is_empty() { "-" } else { path },
         status,

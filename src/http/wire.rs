@@ -379,7 +379,7 @@ fn parse_field(line: &[u8]) -> Result<(String, String), HeadError> {
         return Err(HeadError::Malformed("Malformed header field"));
     }
     let value = trim_blanks(value);
-    if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+    if has_control_byte(value) {
         return Err(HeadError::Malformed("Malformed header field"));
     }
     let value = std::str::from_utf8(value)
@@ -414,7 +414,46 @@ fn trim_ows(text: &str) -> &str {
 
 /// `tchar` of RFC 9110: the characters of methods and field names.
 fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TOKEN_BYTES[usize::from(b)]
+}
+
+/// [`is_token_byte`] as a table: every byte of every field name passes through it, in
+/// requests and in answers.
+const TOKEN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        byte += 1;
+    }
+    table
+};
+
+/// Whether `bytes` holds a control character other than HTAB, or DEL: what a field value may
+/// not contain. Every byte is looked at, without stopping at the first bad one, so that the
+/// compiler checks many at a time: a value is rarely bad, and a token is hundreds of bytes.
+fn has_control_byte(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |found, &b| {
+        found | ((b < 0x20) & (b != b'\t')) | (b == 0x7f)
+    })
 }
 
 /// How the body of a request with this head is framed (RFC 9112 section 6).
@@ -584,17 +623,21 @@ pub fn write_response<'a>(
     body: &[u8],
     head_only: bool,
 ) {
-    use std::io::Write;
-    // Writing into a Vec cannot fail.
-    let _ = write!(
-        out,
-        "HTTP/1.{} {status} {}\r\n",
-        minor_version.min(1),
-        reason_phrase(status)
-    );
+    // Appended piece by piece rather than through `write!`: this runs for every answer, and
+    // the formatting machinery costs more than the rest of the head.
+    let mut number = itoa::Buffer::new();
+    out.extend_from_slice(if minor_version == 0 {
+        b"HTTP/1.0 "
+    } else {
+        b"HTTP/1.1 "
+    });
+    out.extend_from_slice(number.format(status).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason_phrase(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
     for (name, value) in headers {
         let clean_name = !name.is_empty() && name.bytes().all(is_token_byte);
-        let clean_value = !value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f);
+        let clean_value = !has_control_byte(value.as_bytes());
         if clean_name && clean_value {
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");
@@ -607,7 +650,9 @@ pub fn write_response<'a>(
     out.extend_from_slice(b"\r\n");
     let bodiless = matches!(status, 100..=199 | 204 | 304);
     if !bodiless {
-        let _ = write!(out, "Content-Length: {}\r\n", body.len());
+        out.extend_from_slice(b"Content-Length: ");
+        out.extend_from_slice(number.format(body.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
     if !bodiless && !head_only {
@@ -687,6 +732,24 @@ fn http_date(at: time::OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_tables_match_the_rules_they_replace() {
+        for b in 0..=255u8 {
+            assert_eq!(
+                is_token_byte(b),
+                b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b),
+                "{b}"
+            );
+            let alone = [b'a', b, b'z'];
+            assert_eq!(
+                has_control_byte(&alone),
+                (b < 0x20 && b != b'\t') || b == 0x7f,
+                "{b}"
+            );
+        }
+        assert!(!has_control_byte(b""));
+    }
 
     fn head(text: &str) -> Result<Head, HeadError> {
         let bytes = text.as_bytes();

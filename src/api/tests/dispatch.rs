@@ -104,3 +104,25 @@ fn health_authenticated_reads_single_items_assets_and_preflights_run_inline() {
         );
     }
 }
+
+#[test]
+fn the_route_the_classifier_found_is_taken_once_and_only_by_the_same_method_and_path() {
+    use super::super::Found;
+    let me = Request::new("GET", "/api/v1/me");
+    assert_eq!(dispatch(&me), Dispatch::Inline);
+    // Another request (one run on the pool, a direct call) finds nothing kept for it.
+    assert!(Found::take(&Request::new("GET", "/api/v1/health")).is_none());
+    assert!(Found::take(&Request::new("HEAD", "/api/v1/me")).is_none());
+    let (index, _) = Found::take(&me).expect("kept for the same method and path");
+    assert_eq!(ROUTES[index].pattern, "/api/v1/me");
+    assert!(Found::take(&me).is_none(), "taken once");
+    // A pooled request keeps nothing: its handler runs on another thread.
+    let list = Request::new("GET", "/api/v1/blogs");
+    assert_eq!(dispatch(&list), Dispatch::Pool);
+    assert!(Found::take(&list).is_none());
+    // A parameter route keeps its decoded parameters.
+    let item = Request::new("GET", "/api/v1/changelog/a%20b");
+    assert_eq!(dispatch(&item), Dispatch::Inline);
+    let (_, params) = Found::take(&item).expect("kept");
+    assert_eq!(params.get("public_slug").unwrap(), "a b");
+}
