@@ -40,9 +40,15 @@ pub fn skipped_on_postgres(what: &str) -> bool {
     false
 }
 
-/// Whether the suite runs on PostgreSQL.
+/// Whether the suite's servers run on PostgreSQL: `SHIPSTAR_TEST_BACKEND=postgres` (with a
+/// cluster in `SHIPSTAR_TEST_POSTGRES`). `./test` runs the integration suite once on SQLite
+/// and once so.
 pub fn on_postgres() -> bool {
-    postgres_base_url().is_some()
+    let chosen = std::env::var("SHIPSTAR_TEST_BACKEND").is_ok_and(|backend| backend == "postgres");
+    if chosen && postgres_base_url().is_none() {
+        panic!("SHIPSTAR_TEST_BACKEND=postgres needs {NEEDS_POSTGRES}");
+    }
+    chosen
 }
 
 /// The database of the server files in `dir`: `dir/test.db`, or on PostgreSQL a database of
