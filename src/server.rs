@@ -266,7 +266,11 @@ pub fn serve(mut config: Config) -> Result<(), StartupError> {
     let flusher = spawn_usage_flusher(Arc::clone(&app), Arc::clone(&shutdown))?;
     let handler_app = Arc::clone(&app);
     let service = crate::http::Service {
-        classify: api::dispatch,
+        classify: if app.store.is_postgres() {
+            api::dispatch_remote_store
+        } else {
+            api::dispatch
+        },
         handler: Arc::new(move |req| api::handle(&handler_app, req)),
     };
     print_ready_line(bound, &app.store.location());

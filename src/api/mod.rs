@@ -312,6 +312,24 @@ pub fn dispatch(req: &Request) -> Dispatch {
     class
 }
 
+/// [`dispatch`] for a store across a network (PostgreSQL): a database read there is a round
+/// trip that can take as long as the network and the database do (and a connection attempt
+/// up to its timeout when the database is away), so no request that may read it runs on an
+/// event loop, where it would hold up every other connection of that loop. Only a CORS
+/// preflight, which reads nothing, stays inline; the rest goes to the worker pool.
+pub fn dispatch_remote_store(req: &Request) -> Dispatch {
+    match router::find_index(ROUTES, &req.method, &req.path) {
+        Ok((index, _))
+            if ROUTES
+                .get(index)
+                .is_some_and(|r| r.is_preflight(&req.method)) =>
+        {
+            Inline
+        }
+        _ => Pool,
+    }
+}
+
 /// The route [`dispatch`] found for the last inline request it classified on this thread:
 /// the event loop runs that request's handler next, on the same thread, and [`handle`] takes
 /// the route from here instead of walking the table again. It is kept with the method and

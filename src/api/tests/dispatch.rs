@@ -1,7 +1,7 @@
 //! Where each request runs: the class of every route in the table, and the classifier the
 //! server asks for each request (see [`dispatch`]).
 
-use super::super::{dispatch, Dispatch, ROUTES};
+use super::super::{dispatch, dispatch_remote_store, Dispatch, ROUTES};
 use crate::http::Request;
 
 /// A path that `pattern` matches: each `{parameter}` replaced by a plain value.
@@ -125,4 +125,34 @@ fn the_route_the_classifier_found_is_taken_once_and_only_by_the_same_method_and_
     assert_eq!(dispatch(&item), Dispatch::Inline);
     let (_, params) = Found::take(&item).expect("kept");
     assert_eq!(params.get("public_slug").unwrap(), "a b");
+}
+
+#[test]
+fn on_a_remote_store_only_a_preflight_runs_on_the_event_loop() {
+    for route in ROUTES {
+        let path = path_of(route.pattern);
+        assert_eq!(
+            dispatch_remote_store(&Request::new(route.method, &path)),
+            Dispatch::Pool,
+            "{} {}",
+            route.method,
+            route.pattern
+        );
+    }
+    let mut preflight = Request::new("OPTIONS", "/api/v1/changelogs");
+    preflight
+        .headers
+        .push(("origin".into(), "https://example.com".into()));
+    preflight
+        .headers
+        .push(("access-control-request-method".into(), "GET".into()));
+    assert_eq!(
+        dispatch(&preflight),
+        dispatch_remote_store(&preflight),
+        "a preflight reads nothing: it stays where it was"
+    );
+    assert_eq!(
+        dispatch_remote_store(&Request::new("GET", "/no/such/route")),
+        Dispatch::Pool
+    );
 }
