@@ -367,9 +367,7 @@ fn advance_audit_sequence(dest: &Connection) -> Result<(), Error> {
 mod tests {
     use super::*;
     use crate::store::tests::{store_with_key, temp_store};
-    use crate::store::{
-        ActivityUse, Audit, AuditAction, NewContent, StoredSigningKey, UsageBatch,
-    };
+    use crate::store::{ActivityUse, Audit, AuditAction, NewContent, StoredSigningKey, UsageBatch};
 
     /// Every table of `schema.sql` with its columns in declaration order.
     fn schema_tables(store: &Store) -> Vec<(String, Vec<String>)> {
@@ -386,7 +384,9 @@ mod tests {
             .into_iter()
             .map(|name| {
                 let columns = sqlite
-                    .prepare(&format!("SELECT name FROM pragma_table_info('{name}') ORDER BY cid"))
+                    .prepare(&format!(
+                        "SELECT name FROM pragma_table_info('{name}') ORDER BY cid"
+                    ))
                     .unwrap()
                     .query_map([], |row| row.get(0))
                     .unwrap()
@@ -400,7 +400,11 @@ mod tests {
     #[test]
     fn the_table_list_is_the_schema_less_the_trigger_kept_counters() {
         let temp = temp_store();
-        let derived = ["content_published_counts", "content_version", "signing_keys_version"];
+        let derived = [
+            "content_published_counts",
+            "content_version",
+            "signing_keys_version",
+        ];
         let mut expected: Vec<(String, Vec<String>)> = schema_tables(&temp.store)
             .into_iter()
             .filter(|(name, _)| !derived.contains(&name.as_str()))
@@ -515,7 +519,10 @@ mod tests {
             .iter()
             .map(|t| (t.name, t.columns.join(", ")))
             .collect();
-        tables.push(("content_published_counts", "kind, project_id, published".into()));
+        tables.push((
+            "content_published_counts",
+            "kind, project_id, published".into(),
+        ));
         tables.push(("content_version", "version".into()));
         tables.push(("signing_keys_version", "version".into()));
         for (name, columns) in tables {

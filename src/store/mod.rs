@@ -102,8 +102,8 @@ pub use api_keys::{ApiKey, ApiKeyChanges, NewApiKey, UsageDay, DEACTIVATED_LEAK_
 pub use audit::{
     ActorKind, Audit, AuditAction, AuditEvent, AuditFilter, AuditPage, Named, NewAuditEvent,
 };
-pub use copy::CopiedRows;
 pub use content::{Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Page};
+pub use copy::CopiedRows;
 pub use credentials::KeyHolder;
 pub use key_activity::{
     ActivityEntry, ActivityUse, KeyActivity, LeakReport, ACTIVITY_WINDOW_SECS,
