@@ -98,10 +98,13 @@ pub enum Command {
         /// Where to write the copy: a new file in an existing folder.
         path: PathBuf,
     },
-    /// Copy every row of the database (users with their password hashes, teams, projects,
-    /// API keys, sessions, signing keys, content, usage, the audit log) into an empty
-    /// database of either backend, from one consistent read, in one transaction; prints the
-    /// rows copied per table, then the total. A target holding any data is refused (exit 2).
+    /// Copy every row into an empty database of either backend (SQLite file or PostgreSQL).
+    ///
+    /// Users with their password hashes, teams, members, projects, API keys, sessions,
+    /// signing keys, content, usage, the audit log and key activity are read in one
+    /// consistent snapshot and written in one transaction, so every credential keeps
+    /// working on the target. Prints one line per table (name, rows) and the total. A
+    /// target holding any data is refused (exit 2) and left as it was.
     Copy {
         /// The target: a SQLite file path (created if absent) or a postgres:// URL (its
         /// schema is created if absent).
@@ -389,8 +392,8 @@ fn load_config(cli: &Cli, flags: Vec<(&'static str, String)>) -> Result<Config, 
 /// Opens the database of `config`, refusing one that does not exist (exit 2): the message
 /// names the path and the flag, variable, file or default that chose it.
 pub fn open_existing_store(config: &Config) -> Result<Store, Failure> {
-    let path = Path::new(&config.database);
-    if !Store::is_database_url(&config.database) && !path.exists() {
+    let path = Path::new(config.database.expose());
+    if !config.database.is_postgres() && !path.exists() {
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         return Err(Failure::usage(format!(
             "database {} does not exist ({:?} comes from {}); point --database, \
