@@ -3,8 +3,9 @@
 //! A value starting `postgres://` or `postgresql://` selects PostgreSQL; anything else is a
 //! SQLite file path (scale-out.md). A URL may carry a password, so the value is printed, logged
 //! and put in errors only through [`masked`]: `config` (the `shipstar config` listing, its
-//! `Debug`), `store` (its location in startup lines, the ready line and errors) and the CLI
-//! all use it. Plain text logic, importing nothing of the crate.
+//! `Debug`) and `store::pg_target` (the masked URL in startup lines, the ready line and
+//! errors) both use it, so a value reads the same everywhere. Plain text logic, importing
+//! nothing of the crate; parsing a URL for connecting is `store::pg_target`'s.
 
 /// Whether `database` is a URL selecting PostgreSQL rather than a SQLite file path.
 pub fn is_postgres_url(database: &str) -> bool {
