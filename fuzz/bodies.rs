@@ -75,7 +75,8 @@ fn app() -> &'static App {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut config = shipstar::config::Config::defaults();
-        config.database = dir.join("fuzz.db").display().to_string();
+        config.database =
+            shipstar::config::DatabaseLocation::new(dir.join("fuzz.db").display().to_string());
         config.argon2_memory_kib = 64;
         config.argon2_iterations = 1;
         config.admin_email = shipstar::email::Email::parse("admin@example.com").ok();

@@ -4,7 +4,7 @@
 //! to it (SQLite WAL with a busy timeout). Every command finds the database as the server
 //! does (flag, environment, config file, default); every command but `serve` and `migrate`
 //! refuses one that does not exist, so a mistyped path cannot silently create an empty
-//! database. Errors print one line on stderr saying what to do, and exit with status 1;
+//! database (`copy` creates its target, never its source). Errors print one line on stderr saying what to do, and exit with status 1;
 //! usage errors, a missing database and a seed that is wrong or conflicts exit with status 2.
 
 use crate::accounts::{self, NewAccount, Password};
@@ -13,7 +13,9 @@ use crate::email::Email;
 use crate::ephemeral::EphemeralDatabase;
 use crate::error::{Error, StartupError};
 use crate::ids::ApiKeyId;
-use crate::store::{Audit, RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges};
+use crate::store::{
+    Audit, CopiedRows, RetireOutcome, RevokeSessions, Store, StoredSigningKey, UserChanges,
+};
 use crate::{keyring, keys, slug};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -33,8 +35,16 @@ pub struct Cli {
     /// Config file (TOML). Default: ./shipstar.toml if present.
     #[arg(long, global = true, value_name = "PATH", env = "SHIPSTAR_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Database file (the `database` setting; default shipstar.db).
-    #[arg(long, global = true, value_name = "PATH", env = "SHIPSTAR_DATABASE")]
+    /// Database: a SQLite file path or a postgres:// URL (the `database` setting; default
+    /// shipstar.db).
+    // The variable's value is never shown by --help: a URL may hold a password.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DATABASE",
+        env = "SHIPSTAR_DATABASE",
+        hide_env_values = true
+    )]
     pub database: Option<String>,
     /// What to do.
     #[command(subcommand)]
@@ -87,6 +97,19 @@ pub enum Command {
     Backup {
         /// Where to write the copy: a new file in an existing folder.
         path: PathBuf,
+    },
+    /// Copy every row into an empty database of either backend (SQLite file or PostgreSQL).
+    ///
+    /// Users with their password hashes, teams, members, projects, API keys, sessions,
+    /// signing keys, content, usage, the audit log and key activity are read in one
+    /// consistent snapshot and written in one transaction, so every credential keeps
+    /// working on the target. Prints one line per table (name, rows) and the total. A
+    /// target holding any data is refused (exit 2) and left as it was.
+    Copy {
+        /// The target: a SQLite file path (created if absent) or a postgres:// URL (its
+        /// schema is created if absent).
+        #[arg(long, value_name = "DATABASE")]
+        to: String,
     },
     /// Apply pending schema migrations and exit.
     Migrate,
@@ -369,8 +392,8 @@ fn load_config(cli: &Cli, flags: Vec<(&'static str, String)>) -> Result<Config, 
 /// Opens the database of `config`, refusing one that does not exist (exit 2): the message
 /// names the path and the flag, variable, file or default that chose it.
 pub fn open_existing_store(config: &Config) -> Result<Store, Failure> {
-    let path = Path::new(&config.database);
-    if !Store::is_database_url(&config.database) && !path.exists() {
+    let path = Path::new(config.database.expose());
+    if !config.database.is_postgres() && !path.exists() {
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         return Err(Failure::usage(format!(
             "database {} does not exist ({:?} comes from {}); point --database, \
@@ -518,6 +541,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Backup { path } => backup(&config, &path),
+        Command::Copy { to } => copy(&config, &to),
         Command::Secret(command) => run_secret(&config, command),
         Command::Audit(command) => run_audit(&config, command),
         Command::User(command) => run_user(&config, command),
@@ -781,6 +805,43 @@ fn backup(config: &Config, path: &std::path::Path) -> Result<(), Failure> {
         }
         Err(err) => Err(err.to_string().into()),
     }
+}
+
+/// `shipstar copy --to DATABASE`: every row of the configured database into `to`, which must
+/// be empty; prints [`copy_report`]. A target holding data is wrong input (exit 2) and is left
+/// as it was; any other failure leaves it empty (the copy is one transaction).
+fn copy(config: &Config, to: &str) -> Result<(), Failure> {
+    if to.trim().is_empty() {
+        return Err(Failure::usage(
+            "--to needs a database: a SQLite file path or a postgres:// URL",
+        ));
+    }
+    let source = open_existing_store(config)?;
+    let target = Store::open_database(to, config.effective_database_pool_size())
+        .map_err(|err| format!("cannot open the target: {}", err.0))?;
+    match source.copy_into(&target) {
+        Ok(copied) => {
+            print!("{}", copy_report(&copied));
+            Ok(())
+        }
+        Err(Error::Conflict(why)) => Err(Failure::usage(why)),
+        Err(err) => Err(format!(
+            "copying into {} failed, nothing was written: {err}",
+            target.location()
+        )
+        .into()),
+    }
+}
+
+/// What `shipstar copy` prints: one line per table in the copy's fixed order, the table's
+/// name padded to 20 columns and its row count right-aligned in 10, then `total` the same way.
+pub fn copy_report(copied: &CopiedRows) -> String {
+    let mut out = String::new();
+    for (table, rows) in &copied.tables {
+        out.push_str(&format!("{table:<20}{rows:>10}\n"));
+    }
+    out.push_str(&format!("{:<20}{:>10}\n", "total", copied.total()));
+    out
 }
 
 /// Events read from the store per query while listing.

@@ -5,8 +5,8 @@
 //! Each setting is declared exactly once, as a row of the table `KEYS`: its name, kind, default,
 //! validity check and a one-line doc. Everything else is derived from that table: reading the
 //! TOML file (an unknown key is an error, so a typo cannot pass silently), the environment
-//! variable names (`SHIPSTAR_<KEY>`, plus `SHIPSTAR_<KEY>_FILE` for secrets), command-line
-//! flags, validation, the listing printed by `shipstar config` ([`Config::describe`]) and the
+//! variable names (`SHIPSTAR_<KEY>`, plus `SHIPSTAR_<KEY>_FILE` for secrets and `database`),
+//! command-line flags, validation, the listing printed by `shipstar config` ([`Config::describe`]) and the
 //! test that keeps `shipstar.example.toml` in sync.
 //!
 //! The rest of the crate reads the typed public fields of [`Config`]. Serde fills them from the
@@ -99,6 +99,61 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// The `database` setting: a SQLite file path or a PostgreSQL URL, which may carry a password.
+/// Its `Debug`, `Display` and `Serialize` show a URL's password as `***`
+/// ([`crate::database_url::masked`]), so neither a dumped configuration nor a message built
+/// from it can leak it; [`DatabaseLocation::expose`] gives the value to open.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseLocation(String);
+
+impl DatabaseLocation {
+    /// Wraps a path or URL.
+    pub fn new(value: impl Into<String>) -> DatabaseLocation {
+        DatabaseLocation(value.into())
+    }
+
+    /// The path or URL itself, password included; call it only to open the database.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is a PostgreSQL URL rather than a SQLite file path.
+    pub fn is_postgres(&self) -> bool {
+        crate::database_url::is_postgres_url(&self.0)
+    }
+}
+
+impl fmt::Debug for DatabaseLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", crate::database_url::masked(&self.0))
+    }
+}
+
+impl fmt::Display for DatabaseLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::database_url::masked(&self.0))
+    }
+}
+
+/// Serializes masked, like [`Secret`]: a serialized `Config` never carries a password.
+impl Serialize for DatabaseLocation {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&crate::database_url::masked(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for DatabaseLocation {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<DatabaseLocation, D::Error> {
+        String::deserialize(deserializer).map(DatabaseLocation)
+    }
+}
+
+impl PartialEq<&str> for DatabaseLocation {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// The request log's line format (`log_format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -135,8 +190,11 @@ pub struct Overrides(pub Vec<(&'static str, String)>);
 pub struct Config {
     /// A socket address (`IP:port`), checked by `SocketAddr`'s parser.
     pub listen: String,
-    /// Path of the SQLite file; not empty.
-    pub database: String,
+    /// A SQLite file path or a PostgreSQL URL; one line, not empty.
+    pub database: DatabaseLocation,
+    /// Most PostgreSQL connections this node opens, at least 1; `None` means
+    /// [`Config::effective_database_pool_size`] derives it from `workers`.
+    pub database_pool_size: Option<usize>,
     /// An `http://` or `https://` URL; `None` means [`Config::effective_base_url`] derives it.
     pub base_url: Option<String>,
     /// HTTP worker threads, at least 1.
@@ -238,6 +296,17 @@ enum Kind {
     /// A list of secrets, each masked wherever it is printed: comma-separated in
     /// `SHIPSTAR_<KEY>` and flags, one per line in the file `SHIPSTAR_<KEY>_FILE` names.
     SecretList,
+    /// A SQLite path or a PostgreSQL URL (`database`): a string printed with a URL's password
+    /// masked, also readable from `SHIPSTAR_<KEY>_FILE` (so the password need not sit in the
+    /// environment).
+    Database,
+}
+
+impl Kind {
+    /// Whether `SHIPSTAR_<KEY>_FILE` may give the value (it may hold a secret).
+    fn has_file_variant(&self) -> bool {
+        matches!(self, Kind::Secret | Kind::SecretList | Kind::Database)
+    }
 }
 
 /// A key's value when no layer sets it.
@@ -260,7 +329,6 @@ enum DefaultValue {
 #[derive(Clone, Copy)]
 enum Check {
     Any,
-    NonEmpty,
     SocketAddr,
     HttpUrl,
     OneOf(&'static [&'static str]),
@@ -271,6 +339,8 @@ enum Check {
     Chars(usize, usize),
     /// Each list entry is an IP address or a CIDR range.
     IpOrCidr,
+    /// Not empty and one line (a value read from a file must not carry a second line).
+    OneLine,
 }
 
 /// One configuration key: the single place that declares it.
@@ -290,6 +360,8 @@ const MAX_SECONDS: i64 = 100 * 365 * 24 * 60 * 60;
 /// A sane ceiling that still leaves room for big machines; each worker is an OS thread.
 const MAX_WORKERS: i64 = 4096;
 const MAX_HASH_THREADS: i64 = 1024;
+/// PostgreSQL's own ceiling on connections (`max_connections`) is 262143.
+const MAX_DATABASE_POOL_SIZE: i64 = 262_143;
 /// An hour: a client silent for longer is not coming back, and a connection costs a thread.
 const MAX_CLIENT_TIMEOUT_SECONDS: i64 = 3600;
 /// Longest audit retention: a thousand years, far beyond any need, and well inside `u32`
@@ -312,10 +384,10 @@ const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         name: "database",
-        kind: Kind::Str,
+        kind: Kind::Database,
         default: DefaultValue::Str("shipstar.db"),
-        check: Check::NonEmpty,
-        doc: "Path of the SQLite database file; created on first start.",
+        check: Check::OneLine,
+        doc: "Path of the SQLite file, or a postgres:// URL (scale-out.md)",
     },
     KeySpec {
         name: "base_url",
@@ -330,6 +402,13 @@ const KEYS: &[KeySpec] = &[
         default: DefaultValue::Computed(default_workers, "CPU cores x 4"),
         check: Check::Any,
         doc: "Threads serving HTTP requests.",
+    },
+    KeySpec {
+        name: "database_pool_size",
+        kind: Kind::Int(1..=MAX_DATABASE_POOL_SIZE),
+        default: DefaultValue::Derived(Config::describe_database_pool_size, "workers"),
+        check: Check::Any,
+        doc: "Most PostgreSQL connections this node opens",
     },
     KeySpec {
         name: "max_body_bytes",
@@ -577,7 +656,7 @@ impl Kind {
     /// The expected type, for error messages.
     fn expected(&self) -> &'static str {
         match self {
-            Kind::Str | Kind::Secret => "a string",
+            Kind::Str | Kind::Secret | Kind::Database => "a string",
             Kind::Int(_) => "an integer",
             Kind::Bool => "a boolean (true or false)",
             Kind::List | Kind::SecretList => "a list of strings",
@@ -789,7 +868,7 @@ impl Config {
 
     /// Every environment variable the configuration reads, with its one-line meaning, in
     /// declaration order: `SHIPSTAR_CONFIG`, then `SHIPSTAR_<KEY>` per key (and
-    /// `SHIPSTAR_<KEY>_FILE` for secrets). Shown by `shipstar serve --help`.
+    /// `SHIPSTAR_<KEY>_FILE` for secrets and `database`). Shown by `shipstar serve --help`.
     pub fn env_vars() -> Vec<(String, &'static str)> {
         let mut vars = vec![(
             CONFIG_PATH_VAR.to_owned(),
@@ -803,12 +882,20 @@ impl Config {
                     "File holding that secret.",
                 ));
             }
+            if spec.kind == Kind::Database {
+                vars.push((
+                    format!("{}_FILE", spec.env_var()),
+                    "File holding that path or URL on one line (keeps a URL's password out of \
+                     the environment).",
+                ));
+            }
         }
         vars
     }
 
     /// The listing of `shipstar config`: one line `key = value  # source` per key, in
-    /// declaration order, the value in TOML syntax. Secrets print as `"***"`, unset keys as
+    /// declaration order, the value in TOML syntax. Secrets print as `"***"` (a database URL's
+    /// password too), unset keys as
     /// `(unset)`; `base_url`, when unset, prints the value derived from `listen`.
     pub fn describe(&self) -> String {
         // Serializing cannot fail: every field is a string, an integer, a boolean, a list of
@@ -845,7 +932,12 @@ impl Config {
     /// Most PostgreSQL connections this node opens: `database_pool_size` if set, else
     /// `workers` (every worker can hold one; a request never waits for another's).
     pub fn effective_database_pool_size(&self) -> usize {
-        self.workers
+        self.database_pool_size.unwrap_or(self.workers)
+    }
+
+    /// [`Config::effective_database_pool_size`] as `shipstar config` prints it.
+    fn describe_database_pool_size(&self) -> String {
+        self.effective_database_pool_size().to_string()
     }
 
     /// `max_concurrent_public_reads` if set (0: no limit), else three quarters of `workers`
@@ -1062,9 +1154,10 @@ fn apply_env(slots: &mut [Slot], env: &dyn Fn(&str) -> Option<String>) -> Result
     for (spec, slot) in KEYS.iter().zip(slots.iter_mut()) {
         let var = spec.env_var();
         let file_var = format!("{var}_FILE");
-        let from_file = match spec.kind {
-            Kind::Secret | Kind::SecretList => set(&file_var),
-            _ => None,
+        let from_file = if spec.kind.has_file_variant() {
+            set(&file_var)
+        } else {
+            None
         };
         let (raw, origin) = match (set(&var), from_file) {
             (Some(_), Some(_)) => {
@@ -1144,7 +1237,7 @@ fn apply_flags(slots: &mut [Slot], overrides: &Overrides) -> Result<(), StartupE
 /// booleans as true/false/1/0, lists comma-separated. Never echoes a secret.
 fn parse_text(kind: &Kind, raw: &str) -> Result<toml::Value, String> {
     match kind {
-        Kind::Str | Kind::Secret => Ok(toml::Value::String(raw.to_owned())),
+        Kind::Str | Kind::Secret | Kind::Database => Ok(toml::Value::String(raw.to_owned())),
         Kind::Int(_) => raw
             .trim()
             .parse::<i64>()
@@ -1168,7 +1261,9 @@ fn parse_text(kind: &Kind, raw: &str) -> Result<toml::Value, String> {
 /// Checks a value against its key's kind, range and check; the error is the problem only.
 fn check_value(spec: &KeySpec, value: &toml::Value) -> Result<(), String> {
     match (&spec.kind, value) {
-        (Kind::Str | Kind::Secret, toml::Value::String(text)) => check_text(spec.check, text),
+        (Kind::Str | Kind::Secret | Kind::Database, toml::Value::String(text)) => {
+            check_text(spec.check, text)
+        }
         (Kind::Int(range), toml::Value::Integer(number)) => {
             let (min, max) = (range.start(), range.end());
             if range.contains(number) {
@@ -1212,7 +1307,15 @@ fn check_value(spec: &KeySpec, value: &toml::Value) -> Result<(), String> {
 fn check_text(check: Check, text: &str) -> Result<(), String> {
     match check {
         Check::Any => Ok(()),
-        Check::NonEmpty => require(!text.trim().is_empty(), || "must not be empty".to_owned()),
+        // Never echoes the value: a database URL may hold a password.
+        Check::OneLine => {
+            require(!text.trim().is_empty(), || "must not be empty".to_owned())?;
+            require(!text.contains(['\n', '\r']), || {
+                "must be one line (a file named by a _FILE variable holds the value on one \
+                 line)"
+                    .to_owned()
+            })
+        }
         Check::SocketAddr => require(text.parse::<SocketAddr>().is_ok(), || {
             format!("expected an IP address and port such as 127.0.0.1:8080, got {text:?}")
         }),
@@ -1277,13 +1380,15 @@ mod tests {
     const EXAMPLE: &str = include_str!("../shipstar.example.toml");
 
     /// Keys whose value in the example file differs from the built-in default, and why:
-    /// `base_url` is derived from `listen`, `max_concurrent_public_reads` from `workers`, and
+    /// `base_url` is derived from `listen`, `max_concurrent_public_reads` and
+    /// `database_pool_size` from `workers`, and
     /// `workers`/`hash_threads` from the CPU count, so
     /// the file can only show a sample; the secrets and the admin pair have no default (unset),
     /// so the file shows placeholders.
     const EXAMPLE_EXCEPTIONS: &[&str] = &[
         "base_url",
         "workers",
+        "database_pool_size",
         "max_concurrent_public_reads",
         "hash_threads",
         "jwt_secret",
@@ -1451,6 +1556,7 @@ mod tests {
         // Set every optional field, so none is skipped when serialized.
         config.base_url = Some("http://example.com".to_owned());
         config.max_concurrent_public_reads = Some(2);
+        config.database_pool_size = Some(2);
         config.jwt_secret = Some(Secret::new("s".repeat(32)));
         config.admin_email = Email::parse("admin@example.com").ok();
         config.admin_password = Some(Secret::new("password".to_owned()));
@@ -1509,6 +1615,136 @@ mod tests {
         for name in Config::key_names() {
             assert_eq!(config.source(name), Source::Default, "{name}");
         }
+    }
+
+    #[test]
+    fn database_pool_size_is_the_workers_unless_set() {
+        let derived = load_with(None, &[("SHIPSTAR_WORKERS", "12")], &[]).unwrap();
+        assert_eq!(derived.database_pool_size, None);
+        assert_eq!(derived.effective_database_pool_size(), 12);
+        assert!(derived
+            .describe()
+            .contains("database_pool_size = \"12\"  # default (workers)\n"));
+        let set = load_with(
+            Some("database_pool_size = 3\n"),
+            &[("SHIPSTAR_WORKERS", "12")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(set.effective_database_pool_size(), 3);
+        assert!(set
+            .describe()
+            .contains("database_pool_size = 3  # config file"));
+        let from_env = load_with(None, &[("SHIPSTAR_DATABASE_POOL_SIZE", "5")], &[]).unwrap();
+        assert_eq!(from_env.effective_database_pool_size(), 5);
+        let message = error_of(load_with(
+            None,
+            &[("SHIPSTAR_DATABASE_POOL_SIZE", "0")],
+            &[],
+        ));
+        assert!(
+            message.contains(
+                "invalid database_pool_size from environment variable \
+                 SHIPSTAR_DATABASE_POOL_SIZE: must be between 1 and"
+            ),
+            "{message}"
+        );
+    }
+
+    const DATABASE_URL: &str = "postgres://shipstar:pg-pass-w0rd@db.internal:5432/ship";
+
+    #[test]
+    fn a_database_url_password_is_masked_in_the_listing_the_debug_form_and_errors() {
+        for (file, env) in [
+            (Some(format!("database = \"{DATABASE_URL}\"\n")), vec![]),
+            (None, vec![("SHIPSTAR_DATABASE", DATABASE_URL)]),
+        ] {
+            let config = load_with(file.as_deref(), &env, &[]).unwrap();
+            assert_eq!(config.database.expose(), DATABASE_URL);
+            assert!(config.database.is_postgres());
+            let listing = config.describe();
+            assert!(!listing.contains("pg-pass-w0rd"), "{listing}");
+            assert!(
+                listing
+                    .contains("database = \"postgres://shipstar:***@db.internal:5432/ship\"  # "),
+                "{listing}"
+            );
+            let shown = format!("{config:?} {} {:?}", config.database, config.database);
+            assert!(!shown.contains("pg-pass-w0rd"), "{shown}");
+        }
+        // A value refused for its shape is not echoed either.
+        let message = error_of(load_with(
+            None,
+            &[("SHIPSTAR_DATABASE", &format!("{DATABASE_URL}\nsecond line"))],
+            &[],
+        ));
+        assert!(message.contains("invalid database"), "{message}");
+        assert!(message.contains("must be one line"), "{message}");
+        assert!(!message.contains("pg-pass-w0rd"), "{message}");
+        // A path is shown as it is.
+        let config = load_with(None, &[("SHIPSTAR_DATABASE", "/srv/a:b@c.db")], &[]).unwrap();
+        assert!(config.describe().contains("database = \"/srv/a:b@c.db\""));
+    }
+
+    #[test]
+    fn database_is_read_from_its_file_variable_less_one_newline() {
+        let temp = TempFile::new(&format!("{DATABASE_URL}\n"));
+        let config = load_with(None, &[("SHIPSTAR_DATABASE_FILE", &temp.text())], &[]).unwrap();
+        assert_eq!(config.database.expose(), DATABASE_URL);
+        assert_eq!(config.source("database"), Source::Env);
+        let listing = config.describe();
+        assert!(
+            listing.contains(
+                "database = \"postgres://shipstar:***@db.internal:5432/ship\"  # environment \
+                 variable SHIPSTAR_DATABASE_FILE\n"
+            ),
+            "{listing}"
+        );
+        assert!(Config::env_vars()
+            .iter()
+            .any(|(var, _)| var == "SHIPSTAR_DATABASE_FILE"));
+
+        // A flag still wins over the file.
+        let flagged = load_with(
+            None,
+            &[("SHIPSTAR_DATABASE_FILE", &temp.text())],
+            &[("database", "flag.db")],
+        )
+        .unwrap();
+        assert_eq!(flagged.database, "flag.db");
+
+        // The variable and its file variant together, or a file of two lines, are errors that
+        // never show the value.
+        let both = error_of(load_with(
+            None,
+            &[
+                ("SHIPSTAR_DATABASE", "x.db"),
+                ("SHIPSTAR_DATABASE_FILE", &temp.text()),
+            ],
+            &[],
+        ));
+        assert!(both.contains("set only one"), "{both}");
+        let two_lines = TempFile::new(&format!("{DATABASE_URL}\nextra\n"));
+        let message = error_of(load_with(
+            None,
+            &[("SHIPSTAR_DATABASE_FILE", &two_lines.text())],
+            &[],
+        ));
+        assert!(message.contains("must be one line"), "{message}");
+        assert!(message.contains("SHIPSTAR_DATABASE_FILE"), "{message}");
+        assert!(!message.contains("pg-pass-w0rd"), "{message}");
+        let missing = error_of(load_with(
+            None,
+            &[(
+                "SHIPSTAR_DATABASE_FILE",
+                "/nonexistent/shipstar-database-url",
+            )],
+            &[],
+        ));
+        assert!(
+            missing.contains("/nonexistent/shipstar-database-url"),
+            "{missing}"
+        );
     }
 
     #[test]

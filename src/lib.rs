@@ -37,7 +37,9 @@
 //! * `client_ip` (trusted proxies, and which address a request comes from) is plain logic
 //!   that `http` (the per-address connection cap) and `api` (everything else) share.
 //! * [`error::Error`] carries no HTTP types; `api::respond` maps it to a status in one place.
-//! * [`json`] (strict JSON parsing) and [`clock`] are pure helpers any module may use.
+//! * [`json`] (strict JSON parsing) and [`clock`] are pure helpers any module may use, and so
+//!   is [`database_url`] (which backend a `database` value selects, and how it is printed
+//!   with a URL's password masked).
 //! * [`email`] holds the one rule for email addresses (shape and normal form); the API, the
 //!   setup page, config, the CLI and seed files all parse addresses through it.
 //! * Rules that every front end (the API, the setup page, the CLI, seed files) applies live
@@ -70,6 +72,7 @@ pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod content;
+pub mod database_url;
 pub mod email;
 pub mod ephemeral;
 pub mod error;

@@ -44,7 +44,10 @@ pub fn password_hasher(config: &Config) -> Result<PasswordHasher, StartupError> 
 
 /// Opens the database named by `config`.
 pub fn open_store(config: &Config) -> Result<Store, StartupError> {
-    Store::open_database(&config.database, config.effective_database_pool_size())
+    Store::open_database(
+        config.database.expose(),
+        config.effective_database_pool_size(),
+    )
 }
 
 /// Builds the application state: store, hasher, keys, and the first-start bootstrap.

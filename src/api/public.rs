@@ -502,7 +502,8 @@ mod tests {
             std::env::temp_dir().join(format!("shipstar-public-{}", crate::ids::random_hex(8)));
         std::fs::create_dir_all(&dir).unwrap();
         let mut config = Config::defaults();
-        config.database = dir.join("test.db").to_string_lossy().into_owned();
+        config.database =
+            crate::config::DatabaseLocation::new(dir.join("test.db").to_string_lossy());
         config.max_concurrent_public_reads = Some(limit);
         let app = crate::server::build_app(config, Clock::fixed(1_743_433_200)).unwrap();
         TestApp { app, dir }

@@ -49,21 +49,43 @@ pub(super) trait FromValue: Sized {
     fn from_value(value: ValueRef<'_>) -> std::result::Result<Self, String>;
 }
 
-/// An owned value, for statements whose parameters are built at run time.
+/// An owned value, for statements whose parameters are built at run time and for rows read
+/// whatever their columns hold (`shipstar copy` moves them between engines as they are).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum SqlValue {
+    /// SQL NULL.
+    Null,
     /// An integer.
     Integer(i64),
+    /// A real number.
+    Real(f64),
     /// Text.
     Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
 }
 
 impl ToValue for SqlValue {
     fn to_value(&self) -> Value<'_> {
         match self {
+            SqlValue::Null => Value::Null,
             SqlValue::Integer(value) => Value::Int(*value),
+            SqlValue::Real(value) => Value::Real(*value),
             SqlValue::Text(value) => Value::Text(value),
+            SqlValue::Blob(value) => Value::Blob(value),
         }
+    }
+}
+
+impl FromValue for SqlValue {
+    fn from_value(value: ValueRef<'_>) -> std::result::Result<Self, String> {
+        Ok(match value {
+            Value::Null => SqlValue::Null,
+            Value::Int(value) => SqlValue::Integer(value),
+            Value::Real(value) => SqlValue::Real(value),
+            Value::Text(text) => SqlValue::Text(text.to_owned()),
+            Value::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
+        })
     }
 }
 

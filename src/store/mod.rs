@@ -28,7 +28,8 @@
 //! 4. Work spanning families, in files named for it: `bootstrap.rs` (first admin: user, team,
 //!    project), `user_changes.rs` (a user update and the sessions it ends),
 //!    `credentials.rs` (a session or key joined to its user, per request), `usage.rs` (the
-//!    usage flush into `api_key_usage`, `api_keys` and `sessions`), `seed.rs` (a whole seed).
+//!    usage flush into `api_key_usage`, `api_keys` and `sessions`), `seed.rs` (a whole seed),
+//!    `copy.rs` (every table into another database, for `shipstar copy`).
 //!
 //! # Public surface
 //!
@@ -61,6 +62,8 @@
 //!   [`NewAuditEvent`], [`Named`], [`AuditFilter`], [`AuditPage`]; `record_audit`,
 //!   `audit_events`, `prune_audit`.
 //! - `seed.rs`: [`SeedRows`] and its row types; `apply_seed`.
+//! - `copy.rs`: [`CopiedRows`]; `copy_into` (every row into an empty database of either
+//!   engine, for `shipstar copy`).
 //! - `migrations.rs`: nothing public beyond [`Store::schema_version`].
 
 /// A column list for a statement, built at compile time: `columns!(; "id", "name")` is
@@ -80,6 +83,7 @@ mod api_keys;
 mod audit;
 mod bootstrap;
 mod content;
+mod copy;
 mod credentials;
 mod db;
 mod key_activity;
@@ -99,6 +103,7 @@ pub use audit::{
     ActorKind, Audit, AuditAction, AuditEvent, AuditFilter, AuditPage, Named, NewAuditEvent,
 };
 pub use content::{Content, ContentChanges, ContentFilter, ContentKind, Listed, NewContent, Page};
+pub use copy::CopiedRows;
 pub use credentials::KeyHolder;
 pub use key_activity::{
     ActivityEntry, ActivityUse, KeyActivity, LeakReport, ACTIVITY_WINDOW_SECS,

@@ -189,7 +189,7 @@ impl PgTarget {
     /// Whether `s` is a PostgreSQL URL (`postgres://` or `postgresql://`), which selects the
     /// PostgreSQL backend; anything else is a SQLite file path.
     pub fn is_postgres_url(s: &str) -> bool {
-        scheme_rest(s).is_some()
+        crate::database_url::is_postgres_url(s)
     }
 
     /// Parses a libpq-style URL (see the module docs). The error is a sentence for the
@@ -198,22 +198,20 @@ impl PgTarget {
         let rest = scheme_rest(url).ok_or_else(|| {
             "the database URL must start with postgres:// or postgresql://".to_owned()
         })?;
-        let rest_start = url.len() - rest.len();
 
         // As libpq: user information is whatever precedes the first `@` met before a `/`.
         let (userinfo, after_userinfo) = match rest.find(['@', '/']) {
             Some(at) if rest.as_bytes()[at] == b'@' => (Some(&rest[..at]), &rest[at + 1..]),
             _ => (None, rest),
         };
-        let mut masked = url.to_owned();
+        // The one printing rule of a database value, shared with the configuration listing
+        // (which must show a URL that does not parse, too).
+        let masked = crate::database_url::masked(url);
         let (user, password) = match userinfo {
             None => (None, None),
             Some(info) => match info.split_once(':') {
                 None => (Some(decode(info, "user name")?), None),
                 Some((user, password)) => {
-                    // Splice `***` over the password's bytes in the URL as given.
-                    let start = rest_start + user.len() + 1;
-                    masked.replace_range(start..start + password.len(), "***");
                     let decoded = decode(password, "password").map_err(|_| {
                         "the password in the database URL has an invalid percent escape or is \
                          not UTF-8 (write a literal % as %25)"

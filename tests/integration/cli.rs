@@ -620,6 +620,112 @@ fn config_masks_secrets_and_names_each_source() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A PostgreSQL URL whose password must never be printed.
+const URL_PASSWORD: &str = "url-pass-never-printed";
+
+#[test]
+fn config_and_help_mask_the_password_of_a_database_url_from_the_variable_or_its_file() {
+    let dir = temp_dir();
+    let url = format!("postgres://shipstar:{URL_PASSWORD}@db.internal:5432/ship");
+    let masked = "\"postgres://shipstar:***@db.internal:5432/ship\"";
+    let out = run_in(&dir, &["config"], &[("SHIPSTAR_DATABASE", &url)]);
+    expect_success(&out, "config");
+    let text = stdout(&out);
+    assert!(!text.contains(URL_PASSWORD), "{text}");
+    assert_eq!(
+        config_line(&text, "database"),
+        format!("database = {masked}  # environment variable SHIPSTAR_DATABASE")
+    );
+
+    let file = dir.join("database.secret");
+    std::fs::write(&file, format!("{url}\n")).unwrap();
+    let out = run_in(
+        &dir,
+        &["config"],
+        &[("SHIPSTAR_DATABASE_FILE", file.to_str().unwrap())],
+    );
+    expect_success(&out, "config");
+    let text = stdout(&out);
+    assert!(!text.contains(URL_PASSWORD), "{text}");
+    assert_eq!(
+        config_line(&text, "database"),
+        format!("database = {masked}  # environment variable SHIPSTAR_DATABASE_FILE")
+    );
+
+    // --help names the variable but never shows its value.
+    for args in [&["--help"][..], &["serve", "--help"], &["copy", "--help"]] {
+        let out = run_in(&dir, args, &[("SHIPSTAR_DATABASE", &url)]);
+        expect_success(&out, "--help");
+        let text = stdout(&out);
+        assert!(text.contains("SHIPSTAR_DATABASE"), "{text}");
+        assert!(!text.contains(URL_PASSWORD), "{args:?}:\n{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_database_url_password_never_reaches_an_error_or_a_log_line() {
+    let dir = temp_dir();
+    // Nothing listens on port 1: every command fails to connect and says where it tried.
+    let url = format!("postgres://shipstar:{URL_PASSWORD}@127.0.0.1:1/ship");
+    for args in [&["serve"][..], &["migrate"], &["user", "list"]] {
+        let out = run_in(&dir, args, &[("SHIPSTAR_DATABASE", &url)]);
+        let line = expect_one_line_error(&out, &format!("{args:?}"));
+        assert!(!line.contains(URL_PASSWORD), "{line}");
+        assert!(
+            line.contains("postgres://shipstar:***@127.0.0.1:1/ship"),
+            "{line}"
+        );
+    }
+    // A URL that is not one is refused without echoing it.
+    let bad = format!("postgres://shipstar:{URL_PASSWORD}@db:notaport/ship");
+    let out = run_in(&dir, &["migrate"], &[("SHIPSTAR_DATABASE", &bad)]);
+    let line = expect_one_line_error(&out, "bad URL");
+    assert!(!line.contains(URL_PASSWORD), "{line}");
+
+    // On a real PostgreSQL server (whose test cluster does not ask for the password), the
+    // startup lines, the ready line and every request line hide it too.
+    if let Some(base) = postgres_base_url() {
+        let database = fresh_postgres_database();
+        let with_password =
+            database.replacen("://postgres@", &format!("://postgres:{URL_PASSWORD}@"), 1);
+        assert_ne!(
+            with_password, database,
+            "{base}: expected a postgres user without a password"
+        );
+        let out = Command::new(binary())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(&dir)
+            .env_clear()
+            .env("SHIPSTAR_DATABASE", &with_password)
+            .env("SHIPSTAR_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("SHIPSTAR_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = out.id();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+        let out = out.wait_with_output().unwrap();
+        let (stdout, stderr) = (stdout(&out), stderr(&out));
+        assert!(
+            stdout.contains("\"url\""),
+            "ready line:\n{stdout}\n{stderr}"
+        );
+        assert!(stderr.contains("listening on"), "{stderr}");
+        for text in [&stdout, &stderr] {
+            assert!(!text.contains(URL_PASSWORD), "{text}");
+            assert!(text.contains("postgres:***@"), "{text}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn config_file_is_found_through_shipstar_config_and_in_the_working_directory() {
     let dir = temp_dir();

@@ -51,15 +51,16 @@ pub fn on_postgres() -> bool {
     chosen
 }
 
-/// The database of the server files in `dir`: `dir/test.db`, or on PostgreSQL a database of
-/// its own, made on first use and remembered in `dir/database.url`.
+/// The database of the server files in `dir`: the one `dir/database.url` names if a test
+/// wrote it (a file path or a URL, whatever the suite runs on), else `dir/test.db`, or on
+/// PostgreSQL a database of its own, made on first use and remembered in `dir/database.url`.
 pub fn database_in(dir: &Path) -> String {
-    if !on_postgres() {
-        return dir.join("test.db").display().to_string();
-    }
     let remembered = dir.join("database.url");
     if let Ok(url) = std::fs::read_to_string(&remembered) {
         return url;
+    }
+    if !on_postgres() {
+        return dir.join("test.db").display().to_string();
     }
     let url = fresh_postgres_database();
     std::fs::write(&remembered, &url).unwrap();

@@ -10,6 +10,7 @@ mod cli;
 mod client_addresses;
 mod content;
 mod conventions;
+mod copy;
 mod dashboard;
 mod dashboard_e2e;
 mod fuzz_loops;
