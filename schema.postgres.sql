@@ -230,3 +230,19 @@ CREATE TABLE api_key_user_agents (
     PRIMARY KEY (key_id, user_agent)
 );
 CREATE INDEX api_key_user_agents_by_time ON api_key_user_agents(key_id, last_seen_at);
+
+-- Version 7: state the nodes share (upgrades/0007_shared_state.sql explains it). The
+-- rate-limit buckets are UNLOGGED: rewritten many times a second, and losing them in a crash
+-- only refills every bucket.
+CREATE UNLOGGED TABLE rate_limit_buckets (
+    class           TEXT COLLATE "C" NOT NULL,
+    client_hash     TEXT COLLATE "C" NOT NULL,
+    tat             BIGINT NOT NULL,
+    admitted        BIGINT NOT NULL,
+    PRIMARY KEY (class, client_hash)
+);
+CREATE INDEX rate_limit_buckets_by_tat ON rate_limit_buckets(tat);
+CREATE TABLE setup_tokens (
+    token_hash      TEXT COLLATE "C" PRIMARY KEY,
+    created_at      BIGINT NOT NULL
+);
