@@ -22,14 +22,16 @@
 //!   exactly as on one node, and the `X-RateLimit-*` numbers are the shared bucket's.
 //! - **Public and authenticated**: each node decides in memory, on its view of the shared
 //!   bucket, and every [`SYNC_INTERVAL_MILLIS`] ([`RateLimiter::sync`]) adds what it admitted
-//!   to the shared bucket and takes the shared TAT back as its view. Between two syncs a node
-//!   admits at most [`local_allowance`] (`ceil(limit / 20)`, at least 1) requests of one
-//!   client on its own; the next one is decided on the shared bucket, with what the node has
-//!   admitted so far added first. Time admitted beyond the bucket is kept as debt and paid
+//!   to the shared bucket and takes the shared TAT back as its view. A client's first request
+//!   on a node is decided on the shared bucket (that gives the node its view); after that,
+//!   between two syncs a node admits at most [`local_allowance`] (`ceil(limit / 20)`, at
+//!   least 1) requests of one client on its own, and the next one is decided on the shared
+//!   bucket, with what the node has admitted so far added first. Time admitted beyond the bucket is kept as debt and paid
 //!   back by waiting. So with N nodes, in any window a client gets at most N × `ceil(limit /
 //!   20)` requests more than one exact bucket would give it (100 per minute on 3 nodes: at
 //!   most 15 more), and the headers describe the shared bucket as of the node's last sync.
-//!   A request usually costs no database statement for its rate limit.
+//!   A request usually costs no database statement for its rate limit (a client's first on
+//!   a node, and bursts past the allowance, cost one).
 //!
 //! Must not import `http`, `store` or `api`.
 
@@ -173,6 +175,9 @@ struct Entry {
     tat: i64,
     /// Time admitted here and not yet added to the shared bucket (shared mode only).
     pending: i64,
+    /// Whether the client sent a request since the last sync (shared mode only): the sync
+    /// refreshes the view of every client active here, not only of those with time to add.
+    touched: bool,
 }
 
 /// The limiter shared by all workers.
@@ -273,18 +278,26 @@ impl RateLimiter {
         }
         let mut tats = self.tats.lock().unwrap_or_else(|p| p.into_inner());
         let key = (class, client.to_string());
-        let entry = tats.get(&key).copied().unwrap_or(Entry {
+        let known = tats.get(&key).copied();
+        let entry = known.unwrap_or(Entry {
             tat: now_millis,
             pending: 0,
+            touched: false,
         });
         let tat = entry.tat.max(now_millis);
         if now_millis < tat + interval - burst {
+            if let Some(held) = tats.get_mut(&key) {
+                held.touched = self.shared.is_some();
+            }
             return Ok(Some(decide(tat, false)));
         }
         let allowance = i64::from(local_allowance(limit)) * interval;
-        if let Some(shared) = self.shared.as_ref().filter(|_| entry.pending >= allowance) {
-            // This node has admitted its allowance since the last sync: add it to the shared
-            // bucket and decide this request there, without holding the lock meanwhile.
+        let ask_shared = known.is_none() || entry.pending >= allowance;
+        if let Some(shared) = self.shared.as_ref().filter(|_| ask_shared) {
+            // A client new to this node, or one this node has admitted its allowance of since
+            // the last sync: add what it admitted to the shared bucket and decide this request
+            // there (which also gives the node its view of the bucket), without holding the
+            // lock meanwhile.
             if let Some(held) = tats.get_mut(&key) {
                 held.pending = 0;
             }
@@ -300,6 +313,7 @@ impl RateLimiter {
             let held = tats.entry(key).or_insert(Entry {
                 tat: now_millis,
                 pending: 0,
+                touched: false,
             });
             return match outcome {
                 Ok(bucket) => {
@@ -326,14 +340,15 @@ impl RateLimiter {
             Entry {
                 tat: new_tat,
                 pending,
+                touched: self.shared.is_some(),
             },
         );
         Ok(Some(decide(new_tat, true)))
     }
 
-    /// With shared buckets: adds every client's time admitted here since the last sync to
-    /// its shared bucket, takes the shared TAT back as this node's view, and deletes shared
-    /// buckets that have refilled. Without, nothing. On a failure the unsent time is kept
+    /// With shared buckets: for every client active here since the last sync, adds the time
+    /// admitted here to its shared bucket and takes the shared TAT back as this node's view;
+    /// then deletes shared buckets that have refilled. Without, nothing. On a failure the unsent time is kept
     /// for the next sync.
     pub fn sync(&self, now_millis: i64) -> Result<(), Error> {
         let Some(shared) = &self.shared else {
@@ -342,8 +357,11 @@ impl RateLimiter {
         let mut batch: Vec<((Class, String), i64)> = {
             let mut tats = self.tats.lock().unwrap_or_else(|p| p.into_inner());
             tats.iter_mut()
-                .filter(|(_, entry)| entry.pending > 0)
-                .map(|(key, entry)| (key.clone(), std::mem::take(&mut entry.pending)))
+                .filter(|(_, entry)| entry.pending > 0 || entry.touched)
+                .map(|(key, entry)| {
+                    entry.touched = false;
+                    (key.clone(), std::mem::take(&mut entry.pending))
+                })
                 .collect()
         };
         // A fixed order, so two nodes syncing together lock rows in the same order.
@@ -374,6 +392,7 @@ impl RateLimiter {
                         let entry = tats.entry(key).or_insert(Entry {
                             tat: now_millis,
                             pending: 0,
+                            touched: true,
                         });
                         entry.pending += pending;
                     }
@@ -762,7 +781,14 @@ mod tests {
     fn a_node_admits_its_allowance_alone_then_asks_the_shared_bucket() {
         let (shared, nodes) = nodes(2, 100);
         let spends = || shared.spends.load(std::sync::atomic::Ordering::SeqCst);
-        // 100 per minute: 5 requests between syncs without a statement.
+        // A client's first request on a node is decided on the shared bucket.
+        let d = nodes[0]
+            .check(Class::Authenticated, "k", 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!((d.allowed, d.remaining), (true, 99));
+        assert_eq!(spends(), 1);
+        // 100 per minute: then 5 requests between syncs without a statement.
         for _ in 0..5 {
             assert!(
                 nodes[0]
@@ -772,25 +798,26 @@ mod tests {
                     .allowed
             );
         }
-        assert_eq!(spends(), 0);
+        assert_eq!(spends(), 1);
         let d = nodes[0]
             .check(Class::Authenticated, "k", 0)
             .unwrap()
             .unwrap();
-        assert!(d.allowed);
-        assert_eq!(d.remaining, 94);
-        assert_eq!(spends(), 1);
-        // The other node learns of the six at its next sync.
-        nodes[1]
+        assert_eq!((d.allowed, d.remaining), (true, 93));
+        assert_eq!(spends(), 2);
+        // Another node's first request sees the shared budget: seven spent.
+        let d = nodes[1]
             .check(Class::Authenticated, "k", 10)
             .unwrap()
             .unwrap();
-        nodes[1].sync(10).unwrap();
-        let d = nodes[1]
+        assert_eq!(d.remaining, 92);
+        // Node 0 learns of it at its next sync.
+        nodes[0].sync(20).unwrap();
+        let d = nodes[0]
             .check(Class::Authenticated, "k", 20)
             .unwrap()
             .unwrap();
-        assert_eq!(d.remaining, 92);
+        assert_eq!(d.remaining, 91);
     }
 
     #[test]
@@ -803,17 +830,21 @@ mod tests {
                 .unwrap()
                 .allowed
         );
+        assert!(
+            nodes[0]
+                .check(Class::Public, "ip", 0)
+                .unwrap()
+                .unwrap()
+                .allowed
+        );
         shared.down.store(true, std::sync::atomic::Ordering::SeqCst);
         assert!(nodes[0].sync(0).is_err());
-        // The limit is still enforced locally while the database is away.
+        // Past its allowance the node needs the shared bucket: unavailable while it is away.
         assert!(nodes[0].check(Class::Public, "ip", 0).is_err());
         shared
             .down
             .store(false, std::sync::atomic::Ordering::SeqCst);
         nodes[0].sync(0).unwrap();
-        let d = nodes[1].check(Class::Public, "ip", 0).unwrap().unwrap();
-        assert!(d.allowed);
-        nodes[1].sync(0).unwrap();
         assert_eq!(
             shared
                 .tats
@@ -824,6 +855,8 @@ mod tests {
                 .collect::<Vec<_>>(),
             [12_000]
         );
+        let d = nodes[1].check(Class::Public, "ip", 0).unwrap().unwrap();
+        assert_eq!((d.allowed, d.remaining), (true, 7));
     }
 
     #[test]

@@ -3,6 +3,17 @@
 
 use super::db::{Connection, PgConnection};
 use super::migrations;
+use std::time::Duration;
+
+/// How long opening a connection may take when the URL does not say (`connect_timeout`): a
+/// request never waits longer than this for a database that is away.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long sent data may stay unacknowledged before the connection counts as dead (when the
+/// URL does not say), so a statement to a database host that vanished fails instead of
+/// hanging; TCP keepalives find idle connections to it dead as well.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle time before the first keepalive probe.
+const KEEPALIVES_IDLE: Duration = Duration::from_secs(30);
 
 /// A database URL that selects PostgreSQL.
 pub(super) fn is_postgres_url(database: &str) -> bool {
@@ -12,16 +23,27 @@ pub(super) fn is_postgres_url(database: &str) -> bool {
 /// A PostgreSQL database to connect to, and the most connections this node may open.
 pub(super) struct PgBackend {
     url: String,
+    config: postgres::Config,
     pool_size: usize,
 }
 
 impl PgBackend {
     /// Reads the URL; errors name what is wrong, never the password.
     pub(super) fn parse(url: &str, pool_size: usize) -> Result<PgBackend, String> {
-        url.parse::<postgres::Config>()
+        let mut config = url
+            .parse::<postgres::Config>()
             .map_err(|_| format!("database {}: not a valid PostgreSQL URL", mask(url)))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
+        config.keepalives(true);
+        config.keepalives_idle(KEEPALIVES_IDLE);
         Ok(PgBackend {
             url: url.to_owned(),
+            config,
             pool_size: pool_size.max(1),
         })
     }
@@ -36,9 +58,12 @@ impl PgBackend {
         mask(&self.url)
     }
 
-    /// A new connection; the error is a sentence without the password.
+    /// A new connection (giving up after the connect timeout); the error is a sentence
+    /// without the password.
     pub(super) fn connect(&self) -> Result<Connection, String> {
-        let client = postgres::Client::connect(&self.url, postgres::NoTls)
+        let client = self
+            .config
+            .connect(postgres::NoTls)
             .map_err(|err| format!("cannot connect to {}: {err}", self.masked()))?;
         Ok(Connection::Postgres(Box::new(PgConnection::new(client))))
     }

@@ -20,6 +20,7 @@ mod keys;
 mod malformed;
 mod mcp;
 mod nodes;
+mod nodes_shared;
 mod openapi;
 mod operations;
 mod public_content;
