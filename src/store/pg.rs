@@ -23,7 +23,8 @@ pub(super) fn is_postgres_url(database: &str) -> bool {
 /// A PostgreSQL database to connect to, and the most connections this node may open.
 pub(super) struct PgBackend {
     url: String,
-    config: postgres::Config,
+    /// The parsed URL with the timeouts set (boxed: it is large, and read once per connect).
+    config: Box<postgres::Config>,
     pool_size: usize,
 }
 
@@ -39,11 +40,11 @@ impl PgBackend {
         if config.get_tcp_user_timeout().is_none() {
             config.tcp_user_timeout(TCP_USER_TIMEOUT);
         }
-        config.keepalives(true);
+        // Keepalives are on by default; probe an idle connection after 30 s, not 2 hours.
         config.keepalives_idle(KEEPALIVES_IDLE);
         Ok(PgBackend {
             url: url.to_owned(),
-            config,
+            config: Box::new(config),
             pool_size: pool_size.max(1),
         })
     }
