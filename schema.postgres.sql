@@ -1,4 +1,4 @@
--- shipstar database schema for PostgreSQL (14 or later): the full current schema, version 6,
+-- shipstar database schema for PostgreSQL (14 or later): the full current schema, version 7,
 -- applied to a fresh database. It holds what schema.sql holds for SQLite: the same tables, the
 -- same columns in the same order, the same NOT NULL, defaults, CHECK, UNIQUE and foreign keys,
 -- the same indexes, and triggers with the same effect. A test (tests/integration/schemas.rs)
@@ -30,7 +30,7 @@
 CREATE TABLE schema_version (
     version         BIGINT NOT NULL
 );
-INSERT INTO schema_version (version) VALUES (6);
+INSERT INTO schema_version (version) VALUES (7);
 
 CREATE TABLE users (
     id              TEXT COLLATE "C" PRIMARY KEY,
@@ -294,3 +294,21 @@ CREATE TABLE api_key_user_agents (
     PRIMARY KEY (key_id, user_agent)
 );
 CREATE INDEX api_key_user_agents_by_time ON api_key_user_agents(key_id, last_seen_at);
+
+-- Version 7: state the nodes share (upgrades/0007_shared_state.sql explains it). The
+-- rate-limit buckets are UNLOGGED: rewritten many times a second, and losing them in a crash
+-- only refills every bucket.
+CREATE UNLOGGED TABLE rate_limit_buckets (
+    class           TEXT COLLATE "C" NOT NULL,
+    client_hash     TEXT COLLATE "C" NOT NULL,
+    tat             BIGINT NOT NULL,
+    admitted        BIGINT NOT NULL,
+    rowid           BIGINT GENERATED ALWAYS AS IDENTITY,
+    PRIMARY KEY (class, client_hash)
+);
+CREATE INDEX rate_limit_buckets_by_tat ON rate_limit_buckets(tat);
+CREATE TABLE setup_tokens (
+    token_hash      TEXT COLLATE "C" PRIMARY KEY,
+    created_at      BIGINT NOT NULL,
+    rowid           BIGINT GENERATED ALWAYS AS IDENTITY
+);

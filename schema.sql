@@ -232,3 +232,21 @@ CREATE TABLE api_key_user_agents (
     PRIMARY KEY (key_id, user_agent)
 );
 CREATE INDEX api_key_user_agents_by_time ON api_key_user_agents(key_id, last_seen_at);
+
+-- State the nodes of one database share (scale-out.md), since version 7. Rate-limit buckets:
+-- one GCRA theoretical arrival time per class and client (a SHA-256 of the client's key, never
+-- the key); rows whose bucket has refilled are deleted.
+CREATE TABLE rate_limit_buckets (
+    class           TEXT NOT NULL,
+    client_hash     TEXT NOT NULL,                  -- SHA-256 hex of the client's key
+    tat             INTEGER NOT NULL,               -- unix milliseconds
+    admitted        INTEGER NOT NULL,               -- 1 when the last spend was admitted
+    PRIMARY KEY (class, client_hash)
+);
+CREATE INDEX rate_limit_buckets_by_tat ON rate_limit_buckets(tat);
+-- The one-time setup links printed by the nodes, as SHA-256 of the token (never the token);
+-- creating the first user deletes them all.
+CREATE TABLE setup_tokens (
+    token_hash      TEXT PRIMARY KEY,               -- SHA-256 hex of the token
+    created_at      INTEGER NOT NULL
+);

@@ -140,19 +140,38 @@ pub fn create_user(
     store.create_user(&new, audit, via, now)
 }
 
+/// How the first administrator comes to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstAdminVia<'a> {
+    /// The setup page, spending the one-time link whose token hashes (SHA-256, hex) to this.
+    Setup {
+        /// The SHA-256 of the presented token.
+        token_hash: &'a str,
+    },
+    /// `SHIPSTAR_ADMIN_EMAIL` / `SHIPSTAR_ADMIN_PASSWORD` at start.
+    Bootstrap,
+}
+
 /// Creates the first administrator (forced to a verified superuser) with team `default` and
-/// project `default`, in one transaction. A taken email is [`Error::Conflict`].
+/// project `default`, in one transaction, if no user exists yet (and, via the setup page, if
+/// its link is still stored); `None` when another node, request or command got there first,
+/// which nodes bootstrapping one database together take as done. A taken email is
+/// [`Error::Conflict`].
 pub fn create_first_admin(
     store: &Store,
     hasher: &PasswordHasher,
     email: Email,
     password: Password,
+    via: FirstAdminVia<'_>,
     audit: &Audit,
-    via: &str,
     now: i64,
-) -> Result<User, Error> {
+) -> Result<Option<User>, Error> {
     let new = build_user(hasher, NewAccount::first_admin(email, password))?;
-    store.create_first_admin(&new, audit, via, now)
+    let (token_hash, via) = match via {
+        FirstAdminVia::Setup { token_hash } => (Some(token_hash), "setup"),
+        FirstAdminVia::Bootstrap => (None, "bootstrap"),
+    };
+    store.create_first_admin(&new, token_hash, audit, via, now)
 }
 
 #[cfg(test)]
@@ -244,11 +263,12 @@ mod tests {
             &cheap_hasher(),
             email("root@example.com"),
             password,
+            FirstAdminVia::Bootstrap,
             &audit,
-            "test",
             100,
         )
-        .expect("created");
+        .expect("created")
+        .expect("the first");
         assert!(admin.is_superuser && admin.is_verified);
         let project = temp.store.project_by_slug("default").expect("read");
         assert!(project.is_some());

@@ -180,11 +180,12 @@ mod tests {
                 &hasher,
                 email("root@example.com"),
                 password.clone(),
+                accounts::FirstAdminVia::Bootstrap,
                 &audit,
-                "test",
                 NOW,
             )
-            .expect("admin");
+            .expect("admin")
+            .expect("the first user");
             let outsider = NewAccount::plain(email("out@example.com"), password);
             let outsider =
                 accounts::create_user(&temp.store, &hasher, outsider, &audit, "test", NOW)

@@ -2,18 +2,21 @@
 //! fallbacks' takeover moments) and password hashing, create the first administrator or print
 //! the setup link, bind, serve until a signal, then shut down cleanly.
 
-use crate::accounts::{self, Password};
+use crate::accounts::{self, FirstAdminVia, Password};
 use crate::api::{self, App};
 use crate::auth::password::{HashParams, PasswordHasher};
-use crate::auth::ratelimit::{Limits, RateLimiter};
+use crate::auth::ratelimit::{
+    Class, Limits, RateLimiter, SharedBucket, SharedBuckets, SharedSpend, SYNC_INTERVAL_MILLIS,
+};
 use crate::client_ip::TrustedProxies;
 use crate::clock::Clock;
 use crate::config::{Config, LogFormat};
+use crate::error::Error;
 use crate::error::StartupError;
 use crate::http::{HttpServer, ServerOptions};
 use crate::keyring::{ConfiguredSecrets, KeyRing};
 use crate::logging::{self, Level};
-use crate::store::{Audit, Store};
+use crate::store::{Audit, BucketSpend, Store};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -50,9 +53,36 @@ pub fn open_store(config: &Config) -> Result<Store, StartupError> {
     )
 }
 
+/// The nodes of one database share rate-limit buckets through its `rate_limit_buckets`
+/// table (see [`crate::auth::ratelimit`] for what is exact and what is synchronized).
+impl SharedBuckets for Store {
+    fn spend(
+        &self,
+        class: Class,
+        client_hash: &str,
+        spend: SharedSpend,
+    ) -> Result<SharedBucket, Error> {
+        let spend = BucketSpend {
+            now_millis: spend.now_millis,
+            pending_millis: spend.pending_millis,
+            cost_millis: spend.cost_millis,
+            burst_millis: spend.burst_millis,
+        };
+        let bucket = self.spend_rate_bucket(class.name(), client_hash, &spend)?;
+        Ok(SharedBucket {
+            tat_millis: bucket.tat_millis,
+            admitted: bucket.admitted,
+        })
+    }
+
+    fn prune(&self, now_millis: i64) -> Result<usize, Error> {
+        self.prune_rate_buckets(now_millis)
+    }
+}
+
 /// Builds the application state: store, hasher, keys, and the first-start bootstrap.
 pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
-    let store = open_store(&config)?;
+    let store = Arc::new(open_store(&config)?);
     let hasher = password_hasher(&config)?;
     let now = clock.now_secs();
     let configured = config.jwt_secret.as_ref().map(|secret| ConfiguredSecrets {
@@ -71,7 +101,12 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
         login_email: config.rate_limit_login_email_per_minute,
         refresh: config.rate_limit_refresh_per_minute,
     };
-    let limiter = RateLimiter::new(limits, config.rate_limit_max_entries);
+    let mut limiter = RateLimiter::new(limits, config.rate_limit_max_entries);
+    if store.is_postgres() {
+        // Several nodes may serve this database: they share their buckets through it. One
+        // node on a SQLite file keeps them in memory, as it always did.
+        limiter = limiter.with_shared(Arc::clone(&store) as Arc<dyn SharedBuckets>);
+    }
     let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)
         .map_err(|err| StartupError(format!("trusted_proxies: {err}")))?;
     let public_reads = api::gate::Gate::new(config.effective_public_read_concurrency());
@@ -95,7 +130,9 @@ pub fn build_app(config: Config, clock: Clock) -> Result<App, StartupError> {
 }
 
 /// With no user yet: create the administrator from `SHIPSTAR_ADMIN_EMAIL`/`_PASSWORD` if
-/// given, else arm a one-time setup token.
+/// given, else arm a one-time setup link. Nodes starting together on one empty database race
+/// here: exactly one creates the administrator, and the others find it made (no user
+/// created, or the email or team already taken by the winner) and start as well.
 fn bootstrap_first_user(app: &App) -> Result<(), StartupError> {
     if app.store.count_users()? > 0 {
         return Ok(());
@@ -109,25 +146,37 @@ fn bootstrap_first_user(app: &App) -> Result<(), StartupError> {
         };
         let audit = Audit::system("first start");
         let now = app.clock.now_secs();
-        let user = accounts::create_first_admin(
+        let created = accounts::create_first_admin(
             &app.store,
             &app.hasher,
             email.clone(),
             password,
+            FirstAdminVia::Bootstrap,
             &audit,
-            "bootstrap",
             now,
-        )?;
-        logging::event(
-            Level::Info,
-            &format!(
-                "created the first administrator (user:{}) with team \"default\" and project \"default\"",
-                user.id
-            ),
         );
+        match created {
+            Ok(Some(user)) => logging::event(
+                Level::Info,
+                &format!(
+                    "created the first administrator (user:{}) with team \"default\" and project \"default\"",
+                    user.id
+                ),
+            ),
+            Ok(None) => logging::event(
+                Level::Info,
+                "the first administrator was created by another node starting at the same time",
+            ),
+            // Another node's user took the email (or the team) between our check and insert.
+            Err(err) if app.store.count_users()? > 0 => logging::event(
+                Level::Info,
+                &format!("the first administrator was created by another node ({err})"),
+            ),
+            Err(err) => return Err(err.into()),
+        }
         return Ok(());
     }
-    *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = Some(crate::ids::random_hex(24));
+    api::arm_setup_link(app)?;
     Ok(())
 }
 
@@ -169,6 +218,35 @@ fn spawn_usage_flusher(
             }
         })
         .map_err(|err| StartupError(format!("cannot start the usage flusher: {err}")))
+}
+
+/// With buckets shared between nodes: every [`SYNC_INTERVAL_MILLIS`] until shutdown, adds
+/// what this node admitted to them and reads them back ([`RateLimiter::sync`]). A failure
+/// (the database away) is logged once until a sync succeeds again.
+fn spawn_rate_limit_sync(
+    app: Arc<App>,
+    shutdown: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, StartupError> {
+    std::thread::Builder::new()
+        .name("rate-limit-sync".into())
+        .spawn(move || {
+            let mut failing = false;
+            while !shutdown.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(SYNC_INTERVAL_MILLIS));
+                match app.limiter.sync(app.clock.now_millis()) {
+                    Ok(()) => failing = false,
+                    Err(err) if !failing => {
+                        failing = true;
+                        logging::event(
+                            Level::Warn,
+                            &format!("sharing rate limits failed (retried): {err}"),
+                        );
+                    }
+                    Err(_) => {}
+                }
+            }
+        })
+        .map_err(|err| StartupError(format!("cannot start the rate-limit sync: {err}")))
 }
 
 /// The one line `serve` prints on stdout once it is ready:
@@ -267,6 +345,14 @@ pub fn serve(mut config: Config) -> Result<(), StartupError> {
         );
     }
     let flusher = spawn_usage_flusher(Arc::clone(&app), Arc::clone(&shutdown))?;
+    let rate_sync = if app.store.is_postgres() {
+        Some(spawn_rate_limit_sync(
+            Arc::clone(&app),
+            Arc::clone(&shutdown),
+        )?)
+    } else {
+        None
+    };
     let handler_app = Arc::clone(&app);
     let service = crate::http::Service {
         classify: if app.store.is_postgres() {
@@ -280,7 +366,18 @@ pub fn serve(mut config: Config) -> Result<(), StartupError> {
     http.run(&options, service, shutdown, SHUTDOWN_GRACE)
         .map_err(|err| StartupError(format!("cannot serve on {listen}: {err}")))?;
     let _ = flusher.join();
+    if let Some(rate_sync) = rate_sync {
+        let _ = rate_sync.join();
+        let _ = app.limiter.sync(app.clock.now_millis());
+    }
     app.usage.flush(&app.store, app.clock.now_secs());
+    // This node's setup link (if still armed) ends with it.
+    if let Err(err) = api::disarm_setup_link(&app) {
+        logging::event(
+            Level::Warn,
+            &format!("could not remove this node's setup link: {err}"),
+        );
+    }
     logging::event(
         Level::Info,
         "shutting down: requests finished, usage flushed, database closed",

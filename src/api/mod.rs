@@ -38,8 +38,9 @@ use crate::http::{Request, Response};
 use crate::keyring::KeyRing;
 use crate::store::{Audit, Store};
 use router::{Dispatch, PathParams, Route};
+pub use setup::{arm_link as arm_setup_link, disarm_link as disarm_setup_link};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use Dispatch::{Inline, Pool};
 
 /// Responses authenticated by a key expiring within this many seconds carry
@@ -50,15 +51,17 @@ pub const KEY_EXPIRY_WARNING_SECS: i64 = 7 * 24 * 3600;
 pub struct App {
     /// Effective configuration.
     pub config: Config,
-    /// The database.
-    pub store: Store,
+    /// The database (shared with the rate limiter's buckets on PostgreSQL).
+    pub store: Arc<Store>,
     /// Password hashing with bounded concurrency.
     pub hasher: PasswordHasher,
     /// The time source.
     pub clock: Clock,
     /// JWT signing keys.
     pub keys: KeyRing,
-    /// The one-time first-start setup token, while no user exists.
+    /// This node's one-time first-start setup token, while it is armed (for printing, and
+    /// as the cheap "setup is over" mark once disarmed); which tokens are valid is asked of
+    /// the database, where every node stores the hash of its own.
     pub setup_token: Mutex<Option<String>>,
     /// Buffered API-key usage and last-use times.
     pub usage: usage::UsageRecorder,
@@ -138,8 +141,9 @@ pub fn client_address(app: &App, req: &Request) -> Option<IpAddr> {
     )
 }
 
-/// Counts the request against `class` for `client`: 429 when over the limit. The decision
-/// is kept for the `X-RateLimit-*` headers (the tighter one when several classes apply).
+/// Counts the request against `class` for `client`: 429 when over the limit, 503 when the
+/// buckets shared with other nodes cannot be reached. The decision is kept for the
+/// `X-RateLimit-*` headers (the tighter one when several classes apply).
 pub fn throttle(app: &App, ctx: &mut Ctx<'_>, class: Class, client: &str) -> Result<(), Error> {
     throttle_with(app, ctx, class, |_| client.to_owned())
 }
@@ -157,7 +161,7 @@ pub fn throttle_with(
     }
     let Some(decision) = app
         .limiter
-        .check(class, &client(ctx), app.clock.now_millis())
+        .check(class, &client(ctx), app.clock.now_millis())?
     else {
         return Ok(());
     };

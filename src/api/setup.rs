@@ -2,16 +2,22 @@
 //! through a one-time link printed at start-up. The link dies after use, and once any user
 //! exists (created here, by the CLI next to a running server, or by any other means) every
 //! request to `/setup` is 404, whatever its method and token.
+//!
+//! Several nodes may serve one database, each printing its own link: every node stores the
+//! SHA-256 of its token (never the token) in the database and checks a presented token there,
+//! so any node's link works on any node, once. Creating the first administrator spends the
+//! presented link and deletes every other one in the same transaction; a node whose link was
+//! spent elsewhere refuses it, as the database (not its memory) is asked.
 
 use super::dashboard::{with_page_headers, ASSET_PREFIX, DASHBOARD_PATH};
 use super::extract::Fields;
 use super::{App, Ctx};
-use crate::accounts::{self, Password, PasswordProblem};
+use crate::accounts::{self, FirstAdminVia, Password, PasswordProblem};
 use crate::content::feed::html_text;
 use crate::email::Email;
 use crate::error::Error;
 use crate::http::Response;
-use subtle::ConstantTimeEq;
+use sha2::{Digest, Sha256};
 
 /// A server-rendered page in the dashboard's look (its stylesheet, no script), with the page
 /// security headers. Never cached: the setup form carries the one-time token.
@@ -36,11 +42,41 @@ pub fn html_page(status: u16, title: &str, body_html: &str) -> Response {
     .with_header("Cache-Control", "no-store")
 }
 
-fn token_is_valid(app: &App, presented: Option<&str>) -> bool {
-    let guard = app.setup_token.lock().unwrap_or_else(|p| p.into_inner());
-    match (guard.as_deref(), presented) {
-        (Some(expected), Some(given)) => bool::from(expected.as_bytes().ct_eq(given.as_bytes())),
-        _ => false,
+/// The SHA-256 (hex) of a setup token: what the database keeps of it.
+pub fn token_hash(token: &str) -> String {
+    crate::ids::to_hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Arms this node's one-time setup link: a new random token whose hash is stored in the
+/// database (so every node of it accepts the link); returns the token, to print.
+pub fn arm_link(app: &App) -> Result<String, Error> {
+    let token = crate::ids::random_hex(24);
+    app.store
+        .add_setup_token(&token_hash(&token), app.clock.now_secs())?;
+    *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
+    Ok(token)
+}
+
+/// Forgets this node's link as it shuts down: a link lives no longer than the node that
+/// printed it (a restart prints a new one), as when the token lived in memory only.
+pub fn disarm_link(app: &App) -> Result<(), Error> {
+    let token = app
+        .setup_token
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    match token {
+        Some(token) => app.store.remove_setup_token(&token_hash(&token)),
+        None => Ok(()),
+    }
+}
+
+/// Whether `presented` is a live setup token of any node (see the module doc). The lookup
+/// is by hash, so it compares nothing secret byte by byte.
+fn token_is_valid(app: &App, presented: Option<&str>) -> Result<bool, Error> {
+    match presented {
+        Some(token) if !token.is_empty() => app.store.setup_token_is_live(&token_hash(token)),
+        _ => Ok(false),
     }
 }
 
@@ -112,7 +148,7 @@ pub fn get_setup(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let query = Fields::from_query(ctx.req)?;
     let mut problems = Vec::new();
     let token = query.optional("token", &mut problems);
-    if !token_is_valid(app, token) {
+    if !token_is_valid(app, token)? {
         return Ok(dead_link());
     }
     Ok(html_page(
@@ -131,7 +167,7 @@ pub fn post_setup(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let fields = Fields::from_form(ctx.req)?;
     let mut problems = Vec::new();
     let token = fields.optional("token", &mut problems);
-    if !token_is_valid(app, token) {
+    if !token_is_valid(app, token)? {
         return Ok(dead_link());
     }
     let token = token.unwrap_or_default();
@@ -161,21 +197,23 @@ pub fn post_setup(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
             ));
         }
     };
-    if app.store.has_users()? {
-        *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        return Ok(dead_link());
-    }
     // The holder of the one-time link is nobody known yet.
     let audit = ctx.audit(app, crate::store::Audit::anonymous());
-    let user = accounts::create_first_admin(
+    let created = accounts::create_first_admin(
         &app.store,
         &app.hasher,
         valid_email,
         password,
+        FirstAdminVia::Setup {
+            token_hash: &token_hash(token),
+        },
         &audit,
-        "setup",
         app.clock.now_secs(),
     )?;
+    let Some(user) = created else {
+        // Another request, node or command created a user first, or spent this link.
+        return Ok(dead_link());
+    };
     *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = None;
     ctx.used.principal = Some(format!("user:{}", user.id));
     Ok(html_page(

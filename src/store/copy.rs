@@ -14,6 +14,11 @@
 //! inserts, are set to the source's value once the rows are in (a counter only ever grows, so
 //! the larger of the two is kept).
 //!
+//! Two tables hold one running deployment's passing state and are not copied either:
+//! `rate_limit_buckets` (the shared rate-limit budgets, which refill within a minute) and
+//! `setup_tokens` (the setup links of the nodes running now; the target gets its own when a
+//! node starts on it with no user).
+//!
 //! The source is read in one snapshot ([`Store::read`]) and the target written in one
 //! transaction, so the copy is one consistent state and a failure leaves the target as empty
 //! as it was. Tables are read in batches (keyset pagination on the rowid order) so memory stays
@@ -404,6 +409,8 @@ mod tests {
             "content_published_counts",
             "content_version",
             "signing_keys_version",
+            "rate_limit_buckets",
+            "setup_tokens",
         ];
         let mut expected: Vec<(String, Vec<String>)> = schema_tables(&temp.store)
             .into_iter()

@@ -518,6 +518,16 @@ impl PgConnection {
             {
                 self.retryable.set(true)
             }
+            // The server ends this session (shutting down, crashed, connection failure):
+            // nothing more will run on it.
+            Some(code)
+                if code.code().starts_with("08")
+                    || *code == postgres::error::SqlState::ADMIN_SHUTDOWN
+                    || *code == postgres::error::SqlState::CRASH_SHUTDOWN
+                    || *code == postgres::error::SqlState::CANNOT_CONNECT_NOW =>
+            {
+                self.broken.set(true)
+            }
             Some(_) => {}
             None => self.broken.set(true),
         }

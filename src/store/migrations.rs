@@ -17,6 +17,7 @@ const UPGRADES: &[&str] = &[
     include_str!("upgrades/0004_content_version.sql"),
     include_str!("upgrades/0005_audit.sql"),
     include_str!("upgrades/0006_key_activity.sql"),
+    include_str!("upgrades/0007_shared_state.sql"),
 ];
 
 /// The version a fresh database gets and an older one is upgraded to.
@@ -63,10 +64,18 @@ pub fn bring_up_to_date(conn: &mut Connection) -> Result<(), String> {
     Ok(())
 }
 
-/// The full current PostgreSQL schema, compiled into the binary. PostgreSQL support began at
-/// version 6, so it has no upgrades yet; the next schema change adds its PostgreSQL form
-/// beside the SQLite one.
+/// The full current PostgreSQL schema, compiled into the binary.
 pub const SCHEMA_POSTGRES_SQL: &str = include_str!("../../schema.postgres.sql");
+
+/// The first schema version PostgreSQL databases were created at.
+const FIRST_POSTGRES_VERSION: i64 = 6;
+
+/// `UPGRADES_POSTGRES[i]` turns a PostgreSQL database at version `FIRST_POSTGRES_VERSION + i`
+/// into the next version: the PostgreSQL form of the SQLite upgrade of the same number.
+const UPGRADES_POSTGRES: &[&str] = &[include_str!("upgrades/postgres/0007_shared_state.sql")];
+
+// Both engines reach the same version with their own upgrades.
+const _: () = assert!(FIRST_POSTGRES_VERSION + UPGRADES_POSTGRES.len() as i64 == LATEST_VERSION);
 
 /// The advisory lock nodes take while they migrate, so that of several nodes starting on one
 /// database exactly one creates or upgrades the schema and the others wait, then find it done.
@@ -105,11 +114,30 @@ pub fn bring_up_to_date_postgres(conn: &super::db::Connection) -> Result<(), Str
                      ({LATEST_VERSION}); run a newer shipstar (the database was not modified)"
                 ));
             }
-            if version < LATEST_VERSION {
+            if version < FIRST_POSTGRES_VERSION {
                 return Err(format!(
                     "schema version {version} cannot be upgraded by this shipstar \
-                     (PostgreSQL schemas start at version 6)"
+                     (PostgreSQL schemas start at version {FIRST_POSTGRES_VERSION})"
                 ));
+            }
+            // Each upgrade commits together with its version, as on SQLite.
+            for (index, upgrade) in UPGRADES_POSTGRES
+                .iter()
+                .enumerate()
+                .skip((version - FIRST_POSTGRES_VERSION) as usize)
+            {
+                let target = FIRST_POSTGRES_VERSION + index as i64 + 1;
+                conn.execute_batch("BEGIN").map_err(text)?;
+                let upgraded = conn
+                    .execute_batch(upgrade)
+                    .and_then(|()| {
+                        conn.execute("UPDATE schema_version SET version = ?1", params![target])
+                    })
+                    .and_then(|_| conn.execute_batch("COMMIT"));
+                if let Err(err) = upgraded {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(format!("migration to version {target} failed: {err}"));
+                }
             }
             return Ok(());
         }

@@ -23,10 +23,11 @@
 //!    label lookups an event needs: a user's email, a project's team).
 //! 3. One file per table family, importing only (1) and (2): `users.rs`, `sessions.rs`,
 //!    `tenancy.rs` (teams, members, projects), `api_keys.rs`, `content.rs`,
-//!    `signing_keys.rs`. Each holds its types, its `FromRow` mapper and column list, and the
-//!    statements on its own tables.
+//!    `signing_keys.rs`, `rate_buckets.rs`. Each holds its types, its `FromRow` mapper and
+//!    column list, and the statements on its own tables (`users.rs` also ends the setup
+//!    links when a user is created).
 //! 4. Work spanning families, in files named for it: `bootstrap.rs` (first admin: user, team,
-//!    project), `user_changes.rs` (a user update and the sessions it ends),
+//!    project; the setup links), `user_changes.rs` (a user update and the sessions it ends),
 //!    `credentials.rs` (a session or key joined to its user, per request), `usage.rs` (the
 //!    usage flush into `api_key_usage`, `api_keys` and `sessions`), `seed.rs` (a whole seed),
 //!    `copy.rs` (every table into another database, for `shipstar copy`).
@@ -44,7 +45,10 @@
 //! - `users.rs`: [`User`], [`NewUser`]; `create_user`, `upgrade_password_hash`, `user_by_id`,
 //!   `user_by_email`, `list_users`, `has_users`, `count_users`.
 //! - `user_changes.rs`: [`UserChanges`], [`RevokeSessions`]; `update_user`.
-//! - `bootstrap.rs`: `create_first_admin`.
+//! - `bootstrap.rs`: `create_first_admin`; the shared setup links (`add_setup_token`,
+//!   `setup_token_is_live`, `remove_setup_token`).
+//! - `rate_buckets.rs`: [`BucketSpend`], [`BucketState`]; `spend_rate_bucket`,
+//!   `prune_rate_buckets`: the rate-limit buckets the nodes of one database share.
 //! - `sessions.rs`: [`Session`]; `create_session`, `session_by_id`, `rotate_session`,
 //!   `extend_session_token`, `revoke_session`, `revoke_user_sessions`, `live_sessions`.
 //! - `credentials.rs`: [`KeyHolder`]; `session_with_user`, `key_holder_by_hash`.
@@ -90,6 +94,7 @@ mod key_activity;
 mod migrations;
 mod pg;
 pub mod pg_target;
+mod rate_buckets;
 mod seed;
 mod sessions;
 mod signing_keys;
@@ -109,6 +114,7 @@ pub use key_activity::{
     ActivityEntry, ActivityUse, KeyActivity, LeakReport, ACTIVITY_WINDOW_SECS,
     MAX_ACTIVITY_PER_KEY, MAX_USER_AGENT_CHARS,
 };
+pub use rate_buckets::{BucketSpend, BucketState};
 pub use seed::{SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedRows, SeedTeam};
 pub use sessions::Session;
 pub use signing_keys::{RetireOutcome, StoredSigningKey};
@@ -789,10 +795,12 @@ pub(crate) mod tests {
                     crate::email::Email::parse("a@example.com").unwrap(),
                     "x".into(),
                 ),
+                None,
                 &Audit::system("test"),
                 "test",
                 1,
             )
+            .unwrap()
             .unwrap();
         let project = store.project_by_slug("default").unwrap().unwrap();
         store

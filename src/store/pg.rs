@@ -41,7 +41,8 @@ impl PgBackend {
         self.target.masked()
     }
 
-    /// A new connection; the error is a sentence without the password.
+    /// A new connection (giving up after the connect timeout, see `pg_target`); the error
+    /// is a sentence without the password.
     pub(super) fn connect(&self) -> Result<Connection, String> {
         let client = self.target.connect()?;
         Ok(Connection::Postgres(Box::new(PgConnection::new(client))))

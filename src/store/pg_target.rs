@@ -54,7 +54,11 @@ use std::time::Duration;
 pub const DEFAULT_PORT: u16 = 5432;
 /// How long [`PgTarget::connect`] waits for a connection when the URL sets no
 /// `connect_timeout`: libpq waits forever, but a server must not hang on a dead address.
-pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 5;
+/// How long sent data may stay unacknowledged before a connection counts as dead.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle time before the first keepalive probe.
+const KEEPALIVES_IDLE: Duration = Duration::from_secs(30);
 /// What the connection reports as `application_name` (visible in `pg_stat_activity`).
 const APPLICATION_NAME: &str = "shipstar";
 
@@ -406,6 +410,12 @@ impl PgTarget {
         if let Some(timeout) = self.connect_timeout {
             config.connect_timeout(timeout);
         }
+        // Sent data unacknowledged this long means the connection is dead, so a statement to
+        // a database host that vanished fails instead of hanging; keepalives find idle
+        // connections to it dead after 30 s rather than the system's 2 hours.
+        config
+            .tcp_user_timeout(TCP_USER_TIMEOUT)
+            .keepalives_idle(KEEPALIVES_IDLE);
         let connected = match self.cert_check() {
             CertCheck::NoTls => config
                 .ssl_mode(postgres::config::SslMode::Disable)

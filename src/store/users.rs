@@ -131,6 +131,9 @@ pub(super) fn insert_user(
         ])
     })
     .conflict_on_unique(email_taken)?;
+    // A user exists from now on, so no one-time setup link may outlive this transaction,
+    // whichever way the first user came (setup page, bootstrap, CLI, register, seed).
+    tx.execute("DELETE FROM setup_tokens", params![])?;
     Ok(user)
 }
 
@@ -294,7 +297,8 @@ mod tests {
         let temp = temp_store();
         let admin = temp
             .store
-            .create_first_admin(&alice(), &Audit::cli("test"), "test", 100)
+            .create_first_admin(&alice(), None, &Audit::cli("test"), "test", 100)
+            .unwrap()
             .unwrap();
         let team = temp.store.team_by_slug("default").unwrap().unwrap();
         assert_eq!(

@@ -21,6 +21,7 @@ mod keys;
 mod malformed;
 mod mcp;
 mod nodes;
+mod nodes_shared;
 mod openapi;
 mod operations;
 mod postgres_tls;

@@ -782,7 +782,7 @@ fn the_least_privilege_role_of_the_docs_owns_the_schema_and_nothing_more() {
         .iter()
         .map(|row| (row.get(0), row.get(1)))
         .collect();
-    assert_eq!(placed, [(name.clone(), 16)]);
+    assert_eq!(placed, [(name.clone(), 18)]);
     for statement in SAME_STATEMENTS {
         role.batch_execute(statement)
             .unwrap_or_else(|err| panic!("as the role: {statement}: {err:?}"));
