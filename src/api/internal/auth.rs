@@ -31,7 +31,7 @@ fn issue_token(
     session_created_at: i64,
     now: i64,
 ) -> Result<(String, i64), Error> {
-    let key = app.keys.signing_key(&app.store, now)?;
+    let key = app.keys.signing_key(&app.store)?;
     let session_end = session_created_at.saturating_add(app.config.session_max_age_seconds);
     let exp = now
         .saturating_add(app.config.jwt_lifetime_seconds)
