@@ -285,6 +285,61 @@ fn a_password_change_on_one_node_ends_the_other_sessions_on_every_node() {
     }
 }
 
+/// Logins with the old password on two nodes, racing a password change on a third: every
+/// login either came before the change (and the change ended its session) or after it (and
+/// was refused); none leaves a session that works.
+#[test]
+fn a_login_racing_a_password_change_on_another_node_leaves_no_working_session() {
+    let Some(nodes) = start_nodes(3, Options::default) else {
+        return;
+    };
+    let admin = nodes[0].admin_token();
+    let email = "racer@example.com";
+    let (_, changer) = nodes[0].create_user(&admin, email, PASSWORD);
+    const LOGINS: usize = 4;
+    const ATTEMPTS: usize = 12;
+    let barrier = Barrier::new(LOGINS + 1);
+    let issued: Vec<String> = std::thread::scope(|scope| {
+        let logins: Vec<_> = (0..LOGINS)
+            .map(|t| {
+                let (node, barrier) = (&nodes[1 + t % 2], &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let mut tokens = Vec::new();
+                    for _ in 0..ATTEMPTS {
+                        let resp = node
+                            .post("/api/internal/auth/jwt/login")
+                            .form(&[("username", email), ("password", PASSWORD)])
+                            .send();
+                        if resp.status == 200 {
+                            tokens.push(access_token(&resp));
+                        } else {
+                            resp.expect_detail(400, json!("LOGIN_BAD_CREDENTIALS"));
+                        }
+                    }
+                    tokens
+                })
+            })
+            .collect();
+        barrier.wait();
+        std::thread::sleep(Duration::from_millis(10));
+        nodes[0]
+            .patch(ME)
+            .bearer(&changer)
+            .json(&json!({"password": "node-test-password-2", "current_password": PASSWORD}))
+            .send()
+            .expect_status(200);
+        logins
+            .into_iter()
+            .flat_map(|login| login.join().unwrap())
+            .collect()
+    });
+    for (i, token) in issued.iter().enumerate() {
+        session_refused_everywhere(&nodes, i, token);
+    }
+    session_works_everywhere(&nodes, 1, &changer, email);
+}
+
 /// Deactivating a user on one node stops every token and API key of theirs on every node at
 /// the next request, and their sign-in everywhere; reactivating brings the keys back.
 #[test]
