@@ -20,8 +20,11 @@
 //! cached keys were read at and, when they differ, reloads and checks the token again, so a
 //! retirement takes effect on the next request. Signing (login, refresh: rare, and already
 //! costly) reads the counter first, so a rotation made by the CLI next to a running server
-//! signs the very next token. A token naming a kid the cache does not know reloads at most
-//! once per [`UNKNOWN_KID_RELOAD_SECS`], so made-up kids cannot turn into a query each.
+//! signs the very next token. A token naming a kid the cache does not know reads the counter
+//! (one single-row read) and reloads only when it moved: a key added since the last read (by
+//! the CLI, or another node's start) verifies at once on every node of a deployment, while a
+//! made-up kid costs that one read and never a reload, as a made-up API key costs its one
+//! lookup.
 //!
 //! Every failure here is the same 401 as any other bad session token.
 
@@ -33,8 +36,6 @@ use std::sync::{Arc, RwLock};
 
 /// Bytes of a generated signing secret.
 pub const GENERATED_SECRET_BYTES: usize = 32;
-/// Least seconds between two reloads caused by a token whose kid the cache does not know.
-pub const UNKNOWN_KID_RELOAD_SECS: i64 = 1;
 
 /// The keys as read at one moment.
 struct Loaded {
@@ -43,8 +44,6 @@ struct Loaded {
     /// The verifying set: the signing key first, then older ones, each with its bound, each
     /// prepared once for the checks of every request.
     keys: Vec<VerifyingKey>,
-    /// Unix seconds of the read.
-    loaded_at: i64,
 }
 
 /// The server's signing keys; see the module docs for the rules.
@@ -95,7 +94,7 @@ impl KeyRing {
             store.ensure_signing_key(&generate(now), &start)?;
             return Ok(KeyRing {
                 configured: false,
-                loaded: RwLock::new(Arc::new(load(store, now)?)),
+                loaded: RwLock::new(Arc::new(load(store)?)),
             });
         };
         let signing_kid = configured_kid(secrets.signing);
@@ -124,7 +123,6 @@ impl KeyRing {
             loaded: RwLock::new(Arc::new(Loaded {
                 version: 0,
                 keys: keys.into_iter().map(VerifyingKey::new).collect(),
-                loaded_at: now,
             })),
         })
     }
@@ -134,10 +132,10 @@ impl KeyRing {
     }
 
     /// The cached keys if read at `version` or later, else freshly read ones (cached).
-    fn at_least(&self, store: &Store, version: i64, now: i64) -> Result<Arc<Loaded>, Error> {
+    fn at_least(&self, store: &Store, version: i64) -> Result<Arc<Loaded>, Error> {
         let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
         if loaded.version < version {
-            *loaded = Arc::new(load(store, now)?);
+            *loaded = Arc::new(load(store)?);
         }
         Ok(Arc::clone(&loaded))
     }
@@ -154,15 +152,14 @@ impl KeyRing {
     ) -> Result<Verified<'t>, Error> {
         let mut loaded = self.snapshot();
         let mut outcome = jwt::verify_with(token, &loaded.keys, validation, now);
-        if outcome == Err(JwtError::UnknownKey)
-            && !self.configured
-            && now - loaded.loaded_at >= UNKNOWN_KID_RELOAD_SECS
-        {
-            // Maybe a key added since the last read (another node signing already).
-            let fresh = Arc::new(load(store, now)?);
-            *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&fresh);
-            loaded = fresh;
-            outcome = jwt::verify_with(token, &loaded.keys, validation, now);
+        if outcome == Err(JwtError::UnknownKey) && !self.configured {
+            // Maybe a key added since the last read (another node signs with it already):
+            // the counter says so, and only then are the keys read again.
+            let version = store.signing_keys_version()?;
+            if version > loaded.version {
+                loaded = self.at_least(store, version)?;
+                outcome = jwt::verify_with(token, &loaded.keys, validation, now);
+            }
         }
         let claims = outcome.map_err(|_| unauthorized())?;
         Ok(Verified {
@@ -187,7 +184,7 @@ impl KeyRing {
         if self.configured || keys_version == verified.keys_version {
             return Ok(());
         }
-        let loaded = self.at_least(store, keys_version, now)?;
+        let loaded = self.at_least(store, keys_version)?;
         jwt::verify_with(verified.token, &loaded.keys, &verified.validation, now)
             .map(|_| ())
             .map_err(|_| unauthorized())
@@ -196,11 +193,11 @@ impl KeyRing {
     /// The key that signs a token issued now. With database keys, reads the key counter first
     /// (one indexed read; signing is rare) so a rotation made next to the running server
     /// signs the very next token, which later checks then accept.
-    pub fn signing_key(&self, store: &Store, now: i64) -> Result<SigningKey, Error> {
+    pub fn signing_key(&self, store: &Store) -> Result<SigningKey, Error> {
         let loaded = if self.configured {
             self.snapshot()
         } else {
-            self.at_least(store, store.signing_keys_version()?, now)?
+            self.at_least(store, store.signing_keys_version()?)?
         };
         loaded
             .keys
@@ -214,7 +211,7 @@ impl KeyRing {
 
 /// Reads the database keys: the verifying set is every generated key not retired, the current
 /// one first, each older one bounded by its rotation moment.
-fn load(store: &Store, now: i64) -> Result<Loaded, Error> {
+fn load(store: &Store) -> Result<Loaded, Error> {
     let (version, stored) = store.signing_keys_with_version()?;
     let mut keys: Vec<SigningKey> = stored
         .into_iter()
@@ -233,7 +230,6 @@ fn load(store: &Store, now: i64) -> Result<Loaded, Error> {
     Ok(Loaded {
         version,
         keys: keys.into_iter().map(VerifyingKey::new).collect(),
-        loaded_at: now,
     })
 }
 
@@ -315,7 +311,7 @@ mod tests {
         let store = &temp.store;
         let clock = Clock::fixed(START);
         let ring = KeyRing::open(store, None, clock.now_secs()).unwrap();
-        let old = ring.signing_key(store, clock.now_secs()).unwrap();
+        let old = ring.signing_key(store).unwrap();
         let before = sign(&claims_at(clock.now_secs()), &old);
 
         clock.advance_millis(60_000);
@@ -323,7 +319,7 @@ mod tests {
         store
             .rotate_signing_key(&generate(rotated_at), &crate::store::Audit::cli("test"))
             .unwrap();
-        let new = ring.signing_key(store, rotated_at).unwrap();
+        let new = ring.signing_key(store).unwrap();
         assert_ne!(new.kid, old.kid, "the next token is signed by the new key");
 
         // Issued before the rotation: still good.
@@ -348,7 +344,7 @@ mod tests {
         let temp = temp_store();
         let store = &temp.store;
         let ring = KeyRing::open(store, None, START).unwrap();
-        let old = ring.signing_key(store, START).unwrap();
+        let old = ring.signing_key(store).unwrap();
         let before = sign(&claims_at(START), &old);
         store
             .rotate_signing_key(&generate(START + 10), &crate::store::Audit::cli("test"))
@@ -369,7 +365,7 @@ mod tests {
         let temp = temp_store();
         let store = &temp.store;
         let ring = KeyRing::open(store, None, START).unwrap();
-        let old = ring.signing_key(store, START).unwrap();
+        let old = ring.signing_key(store).unwrap();
         let token = sign(&claims_at(START), &old);
         store
             .rotate_signing_key(&generate(START + 10), &crate::store::Audit::cli("test"))
@@ -394,7 +390,7 @@ mod tests {
         let temp = temp_store();
         let store = &temp.store;
         let ring = KeyRing::open(store, None, START).unwrap();
-        let token = sign(&claims_at(START), &ring.signing_key(store, START).unwrap());
+        let token = sign(&claims_at(START), &ring.signing_key(store).unwrap());
         let verified = ring.verify(store, &token, &ordinary(), START).unwrap();
         let version = store.signing_keys_version().unwrap();
         // The same counter: confirmed from memory. Handing it an unrelated, keyless database
@@ -410,21 +406,40 @@ mod tests {
     }
 
     #[test]
-    fn a_key_added_elsewhere_verifies_after_a_throttled_reload() {
+    fn a_key_added_elsewhere_verifies_at_once_even_right_after_a_read() {
         let temp = temp_store();
         let store = &temp.store;
         let ring = KeyRing::open(store, None, START).unwrap();
+        // The ring read the keys this very second (as a node that just signed has).
+        let own = sign(&claims_at(START), &ring.signing_key(store).unwrap());
+        assert!(accepted(&ring, store, &own, START));
         let added = generate(START);
         store
             .rotate_signing_key(&added, &crate::store::Audit::cli("test"))
             .unwrap();
         let key = SigningKey::new(added.kid.clone(), added.secret.clone().unwrap());
+        // Signed by another node with the key it just saw: accepted in the same second.
         let token = sign(&claims_at(START), &key);
-        // Within a second of the last read: no reload, unknown kid.
-        assert!(ring.verify(store, &token, &ordinary(), START).is_err());
-        assert!(ring
-            .verify(store, &token, &ordinary(), START + UNKNOWN_KID_RELOAD_SECS)
-            .is_ok());
+        assert!(accepted(&ring, store, &token, START));
+    }
+
+    #[test]
+    fn a_made_up_kid_is_refused_and_leaves_the_cached_keys_alone() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let ring = KeyRing::open(store, None, START).unwrap();
+        let own = sign(&claims_at(START), &ring.signing_key(store).unwrap());
+        let before = ring.snapshot();
+        let made_up = sign(
+            &claims_at(START),
+            &SigningKey::new("made-up".to_string(), vec![b'x'; 32]),
+        );
+        for at in START..START + 3 {
+            assert!(ring.verify(store, &made_up, &ordinary(), at).is_err());
+        }
+        // The counter did not move, so the keys were not read again.
+        assert!(Arc::ptr_eq(&before, &ring.snapshot()));
+        assert!(accepted(&ring, store, &own, START + 3));
     }
 
     #[test]
@@ -438,7 +453,7 @@ mod tests {
             fallbacks: vec![],
         };
         let ring = KeyRing::open(store, Some(&first), START).unwrap();
-        let old = ring.signing_key(store, START).unwrap();
+        let old = ring.signing_key(store).unwrap();
         assert_eq!(old.kid, configured_kid(&old_secret));
         let before = sign(&claims_at(START + 5), &old);
 
@@ -450,7 +465,7 @@ mod tests {
         };
         let ring = KeyRing::open(store, Some(&second), changed_at).unwrap();
         assert_eq!(
-            ring.signing_key(store, changed_at).unwrap().kid,
+            ring.signing_key(store).unwrap().kid,
             configured_kid(&new_secret)
         );
         assert!(accepted(&ring, store, &before, changed_at + 1));
@@ -521,7 +536,7 @@ mod tests {
         let temp = temp_store();
         let store = &temp.store;
         let ring = KeyRing::open(store, None, START).unwrap();
-        let generated = ring.signing_key(store, START).unwrap();
+        let generated = ring.signing_key(store).unwrap();
         let token = sign(&claims_at(START), &generated);
         let secrets = ConfiguredSecrets {
             signing: &[b's'; 32],

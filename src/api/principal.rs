@@ -222,17 +222,27 @@ pub fn other_team() -> Error {
 }
 
 /// The caller's role in `team_id`: 404 when the team does not exist, 403 when the caller is
-/// not a member. Superusers act as owners everywhere, including in teams where they are a
-/// plain member: their membership never takes powers away.
+/// not a member. Superusers act as owners everywhere (see [`acting_role`]).
 pub fn team_role(app: &App, user: &User, team_id: &TeamId) -> Result<Role, Error> {
     let not_found = || Error::NotFound(TeamId::NOT_FOUND.into());
     app.store.team_by_id(team_id)?.ok_or_else(not_found)?;
+    // A superuser's membership changes nothing: no need to read it.
+    let membership = if user.is_superuser {
+        None
+    } else {
+        app.store.member_role(team_id, &user.id)?
+    };
+    acting_role(user, membership)
+}
+
+/// The role `user` acts with in a team where their membership is `membership` (`None`: not a
+/// member, 403). Superusers act as owners everywhere, including in teams where they are a
+/// plain member: their membership never takes powers away.
+pub fn acting_role(user: &User, membership: Option<Role>) -> Result<Role, Error> {
     if user.is_superuser {
         return Ok(Role::Owner);
     }
-    app.store
-        .member_role(team_id, &user.id)?
-        .ok_or_else(other_team)
+    membership.ok_or_else(other_team)
 }
 
 /// The project and the caller's role in its team (404 unknown, 403 another team).

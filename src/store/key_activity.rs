@@ -280,7 +280,11 @@ pub(crate) fn record(
         trim(conn, Table::Ips, key_id, cut)?;
     }
     let mut keys = BTreeSet::new();
-    for used in user_agents {
+    // By key and agent whatever the batch's order, so flushes lock these rows in one order
+    // (see `Store::record_usage`).
+    let mut agents: Vec<&ActivityUse> = user_agents.iter().collect();
+    agents.sort_by(|a, b| (&a.key_id, &a.value).cmp(&(&b.key_id, &b.value)));
+    for used in agents {
         let exists = identity
             .as_ref()
             .filter(|(id, _)| *id == used.key_id)

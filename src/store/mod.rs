@@ -52,9 +52,10 @@
 //! - `sessions.rs`: [`Session`]; `create_session`, `session_by_id`, `rotate_session`,
 //!   `extend_session_token`, `revoke_session`, `revoke_user_sessions`, `live_sessions`.
 //! - `credentials.rs`: [`KeyHolder`]; `session_with_user`, `key_holder_by_hash`.
-//! - `tenancy.rs`: [`Team`], [`Project`], [`Member`]; team, member and project reads and
-//!   writes (`create_team`, `add_member`, `set_member_role`, `remove_member`,
-//!   `create_project`, `member_role`, `teams_of_user`, `projects_of_user`, ...).
+//! - `tenancy.rs`: [`Team`], [`Project`], [`Member`], [`MemberAuthority`]; team, member and
+//!   project reads and writes (`create_team`, `add_member`, `set_member_role`,
+//!   `remove_member`, `create_project`, `member_role`, `teams_of_user`, `projects_of_user`,
+//!   ...).
 //! - `api_keys.rs`: [`ApiKey`], [`NewApiKey`], [`ApiKeyChanges`], [`UsageDay`];
 //!   `create_api_key`, `api_key_by_id`, `api_keys_of_project`, `update_api_key`,
 //!   `roll_api_key`, `delete_api_key`, `usage_of_key`.
@@ -118,7 +119,7 @@ pub use rate_buckets::{BucketSpend, BucketState};
 pub use seed::{SeedContent, SeedKey, SeedMember, SeedProject, SeedPublish, SeedRows, SeedTeam};
 pub use sessions::Session;
 pub use signing_keys::{RetireOutcome, StoredSigningKey};
-pub use tenancy::{Member, Project, Team};
+pub use tenancy::{Member, MemberAuthority, Project, Team};
 pub use usage::UsageBatch;
 pub use user_changes::{RevokeSessions, UserChanges};
 pub use users::{NewUser, User};

@@ -82,7 +82,13 @@ pub(super) fn revoke_all_of_user(
 impl Store {
     /// Creates a session of `user` at generation 0 whose first token expires at
     /// `token_expires_at`, and appends `auth.login_succeeded` (by `audit`, about the user,
-    /// naming the session in `details`) in the same transaction.
+    /// naming the session in `details`) in the same transaction; `None` (and nothing written)
+    /// when the stored user is no longer active or no longer has `user.password_hash`.
+    ///
+    /// A login checks the password against the user as read before hashing. A deactivation
+    /// or password change committed meanwhile (on any node) ended every session there was,
+    /// but not this one, still to come: so the transaction that makes it checks again, and a
+    /// login that raced a change gets what it would have got after it.
     pub fn create_session(
         &self,
         user: &User,
@@ -91,7 +97,7 @@ impl Store {
         audit: &Audit,
         now: i64,
         token_expires_at: i64,
-    ) -> Result<Session, Error> {
+    ) -> Result<Option<Session>, Error> {
         let session = Session {
             id: SessionId::new_v4(),
             user_id: user.id.clone(),
@@ -105,6 +111,15 @@ impl Store {
             revoked_at: None,
         };
         self.write(|tx| {
+            let stored: Option<(bool, String)> = tx
+                .prepare_cached("SELECT is_active, password_hash FROM users WHERE id = ?1")
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![user.id], |row| Ok((row.get(0)?, row.get(1)?)))
+                })
+                .optional()?;
+            if stored.is_none_or(|(active, hash)| !active || hash != user.password_hash) {
+                return Ok(None);
+            }
             tx.prepare_cached(concat!(
                 "INSERT INTO sessions (",
                 session_columns!(),
@@ -130,9 +145,9 @@ impl Store {
                 .target("user", &user.id, Some(&user.email))
                 .details(serde_json::json!({ "session_id": session.id }));
             append(tx, &event)?;
-            Ok(())
-        })?;
-        Ok(session)
+            Ok(Some(()))
+        })
+        .map(|created| created.map(|()| session))
     }
 
     /// The session with this id, revoked or not.
@@ -285,6 +300,35 @@ mod tests {
     }
 
     #[test]
+    fn a_login_checked_against_a_password_changed_since_makes_no_session() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let checked = a_user(store);
+        let audit = crate::store::Audit::cli("test");
+        // The password changes (on another node) while the login hashes.
+        assert!(store
+            .upgrade_password_hash(&checked.id, &checked.password_hash, "$argon2id$changed")
+            .unwrap());
+        assert_eq!(
+            store
+                .create_session(&checked, None, None, &audit, 10, 100)
+                .unwrap(),
+            None
+        );
+        // The stale login's own upgrade does not overwrite the change either.
+        assert!(!store
+            .upgrade_password_hash(&checked.id, &checked.password_hash, "$argon2id$stale")
+            .unwrap());
+        let current = store.user_by_id(&checked.id).unwrap().unwrap();
+        assert_eq!(current.password_hash, "$argon2id$changed");
+        assert!(store
+            .create_session(&current, None, None, &audit, 11, 100)
+            .unwrap()
+            .is_some());
+        assert_eq!(store.live_sessions(&current.id, 0, 0).unwrap().len(), 1);
+    }
+
+    #[test]
     fn only_one_of_two_rotations_from_the_same_generation_wins() {
         let temp = temp_store();
         let store = &temp.store;
@@ -298,6 +342,7 @@ mod tests {
                 10,
                 3610,
             )
+            .unwrap()
             .unwrap();
         assert!(store.rotate_session(&session.id, 0, 20, 3620).unwrap());
         assert!(!store.rotate_session(&session.id, 0, 21, 3621).unwrap());
@@ -319,6 +364,7 @@ mod tests {
                 10,
                 100,
             )
+            .unwrap()
             .unwrap();
         let other = store
             .create_session(
@@ -329,6 +375,7 @@ mod tests {
                 11,
                 100,
             )
+            .unwrap()
             .unwrap();
         assert_eq!(
             store
@@ -380,6 +427,7 @@ mod tests {
                 10,
                 100,
             )
+            .unwrap()
             .unwrap();
         let (joined, owner, _) = store.session_with_user(&session.id).unwrap().unwrap();
         assert_eq!((joined, owner), (session.clone(), user.clone()));

@@ -308,6 +308,33 @@ fn last_owner() -> Error {
     Error::bad_request("The last owner of a team cannot be removed or demoted.")
 }
 
+/// Who asks for a change to a membership, and the rule their standing must pass.
+///
+/// The rule is judged inside the change's transaction, against the roles as they are there,
+/// not as a request read them before: a concurrent change of the asker's role or of the
+/// member's (on any node of a deployment) cannot slip between the check and the write. Two
+/// owners demoting each other at once thus get the answers of one-after-the-other: the second
+/// is refused as no longer an owner.
+pub struct MemberAuthority<'a> {
+    /// The user asking.
+    pub actor: &'a UserId,
+    /// Accepts or refuses the change, given the asker's role in the team (`None`: not a
+    /// member) and the member's current role.
+    pub allows: &'a dyn Fn(Option<Role>, Role) -> Result<(), Error>,
+}
+
+impl MemberAuthority<'_> {
+    /// Judges the change of a member holding `current` in `team_id`, inside `tx`.
+    fn judge(
+        &self,
+        tx: &super::db::Transaction,
+        team_id: &TeamId,
+        current: Role,
+    ) -> Result<(), Error> {
+        (self.allows)(role_in(tx, team_id, self.actor)?, current)
+    }
+}
+
 impl Store {
     /// Creates a team owned by `owner_id` and appends `team.created` by `audit` in the same
     /// transaction; 409 when the slug is taken (and then no event).
@@ -392,20 +419,24 @@ impl Store {
         })
     }
 
-    /// Changes a member's role; 404 when not a member, 400 when it would leave no owner.
-    /// A real change appends `member.role_changed` by `audit` (details: `old_role`,
-    /// `new_role`) in the same transaction; a refusal, or the role it already has, none.
+    /// Changes a member's role; 404 when not a member, `authority`'s refusal, 400 when it
+    /// would leave no owner, each judged inside the one transaction that writes (so every
+    /// node's concurrent changes of the team behave as if made one after the other). A real
+    /// change appends `member.role_changed` by `audit` (details: `old_role`, `new_role`) in
+    /// the same transaction; a refusal, or the role it already has, none.
     pub fn set_member_role(
         &self,
         team_id: &TeamId,
         user_id: &UserId,
         role: Role,
+        authority: &MemberAuthority<'_>,
         audit: &Audit,
         now: i64,
     ) -> Result<(), Error> {
         self.write(|tx| {
             let current = role_in(tx, team_id, user_id)?
                 .ok_or_else(|| Error::NotFound("Member not found".into()))?;
+            authority.judge(tx, team_id, current)?;
             if current == Role::Owner && role != Role::Owner && owner_count(tx, team_id)? <= 1 {
                 return Err(last_owner());
             }
@@ -428,17 +459,20 @@ impl Store {
     }
 
     /// Removes a member and appends `member.removed` by `audit` (details: the role they had)
-    /// in the same transaction; 404 when not a member, 400 for the last owner (no event).
+    /// in the same transaction; 404 when not a member, `authority`'s refusal, 400 for the
+    /// last owner (no event), each judged inside that transaction.
     pub fn remove_member(
         &self,
         team_id: &TeamId,
         user_id: &UserId,
+        authority: &MemberAuthority<'_>,
         audit: &Audit,
         now: i64,
     ) -> Result<(), Error> {
         self.write(|tx| {
             let current = role_in(tx, team_id, user_id)?
                 .ok_or_else(|| Error::NotFound("Member not found".into()))?;
+            authority.judge(tx, team_id, current)?;
             if current == Role::Owner && owner_count(tx, team_id)? <= 1 {
                 return Err(last_owner());
             }
@@ -534,8 +568,12 @@ mod tests {
             .add_member(&team.id, &other, Role::Admin, &audit, 101)
             .unwrap();
         assert_eq!(added.role, Role::Admin);
+        let anyone = MemberAuthority {
+            actor: &owner,
+            allows: &|_, _| Ok(()),
+        };
         store
-            .set_member_role(&team.id, &other, Role::Owner, &audit, 102)
+            .set_member_role(&team.id, &other, Role::Owner, &anyone, &audit, 102)
             .unwrap();
         let roles: Vec<Role> = store
             .members(&team.id)
@@ -545,6 +583,67 @@ mod tests {
             .collect();
         assert_eq!(roles, [Role::Owner, Role::Owner]);
         assert_eq!(store.teams_of_user(&other).unwrap()[0].1, Role::Owner);
+    }
+
+    #[test]
+    fn the_authority_is_judged_on_the_roles_read_inside_the_change() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let owner = user(store, "owner@example.com");
+        let admin = user(store, "admin@example.com");
+        let stranger = user(store, "stranger@example.com");
+        let audit = Audit::cli("test");
+        let team = store
+            .create_team("Acme", "acme", &owner, &audit, 100)
+            .unwrap();
+        store
+            .add_member(&team.id, &admin, Role::Admin, &audit, 101)
+            .unwrap();
+        let seen = std::cell::RefCell::new(Vec::new());
+        let refuse = |actor: Option<Role>, current: Role| {
+            seen.borrow_mut().push((actor, current));
+            Err(Error::Forbidden("refused".into()))
+        };
+        let by = |actor| MemberAuthority {
+            actor,
+            allows: &refuse,
+        };
+        let events = || {
+            let page = crate::store::Page {
+                limit: 100,
+                offset: 0,
+            };
+            store.audit_events(&Default::default(), page).unwrap().total
+        };
+        let before = events();
+        assert!(matches!(
+            store.set_member_role(&team.id, &owner, Role::Admin, &by(&admin), &audit, 102),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            store.remove_member(&team.id, &admin, &by(&stranger), &audit, 103),
+            Err(Error::Forbidden(_))
+        ));
+        // The asker's and the member's roles as stored; a refusal changes nothing.
+        assert_eq!(
+            *seen.borrow(),
+            [(Some(Role::Admin), Role::Owner), (None, Role::Admin)]
+        );
+        assert_eq!(
+            store.member_role(&team.id, &owner).unwrap(),
+            Some(Role::Owner)
+        );
+        assert_eq!(
+            store.member_role(&team.id, &admin).unwrap(),
+            Some(Role::Admin)
+        );
+        assert_eq!(events(), before);
+        // An unknown member is the 404 before any judgement.
+        assert!(matches!(
+            store.remove_member(&team.id, &stranger, &by(&owner), &audit, 104),
+            Err(Error::NotFound(_))
+        ));
+        assert_eq!(seen.borrow().len(), 2);
     }
 
     #[test]

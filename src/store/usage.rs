@@ -38,12 +38,25 @@ impl UsageBatch {
 impl Store {
     /// Adds usage counts, records last uses of keys and sessions, and adds the keys'
     /// activity with the new-address events it causes, in one transaction.
+    ///
+    /// Rows are written in one order whatever the batch's: counts by key and day, last uses
+    /// by key, sessions by id, activity by key (`key_activity::record`). Nodes flushing at the
+    /// same moment therefore take the locks of the rows they share in the same order: one
+    /// waits for the other (and, on PostgreSQL, runs again once it commits) instead of both
+    /// waiting for each other until the server aborts one as a deadlock a second later. A key's
+    /// count row comes first for that key, so it also orders the activity rows behind it.
     pub fn record_usage(&self, batch: &UsageBatch) -> Result<(), Error> {
         if batch.is_empty() {
             return Ok(());
         }
+        let mut counts: Vec<_> = batch.counts.iter().collect();
+        counts.sort();
+        let mut last_used: Vec<_> = batch.last_used.iter().collect();
+        last_used.sort();
+        let mut sessions_seen: Vec<_> = batch.sessions_seen.iter().collect();
+        sessions_seen.sort();
         self.write(|tx| {
-            for (key_id, day, requests, rejected) in &batch.counts {
+            for (key_id, day, requests, rejected) in &counts {
                 // A key deleted since the request was counted has nothing to count against.
                 tx.prepare_cached(
                     "INSERT INTO api_key_usage (key_id, day, requests, rejected) \
@@ -55,14 +68,14 @@ impl Store {
                 )
                 .and_then(|mut stmt| stmt.execute(params![key_id, day, requests, rejected]))?;
             }
-            for (key_id, at) in &batch.last_used {
+            for (key_id, at) in &last_used {
                 tx.prepare_cached(
                     "UPDATE api_keys SET last_used_at = \
                      CASE WHEN last_used_at > ?2 THEN last_used_at ELSE ?2 END WHERE id = ?1",
                 )
                 .and_then(|mut stmt| stmt.execute(params![key_id, at]))?;
             }
-            for (session_id, at) in &batch.sessions_seen {
+            for (session_id, at) in &sessions_seen {
                 tx.prepare_cached(
                     "UPDATE sessions SET last_seen_at = \
                      CASE WHEN last_seen_at > ?2 THEN last_seen_at ELSE ?2 END WHERE id = ?1",

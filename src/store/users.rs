@@ -175,14 +175,24 @@ impl Store {
     }
 
     /// Replaces the password hash of user `id` with the same password hashed under newer
-    /// parameters (on a successful login). No event: the password, and so what anyone can
-    /// do, stays the same; only its storage is upgraded.
-    pub fn upgrade_password_hash(&self, id: &UserId, hash: &str) -> Result<(), Error> {
+    /// parameters (on a successful login), if the stored hash is still `verified`, the one
+    /// the login checked; true when replaced. No event: the password, and so what anyone can
+    /// do, stays the same; only its storage is upgraded. The condition keeps a password
+    /// changed meanwhile (on any node, while this login hashed) from being overwritten by the
+    /// old password's new hash.
+    pub fn upgrade_password_hash(
+        &self,
+        id: &UserId,
+        verified: &str,
+        hash: &str,
+    ) -> Result<bool, Error> {
         self.write(|tx| {
             Ok(tx
-                .prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")
-                .and_then(|mut stmt| stmt.execute(params![id, hash]))
-                .map(|_| ())?)
+                .prepare_cached(
+                    "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
+                )
+                .and_then(|mut stmt| stmt.execute(params![id, verified, hash]))
+                .map(|changed| changed == 1)?)
         })
     }
 

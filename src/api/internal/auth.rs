@@ -31,7 +31,7 @@ fn issue_token(
     session_created_at: i64,
     now: i64,
 ) -> Result<(String, i64), Error> {
-    let key = app.keys.signing_key(&app.store, now)?;
+    let key = app.keys.signing_key(&app.store)?;
     let session_end = session_created_at.saturating_add(app.config.session_max_age_seconds);
     let exp = now
         .saturating_add(app.config.jwt_lifetime_seconds)
@@ -76,7 +76,7 @@ pub fn post_login(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     }
     throttle(app, ctx, Class::LoginEmail, &email::normalise(username))?;
     let bad_credentials = || Error::bad_request("LOGIN_BAD_CREDENTIALS");
-    let Some(user) = app.store.user_by_email(username.trim())? else {
+    let Some(mut user) = app.store.user_by_email(username.trim())? else {
         app.hasher.burn(password);
         record_failed_login(app, ctx, None, "unknown_email")?;
         return Err(bad_credentials());
@@ -97,21 +97,30 @@ pub fn post_login(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     if needs_rehash {
         if let Ok(hash) = app.hasher.hash(password) {
             // An upgrade that fails (e.g. a busy database) is retried at the next login.
-            let _ = app.store.upgrade_password_hash(&user.id, &hash);
+            if let Ok(true) = app
+                .store
+                .upgrade_password_hash(&user.id, &user.password_hash, &hash)
+            {
+                user.password_hash = hash;
+            }
         }
     }
     let user_agent = ctx.user_agent();
     // The client, not a trusted proxy in front of it (auth.md: one client IP everywhere).
     let ip = ctx.client_addr(app).map(|ip| ip.to_string());
     let provisional_exp = now.saturating_add(app.config.jwt_lifetime_seconds);
-    let session = app.store.create_session(
-        &user,
-        user_agent.as_deref(),
-        ip.as_deref(),
-        &ctx.audit(app, Audit::user(&user)),
-        now,
-        provisional_exp,
-    )?;
+    let session = app
+        .store
+        .create_session(
+            &user,
+            user_agent.as_deref(),
+            ip.as_deref(),
+            &ctx.audit(app, Audit::user(&user)),
+            now,
+            provisional_exp,
+        )?
+        // Deactivated, or the password changed, since the check above: as after the change.
+        .ok_or_else(bad_credentials)?;
     let (token, expires_in) = issue_token(app, &user.id, &session.id, 0, now, now)?;
     ctx.used.principal = Some(format!("user:{}", user.id));
     Ok(token_response(200, &dto::token(&token, expires_in)))

@@ -2,7 +2,9 @@
 
 use crate::api::extract::{self, JsonFields};
 use crate::api::field_rules;
-use crate::api::principal::{project_role, require_manager, require_session, team_role};
+use crate::api::principal::{
+    acting_role, project_role, require_manager, require_session, team_role,
+};
 use crate::api::respond::ok;
 use crate::api::{dto, App, Ctx};
 use crate::error::Error;
@@ -10,7 +12,7 @@ use crate::http::Response;
 use crate::ids::{TeamId, UserId};
 use crate::roles::Role;
 use crate::slug;
-use crate::store::Audit;
+use crate::store::{Audit, MemberAuthority, User};
 use serde_json::Value;
 
 /// Reads `{"name", "slug"?}` for a new team or project.
@@ -83,43 +85,55 @@ pub fn post_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 /// The 404 detail for a user who is not a member of the team (or an id that names nobody).
 const MEMBER_NOT_FOUND: &str = "Member not found";
 
-/// Owners manage owners; admins manage admins and members.
-fn check_may_touch(
-    app: &App,
-    actor: Role,
-    team_id: &TeamId,
-    user_id: &UserId,
-) -> Result<Role, Error> {
-    let current = app
-        .store
-        .member_role(team_id, user_id)?
-        .ok_or_else(|| Error::NotFound(MEMBER_NOT_FOUND.into()))?;
+/// Owners manage owners; admins manage admins and members; only owners make owners:
+/// whether `caller`, acting in the team with `membership` (`None`: not a member), may change
+/// a member holding `current` into `new` (`None`: remove them). The store judges it inside
+/// the transaction that makes the change, against the roles as they are there.
+fn may_change(
+    caller: &User,
+    membership: Option<Role>,
+    current: Role,
+    new: Option<Role>,
+) -> Result<(), Error> {
+    let actor = acting_role(caller, membership)?;
+    require_manager(actor)?;
     if current == Role::Owner && actor < Role::Owner {
         return Err(Error::Forbidden(
             "Only team owners can change an owner".into(),
         ));
     }
-    Ok(current)
+    if new == Some(Role::Owner) && actor < Role::Owner {
+        return Err(Error::Forbidden(
+            "Only team owners can make an owner".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `PATCH /api/internal/teams/{team_id}/members/{user_id}` (owner, admin): `{"role"}`.
 pub fn patch_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let team_id: TeamId = ctx.params.id("team_id")?;
-    let actor = team_role(app, &caller.user, &team_id)?;
-    require_manager(actor)?;
+    require_manager(team_role(app, &caller.user, &team_id)?)?;
     let body = extract::json_object(ctx.req)?;
     let role = JsonFields::parse(&body, |fields| field_rules::role(fields, true))?;
     let user_id: UserId = ctx.params.id_or("user_id", MEMBER_NOT_FOUND)?;
-    check_may_touch(app, actor, &team_id, &user_id)?;
-    if role == Role::Owner && actor < Role::Owner {
-        return Err(Error::Forbidden(
-            "Only team owners can make an owner".into(),
-        ));
-    }
     let audit = ctx.audit(app, Audit::user(&caller.user));
-    app.store
-        .set_member_role(&team_id, &user_id, role, &audit, app.clock.now_secs())?;
+    let allows = |membership: Option<Role>, current: Role| {
+        may_change(&caller.user, membership, current, Some(role))
+    };
+    let authority = MemberAuthority {
+        actor: &caller.user.id,
+        allows: &allows,
+    };
+    app.store.set_member_role(
+        &team_id,
+        &user_id,
+        role,
+        &authority,
+        &audit,
+        app.clock.now_secs(),
+    )?;
     let member = app
         .store
         .members(&team_id)?
@@ -133,13 +147,18 @@ pub fn patch_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
 pub fn delete_member(app: &App, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
     let caller = require_session(app, ctx)?;
     let team_id: TeamId = ctx.params.id("team_id")?;
-    let actor = team_role(app, &caller.user, &team_id)?;
-    require_manager(actor)?;
+    require_manager(team_role(app, &caller.user, &team_id)?)?;
     let user_id: UserId = ctx.params.id_or("user_id", MEMBER_NOT_FOUND)?;
-    check_may_touch(app, actor, &team_id, &user_id)?;
     let audit = ctx.audit(app, Audit::user(&caller.user));
+    let allows = |membership: Option<Role>, current: Role| {
+        may_change(&caller.user, membership, current, None)
+    };
+    let authority = MemberAuthority {
+        actor: &caller.user.id,
+        allows: &allows,
+    };
     app.store
-        .remove_member(&team_id, &user_id, &audit, app.clock.now_secs())?;
+        .remove_member(&team_id, &user_id, &authority, &audit, app.clock.now_secs())?;
     Ok(Response::empty(204))
 }
 

@@ -92,8 +92,7 @@ fn with_exp(t: &TestApp, token: &str, exp: i64) -> String {
         jti: text("jti"),
         nbf: None,
     };
-    let now = t.clock.now_secs();
-    jwt::sign(&claims, &t.app.keys.signing_key(&t.app.store, now).unwrap())
+    jwt::sign(&claims, &t.app.keys.signing_key(&t.app.store).unwrap())
 }
 
 #[test]
