@@ -7,7 +7,9 @@
 #       (fsync, full_page_writes, synchronous_commit: a test database is never worth a
 #       disk flush), and prints its base URL on stdout:
 #           postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable
-#       Extra `name=value` settings go to the server (the TLS tests turn on ssl with them).
+#       Extra `name=value` settings go to the server (the TLS tests turn on ssl with them);
+#       they come after the ones above and win, so a caller can put durability back
+#       (benches/postgres.sh does).
 #       DIR is created if missing; files already in it (certificates, say) are kept.
 #   tests/postgres-cluster.sh stop DIR
 #       Stops the cluster (fast shutdown) and removes DIR.
