@@ -67,6 +67,34 @@ pub fn database_in(dir: &Path) -> String {
     url
 }
 
+/// Drops the PostgreSQL database the fixture made for the server files in `dir`, with the
+/// directory, so a run of the suite does not leave hundreds of databases on its cluster (nodes
+/// sharing one: the first to go drops it, the others are being stopped too). A database a test
+/// named itself, or a file, is left alone; kept, like the directory, when a test failed.
+fn drop_postgres_database_of(dir: &Path) {
+    let Ok(url) = std::fs::read_to_string(dir.join("database.url")) else {
+        return;
+    };
+    let Some(base) = postgres_base_url() else {
+        return;
+    };
+    let name = url
+        .split('?')
+        .next()
+        .and_then(|head| head.rsplit('/').next())
+        .unwrap_or_default();
+    if !name.starts_with("shipstar_test_")
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return;
+    }
+    if let Ok(mut admin) =
+        shipstar::store::pg_target::PgTarget::parse(&base).and_then(|t| t.connect())
+    {
+        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
+}
+
 /// The built binary.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_shipstar")
@@ -328,6 +356,7 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill9();
         if !std::thread::panicking() {
+            drop_postgres_database_of(&self.dir);
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
             eprintln!(
