@@ -464,86 +464,37 @@ mod tests {
         assert!(!refused.allowed);
         assert_eq!(refused.retry_after_secs, 1);
         // 0.6 s later exactly one more is allowed.
-        assert!(
-            limiter
-                .check(Class::Public, "ip", t0 + 600)
-                .unwrap()
-                .unwrap()
-                .allowed
-        );
-        assert!(
-            !limiter
-                .check(Class::Public, "ip", t0 + 600)
-                .unwrap()
-                .unwrap()
-                .allowed
-        );
+        assert!(allowed(&limiter, Class::Public, "ip", t0 + 600));
+        assert!(!allowed(&limiter, Class::Public, "ip", t0 + 600));
     }
 
     #[test]
     fn refusals_do_not_consume_and_retry_after_is_honest() {
         let limiter = RateLimiter::new(limits(10), 1000);
         for _ in 0..10 {
-            assert!(
-                limiter
-                    .check(Class::LoginIp, "ip", 0)
-                    .unwrap()
-                    .unwrap()
-                    .allowed
-            );
+            assert!(allowed(&limiter, Class::LoginIp, "ip", 0));
         }
         for _ in 0..50 {
             let d = limiter.check(Class::LoginIp, "ip", 0).unwrap().unwrap();
             assert!(!d.allowed);
             assert_eq!(d.retry_after_secs, 6);
         }
-        assert!(
-            !limiter
-                .check(Class::LoginIp, "ip", 5_999)
-                .unwrap()
-                .unwrap()
-                .allowed
-        );
-        assert!(
-            limiter
-                .check(Class::LoginIp, "ip", 6_000)
-                .unwrap()
-                .unwrap()
-                .allowed
-        );
+        assert!(!allowed(&limiter, Class::LoginIp, "ip", 5_999));
+        assert!(allowed(&limiter, Class::LoginIp, "ip", 6_000));
+    }
+
+    /// Whether `limiter` lets the request through (a check that cannot fail here).
+    fn allowed(limiter: &RateLimiter, class: Class, client: &str, now: i64) -> bool {
+        limiter.check(class, client, now).unwrap().unwrap().allowed
     }
 
     #[test]
     fn classes_and_clients_are_separate() {
         let limiter = RateLimiter::new(limits(1), 1000);
-        assert!(
-            limiter
-                .check(Class::LoginIp, "a", 0)
-                .unwrap()
-                .unwrap()
-                .allowed
-        );
-        assert!(
-            limiter
-                .check(Class::LoginIp, "b", 0)
-                .unwrap()
-                .unwrap()
-                .allowed
-        );
-        assert!(
-            limiter
-                .check(Class::LoginEmail, "a", 0)
-                .unwrap()
-                .unwrap()
-                .allowed
-        );
-        assert!(
-            !limiter
-                .check(Class::LoginIp, "a", 0)
-                .unwrap()
-                .unwrap()
-                .allowed
-        );
+        assert!(allowed(&limiter, Class::LoginIp, "a", 0));
+        assert!(allowed(&limiter, Class::LoginIp, "b", 0));
+        assert!(allowed(&limiter, Class::LoginEmail, "a", 0));
+        assert!(!allowed(&limiter, Class::LoginIp, "a", 0));
     }
 
     #[test]
