@@ -28,12 +28,16 @@ fn now_secs() -> i64 {
         .as_secs() as i64
 }
 
+/// Every node once, starting at `first` and going round.
+fn round(nodes: &[TestServer], first: usize) -> impl Iterator<Item = &TestServer> {
+    (0..nodes.len()).map(move |turn| &nodes[(first + turn) % nodes.len()])
+}
+
 /// Asserts `token` is a working session on every node, starting at `first` and going round:
 /// `/users/me` answers 200 with `email`.
 #[track_caller]
 fn session_works_everywhere(nodes: &[TestServer], first: usize, token: &str, email: &str) {
-    for turn in 0..nodes.len() {
-        let node = &nodes[(first + turn) % nodes.len()];
+    for node in round(nodes, first) {
         let resp = node.get(ME).bearer(token).send();
         resp.expect_status(200);
         assert_eq!(resp.json()["email"], json!(email), "node {}", node.addr);
@@ -43,8 +47,7 @@ fn session_works_everywhere(nodes: &[TestServer], first: usize, token: &str, ema
 /// Asserts `token` is refused on every node, starting at `first`: 401 `"Unauthorized"`.
 #[track_caller]
 fn session_refused_everywhere(nodes: &[TestServer], first: usize, token: &str) {
-    for turn in 0..nodes.len() {
-        let node = &nodes[(first + turn) % nodes.len()];
+    for node in round(nodes, first) {
         node.get(ME)
             .bearer(token)
             .send()
@@ -56,8 +59,7 @@ fn session_refused_everywhere(nodes: &[TestServer], first: usize, token: &str) {
 /// as `user_id`.
 #[track_caller]
 fn key_works_everywhere(nodes: &[TestServer], first: usize, key: &str, user_id: &str) {
-    for turn in 0..nodes.len() {
-        let node = &nodes[(first + turn) % nodes.len()];
+    for node in round(nodes, first) {
         let resp = node.get(KEY_ME).bearer(key).send();
         resp.expect_status(200);
         assert_eq!(resp.json()["id"], json!(user_id), "node {}", node.addr);
@@ -68,8 +70,7 @@ fn key_works_everywhere(nodes: &[TestServer], first: usize, key: &str, user_id: 
 /// detail.
 #[track_caller]
 fn key_refused_everywhere(nodes: &[TestServer], first: usize, key: &str) {
-    for turn in 0..nodes.len() {
-        let node = &nodes[(first + turn) % nodes.len()];
+    for node in round(nodes, first) {
         node.get(KEY_ME)
             .bearer(key)
             .send()
