@@ -40,7 +40,10 @@
 //!    50-100 ms; a write may wait for SQLite's write lock; a list of 100 items is megabytes)
 //!    goes to a pool of `workers` threads, which also serialises the answer, and the loop
 //!    serves its other connections meanwhile. This layer knows no routes: the application's
-//!    route table gives each route its class.
+//!    route table gives each route its class. When the database is PostgreSQL, a read is a
+//!    round trip to another process (possibly another machine), so the application's
+//!    classifier sends every request that may read it to the pool and keeps only work that
+//!    touches nothing outside the process on the loops.
 //! 5. **Write**: the answer is serialised into one buffer and written with one `write`. When
 //!    the socket takes only part of it, the rest waits for write readiness; the connection
 //!    reads nothing more until it is out.
