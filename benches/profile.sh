@@ -119,7 +119,7 @@ import re, subprocess, sys
 path, requests = sys.argv[1], int(sys.argv[2])
 # (label, function name fragment): inclusive cost of each part of a request.
 PARTS = [
-    ("http: read and parse the request", "shipstar::http::connection::Connection::next_request"),
+    ("http: read and parse the request", "shipstar::http::connection::Reader::read_from"),
     ("http: hand to a worker and back", "shipstar::http::server::handle"),
     ("http: serialise and write the answer", "shipstar::http::server::answer"),
     ("ceiling (tiny_http): read and parse the request", "<tiny_http::client::ClientConnection as core::iter::traits::iterator::Iterator>::next"),
@@ -127,8 +127,8 @@ PARTS = [
     ("shipstar: route, handler, errors, headers", "shipstar::api::handle"),
     ("  routing", "shipstar::api::router::find"),
     ("  JWT check (HMAC-SHA-256, claims)", "shipstar::auth::jwt::verify"),
-    ("  session and user lookup", "shipstar::store::sessions::<impl shipstar::store::Store>::session_with_user"),
-    ("  API key lookup", "shipstar::store::api_keys::<impl shipstar::store::Store>::key_holder_by_hash"),
+    ("  session and user lookup", "shipstar::store::credentials::<impl shipstar::store::Store>::session_with_user"),
+    ("  API key lookup", "shipstar::store::credentials::<impl shipstar::store::Store>::key_holder_by_hash"),
     ("  API key shape and checksum", "shipstar::auth::api_key::is_well_formed"),
     ("  API key hash (SHA-256)", "shipstar::auth::api_key::hash"),
     ("  published item lookup", "shipstar::store::content::<impl shipstar::store::Store>::published_by_slug"),
