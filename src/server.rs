@@ -261,7 +261,7 @@ pub fn ready_line(bound: SocketAddr, database: &str) -> String {
     };
     let url = format!("http://{}", SocketAddr::new(host, bound.port()));
     // A file path is made absolute; a PostgreSQL URL (already masked) is printed as it is.
-    let database = if database.contains("://") {
+    let database = if crate::database_url::is_postgres_url(database) {
         database.to_owned()
     } else {
         std::path::absolute(database).map_or_else(

@@ -545,15 +545,37 @@ impl PgConnection {
             return Ok(statement.clone());
         }
         let rewritten = numbered_placeholders(sql);
-        let statement = self
-            .client
-            .borrow_mut()
-            .prepare(&rewritten)
-            .inspect_err(|err| self.observe(err))?;
+        let statement = self.call(|client| client.prepare(&rewritten))?;
         self.prepared
             .borrow_mut()
             .insert(sql.to_owned(), statement.clone());
         Ok(statement)
+    }
+
+    /// Runs `work` on the client, noting what a failure says about the transaction and the
+    /// connection.
+    fn call<T>(
+        &self,
+        work: impl FnOnce(&mut postgres::Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        // The client's borrow ends with this statement, so `observe` can look at it.
+        let outcome = work(&mut self.client.borrow_mut());
+        Ok(outcome.inspect_err(|err| self.observe(err))?)
+    }
+
+    /// Runs `call` on the client with `params` in PostgreSQL's binary form.
+    fn with_params<T>(
+        &self,
+        params: &Params<'_>,
+        call: impl FnOnce(
+            &mut postgres::Client,
+            &[&(dyn PgToSql + Sync)],
+        ) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let values: Vec<PgParam<'_>> = params.iter().map(|p| PgParam(p.to_value())).collect();
+        let refs: Vec<&(dyn PgToSql + Sync)> =
+            values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
+        self.call(|client| call(client, &refs))
     }
 
     fn run(
@@ -561,35 +583,18 @@ impl PgConnection {
         statement: &postgres::Statement,
         params: &Params<'_>,
     ) -> Result<Vec<postgres::Row>> {
-        let values: Vec<PgParam<'_>> = params.iter().map(|p| PgParam(p.to_value())).collect();
-        let refs: Vec<&(dyn PgToSql + Sync)> =
-            values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
-        Ok(self
-            .client
-            .borrow_mut()
-            .query(statement, &refs)
-            .inspect_err(|err| self.observe(err))?)
+        self.with_params(params, |client, values| client.query(statement, values))
     }
 
     fn run_count(&self, statement: &postgres::Statement, params: &Params<'_>) -> Result<usize> {
-        let values: Vec<PgParam<'_>> = params.iter().map(|p| PgParam(p.to_value())).collect();
-        let refs: Vec<&(dyn PgToSql + Sync)> =
-            values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
-        let changed = self
-            .client
-            .borrow_mut()
-            .execute(statement, &refs)
-            .inspect_err(|err| self.observe(err))?;
+        let changed =
+            self.with_params(params, |client, values| client.execute(statement, values))?;
         Ok(usize::try_from(changed).unwrap_or(usize::MAX))
     }
 
     /// Runs statements without parameters (a schema, `BEGIN`, `COMMIT`).
     pub(super) fn batch(&self, sql: &str) -> Result<()> {
-        Ok(self
-            .client
-            .borrow_mut()
-            .batch_execute(sql)
-            .inspect_err(|err| self.observe(err))?)
+        self.call(|client| client.batch_execute(sql))
     }
 
     /// Whether the last transaction failed in a way that running it again may fix; clears

@@ -187,7 +187,7 @@ impl Store {
     /// Opens the database `database` names: a `postgres://` or `postgresql://` URL selects
     /// PostgreSQL (at most `pool_size` connections), anything else is a SQLite file path.
     pub fn open_database(database: &str, pool_size: usize) -> Result<Store, StartupError> {
-        if pg::is_postgres_url(database) {
+        if crate::database_url::is_postgres_url(database) {
             let backend = pg::PgBackend::parse(database, pool_size).map_err(StartupError)?;
             let conn = backend.connect_and_migrate().map_err(StartupError)?;
             Ok(Store::with_backend(Backend::Postgres(backend), Some(conn)))
@@ -212,12 +212,6 @@ impl Store {
             Backend::Sqlite(path) => Some(path),
             Backend::Postgres(_) => None,
         }
-    }
-
-    /// Whether `database` is a URL selecting PostgreSQL (`postgres://`, `postgresql://`)
-    /// rather than a SQLite file path.
-    pub fn is_database_url(database: &str) -> bool {
-        pg::is_postgres_url(database)
     }
 
     /// The warning to log once at start when the PostgreSQL connection may travel

@@ -5,11 +5,6 @@ use super::db::{Connection, PgConnection};
 use super::migrations;
 use super::pg_target::PgTarget;
 
-/// A database URL that selects PostgreSQL.
-pub(super) fn is_postgres_url(database: &str) -> bool {
-    PgTarget::is_postgres_url(database)
-}
-
 /// A PostgreSQL database to connect to, and the most connections this node may open.
 pub(super) struct PgBackend {
     target: PgTarget,

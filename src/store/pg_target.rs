@@ -190,12 +190,6 @@ impl fmt::Debug for PgTarget {
 }
 
 impl PgTarget {
-    /// Whether `s` is a PostgreSQL URL (`postgres://` or `postgresql://`), which selects the
-    /// PostgreSQL backend; anything else is a SQLite file path.
-    pub fn is_postgres_url(s: &str) -> bool {
-        crate::database_url::is_postgres_url(s)
-    }
-
     /// Parses a libpq-style URL (see the module docs). The error is a sentence for the
     /// operator that names the bad part and never contains the password.
     pub fn parse(url: &str) -> Result<PgTarget, String> {
@@ -753,12 +747,13 @@ mod tests {
 
     #[test]
     fn both_schemes_and_nothing_else_select_postgres() {
-        assert!(PgTarget::is_postgres_url("postgres://u@h/db"));
-        assert!(PgTarget::is_postgres_url("postgresql://u@h/db"));
-        assert!(!PgTarget::is_postgres_url("/var/lib/shipstar/shipstar.db"));
-        assert!(!PgTarget::is_postgres_url("shipstar.db"));
-        assert!(!PgTarget::is_postgres_url("postgres:/u@h/db"));
-        assert!(!PgTarget::is_postgres_url("mysql://u@h/db"));
+        use crate::database_url::is_postgres_url;
+        assert!(is_postgres_url("postgres://u@h/db"));
+        assert!(is_postgres_url("postgresql://u@h/db"));
+        assert!(!is_postgres_url("/var/lib/shipstar/shipstar.db"));
+        assert!(!is_postgres_url("shipstar.db"));
+        assert!(!is_postgres_url("postgres:/u@h/db"));
+        assert!(!is_postgres_url("mysql://u@h/db"));
         assert!(parse_err("mysql://u@h/db").contains("postgres://"));
     }
 

@@ -783,6 +783,11 @@ impl TestServer {
         database_in(&self.dir)
     }
 
+    /// A new server on this server's database (another node of the same deployment).
+    pub fn another_node(&self) -> TestServer {
+        start_on(&self.database(), Options::default())
+    }
+
     /// A direct connection to this server's database.
     pub fn db(&self) -> TestDb {
         TestDb::open(&self.database())
@@ -798,15 +803,14 @@ pub fn start_nodes(count: usize, options: impl Fn() -> Options) -> Option<Vec<Te
         return None;
     }
     let url = fresh_postgres_database();
-    Some(
-        (0..count)
-            .map(|_| {
-                let dir = temp_dir();
-                std::fs::write(dir.join("database.url"), &url).unwrap();
-                TestServer::start_in(dir, options())
-            })
-            .collect(),
-    )
+    Some((0..count).map(|_| start_on(&url, options())).collect())
+}
+
+/// A server in a fresh directory on the given database (a PostgreSQL URL or a file path).
+pub fn start_on(database: &str, options: Options) -> TestServer {
+    let dir = temp_dir();
+    std::fs::write(dir.join("database.url"), database).unwrap();
+    TestServer::start_in(dir, options)
 }
 
 /// The environment variable holding the base URL of the PostgreSQL cluster tests may use (a

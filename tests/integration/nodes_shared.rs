@@ -270,22 +270,14 @@ fn start_nodes_together(count: usize, options: fn() -> Options) -> Option<Vec<Te
         eprintln!("skipped on SQLite: several nodes share one PostgreSQL database");
         return None;
     }
-    let url = fresh_postgres_database();
-    let dirs: Vec<PathBuf> = (0..count)
-        .map(|_| {
-            let dir = temp_dir();
-            std::fs::write(dir.join("database.url"), &url).unwrap();
-            dir
-        })
-        .collect();
+    let url = std::sync::Arc::new(fresh_postgres_database());
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(count));
-    let starting: Vec<_> = dirs
-        .into_iter()
-        .map(|dir| {
-            let barrier = std::sync::Arc::clone(&barrier);
+    let starting: Vec<_> = (0..count)
+        .map(|_| {
+            let (barrier, url) = (std::sync::Arc::clone(&barrier), std::sync::Arc::clone(&url));
             std::thread::spawn(move || {
                 barrier.wait();
-                TestServer::start_in(dir, options())
+                start_on(&url, options())
             })
         })
         .collect();
@@ -439,9 +431,7 @@ fn a_node_that_loses_the_database_answers_503_and_recovers_by_itself() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
-    let dir = temp_dir();
-    std::fs::write(dir.join("database.url"), cluster.url()).unwrap();
-    let node = TestServer::start_in(dir, Options::default());
+    let node = start_on(&cluster.url(), Options::default());
     let token = node.admin_token();
     let me = |node: &TestServer| {
         node.get("/api/internal/users/me")
