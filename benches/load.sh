@@ -47,7 +47,7 @@ done
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-die() { echo "error: $*" >&2; exit 1; }
+source benches/common.sh
 
 # --- build and tools -------------------------------------------------------------------------
 echo "== building (cargo build --release)" >&2
@@ -61,14 +61,7 @@ if [[ -n "$server_override" ]]; then bin="$(realpath "$server_override")"; fi
 [[ -n "$bin" ]] || die "cannot find the release binary"
 command -v curl >/dev/null || die "curl is needed"
 command -v python3 >/dev/null || die "python3 is needed"
-if ! command -v wrk >/dev/null; then
-    echo "== installing wrk" >&2
-    sudo=""
-    [[ $(id -u) -eq 0 ]] || sudo="sudo"
-    $sudo apt-get install -y wrk >&2 ||
-        { $sudo apt-get update >&2 && $sudo apt-get install -y wrk >&2; } ||
-        die "cannot install wrk"
-fi
+ensure_wrk
 cores="$(nproc)"
 echo "== $cores cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $connections connections for ${duration} s" >&2
 

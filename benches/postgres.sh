@@ -77,7 +77,7 @@ conns_auth=$((2 * cores))
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-die() { echo "error: $*" >&2; exit 1; }
+source benches/common.sh
 
 # --- build and tools -------------------------------------------------------------------------
 echo "== building (cargo build --release --bin shipstar)" >&2
@@ -90,17 +90,7 @@ bin="$(printf '%s\n' "$artifacts" | grep '"reason":"compiler-artifact"' |
 command -v curl >/dev/null || die "curl is needed"
 command -v python3 >/dev/null || die "python3 is needed"
 command -v psql >/dev/null || die "psql is needed (Debian: apt-get install postgresql-client)"
-if ! command -v wrk >/dev/null; then
-    echo "== installing wrk" >&2
-    sudo=""
-    if [[ $(id -u) -ne 0 ]]; then
-        command -v sudo >/dev/null || die "wrk is missing; install it (apt-get install wrk)"
-        sudo="sudo"
-    fi
-    $sudo apt-get install -y wrk >&2 ||
-        { $sudo apt-get update >&2 && $sudo apt-get install -y wrk >&2; } ||
-        die "cannot install wrk"
-fi
+ensure_wrk
 
 load="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== $cores cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" >&2

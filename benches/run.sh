@@ -87,7 +87,7 @@ cd "$root"
 # Microseconds since the epoch, without forking.
 now_us() { local t="$EPOCHREALTIME"; echo "${t/[.,]/}"; }
 
-die() { echo "error: $*" >&2; exit 1; }
+source benches/common.sh
 
 # --- build -------------------------------------------------------------------------------
 echo "== building (cargo build --release --bin shipstar --example ceiling --example hyper_ceiling)" >&2
@@ -118,17 +118,7 @@ hyper_bin="$(artifact hyper_ceiling examples/hyper_ceiling)"
 
 # --- tools -------------------------------------------------------------------------------
 command -v curl >/dev/null || die "curl is needed"
-if ! command -v wrk >/dev/null; then
-    echo "== installing wrk" >&2
-    sudo=""
-    if [[ $(id -u) -ne 0 ]]; then
-        command -v sudo >/dev/null || die "wrk is missing; install it (apt-get install wrk)"
-        sudo="sudo"
-    fi
-    $sudo apt-get install -y wrk >&2 ||
-        { $sudo apt-get update >&2 && $sudo apt-get install -y wrk >&2; } ||
-        die "cannot install wrk"
-fi
+ensure_wrk
 
 # --- machine -------------------------------------------------------------------------------
 wrk_version="$(wrk -v 2>&1 | head -n 1 | awk '{ print $2 }' || true)"
