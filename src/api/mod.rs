@@ -322,6 +322,11 @@ pub fn dispatch(req: &Request) -> Dispatch {
 /// event loop, where it would hold up every other connection of that loop. Only a CORS
 /// preflight, which reads nothing, stays inline; the rest goes to the worker pool.
 pub fn dispatch_remote_store(req: &Request) -> Dispatch {
+    // Only an `OPTIONS` can be a preflight: every other request goes to the pool without a
+    // walk of the route table (the handler walks it there anyway).
+    if req.method != "OPTIONS" {
+        return Pool;
+    }
     match router::find_index(ROUTES, &req.method, &req.path) {
         Ok((index, _))
             if ROUTES
