@@ -618,27 +618,9 @@ mod tests {
         assert_eq!(shared.spends.load(std::sync::atomic::Ordering::SeqCst), 30);
         assert!(nodes.iter().all(|node| node.entries() == 0));
         // Other exact classes too; and 6 s later exactly one more, on whichever node.
-        assert!(
-            nodes[0]
-                .check(Class::Refresh, "s", 0)
-                .unwrap()
-                .unwrap()
-                .allowed
-        );
-        assert!(
-            nodes[2]
-                .check(Class::LoginIp, "ip", 6_000)
-                .unwrap()
-                .unwrap()
-                .allowed
-        );
-        assert!(
-            !nodes[1]
-                .check(Class::LoginIp, "ip", 6_000)
-                .unwrap()
-                .unwrap()
-                .allowed
-        );
+        assert!(allowed(&nodes[0], Class::Refresh, "s", 0));
+        assert!(allowed(&nodes[2], Class::LoginIp, "ip", 6_000));
+        assert!(!allowed(&nodes[1], Class::LoginIp, "ip", 6_000));
     }
 
     /// Drives `count` nodes sharing buckets with requests of one client (`arrivals(step,
@@ -741,13 +723,7 @@ mod tests {
         assert_eq!(spends(), 1);
         // 100 per minute: then 5 requests between syncs without a statement.
         for _ in 0..5 {
-            assert!(
-                nodes[0]
-                    .check(Class::Authenticated, "k", 0)
-                    .unwrap()
-                    .unwrap()
-                    .allowed
-            );
+            assert!(allowed(&nodes[0], Class::Authenticated, "k", 0));
         }
         assert_eq!(spends(), 1);
         let d = nodes[0]
@@ -774,20 +750,8 @@ mod tests {
     #[test]
     fn a_failed_sync_keeps_the_unsent_time_for_the_next() {
         let (shared, nodes) = nodes(2, 10);
-        assert!(
-            nodes[0]
-                .check(Class::Public, "ip", 0)
-                .unwrap()
-                .unwrap()
-                .allowed
-        );
-        assert!(
-            nodes[0]
-                .check(Class::Public, "ip", 0)
-                .unwrap()
-                .unwrap()
-                .allowed
-        );
+        assert!(allowed(&nodes[0], Class::Public, "ip", 0));
+        assert!(allowed(&nodes[0], Class::Public, "ip", 0));
         shared.down.store(true, std::sync::atomic::Ordering::SeqCst);
         assert!(nodes[0].sync(0).is_err());
         // Past its allowance the node needs the shared bucket: unavailable while it is away.
